@@ -1,0 +1,222 @@
+"""`ignite ...`: start the platform, run its processes, migrate, manage users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.settings import SettingsError, data_dir
+
+
+def _embedded_ports() -> tuple[int, int]:
+    return int(os.environ.get("IGNITE_PG_PORT", "54329")), int(os.environ.get("IGNITE_REDIS_PORT", "63799"))
+
+
+def _ensure_backing_services():
+    """Use DATABASE_URL / REDIS_URL, or start (or reuse) the embedded servers under .data/."""
+    from app.embedded import ensure_services
+
+    pg_port, redis_port = _embedded_ports()
+    return ensure_services(data_dir(), pg_port, redis_port)
+
+
+def _fail(message: str) -> None:
+    print(f"ignite: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+async def _migrate() -> None:
+    from app.db.migrating import migrate
+
+    await migrate()
+
+
+async def _seed() -> tuple[str, str] | None:
+    from app.services.demo import create_demo_workspace
+
+    return await create_demo_workspace()
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    _ensure_backing_services()
+    asyncio.run(_migrate())
+
+
+def cmd_seed(_: argparse.Namespace) -> None:
+    _ensure_backing_services()
+    _print_credentials(asyncio.run(_seed()))
+
+
+def _print_credentials(credentials: tuple[str, str] | None) -> None:
+    if credentials is None:
+        return
+    email, password = credentials
+    bar = "=" * 64
+    print(f"\n{bar}\n  Demo workspace created. Sign in with\n    email:    {email}\n    password: {password}\n"
+          f"  (shown only this once; `ignite createuser` makes more users)\n{bar}\n", flush=True)
+
+
+def cmd_createuser(args: argparse.Namespace) -> None:
+    _ensure_backing_services()
+    password = args.password or getpass.getpass("Password (10+ characters): ")
+
+    async def create() -> None:
+        from app.db.accounts import Workspace
+        from app.services.accounts import AccountError, add_member, create_user, create_workspace
+
+        try:
+            async with Workspace._meta.db.transaction():
+                user = await create_user(args.email, password, args.name)
+                workspace = await Workspace.select().where(Workspace.name == args.workspace).first()
+                if workspace is None:
+                    workspace = await create_workspace(args.workspace)
+                await add_member(workspace["id"], user["id"], args.role)
+        except AccountError as exc:
+            _fail(str(exc))
+        print(f"Created {user['email']} as {args.role} of {workspace['name']}.")
+
+    asyncio.run(create())
+
+
+def web_command(port: int | None = None) -> list[str]:
+    from app.settings import get_settings
+
+    settings = get_settings()
+    return [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "app.main:create_app",
+        "--host", settings.host, "--port", str(port or settings.port),
+        "--workers", str(settings.workers.web_workers), "--no-access-log", "--log-level", "warning",
+    ]
+
+
+def worker_command() -> list[str]:
+    from app.settings import get_settings
+
+    workers = get_settings().workers
+    return [sys.executable, "-m", "dramatiq", "app.tasks", "--processes", str(workers.processes),
+            "--threads", str(workers.threads)]
+
+
+def scheduler_command() -> list[str]:
+    return [sys.executable, "-m", "app.cli", "scheduler"]
+
+
+def _prepare_metrics_dir() -> None:
+    folder = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(data_dir() / "prometheus")))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def cmd_web(args: argparse.Namespace) -> None:
+    _prepare_metrics_dir()
+    os.execv(sys.executable, web_command(args.port))
+
+
+def cmd_worker(_: argparse.Namespace) -> None:
+    os.execv(sys.executable, worker_command())
+
+
+def cmd_scheduler(_: argparse.Namespace) -> None:
+    from app.logs import configure_logging
+    from app.settings import get_settings
+    from app.tasks.scheduler import run_scheduler
+
+    configure_logging(get_settings().log_level, process="scheduler")
+    run_scheduler()
+
+
+def cmd_dev(_: argparse.Namespace) -> None:
+    """Everything on one machine: backing services, migrations, demo data, web, workers, scheduler."""
+    from app.embedded import stop_services
+
+    started_at = time.monotonic()
+    services = _ensure_backing_services()
+    asyncio.run(_migrate())
+    _print_credentials(asyncio.run(_seed()))
+    _prepare_metrics_dir()
+    from app.settings import get_settings
+
+    settings = get_settings()
+    children = [
+        subprocess.Popen(web_command()),
+        subprocess.Popen(worker_command()),
+        subprocess.Popen(scheduler_command()),
+    ]
+    print(f"Ignite is up at {settings.base_url} (ready in {time.monotonic() - started_at:.1f}s). "
+          "Ctrl-C stops everything.", flush=True)
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        stop_services(data_dir(), services)
+        print("Ignite stopped.", flush=True)
+
+
+def cmd_services(_: argparse.Namespace) -> None:
+    services = _ensure_backing_services()
+    print(f"DATABASE_URL={services.database_url}\nREDIS_URL={services.redis_url}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ignite", description="Ignite email marketing platform")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dev", help="start everything locally (what `make run` does)").set_defaults(func=cmd_dev)
+    web = commands.add_parser("web", help="run the web server (granian)")
+    web.add_argument("--port", type=int, default=None)
+    web.set_defaults(func=cmd_web)
+    commands.add_parser("worker", help="run Dramatiq worker processes").set_defaults(func=cmd_worker)
+    commands.add_parser("scheduler", help="run the periodic job scheduler").set_defaults(func=cmd_scheduler)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    commands.add_parser("seed", help="create the demo workspace if none exists").set_defaults(func=cmd_seed)
+    commands.add_parser("services", help="start the embedded PostgreSQL and Redis").set_defaults(func=cmd_services)
+    create = commands.add_parser("createuser", help="create a user in a workspace")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", default="")
+    create.add_argument("--workspace", default="Demo Workspace")
+    create.add_argument("--role", default="owner", choices=["owner", "admin", "marketer", "analyst"])
+    create.add_argument("--password", default="", help="prompted for when omitted")
+    create.set_defaults(func=cmd_createuser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SettingsError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        from app.db.migrating import DatabaseNotReady
+        from app.embedded import EmbeddedServiceError
+
+        if isinstance(exc, DatabaseNotReady | EmbeddedServiceError):
+            _fail(str(exc))
+        raise
+
+
+if __name__ == "__main__":
+    main()

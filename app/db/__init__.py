@@ -1,0 +1,1 @@
+"""Piccolo tables, one module per area, and the database lifecycle helpers."""

@@ -1,0 +1,18 @@
+"""The one Piccolo app: every table of Ignite, migrations in the top-level `migrations/` folder."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig, table_finder
+
+MIGRATIONS_FOLDER = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+APP_CONFIG = AppConfig(
+    app_name="ignite",
+    migrations_folder_path=str(MIGRATIONS_FOLDER),
+    table_classes=table_finder(
+        modules=["app.db.accounts", "app.db.audit", "app.db.inbox"],
+        exclude_imported=True,
+    ),
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,1 @@
+"""ESP adapters: one module per provider, all behind the protocol in `base`."""

@@ -1,0 +1,37 @@
+"""The one small protocol every ESP adapter implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    workspace_id: int
+    mail_from: str
+    recipients: tuple[str, ...]
+    raw: bytes
+    message_id: str = ""
+    subject: str = ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str
+    accepted: bool
+    transient: bool = False
+    response: str = ""
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class EmailServiceProvider(Protocol):
+    async def send(self, messages: list[OutgoingMessage]) -> list[SendResult]: ...
+
+    async def check(self) -> Health: ...

@@ -1,0 +1,113 @@
+"""create_app(): the only place that lists routes, plugins, middleware and lifespan hooks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.flash import FlashConfig, FlashPlugin
+from litestar.static_files import create_static_files_router
+from litestar.stores.redis import RedisStore
+from litestar.template import TemplateConfig
+
+from app.db.migrating import ensure_migrated
+from app.logs import configure_logging, get_logger
+from app.piccolo_conf import DB
+from app.redis_client import get_redis
+from app.routes.activity import ActivityController
+from app.routes.api import ApiRootController
+from app.routes.auth import AuthController
+from app.routes.inbox import InboxController
+from app.routes.ops import OpsController
+from app.routes.portals import PORTALS, PortalController
+from app.routes.team import TeamController
+from app.settings import PROJECT_ROOT, get_settings
+from app.web.errors import EXCEPTION_HANDLERS
+from app.web.observability import observability_middleware
+
+TEMPLATES = PROJECT_ROOT / "app" / "templates"
+STATIC = PROJECT_ROOT / "static"
+# Paths that carry no browser session state, or authenticate otherwise.
+NO_CSRF = ["/api/", "/health", "/metrics", "/static/"]
+
+
+@asynccontextmanager
+async def database_pool(_: Litestar) -> AsyncIterator[None]:
+    settings = get_settings()
+    await ensure_migrated(settings.database.url)
+    await DB.start_connection_pool(min_size=settings.database.pool_min, max_size=settings.database.pool_max)
+    try:
+        yield
+    finally:
+        await DB.close_connection_pool()
+        await get_redis().aclose()
+
+
+def _template_config() -> TemplateConfig:
+    def add_globals(engine: JinjaTemplateEngine) -> None:
+        engine.engine.globals.update(PORTALS=PORTALS, app_name="Ignite")
+
+    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=add_globals)
+
+
+def create_app() -> Litestar:
+    settings = get_settings()
+    configure_logging(settings.log_level, process="web")
+    get_logger().info("starting", environment=settings.environment, base_url=settings.base_url)
+    template_config = _template_config()
+    sessions = ServerSideSessionConfig(
+        key="ignite_session",
+        max_age=settings.security.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        exclude=NO_CSRF,
+    )
+    swagger = "/static/vendor/swagger-ui"
+    return Litestar(
+        route_handlers=[
+            AuthController,
+            PortalController,
+            TeamController,
+            InboxController,
+            ActivityController,
+            OpsController,
+            ApiRootController,
+            create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+        ],
+        lifespan=[database_pool],
+        middleware=[observability_middleware, sessions.middleware],
+        stores={"sessions": RedisStore(get_redis(), namespace="ignite:sessions")},
+        csrf_config=CSRFConfig(
+            secret=settings.security.secret_key,
+            cookie_name="ignite_csrf",
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            exclude=NO_CSRF,
+        ),
+        template_config=template_config,
+        plugins=[FlashPlugin(config=FlashConfig(template_config=template_config))],
+        openapi_config=OpenAPIConfig(
+            title="Ignite API",
+            version="1.0.0",
+            description="The JSON API of Ignite. Authenticate with an API key as a Bearer token.",
+            path="/api/v1/docs",
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/",
+                    js_url=f"{swagger}/swagger-ui-bundle.js",
+                    css_url=f"{swagger}/swagger-ui.css",
+                    standalone_preset_js_url=f"{swagger}/swagger-ui-standalone-preset.js",
+                )
+            ],
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.security.max_form_bytes,
+        debug=False,
+    )

@@ -1,0 +1,1 @@
+"""Litestar controllers, one module per area; each parses, calls a service, renders."""

@@ -1,0 +1,1 @@
+"""Domain logic, framework-free: no imports from routes or tasks."""

@@ -1,0 +1,36 @@
+"""Login throttling: too many failures for an address or from an IP lock logins for a while."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    max_failures: int
+    window_seconds: int
+
+
+def _keys(email: str, ip: str) -> tuple[str, str]:
+    return f"login:fail:email:{email.lower()}", f"login:fail:ip:{ip}"
+
+
+async def is_locked(redis: Redis, policy: LockoutPolicy, email: str, ip: str) -> bool:
+    by_email, by_ip = _keys(email, ip)
+    email_count, ip_count = await redis.mget(by_email, by_ip)
+    # An IP gets more room than an address: offices share one.
+    return int(email_count or 0) >= policy.max_failures or int(ip_count or 0) >= policy.max_failures * 4
+
+
+async def record_failure(redis: Redis, policy: LockoutPolicy, email: str, ip: str) -> None:
+    async with redis.pipeline(transaction=True) as pipe:
+        for key in _keys(email, ip):
+            pipe.incr(key)
+            pipe.expire(key, policy.window_seconds, nx=True)
+        await pipe.execute()
+
+
+async def clear_failures(redis: Redis, email: str, ip: str) -> None:
+    await redis.delete(_keys(email, ip)[0])

@@ -1,0 +1,60 @@
+"""The scheduler process: fires periodic jobs by enqueueing actors on cron-like schedules.
+
+Several scheduler processes may run (one per machine); a Redis lock per job
+and fire time makes sure each firing is enqueued once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dramatiq
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from app.logs import get_logger
+from app.redis_client import get_sync_redis
+
+log = get_logger("ignite.scheduler")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    actor_name: str
+    cron: str  # crontab syntax, minute hour day month weekday, in UTC
+
+
+JOBS: list[Job] = [
+    Job("purge-expired-tokens", "purge_expired_tokens", "17 * * * *"),
+]
+
+
+def fire_once(job: Job, fired_at: datetime, enqueue: Callable[[str], None]) -> bool:
+    """Enqueue the job's actor unless another scheduler already did for this fire time."""
+    lock = f"ignite:scheduler:{job.name}:{fired_at.strftime('%Y%m%d%H%M')}"
+    if not get_sync_redis().set(lock, "1", nx=True, ex=3600):
+        return False
+    enqueue(job.actor_name)
+    log.info("job_fired", job=job.name)
+    return True
+
+
+def _enqueue(actor_name: str) -> None:
+    dramatiq.get_broker().get_actor(actor_name).send()
+
+
+def run_scheduler() -> None:
+    import app.tasks  # noqa: F401  (declares the broker and actors)
+
+    scheduler = BlockingScheduler(timezone="UTC")
+    for job in JOBS:
+        trigger = CronTrigger.from_crontab(job.cron, timezone="UTC")
+        scheduler.add_job(
+            lambda job=job: fire_once(job, datetime.now(UTC), _enqueue), trigger, id=job.name,
+            misfire_grace_time=300, coalesce=True,
+        )
+    log.info("scheduler_started", jobs=[job.name for job in JOBS])
+    scheduler.start()

@@ -1,0 +1,37 @@
+"""Rendering a whole page or just the partial HTMX asked for, from the same template data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Template
+
+from app.services.audit import Actor
+from app.web.auth import client_ip
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+
+
+def page(
+    request: Request,
+    template: str,
+    partial: str | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    """The full page, or `partial` when HTMX asked for a fragment; both get the same context."""
+    name = partial if partial and is_htmx(request) else template
+    return Template(template_name=name, context=context, status_code=status_code)
+
+
+def actor_of(request: Request) -> Actor:
+    viewer = request.state.viewer
+    return Actor(user_id=viewer.user_id, email=viewer.email, ip=client_ip(request))
+
+
+def form_errors(exc: Exception, default_field: str = "") -> dict[str, str]:
+    field = getattr(exc, "field", "") or default_field or "__all__"
+    return {field: str(exc)}
