@@ -8,6 +8,12 @@ import sys
 import structlog
 
 
+# Frame locals would put passwords and addresses into the logs.
+_tracebacks_without_locals = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
+
 def configure_logging(level: str = "INFO", process: str = "web") -> None:
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -15,7 +21,7 @@ def configure_logging(level: str = "INFO", process: str = "web") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()],
+        processors=[*shared, _tracebacks_without_locals, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,

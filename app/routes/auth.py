@@ -68,6 +68,7 @@ class AuthController(Controller):
     @post("/logout", name="logout")
     async def logout(self, request: Request) -> Redirect:
         request.clear_session()
+        request.set_session({})
         flash(request, "You are signed out.", category="info")
         return Redirect("/login", status_code=303)
 

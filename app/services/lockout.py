@@ -27,8 +27,9 @@ async def is_locked(redis: Redis, policy: LockoutPolicy, email: str, ip: str) ->
 async def record_failure(redis: Redis, policy: LockoutPolicy, email: str, ip: str) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         for key in _keys(email, ip):
+            # A fixed window from the first failure (Redis 6 has no EXPIRE NX).
+            pipe.set(key, 0, ex=policy.window_seconds, nx=True)
             pipe.incr(key)
-            pipe.expire(key, policy.window_seconds, nx=True)
         await pipe.execute()
 
 

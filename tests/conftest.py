@@ -1,0 +1,98 @@
+"""The test session starts real PostgreSQL and Redis once (embedded, on free ports) and migrates.
+
+Environment variables are set in pytest_configure, before any app module is
+imported, because settings and the Piccolo engine read them at import time.
+Each test starts from empty tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+_state: dict = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="ignite-test-"))
+    os.environ.update({
+        "IGNITE_DATA_DIR": str(folder),
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "IGNITE_ENV": "test",
+        "LOG_LEVEL": "WARNING",
+    })
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("REDIS_URL", None)
+    from app.embedded import ensure_services, free_port
+
+    _state["folder"] = folder
+    _state["services"] = ensure_services(folder, free_port(), free_port())
+    from app.db.migrating import migrate
+
+    asyncio.run(migrate())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "services" in _state:
+        from app.embedded import stop_services
+
+        stop_services(_state["folder"], _state["services"])
+        shutil.rmtree(_state["folder"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def services():
+    return _state["services"]
+
+
+async def _truncate_everything() -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        tables = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migration'"
+        )
+        if tables:
+            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+            await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state() -> AsyncIterator[None]:
+    yield
+    from app.redis_client import get_redis
+
+    await _truncate_everything()
+    await get_redis().flushdb()
+
+
+@pytest.fixture(scope="session")
+async def app():
+    """The app with its lifespan (pool, migration check) entered on the tests' own event loop.
+
+    Litestar's AsyncTestClient would run the lifespan on a separate loop, where
+    the connection pool could not be shared with test code.
+    """
+    from app.main import create_app, database_pool
+
+    application = create_app()
+    async with database_pool(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app):
+    import httpx
+
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as test_client:
+        yield test_client

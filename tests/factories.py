@@ -1,0 +1,59 @@
+"""Building test data through the same services the app uses."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from httpx import AsyncClient, Response
+
+from app.services.accounts import add_member, create_user, create_workspace
+
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+
+
+async def make_workspace(name: str | None = None) -> dict:
+    return await create_workspace(name or f"Workspace {next(_counter)}")
+
+
+async def make_user(workspace: dict, role: str = "owner", email: str | None = None, password: str = PASSWORD) -> dict:
+    user = await create_user(email or f"user{next(_counter)}@example.com", password, name="Test User")
+    await add_member(workspace["id"], user["id"], role)
+    return user
+
+
+def csrf_token(client: AsyncClient) -> str:
+    return client.cookies.get("ignite_csrf", "")
+
+
+async def prime_csrf(client: AsyncClient) -> str:
+    """The CSRF cookie is set by any safe request; returns its token."""
+    if not csrf_token(client):
+        await client.get("/login")
+    return csrf_token(client)
+
+
+async def post_form(client: AsyncClient, url: str, data: dict | None = None, **kwargs) -> Response:
+    token = await prime_csrf(client)
+    return await client.post(url, data={**(data or {}), "_csrf_token": token}, **kwargs)
+
+
+async def login(client: AsyncClient, email: str, password: str = PASSWORD) -> Response:
+    response = await post_form(client, "/login", {"email": email, "password": password, "next": "/"})
+    assert response.status_code in (302, 303), response.text[:500]
+    return response
+
+
+async def signed_in_client(client: AsyncClient, role: str = "owner") -> tuple[dict, dict]:
+    workspace = await make_workspace()
+    user = await make_user(workspace, role)
+    await login(client, user["email"])
+    return workspace, user
+
+
+def link_in(text: str, path_prefix: str) -> str:
+    """The first link in a message body that starts with base URL + path_prefix."""
+    match = re.search(rf"https?://[^\s\"'<>]+{re.escape(path_prefix)}[^\s\"'<>]+", text)
+    assert match, f"no {path_prefix} link in message"
+    return match.group(0)

@@ -1,0 +1,77 @@
+from app.services.accounts import authenticate
+from tests.factories import PASSWORD, login, make_user, make_workspace, post_form
+
+
+async def test_login_page_renders_form_with_csrf_field(client):
+    response = await client.get("/login")
+    assert response.status_code == 200
+    assert 'name="_csrf_token"' in response.text
+    assert 'data-testid="login-submit"' in response.text
+
+
+async def test_owner_logs_in_and_sees_both_portals(client):
+    workspace = await make_workspace("Acme")
+    user = await make_user(workspace, "owner")
+    response = await login(client, user["email"])
+    assert response.headers["location"] == "/"
+    landing = await client.get("/")
+    assert landing.status_code == 200
+    assert 'data-testid="portal-card-mailing"' in landing.text
+    assert 'data-testid="portal-card-analytics"' in landing.text
+    assert "Acme" in landing.text
+
+
+async def test_wrong_password_is_refused_with_a_clear_message(client):
+    workspace = await make_workspace()
+    user = await make_user(workspace)
+    response = await post_form(client, "/login", {"email": user["email"], "password": "wrong password!"})
+    assert response.status_code == 400
+    assert "do not match an account" in response.text
+    assert (await client.get("/", follow_redirects=False)).status_code == 303
+
+
+async def test_unknown_user_gets_the_same_message_as_wrong_password(client):
+    response = await post_form(client, "/login", {"email": "nobody@example.com", "password": "whatever12345"})
+    assert response.status_code == 400
+    assert "do not match an account" in response.text
+
+
+async def test_login_is_throttled_after_repeated_failures(client):
+    workspace = await make_workspace()
+    user = await make_user(workspace)
+    for _ in range(5):
+        await post_form(client, "/login", {"email": user["email"], "password": "wrong password!"})
+    locked = await post_form(client, "/login", {"email": user["email"], "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many failed attempts" in locked.text
+
+
+async def test_pages_redirect_to_login_when_signed_out(client):
+    response = await client.get("/mailing/lists", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/mailing/lists"
+
+
+async def test_login_never_redirects_off_site(client):
+    workspace = await make_workspace()
+    user = await make_user(workspace)
+    response = await post_form(client, "/login",
+                               {"email": user["email"], "password": PASSWORD, "next": "//evil.example/x"})
+    assert response.headers["location"] == "/"
+
+
+async def test_logout_ends_the_session(client):
+    workspace = await make_workspace()
+    user = await make_user(workspace)
+    await login(client, user["email"])
+    await post_form(client, "/logout")
+    assert (await client.get("/", follow_redirects=False)).status_code == 303
+
+
+async def test_authenticate_ignores_inactive_users():
+    workspace = await make_workspace()
+    user = await make_user(workspace)
+    from app.db.accounts import User
+
+    await User.update({User.is_active: False}).where(User.id == user["id"])
+    assert await authenticate(user["email"], PASSWORD) is None
