@@ -206,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
+        from app.settings import get_settings
+
+        get_settings()
         args.func(args)
     except SettingsError as exc:
         _fail(str(exc))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import redis.asyncio as aioredis
 import redis as syncredis
+import redis.asyncio as aioredis
 
 from app.settings import get_settings
 

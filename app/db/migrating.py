@@ -44,6 +44,10 @@ def known_migration_ids() -> list[str]:
 
 
 async def migrate() -> None:
+    from app.piccolo_conf import DB
+
+    # Fails with a clear message when the server is unreachable, before Piccolo tries.
+    await pending_migrations(DB.config["dsn"])
     result = await run_forwards(app_name=APP_NAME, migration_id="all")
     if not result.success:
         raise DatabaseNotReady(f"Migrations failed: {result.message}")

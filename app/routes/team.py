@@ -67,8 +67,11 @@ class TeamController(Controller):
         form = await request.form()
         role = str(form.get("role", ""))
         viewer = request.state.viewer
-        if role == "owner" and viewer.role != "owner":
-            raise PermissionDeniedException("Only an owner can make someone an owner.")
+        current = await team.member_role(viewer.workspace_id, user_id)
+        if current is None:
+            raise NotFoundException()
+        if "owner" in (role, current) and viewer.role != "owner":
+            raise PermissionDeniedException("Only an owner can grant or take away the owner role.")
         try:
             before = await team.change_role(viewer.workspace_id, user_id, role)
         except LookupError as exc:
@@ -82,6 +85,8 @@ class TeamController(Controller):
     @post("/team/members/{user_id:int}/remove", guards=[require_role("admin")])
     async def remove(self, request: Request, user_id: int) -> Template | Redirect:
         viewer = request.state.viewer
+        if await team.member_role(viewer.workspace_id, user_id) == "owner" and viewer.role != "owner":
+            raise PermissionDeniedException("Only an owner can remove an owner.")
         try:
             await team.remove_member(viewer.workspace_id, user_id)
         except LookupError as exc:

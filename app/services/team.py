@@ -33,6 +33,13 @@ async def pending_invites(workspace_id: int) -> list[dict]:
     ).order_by(Invite.created_at, ascending=False)
 
 
+async def member_role(workspace_id: int, user_id: int) -> str | None:
+    row = await Membership.select(Membership.role).where(
+        owned_by(Membership, workspace_id), Membership.user_id == user_id
+    ).first()
+    return row["role"] if row else None
+
+
 async def _owner_count(workspace_id: int) -> int:
     return await Membership.count().where(owned_by(Membership, workspace_id), Membership.role == "owner")
 

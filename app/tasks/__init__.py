@@ -1,6 +1,6 @@
 """Dramatiq actors. `dramatiq app.tasks` imports this package: the broker first, then every actor module."""
 
-from app.tasks.broker import broker
 from app.tasks import system  # noqa: F401  (registers actors)
+from app.tasks.broker import broker
 
 __all__ = ["broker"]
