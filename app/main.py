@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.flash import FlashConfig, FlashPlugin
@@ -30,6 +29,7 @@ from app.routes.team import TeamController
 from app.settings import PROJECT_ROOT, get_settings
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.observability import observability_middleware
+from app.web.sessions import RotatingSessionConfig
 
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 STATIC = PROJECT_ROOT / "static"
@@ -61,7 +61,7 @@ def create_app() -> Litestar:
     configure_logging(settings.log_level, process="web")
     get_logger().info("starting", environment=settings.environment, base_url=settings.base_url)
     template_config = _template_config()
-    sessions = ServerSideSessionConfig(
+    sessions = RotatingSessionConfig(
         key="ignite_session",
         max_age=settings.security.session_max_age,
         httponly=True,

@@ -13,6 +13,7 @@ from app.services.audit import Actor
 from app.settings import get_settings
 from app.web.auth import client_ip, safe_next
 from app.web.pages import form_errors
+from app.web.sessions import rotate_session
 
 
 def _policy() -> lockout.LockoutPolicy:
@@ -23,9 +24,7 @@ def _policy() -> lockout.LockoutPolicy:
 async def _start_session(request: Request, user: dict) -> None:
     workspace_id = await accounts.last_workspace_id(user["id"])
     viewer = await accounts.viewer_for(user["id"], workspace_id)
-    # A fresh session on sign-in, so an id planted before sign-in is worthless.
-    request.clear_session()
-    request.set_session({"user_id": user["id"], "workspace_id": viewer.workspace_id if viewer else None})
+    rotate_session(request, {"user_id": user["id"], "workspace_id": viewer.workspace_id if viewer else None})
 
 
 class AuthController(Controller):
@@ -67,8 +66,7 @@ class AuthController(Controller):
 
     @post("/logout", name="logout")
     async def logout(self, request: Request) -> Redirect:
-        request.clear_session()
-        request.set_session({})
+        rotate_session(request, {})
         flash(request, "You are signed out.", category="info")
         return Redirect("/login", status_code=303)
 

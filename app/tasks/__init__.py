@@ -1,6 +1,10 @@
-"""Dramatiq actors. `dramatiq app.tasks` imports this package: the broker first, then every actor module."""
+"""Dramatiq actors. `dramatiq app.tasks` imports this package, which imports every actor module.
 
-from app.tasks import system  # noqa: F401  (registers actors)
+Actor modules declare their actors on `app.tasks.broker.broker` explicitly, so
+import order never binds an actor to Dramatiq's default broker.
+"""
+
+from app.tasks import system
 from app.tasks.broker import broker
 
-__all__ = ["broker"]
+__all__ = ["broker", "system"]

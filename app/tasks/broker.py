@@ -7,7 +7,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, CurrentMessage
 
 from app.settings import get_settings
-from app.tasks.middleware import ActorOutcomes, DatabasePool, WorkerHeartbeat
+from app.tasks.middleware import ActorOutcomes, DatabasePool, StructuredLogs, WorkerHeartbeat
 
 # Queues named for their work, so operators can run dedicated workers per queue.
 QUEUES = ("send", "tracking", "bounces", "imports", "default")
@@ -15,7 +15,7 @@ QUEUES = ("send", "tracking", "bounces", "imports", "default")
 
 def build_broker(redis_url: str) -> RedisBroker:
     broker = RedisBroker(url=redis_url)
-    for middleware in (AsyncIO(), CurrentMessage(), DatabasePool(), WorkerHeartbeat(), ActorOutcomes()):
+    for middleware in (StructuredLogs(), AsyncIO(), CurrentMessage(), DatabasePool(), WorkerHeartbeat(), ActorOutcomes()):
         broker.add_middleware(middleware)
     for queue in QUEUES:
         broker.declare_queue(queue)

@@ -19,6 +19,16 @@ from app.services.health import HEARTBEAT_PREFIX
 HEARTBEAT_SECONDS = 10
 
 
+class StructuredLogs(Middleware):
+    """Worker processes log JSON like the web processes do."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        from app.logs import configure_logging
+        from app.settings import get_settings
+
+        configure_logging(get_settings().log_level, process="worker")
+
+
 class DatabasePool(Middleware):
     """Opens Piccolo's pool on the worker's event loop thread after boot, closes it at shutdown."""
 

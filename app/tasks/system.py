@@ -6,14 +6,15 @@ import dramatiq
 
 from app.redis_client import get_redis
 from app.services import housekeeping
+from app.tasks.broker import broker
 
 
-@dramatiq.actor(queue_name="default", max_retries=0)
+@dramatiq.actor(broker=broker, queue_name="default", max_retries=0)
 async def ping(key: str, value: str) -> None:
     """Proves a worker is consuming: writes `value` under `key` for a minute."""
     await get_redis().set(key, value, ex=60)
 
 
-@dramatiq.actor(queue_name="default", max_retries=3, time_limit=60_000)
+@dramatiq.actor(broker=broker, queue_name="default", max_retries=3, time_limit=60_000)
 async def purge_expired_tokens() -> None:
     await housekeeping.purge_expired_tokens()

@@ -75,3 +75,28 @@ async def test_authenticate_ignores_inactive_users():
 
     await User.update({User.is_active: False}).where(User.id == user["id"])
     assert await authenticate(user["email"], PASSWORD) is None
+
+
+async def test_session_id_changes_at_sign_in(client):
+    workspace = await make_workspace()
+    user = await make_user(workspace)
+    await client.get("/login")
+    planted = "a" * 64
+    client.cookies.delete("ignite_session")
+    client.cookies.set("ignite_session", planted, domain="127.0.0.1")
+    response = await login(client, user["email"])
+    issued = next(h for h in response.headers.get_list("set-cookie") if h.startswith("ignite_session="))
+    assert planted not in issued
+    assert (await client.get("/")).status_code == 200
+    from app.redis_client import get_redis
+
+    assert not await get_redis().exists(f"ignite:sessions{planted}")
+
+
+async def test_session_cookie_is_httponly_and_samesite_lax(client):
+    workspace = await make_workspace()
+    user = await make_user(workspace)
+    response = await login(client, user["email"])
+    cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("ignite_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
