@@ -15,7 +15,9 @@ QUEUES = ("send", "tracking", "bounces", "imports", "default")
 
 def build_broker(redis_url: str) -> RedisBroker:
     broker = RedisBroker(url=redis_url)
-    for middleware in (StructuredLogs(), AsyncIO(), CurrentMessage(), DatabasePool(), WorkerHeartbeat(), ActorOutcomes()):
+    for middleware in (
+        StructuredLogs(), AsyncIO(), CurrentMessage(), DatabasePool(), WorkerHeartbeat(), ActorOutcomes()
+    ):
         broker.add_middleware(middleware)
     for queue in QUEUES:
         broker.declare_queue(queue)
