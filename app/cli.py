@@ -115,12 +115,22 @@ def _prepare_metrics_dir() -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
+def _refuse_unready_database() -> None:
+    """Say plainly that the database is down or unmigrated, before a server starts and fails on it."""
+    from app.db.migrating import ensure_migrated
+    from app.settings import get_settings
+
+    asyncio.run(ensure_migrated(get_settings().database.url))
+
+
 def cmd_web(args: argparse.Namespace) -> None:
+    _refuse_unready_database()
     _prepare_metrics_dir()
     os.execv(sys.executable, web_command(args.port))
 
 
 def cmd_worker(_: argparse.Namespace) -> None:
+    _refuse_unready_database()
     os.execv(sys.executable, worker_command())
 
 

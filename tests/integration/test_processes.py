@@ -87,3 +87,12 @@ def test_production_without_secret_key_refuses_to_start():
                             text=True, timeout=60)
     assert result.returncode == 2
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_web_server_refuses_an_unreachable_database_with_a_message():
+    env = {**os.environ, "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/ignite"}
+    result = subprocess.run([sys.executable, "-m", "app.cli", "web"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Cannot connect to PostgreSQL" in result.stderr
+    assert "Traceback" not in result.stderr
