@@ -155,10 +155,10 @@ def cmd_dev(_: argparse.Namespace) -> None:
     from app.settings import get_settings
 
     settings = get_settings()
+    # Own sessions: Ctrl-C reaches only this process, which then stops each child gracefully.
     children = [
-        subprocess.Popen(web_command()),
-        subprocess.Popen(worker_command()),
-        subprocess.Popen(scheduler_command()),
+        subprocess.Popen(command, start_new_session=True)
+        for command in (web_command(), worker_command(), scheduler_command())
     ]
     print(f"Ignite is up at {settings.base_url} (ready in {time.monotonic() - started_at:.1f}s). "
           "Ctrl-C stops everything.", flush=True)
