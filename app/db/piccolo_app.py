@@ -10,7 +10,10 @@ APP_CONFIG = AppConfig(
     app_name="ignite",
     migrations_folder_path=str(MIGRATIONS_FOLDER),
     table_classes=table_finder(
-        modules=["app.db.accounts", "app.db.audit", "app.db.inbox"],
+        modules=[
+            "app.db.accounts", "app.db.audit", "app.db.inbox", "app.db.audience", "app.db.suppression",
+            "app.db.segments", "app.db.imports",
+        ],
         exclude_imported=True,
     ),
     migration_dependencies=[],

@@ -62,6 +62,13 @@ def _portal(name: str) -> dict:
     return portal
 
 
+def section_context(portal: str, slug: str) -> dict:
+    """Template context that puts a page inside a portal's navigation shell, its section highlighted."""
+    details = _portal(portal)
+    section = next(s for s in details["sections"] if s.slug == slug)
+    return {"portal": portal, "details": details, "section": section}
+
+
 def ordered_portals(last_portal: str) -> list[tuple[str, dict]]:
     """Both portals, the one used last first."""
     names = sorted(PORTALS, key=lambda name: name != last_portal)
