@@ -57,3 +57,9 @@ def link_in(text: str, path_prefix: str) -> str:
     match = re.search(rf"https?://[^\s\"'<>]+{re.escape(path_prefix)}[^\s\"'<>]+", text)
     assert match, f"no {path_prefix} link in message"
     return match.group(0)
+
+
+async def make_list(workspace: dict, name: str | None = None, **settings) -> dict:
+    from app.services.lists import create_list
+
+    return await create_list(workspace["id"], {"name": name or f"List {next(_counter)}", **settings})

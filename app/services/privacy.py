@@ -1,4 +1,11 @@
-"""Keeping personal data out of logs."""
+"""Personal data: kept out of logs, exported on request, erased on request (GDPR)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.db.audience import Subscriber
+from app.services.tenancy import checked_workspace_id
 
 
 def mask_email(address: str) -> str:
@@ -7,3 +14,47 @@ def mask_email(address: str) -> str:
     if not sep:
         return "***"
     return f"{local[:1]}***@{domain}"
+
+
+async def person_export(workspace_id: int, email: str) -> dict[str, Any]:
+    """Everything this workspace holds about an address (GDPR access request), as plain JSON data."""
+    address = email.strip().lower()
+    subscribers = await Subscriber.raw(
+        "SELECT s.id, l.name AS list, s.status, s.fields, s.source, s.ip, s.created_at, s.confirmed_at, "
+        "s.unsubscribed_at, s.last_open_at, s.last_click_at FROM subscribers s JOIN lists l ON l.id = s.list_id "
+        "WHERE s.workspace_id = {} AND s.email = {}",
+        checked_workspace_id(workspace_id), address,
+    )
+    ids = [row["id"] for row in subscribers]
+    history = await Subscriber.raw(
+        "SELECT subscriber_id, from_status, to_status, source, created_at FROM subscriber_status_changes "
+        "WHERE workspace_id = {} AND subscriber_id = ANY({}) ORDER BY id", workspace_id, ids,
+    )
+    tags = await Subscriber.raw(
+        "SELECT st.subscriber_id, t.name FROM subscriber_tags st JOIN tags t ON t.id = st.tag_id "
+        "WHERE st.workspace_id = {} AND st.subscriber_id = ANY({})", workspace_id, ids,
+    )
+    events = await Subscriber.raw(
+        "SELECT subscriber_id, kind, campaign_id, url, occurred_at FROM events "
+        "WHERE workspace_id = {} AND subscriber_id = ANY({}) ORDER BY occurred_at", workspace_id, ids,
+    )
+    return {"email": address, "subscriptions": subscribers, "status_history": history, "tags": tags,
+            "events": events}
+
+
+async def erase_person(workspace_id: int, email: str) -> int:
+    """Delete the address's personal data; events stay for statistics but lose their link to the person."""
+    address = email.strip().lower()
+    async with Subscriber._meta.db.transaction():
+        ids = [row["id"] for row in await Subscriber.raw(
+            "SELECT id FROM subscribers WHERE workspace_id = {} AND email = {}",
+            checked_workspace_id(workspace_id), address,
+        )]
+        if not ids:
+            return 0
+        await Subscriber.raw(
+            "UPDATE events SET subscriber_id = NULL, meta = jsonb_build_object(), url = '' "
+            "WHERE workspace_id = {} AND subscriber_id = ANY({})", workspace_id, ids,
+        )
+        await Subscriber.raw("DELETE FROM subscribers WHERE workspace_id = {} AND id = ANY({})", workspace_id, ids)
+    return len(ids)

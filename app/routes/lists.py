@@ -1,0 +1,207 @@
+"""Mailing lists and their custom fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+
+from app.redis_client import get_redis
+from app.routes.portals import section_context
+from app.services import audit, custom_fields, lists
+from app.services.lists import ListError
+from app.services.subscriptions import public_form_url
+from app.settings import get_settings
+from app.web.auth import signed_in
+from app.web.charts import bars
+from app.web.pages import actor_of
+
+
+async def _list_or_404(request: Request, list_id: int) -> dict:
+    found = await lists.get_list(request.state.viewer.workspace_id, list_id)
+    if found is None:
+        raise NotFoundException()
+    return found
+
+
+async def _fields_partial(request: Request, list_id: int, errors: dict | None = None, form: dict | None = None,
+                          status_code: int = 200) -> Template:
+    workspace_id = request.state.viewer.workspace_id
+    return Template("mailing/lists/partials/fields.html", status_code=status_code, context={
+        "mailing_list": await _list_or_404(request, list_id),
+        "fields": await custom_fields.fields_of(workspace_id, list_id),
+        "kinds": custom_fields.KINDS, "errors": errors or {}, "form": form or {},
+    })
+
+
+def _form_dict(form: Any) -> dict[str, str]:
+    return {key: str(value) for key, value in form.items()}
+
+
+class ListController(Controller):
+    path = "/mailing/lists"
+    guards = [signed_in]
+    include_in_schema = False
+
+    @get("/", name="lists")
+    async def index(self, request: Request, archived: bool = False) -> Template:
+        rows = await lists.lists_with_counts(request.state.viewer.workspace_id, include_archived=archived)
+        return Template("mailing/lists/index.html", context={**section_context("mailing", "lists"), "lists": rows,
+                                                             "show_archived": archived})
+
+    @get("/new")
+    async def new(self) -> Template:
+        return Template("mailing/lists/form.html", context={**section_context("mailing", "lists"), "form": {
+            "opt_in": "single", "opt_out": "single"}, "errors": {}, "mailing_list": None})
+
+    @post("/")
+    async def create(self, request: Request) -> Template | Redirect:
+        form = _form_dict(await request.form())
+        workspace_id = request.state.viewer.workspace_id
+        try:
+            created = await lists.create_list(workspace_id, form)
+        except ListError as exc:
+            return Template("mailing/lists/form.html", status_code=400, context={
+                **section_context("mailing", "lists"), "form": form, "errors": exc.errors, "mailing_list": None})
+        await audit.record(get_redis(), workspace_id, actor_of(request), "list.created", "list", created["id"],
+                           {"name": created["name"]})
+        flash(request, f"List “{created['name']}” created. Add custom fields or import subscribers.", "success")
+        return Redirect(f"/mailing/lists/{created['id']}", status_code=303)
+
+    @get("/{list_id:int}", name="list_detail")
+    async def show(self, request: Request, list_id: int) -> Template:
+        mailing_list = await _list_or_404(request, list_id)
+        workspace_id = request.state.viewer.workspace_id
+        growth = await lists.growth(workspace_id, list_id)
+        return Template("mailing/lists/show.html", context={
+            **section_context("mailing", "lists"), "mailing_list": mailing_list,
+            "counters": await lists.counters(workspace_id, list_id),
+            "growth": growth, "growth_bars": bars([(p.day.isoformat(), p.joined) for p in growth]),
+            "fields": await custom_fields.fields_of(workspace_id, list_id), "kinds": custom_fields.KINDS,
+            "errors": {}, "form": {},
+            "form_url": public_form_url(get_settings(), list_id),
+        })
+
+    @get("/{list_id:int}/edit")
+    async def edit(self, request: Request, list_id: int) -> Template:
+        mailing_list = await _list_or_404(request, list_id)
+        return Template("mailing/lists/form.html", context={**section_context("mailing", "lists"),
+                        "form": mailing_list, "errors": {}, "mailing_list": mailing_list})
+
+    @post("/{list_id:int}")
+    async def update(self, request: Request, list_id: int) -> Template | Redirect:
+        mailing_list = await _list_or_404(request, list_id)
+        form = _form_dict(await request.form())
+        workspace_id = request.state.viewer.workspace_id
+        try:
+            await lists.update_list(workspace_id, list_id, form)
+        except ListError as exc:
+            return Template("mailing/lists/form.html", status_code=400, context={
+                **section_context("mailing", "lists"), "form": form, "errors": exc.errors,
+                "mailing_list": mailing_list})
+        await audit.record(get_redis(), workspace_id, actor_of(request), "list.updated", "list", list_id)
+        flash(request, "List settings saved.", "success")
+        return Redirect(f"/mailing/lists/{list_id}", status_code=303)
+
+    @post("/{list_id:int}/archive")
+    async def archive(self, request: Request, list_id: int) -> Redirect:
+        return await self._set_archived(request, list_id, True)
+
+    @post("/{list_id:int}/unarchive")
+    async def unarchive(self, request: Request, list_id: int) -> Redirect:
+        return await self._set_archived(request, list_id, False)
+
+    async def _set_archived(self, request: Request, list_id: int, archived: bool) -> Redirect:
+        workspace_id = request.state.viewer.workspace_id
+        try:
+            await lists.set_archived(workspace_id, list_id, archived)
+        except LookupError as exc:
+            raise NotFoundException() from exc
+        action = "list.archived" if archived else "list.unarchived"
+        await audit.record(get_redis(), workspace_id, actor_of(request), action, "list", list_id)
+        flash(request, "List archived." if archived else "List restored.", "info")
+        return Redirect("/mailing/lists", status_code=303)
+
+    @post("/{list_id:int}/delete")
+    async def delete(self, request: Request, list_id: int) -> Redirect:
+        workspace_id = request.state.viewer.workspace_id
+        try:
+            deleted = await lists.delete_list(workspace_id, list_id)
+        except LookupError as exc:
+            raise NotFoundException() from exc
+        await audit.record(get_redis(), workspace_id, actor_of(request), "list.deleted", "list", list_id,
+                           {"name": deleted["name"]})
+        flash(request, f"List “{deleted['name']}” deleted.", "info")
+        return Redirect("/mailing/lists", status_code=303)
+
+    @post("/{list_id:int}/copy")
+    async def copy(self, request: Request, list_id: int) -> Redirect:
+        source = await _list_or_404(request, list_id)
+        form = await request.form()
+        workspace_id = request.state.viewer.workspace_id
+        name = str(form.get("name", "")).strip() or f"{source['name']} (copy)"
+        try:
+            copied = await lists.copy_list(workspace_id, list_id, name, form.get("with_subscribers") == "on")
+        except ListError as exc:
+            flash(request, "; ".join(exc.errors.values()), "error")
+            return Redirect(f"/mailing/lists/{list_id}", status_code=303)
+        await audit.record(get_redis(), workspace_id, actor_of(request), "list.copied", "list", copied["id"],
+                           {"from": list_id})
+        flash(request, f"Copied to “{copied['name']}”.", "success")
+        return Redirect(f"/mailing/lists/{copied['id']}", status_code=303)
+
+    @post("/{list_id:int}/fields")
+    async def add_field(self, request: Request, list_id: int) -> Template:
+        await _list_or_404(request, list_id)
+        form = _form_dict(await request.form())
+        workspace_id = request.state.viewer.workspace_id
+        try:
+            created = await custom_fields.add_field(workspace_id, list_id, form)
+        except ListError as exc:
+            return await _fields_partial(request, list_id, exc.errors, form, status_code=400)
+        await audit.record(get_redis(), workspace_id, actor_of(request), "field.created", "field", created["id"],
+                           {"tag": created["tag"]})
+        return await _fields_partial(request, list_id)
+
+    @post("/{list_id:int}/fields/{field_id:int}")
+    async def update_field(self, request: Request, list_id: int, field_id: int) -> Template:
+        form = _form_dict(await request.form())
+        workspace_id = request.state.viewer.workspace_id
+        try:
+            await custom_fields.update_field(workspace_id, field_id, form)
+        except LookupError as exc:
+            raise NotFoundException() from exc
+        except ListError as exc:
+            return await _fields_partial(request, list_id, {f"{field_id}_{k}": v for k, v in exc.errors.items()},
+                                         status_code=400)
+        await audit.record(get_redis(), workspace_id, actor_of(request), "field.updated", "field", field_id)
+        return await _fields_partial(request, list_id)
+
+    @post("/{list_id:int}/fields/{field_id:int}/delete")
+    async def delete_field(self, request: Request, list_id: int, field_id: int) -> Template:
+        workspace_id = request.state.viewer.workspace_id
+        try:
+            deleted = await custom_fields.delete_field(workspace_id, field_id)
+        except LookupError as exc:
+            raise NotFoundException() from exc
+        await audit.record(get_redis(), workspace_id, actor_of(request), "field.deleted", "field", field_id,
+                           {"tag": deleted["tag"]})
+        return await _fields_partial(request, list_id)
+
+    @post("/{list_id:int}/fields/{field_id:int}/move")
+    async def move_field(self, request: Request, list_id: int, field_id: int) -> Template:
+        form = await request.form()
+        workspace_id = request.state.viewer.workspace_id
+        try:
+            await custom_fields.move_field(workspace_id, field_id, -1 if form.get("direction") == "up" else 1)
+        except LookupError as exc:
+            raise NotFoundException() from exc
+        return await _fields_partial(request, list_id)
+
+    @get("/{list_id:int}/fields", name="list_fields")
+    async def fields(self, request: Request, list_id: int) -> Template:
+        return await _fields_partial(request, list_id)
+
