@@ -22,9 +22,12 @@ from app.redis_client import get_redis
 from app.routes.activity import ActivityController
 from app.routes.api import ApiRootController
 from app.routes.auth import AuthController
+from app.routes.forms import PublicFormController
 from app.routes.inbox import InboxController
+from app.routes.lists import ListController
 from app.routes.ops import OpsController
 from app.routes.portals import PORTALS, PortalController
+from app.routes.subscribers import SubscriberController
 from app.routes.team import TeamController
 from app.settings import PROJECT_ROOT, get_settings
 from app.web.errors import EXCEPTION_HANDLERS
@@ -34,7 +37,10 @@ from app.web.sessions import RotatingSessionConfig
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 STATIC = PROJECT_ROOT / "static"
 # Paths that carry no browser session state, or authenticate otherwise.
-NO_CSRF = ["/api/", "/health", "/metrics", "/static/"]
+NO_SESSION = ["/api/", "/health", "/metrics", "/static/"]
+# Also posted from other sites (embedded subscribe forms, RFC 8058 one-click unsubscribe),
+# where a signed token in the URL stands in for the CSRF token.
+NO_CSRF = [*NO_SESSION, "/s/", "/u/"]
 
 
 @asynccontextmanager
@@ -67,7 +73,7 @@ def create_app() -> Litestar:
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
-        exclude=NO_CSRF,
+        exclude=NO_SESSION,
     )
     swagger = "/static/vendor/swagger-ui"
     return Litestar(
@@ -76,6 +82,9 @@ def create_app() -> Litestar:
             PortalController,
             TeamController,
             InboxController,
+            ListController,
+            SubscriberController,
+            PublicFormController,
             ActivityController,
             OpsController,
             ApiRootController,
