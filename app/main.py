@@ -29,6 +29,7 @@ from app.routes.ops import OpsController
 from app.routes.portals import PORTALS, PortalController
 from app.routes.subscribers import SubscriberController
 from app.routes.team import TeamController
+from app.routes.templates import TemplateController
 from app.settings import PROJECT_ROOT, get_settings
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.observability import observability_middleware
@@ -85,6 +86,7 @@ def create_app() -> Litestar:
             ListController,
             SubscriberController,
             PublicFormController,
+            TemplateController,
             ActivityController,
             OpsController,
             ApiRootController,

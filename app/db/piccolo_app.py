@@ -12,7 +12,7 @@ APP_CONFIG = AppConfig(
     table_classes=table_finder(
         modules=[
             "app.db.accounts", "app.db.audit", "app.db.inbox", "app.db.audience", "app.db.suppression",
-            "app.db.segments", "app.db.imports",
+            "app.db.segments", "app.db.imports", "app.db.content",
         ],
         exclude_imported=True,
     ),

@@ -8,10 +8,7 @@ from litestar.response import Template
 
 from app.services import inbox
 from app.web.auth import signed_in
-from app.web.pages import page
-
-# The message HTML runs with no script, no same-origin access and no network but images.
-SANDBOX_CSP = "sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; font-src https:"
+from app.web.pages import SANDBOX_CSP, page
 
 
 class InboxController(Controller):

@@ -10,6 +10,9 @@ from litestar.response import Template
 from app.services.audit import Actor
 from app.web.auth import client_ip
 
+# Untrusted email HTML is served with this policy: no script, no same-origin access, no network but images.
+SANDBOX_CSP = "sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; font-src https:"
+
 
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
