@@ -27,6 +27,7 @@ from app.routes.inbox import InboxController
 from app.routes.lists import ListController
 from app.routes.ops import OpsController
 from app.routes.portals import PORTALS, PortalController
+from app.routes.sending_domains import SendingDomainController
 from app.routes.subscribers import SubscriberController
 from app.routes.team import TeamController
 from app.routes.templates import TemplateController
@@ -87,6 +88,7 @@ def create_app() -> Litestar:
             SubscriberController,
             PublicFormController,
             TemplateController,
+            SendingDomainController,
             ActivityController,
             OpsController,
             ApiRootController,

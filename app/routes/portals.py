@@ -20,6 +20,7 @@ class Section:
     title: str
     empty: str
     next_step: str
+    links: tuple[tuple[str, str], ...] = ()
 
 
 PORTALS: dict[str, dict] = {
@@ -33,7 +34,8 @@ PORTALS: dict[str, dict] = {
             Section("templates", "Templates", "No templates yet.", "Start from a gallery layout or paste your own HTML."),
             Section("campaigns", "Campaigns", "No campaigns yet.", "Create a campaign from a template and a segment."),
             Section("automations", "Automations", "No automations yet.", "Set up a welcome series or a re-engagement flow."),
-            Section("delivery", "Delivery", "No delivery servers yet.", "Add an SMTP, SES or API server; until then mail goes to the inbox below."),
+            Section("delivery", "Delivery", "No delivery servers yet.", "Add an SMTP, SES or API server; until then mail goes to the inbox below.",
+                    (("Sending domains and DKIM", "/mailing/delivery/domains"), ("Development inbox", "/mailing/inbox"))),
             Section("bounces", "Bounces", "No bounces processed yet.", "Connect a bounce mailbox or an ESP webhook."),
             Section("suppression", "Suppression", "No suppression lists yet.", "Upload a suppression file (plain, MD5 or SHA-256)."),
             Section("api-keys", "API keys", "No API keys yet.", "Create a key to use the JSON API under /api/v1."),

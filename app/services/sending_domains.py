@@ -1,0 +1,151 @@
+"""Sending domains: DKIM keys (stored encrypted), the DNS records to publish, and checking them."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import dns.exception
+import dns.resolver
+
+from app.db.content import SendingDomain
+from app.services import vault
+from app.services.accounts import now
+from app.services.rendering import DkimSigner, dkim_dns_name, generate_dkim_key
+from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
+
+DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+DEFAULT_SPF_INCLUDE = "_spf.ignite.local"
+
+
+class DomainError(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    purpose: str
+    kind: str
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RecordCheck:
+    record: DnsRecord
+    passed: bool
+    found: str
+
+
+def cleaned_domain(raw: str) -> str:
+    domain = raw.strip().lower().rstrip(".")
+    if domain.startswith(("http://", "https://")) or "@" in domain or not DOMAIN_PATTERN.match(domain):
+        raise DomainError({"domain": "Enter a domain name such as mail.example.com."})
+    return domain
+
+
+async def domains(workspace_id: int) -> list[dict]:
+    return await SendingDomain.select(
+        SendingDomain.id, SendingDomain.domain, SendingDomain.dkim_selector, SendingDomain.dns_status,
+        SendingDomain.checked_at, SendingDomain.created_at,
+    ).where(owned_by(SendingDomain, workspace_id)).order_by(SendingDomain.domain).output(load_json=True)
+
+
+async def add_domain(workspace_id: int, raw_domain: str, selector: str = "ignite") -> dict:
+    domain = cleaned_domain(raw_domain)
+    if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", selector):
+        raise DomainError({"selector": "Use letters, digits and dashes."})
+    if await SendingDomain.exists().where(owned_by(SendingDomain, workspace_id), SendingDomain.domain == domain):
+        raise DomainError({"domain": "This domain is already set up."})
+    keys = generate_dkim_key()
+    rows = await SendingDomain.insert(SendingDomain(
+        workspace_id=checked_workspace_id(workspace_id), domain=domain, dkim_selector=selector,
+        dkim_private_key=vault.encrypt(keys.private_key_pem), dkim_public_record=keys.dns_value,
+        return_path_domain=f"bounces.{domain}", spf_include=DEFAULT_SPF_INCLUDE, created_at=now(),
+    )).returning(*SendingDomain.all_columns())
+    return rows[0]
+
+
+async def get_domain(workspace_id: int, domain_id: object) -> dict | None:
+    return await fetch_owned(SendingDomain, workspace_id, domain_id)
+
+
+async def delete_domain(workspace_id: int, domain_id: int) -> None:
+    rows = await SendingDomain.delete().where(
+        owned_by(SendingDomain, workspace_id), SendingDomain.id == domain_id
+    ).returning(SendingDomain.id)
+    if not rows:
+        raise LookupError("domain")
+
+
+def records_to_publish(domain: dict, bounce_host: str) -> list[DnsRecord]:
+    name = domain["domain"]
+    return [
+        DnsRecord("DKIM", "TXT", dkim_dns_name(domain["dkim_selector"], name), domain["dkim_public_record"]),
+        DnsRecord("SPF", "TXT", name, f"v=spf1 include:{domain['spf_include']} ~all"),
+        DnsRecord("DMARC", "TXT", f"_dmarc.{name}", f"v=DMARC1; p=none; rua=mailto:dmarc@{name}"),
+        DnsRecord("Return-Path", "CNAME", domain["return_path_domain"], bounce_host),
+    ]
+
+
+def _lookup(resolver: dns.resolver.Resolver, name: str, kind: str) -> list[str]:
+    try:
+        answer = resolver.resolve(name, kind, lifetime=4)
+    except (dns.exception.DNSException, OSError):
+        return []
+    if kind == "TXT":
+        return [b"".join(rdata.strings).decode(errors="replace") for rdata in answer]
+    return [rdata.to_text().rstrip(".") for rdata in answer]
+
+
+def _passes(record: DnsRecord, found: list[str]) -> bool:
+    compact = [value.replace(" ", "") for value in found]
+    if record.purpose == "DKIM":
+        key = record.value.split("p=", 1)[1]
+        return any(value.replace(" ", "").endswith(f"p={key}") for value in found)
+    if record.purpose == "SPF":
+        include = record.value.split()[1]
+        return any(value.startswith("v=spf1") and include in value for value in found)
+    if record.purpose == "DMARC":
+        return any(value.startswith("v=DMARC1") for value in compact)
+    return record.value.rstrip(".") in found
+
+
+def check_records(records: list[DnsRecord], resolver: dns.resolver.Resolver) -> list[RecordCheck]:
+    checks = []
+    for record in records:
+        found = _lookup(resolver, record.name, record.kind)
+        checks.append(RecordCheck(record, _passes(record, found), "; ".join(found) or "nothing published"))
+    return checks
+
+
+async def save_check(workspace_id: int, domain_id: int, checks: list[RecordCheck]) -> None:
+    await SendingDomain.update({
+        SendingDomain.dns_status: {check.record.purpose: check.passed for check in checks},
+        SendingDomain.checked_at: now(),
+    }).where(owned_by(SendingDomain, workspace_id), SendingDomain.id == domain_id)
+
+
+async def signer_for(workspace_id: int, from_domain: str) -> DkimSigner | None:
+    """The DKIM signer of the workspace's sending domain for this From domain, if one is configured."""
+    row = await SendingDomain.select().where(owned_by(SendingDomain, workspace_id),
+                                             SendingDomain.domain == from_domain.lower()).first()
+    if row is None or not row["dkim_private_key"]:
+        return None
+    return DkimSigner(domain=row["domain"], selector=row["dkim_selector"],
+                      private_key_pem=vault.decrypt(row["dkim_private_key"]))
+
+
+def configured_resolver() -> dns.resolver.Resolver:
+    """The system resolver, or the one in DNS_RESOLVER (`host` or `host:port`) to check against a specific server."""
+    override = os.environ.get("DNS_RESOLVER", "").strip()
+    if not override:
+        return dns.resolver.Resolver()
+    host, _, port = override.partition(":")
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [host]
+    resolver.port = int(port or 53)
+    return resolver

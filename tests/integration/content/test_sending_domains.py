@@ -1,0 +1,122 @@
+"""Sending domains against a real DNS server on loopback (dnspython answering from a zone in the test)."""
+
+import socket
+import threading
+
+import dns.message
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import pytest
+
+from app.db.content import SendingDomain
+from app.services import vault
+from app.services.rendering import DkimSigner
+from tests.factories import make_workspace, post_form, signed_in_client
+
+
+class ZoneServer:
+    """A tiny authoritative UDP DNS server: answers from `records`, NXDOMAIN otherwise."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], list[str]] = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                continue
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().rstrip(".")
+            kind = dns.rdatatype.to_text(question.rdtype)
+            values = self.records.get((name, kind))
+            if values:
+                if kind == "TXT":
+                    values = ['"' + '" "'.join(v[i:i + 250] for i in range(0, len(v), 250)) + '"' for v in values]
+                response.answer.append(dns.rrset.from_text_list(question.name, 60, dns.rdataclass.IN, kind, values))
+            else:
+                response.set_rcode(3)
+            self.sock.sendto(response.to_wire(), peer)
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def zone(monkeypatch):
+    server = ZoneServer()
+    monkeypatch.setenv("DNS_RESOLVER", f"127.0.0.1:{server.port}")
+    yield server
+    server.stop()
+
+
+async def test_add_domain_generates_encrypted_dkim_key_and_records(client):
+    await signed_in_client(client)
+    response = await post_form(client, "/mailing/delivery/domains", {"domain": "Mail.Example.com"})
+    assert response.status_code == 303
+    row = await SendingDomain.select().first()
+    assert row["domain"] == "mail.example.com"
+    assert "PRIVATE KEY" not in row["dkim_private_key"]
+    assert "BEGIN RSA PRIVATE KEY" in vault.decrypt(row["dkim_private_key"])
+    page = await client.get(response.headers["location"])
+    assert "ignite._domainkey.mail.example.com" in page.text and "v=DMARC1" in page.text
+
+
+async def test_bad_domain_is_refused_next_to_the_field(client):
+    await signed_in_client(client)
+    for bad in ("https://example.com", "not a domain", "me@example.com", "localhost"):
+        response = await post_form(client, "/mailing/delivery/domains", {"domain": bad})
+        assert response.status_code == 400 and 'data-testid="error-domain"' in response.text, bad
+    assert await SendingDomain.count() == 0
+
+
+async def test_check_dns_passes_published_records_and_fails_missing_ones(client, zone):
+    await signed_in_client(client)
+    location = (await post_form(client, "/mailing/delivery/domains", {"domain": "news.example.com"})).headers["location"]
+    row = await SendingDomain.select().first()
+    zone.records[(f"ignite._domainkey.{row['domain']}", "TXT")] = [row["dkim_public_record"]]
+    zone.records[(row["domain"], "TXT")] = [f"v=spf1 include:{row['spf_include']} ~all"]
+    result = await post_form(client, f"{location}/check")
+    assert 'data-testid="dns-check-DKIM"' in result.text
+    assert result.text.count('class="pass"') == 2 and result.text.count('class="fail"') == 2
+    saved = await SendingDomain.select(SendingDomain.dns_status).output(load_json=True).first()
+    assert saved["dns_status"] == {"DKIM": True, "SPF": True, "DMARC": False, "Return-Path": False}
+
+
+async def test_signer_uses_the_stored_key_and_verifies(zone):
+    import dkim
+
+    from app.services.sending_domains import add_domain, signer_for
+
+    workspace = await make_workspace()
+    row = await add_domain(workspace["id"], "brand.example")
+    signer = await signer_for(workspace["id"], "brand.example")
+    assert isinstance(signer, DkimSigner)
+    message = (b"From: a@brand.example\r\nTo: b@example.com\r\nSubject: hi\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+               b"Message-ID: <1@brand.example>\r\n\r\nbody\r\n")
+    signed = signer.sign(message)
+    record = row["dkim_public_record"].encode()
+    assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record)
+
+
+async def test_domains_of_another_workspace_are_not_found(client):
+    from app.services.sending_domains import add_domain
+
+    other = await make_workspace("Other")
+    foreign = await add_domain(other["id"], "other.example")
+    await signed_in_client(client)
+    assert (await client.get(f"/mailing/delivery/domains/{foreign['id']}")).status_code == 404
+    assert (await post_form(client, f"/mailing/delivery/domains/{foreign['id']}/check")).status_code == 404
+    assert (await post_form(client, f"/mailing/delivery/domains/{foreign['id']}/delete")).status_code == 404
