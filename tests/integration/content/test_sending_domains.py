@@ -84,7 +84,8 @@ async def test_bad_domain_is_refused_next_to_the_field(client):
 
 async def test_check_dns_passes_published_records_and_fails_missing_ones(client, zone):
     await signed_in_client(client)
-    location = (await post_form(client, "/mailing/delivery/domains", {"domain": "news.example.com"})).headers["location"]
+    added = await post_form(client, "/mailing/delivery/domains", {"domain": "news.example.com"})
+    location = added.headers["location"]
     row = await SendingDomain.select().first()
     zone.records[(f"ignite._domainkey.{row['domain']}", "TXT")] = [row["dkim_public_record"]]
     zone.records[(row["domain"], "TXT")] = [f"v=spf1 include:{row['spf_include']} ~all"]
