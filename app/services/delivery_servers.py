@@ -1,0 +1,194 @@
+"""ESP connections ("delivery servers"): their settings, encrypted credentials, status and health checks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from app.db.delivery import DeliveryServer
+from app.esp.base import Health
+from app.services import vault
+from app.services.accounts import now
+from app.services.tenancy import checked_workspace_id, owned_by
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    default: str = ""
+
+
+KINDS: dict[str, tuple[str, tuple[Setting, ...]]] = {
+    "smtp": ("SMTP (any MTA, PowerMTA)", (
+        Setting("host", "Host", required=True), Setting("port", "Port", required=True, default="587"),
+        Setting("security", "Security", choices=("starttls", "tls", "none"), default="starttls"),
+        Setting("username", "Username"), Setting("password", "Password", secret=True),
+        Setting("pool_size", "Connections in the pool", default="4"),
+        Setting("virtual_mta", "Virtual MTA / pool header value (PowerMTA)"),
+        Setting("job_header", "X-Job header value"),
+    )),
+    "ses": ("Amazon SES", (
+        Setting("region", "Region", required=True, default="us-east-1"),
+        Setting("access_key_id", "Access key id", secret=True), Setting("secret_access_key", "Secret access key",
+                                                                           secret=True),
+        Setting("configuration_set", "Configuration set"),
+        Setting("endpoint_url", "Endpoint URL (leave empty for AWS)"),
+    )),
+    "http_api": ("HTTP API (SparkPost, Mailgun)", (
+        Setting("provider", "Provider", required=True, choices=("sparkpost", "mailgun")),
+        Setting("api_url", "API base URL", required=True), Setting("domain", "Sending domain (Mailgun)"),
+        Setting("api_key", "API key", secret=True, required=True),
+    )),
+    "capture": ("Development capture (inbox viewer)", ()),
+}
+STATUSES = ("active", "paused", "disabled", "warmup", "circuit_open")
+NUMBERS = ("per_second", "hourly_quota", "daily_quota", "monthly_quota", "weight")
+
+
+class ServerError(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def _number(raw: dict[str, Any], name: str, errors: dict[str, str], maximum: int = 10**9) -> int:
+    text = str(raw.get(name, "") or "0").strip()
+    if not text.isdigit() or int(text) > maximum:
+        errors[name] = "Enter a whole number (0 means no limit)." if name != "weight" else "Enter 0 to 1000."
+        return 0
+    return int(text)
+
+
+def cleaned_server_values(raw: dict[str, Any], kind: str, existing_secrets: dict[str, str]) -> dict[str, Any]:
+    """Validated columns for a server of `kind`; empty secret inputs keep the stored secret."""
+    if kind not in KINDS:
+        raise ServerError({"kind": "Choose a server type."})
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {"kind": kind, "name": str(raw.get("name", "")).strip()}
+    if not values["name"]:
+        errors["name"] = "Give the server a name."
+    for name in ("from_email", "bounce_address"):
+        text = str(raw.get(name, "")).strip()
+        if text:
+            try:
+                text = validate_email(text, check_deliverability=False).normalized
+            except EmailNotValidError as exc:
+                errors[name] = str(exc)
+        values[name] = text
+    values["from_name"] = str(raw.get("from_name", "")).strip()
+    for name in NUMBERS:
+        values[name] = _number(raw, name, errors, maximum=1000 if name == "weight" else 10**9)
+    try:
+        values["cost_per_thousand"] = Decimal(str(raw.get("cost_per_thousand", "") or "0"))
+        if values["cost_per_thousand"] < 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        errors["cost_per_thousand"] = "Enter a cost such as 0.25."
+    domains = str(raw.get("allowed_domains", "")).replace(",", " ").split()
+    values["allowed_domains"] = [domain.strip().lower() for domain in domains]
+    settings: dict[str, str] = {}
+    secrets = dict(existing_secrets)
+    for setting in KINDS[kind][1]:
+        text = str(raw.get(f"setting_{setting.name}", "") or "").strip()
+        if setting.secret:
+            if text:
+                secrets[setting.name] = text
+            if setting.required and not secrets.get(setting.name):
+                errors[f"setting_{setting.name}"] = f"{setting.label} is required."
+            continue
+        text = text or setting.default
+        if setting.required and not text:
+            errors[f"setting_{setting.name}"] = f"{setting.label} is required."
+        if setting.choices and text and text not in setting.choices:
+            errors[f"setting_{setting.name}"] = f"Choose one of: {', '.join(setting.choices)}."
+        settings[setting.name] = text
+    if kind == "smtp" and not str(settings.get("port", "")).isdigit():
+        errors["setting_port"] = "Enter a port number."
+    if errors:
+        raise ServerError(errors)
+    values["settings"] = settings
+    values["secrets"] = vault.encrypt(json.dumps(secrets)) if secrets else ""
+    return values
+
+
+def stored_secrets(row: dict) -> dict[str, str]:
+    return json.loads(vault.decrypt(row["secrets"])) if row.get("secrets") else {}
+
+
+def masked_secrets(row: dict) -> dict[str, str]:
+    """Each stored secret as a hint (`abcd…wxyz`), never in full."""
+    return {name: vault.masked(value) for name, value in stored_secrets(row).items()}
+
+
+async def servers(workspace_id: int) -> list[dict]:
+    return await DeliveryServer.select().where(owned_by(DeliveryServer, workspace_id)).order_by(
+        DeliveryServer.name
+    ).output(load_json=True)
+
+
+async def get_server(workspace_id: int, server_id: object) -> dict | None:
+    try:
+        pk = int(server_id)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    return await DeliveryServer.select().where(owned_by(DeliveryServer, workspace_id),
+                                               DeliveryServer.id == pk).output(load_json=True).first()
+
+
+async def create_server(workspace_id: int, kind: str, raw: dict[str, Any]) -> dict:
+    values = cleaned_server_values(raw, kind, {})
+    if await DeliveryServer.exists().where(owned_by(DeliveryServer, workspace_id),
+                                           DeliveryServer.name == values["name"]):
+        raise ServerError({"name": "Another server already has this name."})
+    rows = await DeliveryServer.insert(DeliveryServer(
+        workspace_id=checked_workspace_id(workspace_id), created_at=now(), updated_at=now(), **values,
+    )).returning(*DeliveryServer.all_columns())
+    return rows[0]
+
+
+async def update_server(workspace_id: int, server_id: int, raw: dict[str, Any]) -> dict:
+    current = await get_server(workspace_id, server_id)
+    if current is None:
+        raise LookupError("server")
+    values = cleaned_server_values(raw, current["kind"], stored_secrets(current))
+    if await DeliveryServer.exists().where(owned_by(DeliveryServer, workspace_id),
+                                           DeliveryServer.name == values["name"], DeliveryServer.id != server_id):
+        raise ServerError({"name": "Another server already has this name."})
+    rows = await DeliveryServer.update({**values, "updated_at": now()}).where(
+        owned_by(DeliveryServer, workspace_id), DeliveryServer.id == server_id
+    ).returning(*DeliveryServer.all_columns())
+    return rows[0]
+
+
+async def set_status(workspace_id: int, server_id: int, status: str, reason: str) -> None:
+    if status not in STATUSES:
+        raise ServerError({"status": "Choose a status."})
+    rows = await DeliveryServer.update({DeliveryServer.status: status, DeliveryServer.status_reason: reason,
+                                        DeliveryServer.updated_at: now()}).where(
+        owned_by(DeliveryServer, workspace_id), DeliveryServer.id == server_id
+    ).returning(DeliveryServer.id)
+    if not rows:
+        raise LookupError("server")
+
+
+async def delete_server(workspace_id: int, server_id: int) -> dict:
+    rows = await DeliveryServer.delete().where(owned_by(DeliveryServer, workspace_id),
+                                               DeliveryServer.id == server_id).returning(DeliveryServer.name)
+    if not rows:
+        raise LookupError("server")
+    return rows[0]
+
+
+async def record_check(workspace_id: int, server_id: int, health: Health) -> None:
+    await DeliveryServer.update({DeliveryServer.last_check_at: now(), DeliveryServer.last_check_ok: health.ok,
+                                 DeliveryServer.last_check_detail: health.detail[:2000]}).where(
+        owned_by(DeliveryServer, workspace_id), DeliveryServer.id == server_id
+    )
