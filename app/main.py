@@ -22,6 +22,7 @@ from app.redis_client import get_redis
 from app.routes.activity import ActivityController
 from app.routes.api import ApiRootController
 from app.routes.auth import AuthController
+from app.routes.delivery import DeliveryController
 from app.routes.forms import PublicFormController
 from app.routes.inbox import InboxController
 from app.routes.lists import ListController
@@ -89,6 +90,7 @@ def create_app() -> Litestar:
             PublicFormController,
             TemplateController,
             SendingDomainController,
+            DeliveryController,
             ActivityController,
             OpsController,
             ApiRootController,

@@ -105,12 +105,6 @@ class PortalController(Controller):
     async def portal_section(self, request: Request, section: str) -> Template:
         return await self._section(request, section)
 
-    # Litestar's router does not fall back from a static segment to a parameter, so a section whose
-    # sub-pages exist (delivery/domains) needs its own path until the section gets a page of its own.
-    @get("/mailing/delivery", name="delivery_section")
-    async def delivery_section(self, request: Request) -> Template:
-        return await self._section(request, "delivery")
-
     async def _section(self, request: Request, section: str) -> Template:
         portal = request.url.path.strip("/").split("/")[0]
         details = _portal(portal)

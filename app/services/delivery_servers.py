@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from app.db.delivery import DeliveryServer
 from app.esp.base import Health
+from app.esp.registry import adapter_for
 from app.services import vault
 from app.services.accounts import now
 from app.services.tenancy import checked_workspace_id, owned_by
@@ -192,3 +193,11 @@ async def record_check(workspace_id: int, server_id: int, health: Health) -> Non
                                  DeliveryServer.last_check_detail: health.detail[:2000]}).where(
         owned_by(DeliveryServer, workspace_id), DeliveryServer.id == server_id
     )
+
+
+async def check_connection(row: dict) -> Health:
+    """Connect and authenticate with the server's own adapter; the provider's exact answer is in `detail`."""
+    try:
+        return await adapter_for(row, stored_secrets(row)).check()
+    except vault.VaultError as exc:
+        return Health(ok=False, detail=str(exc))

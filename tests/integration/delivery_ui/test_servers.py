@@ -1,0 +1,62 @@
+from app.db.delivery import DeliveryServer
+from app.services.delivery_servers import stored_secrets
+from tests.factories import make_workspace, post_form, signed_in_client
+
+SMTP = {"kind": "smtp", "name": "PowerMTA 1", "setting_host": "127.0.0.1", "setting_port": "2525",
+        "setting_security": "none", "setting_username": "mailer", "setting_password": "s3cret-pass-123",
+        "hourly_quota": "5000", "weight": "50", "cost_per_thousand": "0.12"}
+
+
+async def test_add_smtp_server_stores_credentials_encrypted_and_masked(client):
+    await signed_in_client(client)
+    response = await post_form(client, "/mailing/delivery/servers", SMTP)
+    assert response.status_code == 303
+    row = await DeliveryServer.select().output(load_json=True).first()
+    assert "s3cret" not in row["secrets"]
+    assert stored_secrets(row) == {"password": "s3cret-pass-123"}
+    assert row["settings"]["host"] == "127.0.0.1" and row["hourly_quota"] == 5000
+    page = await client.get(response.headers["location"])
+    assert "s3cret-pass-123" not in page.text and "s3cr…-123" in page.text
+
+
+async def test_blank_secret_on_edit_keeps_the_stored_one(client):
+    await signed_in_client(client)
+    location = (await post_form(client, "/mailing/delivery/servers", SMTP)).headers["location"]
+    await post_form(client, location, {**SMTP, "setting_password": "", "weight": "80"})
+    row = await DeliveryServer.select().output(load_json=True).first()
+    assert row["weight"] == 80 and stored_secrets(row) == {"password": "s3cret-pass-123"}
+
+
+async def test_server_form_errors_are_shown_next_to_fields(client):
+    await signed_in_client(client)
+    response = await post_form(client, "/mailing/delivery/servers", {
+        "kind": "smtp", "name": "", "setting_host": "", "setting_port": "abc", "weight": "5000",
+        "from_email": "nope", "cost_per_thousand": "-1"})
+    assert response.status_code == 400
+    for field in ("name", "setting_host", "setting_port", "weight", "from_email", "cost_per_thousand"):
+        assert f'data-testid="error-{field}"' in response.text, field
+    assert await DeliveryServer.count() == 0
+
+
+async def test_capture_server_tests_ok_and_can_be_paused(client):
+    await signed_in_client(client)
+    location = (await post_form(client, "/mailing/delivery/servers", {"kind": "capture", "name": "Dev"})).headers[
+        "location"]
+    result = await post_form(client, f"{location}/test")
+    assert "Connection works" in result.text
+    row = await DeliveryServer.select().first()
+    assert row["last_check_ok"] is True
+    await post_form(client, f"{location}/status", {"status": "paused"})
+    assert (await DeliveryServer.select(DeliveryServer.status).first())["status"] == "paused"
+
+
+async def test_marketer_cannot_add_servers_and_other_workspaces_are_hidden(client):
+    other = await make_workspace("Other")
+    from app.services.delivery_servers import create_server
+
+    foreign = await create_server(other["id"], "capture", {"name": "Theirs"})
+    await signed_in_client(client, role="marketer")
+    assert (await post_form(client, "/mailing/delivery/servers", SMTP)).status_code == 403
+    assert (await client.get(f"/mailing/delivery/servers/{foreign['id']}")).status_code == 404
+    assert (await post_form(client, f"/mailing/delivery/servers/{foreign['id']}/test")).status_code == 404
+    assert "Theirs" not in (await client.get("/mailing/delivery")).text
