@@ -17,11 +17,13 @@ from typing import Any
 from app.services.rendering.dkim import DkimSigner
 from app.services.rendering.document import blank_styles, escape_text, join_document
 from app.services.rendering.links import (
+    CHECKED_URL_FUNCTION,
     PIXEL_VARIABLE,
     DeliveryUrls,
     Link,
     LinkRewriter,
     OpenPixel,
+    checked_url,
     insert_pixel,
     rewrite_links,
     tracking_context,
@@ -79,6 +81,12 @@ class RenderedParts:
 
 
 class CompiledMessage:
+    """One campaign version, ready to render; nothing changes after construction, so threads may share it.
+
+    `removed` lists what sanitising took out, `links` the links found, and
+    `html_source` / `text_source` the Jinja sources the checks can inspect.
+    """
+
     def __init__(self, content: CampaignContent, settings: CampaignSettings) -> None:
         self.campaign_id = content.campaign_id
         self.settings = settings
@@ -89,6 +97,7 @@ class CompiledMessage:
             compile_template(compile_spintax(content.text)[0], html=False)
         compile_template(compile_spintax(content.subject)[0], html=False)
         self.html_source, self.text_source, self.links = self._sources(content)
+        self.removed = list(dict.fromkeys(self.removed))
         html_source, self._html_groups = compile_spintax(self.html_source)
         text_source, self._text_groups = compile_spintax(self.text_source)
         subject_source, self._subject_groups = compile_spintax(content.subject)
@@ -105,11 +114,12 @@ class CompiledMessage:
             feedback_id=settings.feedback_id,
             custom_headers=settings.custom_headers,
         )
-        self._base = {**base_context(), **settings.tags, "physical_address": settings.physical_address}
+        self._base = {**base_context(), **settings.tags, CHECKED_URL_FUNCTION: checked_url}
         try:
             self.render_parts({}, "0")
         except RenderError as error:
-            raise TemplateError(str(error.__cause__ or error)) from error
+            cause = error.__cause__ or error
+            raise TemplateError(f"{type(cause).__name__}: {cause}") from error
 
     def _sources(self, content: CampaignContent) -> tuple[str, str, list[Link]]:
         prepared = prepare(content.html, self.removed)
@@ -186,11 +196,13 @@ class CompiledMessage:
     def render(self, subscriber: Mapping[str, Any], delivery_id: str | int) -> bytes:
         """The complete message as bytes, DKIM-signed when the settings carry a signer."""
         delivery = str(delivery_id)
+        if not subscriber.get("email"):
+            raise RenderError(f"delivery {delivery}: the subscriber has no email address")
         subject, html, text = self._render(subscriber, delivery, encode=True)
         name = f"{subscriber.get('first_name') or ''} {subscriber.get('last_name') or ''}".strip()
         urls = self.settings.urls
         message = self._skeleton.build(
-            to=address(str(subscriber.get("email", "")), name),
+            to=address(str(subscriber["email"]), name),
             subject=subject,
             message_id=message_id(delivery, self._domain),
             list_unsubscribe=(urls.unsubscribe_mailto(delivery), urls.unsubscribe_url(delivery)),

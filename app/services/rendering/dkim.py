@@ -26,19 +26,20 @@ def dkim_dns_name(selector: str, domain: str) -> str:
     return f"{selector}._domainkey.{domain}"
 
 
+def _pkcs1_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+
+
 def generate_dkim_key(bits: int = 2048) -> DkimKeyPair:
     """A new RSA key (PKCS#1 PEM, the form dkimpy reads) and the TXT record value to publish."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
     public_der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return DkimKeyPair(
-        private_key_pem=private_pem.decode(),
+        private_key_pem=_pkcs1_pem(key).decode(),
         dns_value=f"v=DKIM1; k=rsa; p={base64.b64encode(public_der).decode()}",
     )
 
@@ -49,7 +50,11 @@ class DkimSigner:
     def __init__(self, *, domain: str, selector: str, private_key_pem: str) -> None:
         self.domain = domain.encode()
         self.selector = selector.encode()
-        self._key = private_key_pem.encode()
+        # Loading checks the key now rather than at the first send; dkimpy reads only PKCS#1 PEM.
+        key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("DKIM signing needs an RSA private key")
+        self._key = _pkcs1_pem(key)
 
     def sign(self, message: bytes) -> bytes:
         """The message with its DKIM-Signature header prepended."""

@@ -43,11 +43,7 @@ class Protected:
         return f"\ue002{index}\ue001" if in_tag else f"<!--\ue000{index}\ue001-->"
 
     def restore(self, text: str) -> str:
-        # Stored pieces may hold placeholders themselves (a merge tag inside a conditional comment).
-        while _PLACEHOLDER.search(text):
-            text = _PLACEHOLDER.sub(lambda m: self.pieces[int(m.group(1) or m.group(2))], text)
-        return text
-
+        return _PLACEHOLDER.sub(lambda match: self.pieces[int(match.group(1) or match.group(2))], text)
 
     def hide_jinja(self) -> None:
         """Swap every Jinja tag in `text` for a placeholder that suits where it stands."""

@@ -17,9 +17,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from markupsafe import Markup
 
+from app.services.rendering.sanitizing import safe_url
+
 OPT_OUT_ATTRIBUTE = "data-no-track"
 TRACK_FUNCTION = "_track"
 LINKS_VARIABLE = "_links"
+CHECKED_URL_FUNCTION = "_checked_url"
 PIXEL_VARIABLE = "_pixel"
 
 _ANCHOR = re.compile(r"""<a\b((?:[^>"']|"[^"]*"|'[^']*')*)>(.*?)</a\s*>""", re.I | re.DOTALL)
@@ -107,7 +110,8 @@ def rewrite_links(
     """Find every `<a href>`, tag http(s) links with UTM and, when tracking, route them through the rewriter.
 
     `markup` is serialized HTML whose merge tags are placeholders; a link whose URL
-    *starts* with a merge tag (`{{ unsubscribe_url }}`) is left alone.
+    *starts* with a merge tag (`{{ unsubscribe_url }}`) is not tracked, and the
+    URL it renders to must pass `checked_url`.
     """
     links: list[Link] = []
 
@@ -132,6 +136,9 @@ def rewrite_links(
         links.append(link)
         if link.tracked:
             new_href = link_expression(link, html.escape(url))
+        elif _MERGE_TAG.match(url):
+            # The scheme comes from data (possibly a subscriber's own), so it is checked per message.
+            new_href = f"{{% set _href %}}{html.escape(url)}{{% endset %}}{{{{ {CHECKED_URL_FUNCTION}(_href) }}}}"
         else:
             new_href = html.escape(url)
         kept = [(name, new_href if name == "href" else value) for name, value in kept]
@@ -145,6 +152,12 @@ def link_expression(link: Link, url_source: str) -> str:
     if not link.dynamic:
         return f"{{{{ {LINKS_VARIABLE}[{link.index}] }}}}"
     return f"{{% set _href %}}{url_source}{{% endset %}}{{{{ {TRACK_FUNCTION}({link.index}, _href) }}}}"
+
+
+def checked_url(rendered: str) -> str:
+    """The rendered URL when its scheme is safe (http, https, mailto, tel, cid), else nothing."""
+    url = (rendered.unescape() if isinstance(rendered, Markup) else str(rendered)).strip()
+    return url if safe_url(url) else ""
 
 
 def insert_pixel(body: str) -> str:
