@@ -1,4 +1,7 @@
-"""Delivery: ESP connections (servers), warm-up plans, recipient domain groups, routing rules, throttle decisions."""
+"""Delivery: ESP connections (servers), warm-up plans, recipient domain groups, routing rules.
+
+Throttle decisions live in Redis next to the buckets and breakers that make them.
+"""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
@@ -38,6 +41,8 @@ CREATE TABLE delivery_servers (
     warmup_plan_id integer REFERENCES warmup_plans(id) ON DELETE SET NULL,
     warmup_day integer NOT NULL DEFAULT 0,
     warmup_override_cap integer,
+    warmup_last_decided_on date,
+    warmup_held_days integer NOT NULL DEFAULT 0,
     allowed_domains text[] NOT NULL DEFAULT '{}',
     settings jsonb NOT NULL DEFAULT '{}',
     secrets text NOT NULL DEFAULT '',
@@ -73,18 +78,6 @@ CREATE TABLE routing_rules (
 );
 CREATE INDEX routing_rules_workspace_idx ON routing_rules (workspace_id, position);
 
-CREATE TABLE throttle_decisions (
-    id bigserial PRIMARY KEY,
-    workspace_id integer NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
-    server_id integer NOT NULL REFERENCES delivery_servers(id) ON DELETE CASCADE,
-    domain_group varchar(64) NOT NULL DEFAULT '',
-    action varchar(32) NOT NULL,
-    reason text NOT NULL DEFAULT '',
-    old_value double precision,
-    new_value double precision,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX throttle_decisions_server_idx ON throttle_decisions (server_id, id DESC);
 """
 
 

@@ -1,13 +1,12 @@
-"""ESP connections, warm-up plans, recipient domain groups, routing rules and throttle decisions."""
+"""ESP connections, warm-up plans, recipient domain groups and routing rules."""
 
 from decimal import Decimal
 
 from piccolo.columns import (
     JSONB,
     Array,
-    BigSerial,
     Boolean,
-    DoublePrecision,
+    Date,
     ForeignKey,
     Integer,
     Numeric,
@@ -45,6 +44,8 @@ class DeliveryServer(Table, tablename="delivery_servers"):
     warmup_plan_id = Integer(null=True, default=None)
     warmup_day = Integer(default=0)
     warmup_override_cap = Integer(null=True, default=None)
+    warmup_last_decided_on = Date(null=True, default=None)
+    warmup_held_days = Integer(default=0)
     allowed_domains = Array(base_column=Text(), default=[])
     settings = JSONB(default={})
     secrets = Text(default="")
@@ -72,16 +73,4 @@ class RoutingRule(Table, tablename="routing_rules"):
     campaign_tag = Varchar(length=64, default="")
     pool = JSONB(default=[])
     enabled = Boolean(default=True)
-    created_at = Timestamptz()
-
-
-class ThrottleDecision(Table, tablename="throttle_decisions"):
-    id = BigSerial(primary_key=True)
-    workspace_id = ForeignKey(references=Workspace)
-    server_id = Integer()
-    domain_group = Varchar(length=64, default="")
-    action = Varchar(length=32)
-    reason = Text(default="")
-    old_value = DoublePrecision(null=True, default=None)
-    new_value = DoublePrecision(null=True, default=None)
     created_at = Timestamptz()
