@@ -14,6 +14,8 @@ class OutgoingMessage:
     raw: bytes
     message_id: str = ""
     subject: str = ""
+    # Campaign/job name for the ESP's own accounting: PowerMTA's X-Job header, SES and Mailgun tags.
+    job: str = ""
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,9 @@ class SendResult:
     accepted: bool
     transient: bool = False
     response: str = ""
+    # The SMTP reply code or HTTP status; None when the ESP gave no answer for this message.
+    # Transient with no code means the connection, TLS or login failed: the server's fault, not the message's.
+    code: int | None = None
 
 
 @dataclass(frozen=True)

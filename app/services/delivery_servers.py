@@ -60,8 +60,8 @@ class ServerError(ValueError):
         self.errors = errors
 
 
-def _number(raw: dict[str, Any], name: str, errors: dict[str, str], maximum: int = 10**9) -> int:
-    text = str(raw.get(name, "") or "0").strip()
+def _number(raw: dict[str, Any], name: str, errors: dict[str, str], maximum: int = 10**9, default: int = 0) -> int:
+    text = str(raw.get(name, "") or default).strip()
     if not text.isdigit() or int(text) > maximum:
         errors[name] = "Enter a whole number (0 means no limit)." if name != "weight" else "Enter 0 to 1000."
         return 0
@@ -86,7 +86,8 @@ def cleaned_server_values(raw: dict[str, Any], kind: str, existing_secrets: dict
         values[name] = text
     values["from_name"] = str(raw.get("from_name", "")).strip()
     for name in NUMBERS:
-        values[name] = _number(raw, name, errors, maximum=1000 if name == "weight" else 10**9)
+        values[name] = (_number(raw, name, errors, maximum=1000, default=100) if name == "weight"
+                        else _number(raw, name, errors))
     try:
         values["cost_per_thousand"] = Decimal(str(raw.get("cost_per_thousand", "") or "0"))
         if values["cost_per_thousand"] < 0:

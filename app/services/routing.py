@@ -1,0 +1,221 @@
+"""Routing: which delivery server each recipient goes through today, and why.
+
+Rules match a recipient by domain group, list or campaign tag and name a pool
+of servers with weights; without a match the default pool is every server.
+A server is skipped when paused or disabled, circuit-open, out of quota,
+or at today's warm-up cap; weights shrink with the adaptive rate of the
+(server, domain group) pair, so traffic moves away from servers that defer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.db.delivery import DeliveryServer, DomainGroup, RoutingRule
+from app.services.tenancy import checked_workspace_id, owned_by
+from app.services.throttling import (
+    DEFAULT_DOMAIN_GROUP_PER_HOUR,
+    AimdPolicy,
+    BreakerPolicy,
+    breaker_status,
+    current_rate,
+    server_buckets,
+    tokens_left,
+)
+from app.services.warmup_plans import todays_cap
+
+OTHERS = "Others"
+# (name, key in DEFAULT_DOMAIN_GROUP_PER_HOUR, domains)
+DEFAULT_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Gmail", "gmail", ("gmail.com", "googlemail.com")),
+    ("Yahoo/AOL", "yahoo", ("yahoo.com", "yahoo.co.uk", "yahoo.fr", "ymail.com", "rocketmail.com", "aol.com",
+                            "aim.com")),
+    ("Microsoft", "microsoft", ("outlook.com", "hotmail.com", "hotmail.co.uk", "live.com", "msn.com")),
+    ("Apple", "apple", ("icloud.com", "me.com", "mac.com")),
+)
+SENDABLE = ("active", "warmup")
+BREAKER = BreakerPolicy()
+
+
+class RoutingError(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Candidate:
+    server_id: int
+    name: str
+    weight: float
+    skipped: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    email: str
+    group: str
+    rule: str
+    chosen: Candidate | None
+    candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        if self.chosen is None:
+            return "no server can take it now: " + "; ".join(f"{c.name}: {c.skipped}" for c in self.candidates)
+        usable = [c for c in self.candidates if not c.skipped]
+        share = self.chosen.weight / sum(c.weight for c in usable) if usable else 1
+        return f"{self.rule}; picked by weight ({share:.0%} share of traffic)"
+
+
+async def domain_groups(workspace_id: int) -> list[dict]:
+    """The workspace's groups, created from the usual mailbox providers on first use."""
+    rows = await DomainGroup.select().where(owned_by(DomainGroup, workspace_id)).order_by(DomainGroup.position)
+    if rows:
+        return rows
+    await DomainGroup.insert(*[
+        DomainGroup(workspace_id=checked_workspace_id(workspace_id), name=name, domains=list(domains),
+                    hourly_limit=DEFAULT_DOMAIN_GROUP_PER_HOUR[key], position=index)
+        for index, (name, key, domains) in enumerate(DEFAULT_GROUPS)
+    ])
+    return await DomainGroup.select().where(owned_by(DomainGroup, workspace_id)).order_by(DomainGroup.position)
+
+
+async def update_group(workspace_id: int, group_id: int, raw: dict[str, Any]) -> None:
+    domains = sorted({d.strip().lower() for d in str(raw.get("domains", "")).replace(",", " ").split() if d.strip()})
+    limit = str(raw.get("hourly_limit", "0")).strip()
+    if not limit.isdigit():
+        raise RoutingError({"hourly_limit": "Enter a whole number per hour (0 means no limit)."})
+    rows = await DomainGroup.update({DomainGroup.domains: domains, DomainGroup.hourly_limit: int(limit)}).where(
+        owned_by(DomainGroup, workspace_id), DomainGroup.id == group_id
+    ).returning(DomainGroup.id)
+    if not rows:
+        raise LookupError("group")
+
+
+def group_of(domain: str, groups: list[dict]) -> dict | None:
+    domain = domain.lower()
+    return next((group for group in groups if domain in group["domains"]), None)
+
+
+async def rules(workspace_id: int) -> list[dict]:
+    return await RoutingRule.select().where(owned_by(RoutingRule, workspace_id)).order_by(
+        RoutingRule.position
+    ).order_by(RoutingRule.id).output(load_json=True)
+
+
+async def save_rule(workspace_id: int, raw: Any) -> dict:
+    """A new rule from the form; its pool names servers of this workspace with weights."""
+    name = str(raw.get("name", "")).strip()
+    errors: dict[str, str] = {}
+    if not name:
+        errors["name"] = "Give the rule a name."
+    servers = {row["id"] for row in await DeliveryServer.select(DeliveryServer.id).where(
+        owned_by(DeliveryServer, workspace_id))}
+    pool = []
+    for server_id in servers:
+        weight = str(raw.get(f"weight_{server_id}", "") or "").strip()
+        if weight:
+            if not weight.isdigit() or int(weight) > 1000:
+                errors[f"weight_{server_id}"] = "Weights are 0 to 1000."
+            elif int(weight) > 0:
+                pool.append({"server_id": server_id, "weight": int(weight)})
+    if not pool and not errors:
+        errors["pool"] = "Give at least one server a weight above 0."
+    group_id = int(raw.get("domain_group_id") or 0) or None
+    list_id = int(raw.get("list_id") or 0) or None
+    if errors:
+        raise RoutingError(errors)
+    last = await RoutingRule.select(RoutingRule.position).where(owned_by(RoutingRule, workspace_id)).order_by(
+        RoutingRule.position, ascending=False).first()
+    rows = await RoutingRule.insert(RoutingRule(
+        workspace_id=checked_workspace_id(workspace_id), name=name, domain_group_id=group_id, list_id=list_id,
+        campaign_tag=str(raw.get("campaign_tag", "")).strip(), pool=pool,
+        position=(last["position"] + 1) if last else 0,
+    )).returning(*RoutingRule.all_columns())
+    return rows[0]
+
+
+async def delete_rule(workspace_id: int, rule_id: int) -> None:
+    rows = await RoutingRule.delete().where(owned_by(RoutingRule, workspace_id), RoutingRule.id == rule_id).returning(
+        RoutingRule.id)
+    if not rows:
+        raise LookupError("rule")
+
+
+def matching_rule(rule_rows: list[dict], group: dict | None, list_id: int | None, tag: str) -> dict | None:
+    for rule in rule_rows:
+        if not rule["enabled"]:
+            continue
+        if rule["domain_group_id"] and (group is None or rule["domain_group_id"] != group["id"]):
+            continue
+        if rule["list_id"] and rule["list_id"] != list_id:
+            continue
+        if rule["campaign_tag"] and rule["campaign_tag"] != tag:
+            continue
+        return rule
+    return None
+
+
+async def _candidate(redis: Redis, server: dict, weight: float, group: dict | None) -> Candidate:
+    name = server["name"]
+    if server["status"] not in SENDABLE:
+        return Candidate(server["id"], name, 0, f"{server['status']} ({server['status_reason'] or 'no reason given'})")
+    breaker = await breaker_status(redis, server["id"], BREAKER)
+    if not breaker.allowed:
+        return Candidate(server["id"], name, 0, f"circuit {breaker.state.value}: {breaker.reason}")
+    day_cap = await todays_cap(server)
+    daily = min(filter(None, (server["daily_quota"], day_cap)), default=None)
+    buckets = server_buckets(server["id"], per_second=server["per_second"] or None,
+                             per_hour=server["hourly_quota"] or None, per_day=daily,
+                             per_month=server["monthly_quota"] or None)
+    if buckets:
+        left = await tokens_left(redis, buckets)
+        empty = [key.rsplit(":", 1)[1] for key, value in left.items() if value < 1]
+        if empty:
+            why = "warm-up cap reached today" if "day" in empty and day_cap == daily else f"{empty[0]} quota used up"
+            return Candidate(server["id"], name, 0, why)
+    if group and group["hourly_limit"]:
+        rate = await current_rate(redis, server["id"], group["name"], AimdPolicy(ceiling=group["hourly_limit"]))
+        weight *= rate / group["hourly_limit"]
+    return Candidate(server["id"], name, weight)
+
+
+def _pick(candidates: list[Candidate], email: str) -> Candidate | None:
+    """Weighted choice, stable per address so a preview shows what a send would do."""
+    usable = [c for c in candidates if not c.skipped and c.weight > 0]
+    if not usable:
+        return None
+    total = sum(c.weight for c in usable)
+    point = int.from_bytes(hashlib.sha256(email.encode()).digest()[:8], "big") / 2**64 * total
+    for candidate in usable:
+        point -= candidate.weight
+        if point < 0:
+            return candidate
+    return usable[-1]
+
+
+async def route(redis: Redis, workspace_id: int, email: str, list_id: int | None = None, tag: str = "",
+                context: tuple[list[dict], list[dict], dict[int, dict]] | None = None) -> Route:
+    """Where a message to `email` goes now; `context` (groups, rules, servers) saves queries in a loop."""
+    groups, rule_rows, servers = context or await routing_context(workspace_id)
+    group = group_of(email.rpartition("@")[2], groups)
+    rule = matching_rule(rule_rows, group, list_id, tag)
+    if rule:
+        pool = [(servers[item["server_id"]], item["weight"]) for item in rule["pool"] if item["server_id"] in servers]
+        label = f"rule “{rule['name']}”"
+    else:
+        pool = [(server, server["weight"]) for server in servers.values()]
+        label = "default pool (no rule matched)"
+    candidates = [await _candidate(redis, server, weight, group) for server, weight in pool]
+    return Route(email=email, group=group["name"] if group else OTHERS, rule=label, chosen=_pick(candidates, email),
+                 candidates=candidates)
+
+
+async def routing_context(workspace_id: int) -> tuple[list[dict], list[dict], dict[int, dict]]:
+    servers = await DeliveryServer.select().where(owned_by(DeliveryServer, workspace_id)).output(load_json=True)
+    return await domain_groups(workspace_id), await rules(workspace_id), {s["id"]: s for s in servers}

@@ -1,0 +1,129 @@
+"""Warm-up plans attached to delivery servers, and advancing them once a day when health held."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.db.delivery import DeliveryServer, WarmupPlan
+from app.services.accounts import now
+from app.services.tenancy import checked_workspace_id, owned_by
+from app.services.throttling import WARMUP_PLANS, BreakerPolicy, breaker_status
+from app.services.throttling.decisions import KEEP_DECISIONS, Decision, decisions_key
+from app.services.throttling.warmup import WarmupPlan as Schedule
+from app.services.throttling.warmup import WarmupState, advance_day, daily_cap, local_today
+
+
+class WarmupError(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def parsed_caps(text: str) -> list[int]:
+    parts = [part for part in text.replace(",", " ").split() if part]
+    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise WarmupError({"daily_caps": "List positive daily caps, e.g. 50, 100, 500, 1000."})
+    return [int(part) for part in parts]
+
+
+async def plans(workspace_id: int) -> list[dict]:
+    """The workspace's plans, starting with the built-in presets on first use."""
+    rows = await WarmupPlan.select().where(owned_by(WarmupPlan, workspace_id)).order_by(WarmupPlan.name)
+    if rows:
+        return rows
+    await WarmupPlan.insert(*[
+        WarmupPlan(workspace_id=checked_workspace_id(workspace_id), name=name, daily_caps=list(plan.daily_caps),
+                   created_at=now())
+        for name, plan in WARMUP_PLANS.items()
+    ])
+    return await WarmupPlan.select().where(owned_by(WarmupPlan, workspace_id)).order_by(WarmupPlan.name)
+
+
+async def create_plan(workspace_id: int, raw: dict[str, Any]) -> dict:
+    name = str(raw.get("name", "")).strip()
+    if not name:
+        raise WarmupError({"name": "Give the plan a name."})
+    caps = parsed_caps(str(raw.get("daily_caps", "")))
+    if await WarmupPlan.exists().where(owned_by(WarmupPlan, workspace_id), WarmupPlan.name == name):
+        raise WarmupError({"name": "Another plan has this name."})
+    rows = await WarmupPlan.insert(WarmupPlan(workspace_id=checked_workspace_id(workspace_id), name=name,
+                                              daily_caps=caps, created_at=now())).returning(*WarmupPlan.all_columns())
+    return rows[0]
+
+
+def _state(server: dict, plan_name: str) -> WarmupState:
+    return WarmupState(plan=plan_name, day=max(server["warmup_day"], 1),
+                       last_decided_on=server["warmup_last_decided_on"], held_days=server["warmup_held_days"],
+                       override_cap=server["warmup_override_cap"])
+
+
+async def _plan_of(server: dict) -> Schedule | None:
+    if not server["warmup_plan_id"]:
+        return None
+    row = await WarmupPlan.select().where(WarmupPlan.id == server["warmup_plan_id"],
+                                          WarmupPlan.workspace_id == server["workspace_id"]).first()
+    return Schedule(row["name"], tuple(row["daily_caps"])) if row else None
+
+
+async def todays_cap(server: dict) -> int | None:
+    """The server's warm-up cap for today, or None when it is not warming up."""
+    plan = await _plan_of(server)
+    return daily_cap(_state(server, plan.name), plan) if plan else None
+
+
+async def assign(workspace_id: int, server_id: int, plan_id: int | None, day: int, override_cap: int | None) -> None:
+    """Attach a plan (or none) and set the schedule day and manual cap by hand."""
+    if plan_id and not await WarmupPlan.exists().where(owned_by(WarmupPlan, workspace_id), WarmupPlan.id == plan_id):
+        raise WarmupError({"plan_id": "Choose a plan of this workspace."})
+    if day < 1:
+        raise WarmupError({"day": "Days start at 1."})
+    if override_cap is not None and override_cap < 0:
+        raise WarmupError({"override_cap": "A cap cannot be negative."})
+    rows = await DeliveryServer.update({
+        DeliveryServer.warmup_plan_id: plan_id, DeliveryServer.warmup_day: day if plan_id else 0,
+        DeliveryServer.warmup_override_cap: override_cap, DeliveryServer.warmup_held_days: 0,
+        DeliveryServer.status: "warmup" if plan_id else "active",
+    }).where(owned_by(DeliveryServer, workspace_id), DeliveryServer.id == server_id).returning(DeliveryServer.id)
+    if not rows:
+        raise LookupError("server")
+
+
+async def _healthy(redis: Redis, server: dict) -> bool:
+    """Yesterday's health, as far as it is known now: circuit closed and the last connection test not failed."""
+    breaker = await breaker_status(redis, server["id"], BreakerPolicy())
+    return breaker.allowed and server["status"] != "circuit_open" and server["last_check_ok"] is not False
+
+
+async def advance_warmups(redis: Redis, at: datetime | None = None) -> list[Decision]:
+    """Called by the scheduler: move each warming server to its next day once per local date, or hold it."""
+    at = at or now()
+    decisions = []
+    servers = await DeliveryServer.select(*DeliveryServer.all_columns(),
+                                          DeliveryServer.workspace_id.timezone.as_alias("timezone")).where(
+        DeliveryServer.warmup_plan_id.is_not_null())
+    for server in servers:
+        plan = await _plan_of(server)
+        if plan is None:
+            continue
+        step = advance_day(_state(server, plan.name), await _healthy(redis, server), plan=plan,
+                           today=local_today(at, server["timezone"] or "UTC"))
+        if step.state.last_decided_on == server["warmup_last_decided_on"]:
+            continue
+        await DeliveryServer.update({
+            DeliveryServer.warmup_day: step.state.day,
+            DeliveryServer.warmup_last_decided_on: step.state.last_decided_on,
+            DeliveryServer.warmup_held_days: step.state.held_days,
+            DeliveryServer.status: "warmup" if plan.cap_on(step.state.day) is not None else "active",
+        }).where(DeliveryServer.id == server["id"])
+        decision = Decision(at=time.time(), server_id=server["id"], kind="warmup", subject=plan.name,
+                            old=f"day {server['warmup_day']}", new=f"day {step.state.day}", reason=step.reason)
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(decisions_key(server["id"]), decision.to_json())
+            pipe.ltrim(decisions_key(server["id"]), 0, KEEP_DECISIONS - 1)
+            await pipe.execute()
+        decisions.append(decision)
+    return decisions
