@@ -34,7 +34,6 @@ KINDS: dict[str, tuple[str, tuple[Setting, ...]]] = {
         Setting("username", "Username"), Setting("password", "Password", secret=True),
         Setting("pool_size", "Connections in the pool", default="4"),
         Setting("virtual_mta", "Virtual MTA / pool header value (PowerMTA)"),
-        Setting("job_header", "X-Job header value"),
     )),
     "ses": ("Amazon SES", (
         Setting("region", "Region", required=True, default="us-east-1"),
@@ -199,6 +198,12 @@ async def record_check(workspace_id: int, server_id: int, health: Health) -> Non
 async def check_connection(row: dict) -> Health:
     """Connect and authenticate with the server's own adapter; the provider's exact answer is in `detail`."""
     try:
-        return await adapter_for(row, stored_secrets(row)).check()
+        adapter = adapter_for(row, stored_secrets(row))
     except vault.VaultError as exc:
         return Health(ok=False, detail=str(exc))
+    try:
+        return await adapter.check()
+    finally:
+        close = getattr(adapter, "aclose", None)
+        if close is not None:
+            await close()

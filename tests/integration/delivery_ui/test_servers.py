@@ -60,3 +60,23 @@ async def test_marketer_cannot_add_servers_and_other_workspaces_are_hidden(clien
     assert (await client.get(f"/mailing/delivery/servers/{foreign['id']}")).status_code == 404
     assert (await post_form(client, f"/mailing/delivery/servers/{foreign['id']}/test")).status_code == 404
     assert "Theirs" not in (await client.get("/mailing/delivery")).text
+
+
+async def test_smtp_test_connection_against_smtp_sink_and_a_closed_port(client):
+    from app.embedded import free_port
+    from tests.integration.delivery.smtp_servers import start_smtp_sink
+
+    await signed_in_client(client)
+    sink, port = start_smtp_sink()
+    try:
+        location = (await post_form(client, "/mailing/delivery/servers", {
+            **SMTP, "setting_port": str(port), "setting_username": "", "setting_password": ""})).headers["location"]
+        works = await post_form(client, f"{location}/test")
+        assert "Connection works" in works.text
+    finally:
+        sink.terminate()
+        sink.wait()
+    closed = (await post_form(client, "/mailing/delivery/servers", {
+        **SMTP, "name": "Dead", "setting_port": str(free_port())})).headers["location"]
+    fails = await post_form(client, f"{closed}/test")
+    assert "Connection failed" in fails.text and "Connect call failed" in fails.text
