@@ -24,12 +24,16 @@ from app.routes.api import ApiRootController
 from app.routes.auth import AuthController
 from app.routes.delivery import DeliveryController
 from app.routes.forms import PublicFormController
+from app.routes.imports import ImportController
 from app.routes.inbox import InboxController
 from app.routes.lists import ListController
 from app.routes.ops import OpsController
 from app.routes.portals import PORTALS, PortalController
+from app.routes.routing import RoutingController
+from app.routes.segments import SegmentController
 from app.routes.sending_domains import SendingDomainController
 from app.routes.subscribers import SubscriberController
+from app.routes.suppression import SuppressionController
 from app.routes.team import TeamController
 from app.routes.templates import TemplateController
 from app.settings import PROJECT_ROOT, get_settings
@@ -87,10 +91,14 @@ def create_app() -> Litestar:
             InboxController,
             ListController,
             SubscriberController,
+            ImportController,
+            SegmentController,
+            SuppressionController,
             PublicFormController,
             TemplateController,
             SendingDomainController,
             DeliveryController,
+            RoutingController,
             ActivityController,
             OpsController,
             ApiRootController,

@@ -63,3 +63,28 @@ async def make_list(workspace: dict, name: str | None = None, **settings) -> dic
     from app.services.lists import create_list
 
     return await create_list(workspace["id"], {"name": name or f"List {next(_counter)}", **settings})
+
+
+async def make_subscribers(mailing_list: dict, n: int, fields: dict | None = None, status: str = "confirmed",
+                           prefix: str = "sub", domain: str = "example.com") -> list[dict]:
+    """n subscribers `{prefix}{i}@{domain}` with the same fields, in one INSERT ... SELECT generate_series."""
+    import json
+
+    from app.db.audience import Subscriber
+
+    return await Subscriber.raw(
+        "INSERT INTO subscribers (workspace_id, list_id, email, email_domain, status, fields, confirmed_at) "
+        "SELECT {}, {}, {} || g || '@' || {}, {}, {}, {}::jsonb, now() FROM generate_series(1, {}) g "
+        "RETURNING id, email",
+        mailing_list["workspace_id"], mailing_list["id"], prefix, domain, domain, status, json.dumps(fields or {}), n,
+    )
+
+
+async def make_subscriber(mailing_list: dict, email: str, fields: dict | None = None, **columns) -> dict:
+    """One subscriber with any column set directly (status, engagement_score, last_open_at, created_at ...)."""
+    from app.db.audience import Subscriber
+
+    row = Subscriber(workspace_id=mailing_list["workspace_id"], list_id=mailing_list["id"], email=email,
+                     email_domain=email.rpartition("@")[2], fields=fields or {}, **columns)
+    rows = await Subscriber.insert(row).returning(*Subscriber.all_columns())
+    return rows[0]

@@ -13,6 +13,7 @@ from app.redis_client import get_redis
 from app.routes.portals import section_context
 from app.services import audit, delivery_servers
 from app.services.delivery_servers import KINDS, ServerError
+from app.services.delivery_status import server_status
 from app.web.auth import require_role, signed_in
 from app.web.pages import actor_of
 
@@ -44,9 +45,11 @@ class DeliveryController(Controller):
 
     @get("/", name="delivery")
     async def index(self, request: Request) -> Template:
+        redis = get_redis()
+        servers = await delivery_servers.servers(request.state.viewer.workspace_id)
         return Template("mailing/delivery/index.html", context={
-            **section_context("mailing", "delivery"), "kinds": KINDS,
-            "servers": await delivery_servers.servers(request.state.viewer.workspace_id)})
+            **section_context("mailing", "delivery"), "kinds": KINDS, "servers": servers,
+            "rows": [await server_status(redis, server) for server in servers]})
 
     @get("/servers/new")
     async def new(self, kind: str = "smtp") -> Template:

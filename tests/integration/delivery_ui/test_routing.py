@@ -79,3 +79,39 @@ async def test_warmup_cap_limits_the_day_and_the_scheduler_advances_once_per_loc
     row = await DeliveryServer.select().where(DeliveryServer.id == server["id"]).first()
     assert row["warmup_day"] == 2 and row["warmup_held_days"] == 1
     assert "held" in decisions[0].reason
+
+
+async def test_routing_pages_add_rule_and_preview(client):
+    from tests.factories import post_form, signed_in_client
+
+    workspace, _ = await signed_in_client(client)
+    first = await create_server(workspace["id"], "capture", {"name": "Main"})
+    second = await create_server(workspace["id"], "capture", {"name": "Gmail pool"})
+    page = await client.get("/mailing/delivery/routing")
+    assert 'data-testid="group-form-Gmail"' in page.text
+    gmail = next(g for g in await routing.domain_groups(workspace["id"]) if g["name"] == "Gmail")
+    bad = await post_form(client, "/mailing/delivery/routing/rules", {"name": "Empty pool"})
+    assert bad.status_code == 400 and 'data-testid="error-pool"' in bad.text
+    added = await post_form(client, "/mailing/delivery/routing/rules", {
+        "name": "Gmail", "domain_group_id": gmail["id"], f"weight_{second['id']}": "100"})
+    assert added.status_code == 303
+    preview = await client.get("/mailing/delivery/routing/preview",
+                               params={"addresses": "a@gmail.com, b@example.org"})
+    rows = preview.text.split('data-testid="route-row"')[1:]
+    assert "Gmail pool" in rows[0] and "rule “Gmail”" in rows[0]
+    assert "default pool" in rows[1]
+    assert first["id"] != second["id"]
+
+
+async def test_live_status_partial_and_warmup_assignment(client):
+    from tests.factories import post_form, signed_in_client
+
+    workspace, _ = await signed_in_client(client)
+    server = await create_server(workspace["id"], "capture", {"name": "Fresh", "hourly_quota": "100"})
+    plans = await warmup_plans.plans(workspace["id"])
+    standard = next(p for p in plans if p["name"] == "standard")
+    response = await post_form(client, f"/mailing/delivery/servers/{server['id']}/warmup",
+                               {"plan_id": standard["id"], "day": "3", "override_cap": ""})
+    assert response.status_code == 303
+    live = await client.get("/mailing/delivery/live")
+    assert 'data-testid="live-Fresh"' in live.text and "day 3, cap 500" in live.text and "100" in live.text

@@ -1,0 +1,41 @@
+"""What the live Delivery page shows per server: tokens left, rates, warm-up, circuit, recent decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from app.services.routing import BREAKER
+from app.services.throttling import (
+    BreakerStatus,
+    Decision,
+    breaker_status,
+    recent_decisions,
+    server_buckets,
+    tokens_left,
+)
+from app.services.warmup_plans import todays_cap
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    server: dict
+    left_hour: int | None
+    left_day: int | None
+    warmup_cap: int | None
+    breaker: BreakerStatus
+    decisions: list[Decision]
+
+
+async def server_status(redis: Redis, server: dict) -> ServerStatus:
+    cap = await todays_cap(server)
+    daily = min(filter(None, (server["daily_quota"], cap)), default=None)
+    buckets = server_buckets(server["id"], per_hour=server["hourly_quota"] or None, per_day=daily)
+    left = await tokens_left(redis, buckets) if buckets else {}
+    by_period = {key.rsplit(":", 1)[1]: value for key, value in left.items()}
+    return ServerStatus(
+        server=server, left_hour=by_period.get("hour"), left_day=by_period.get("day"), warmup_cap=cap,
+        breaker=await breaker_status(redis, server["id"], BREAKER),
+        decisions=await recent_decisions(redis, server["id"], limit=5),
+    )

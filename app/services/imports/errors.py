@@ -1,0 +1,19 @@
+"""What can go wrong with an import, in words a marketer can act on."""
+
+from __future__ import annotations
+
+
+class ImportProblem(ValueError):
+    """The file or the mapping cannot be imported; the message says why and what to do. `field` names a form field."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ImportStateError(ValueError):
+    """The action does not fit the import's state (e.g. rolling back an import that is still running)."""
+
+
+class ImportSuperseded(RuntimeError):
+    """Another run took this import over (it was resumed, rolled back or cancelled meanwhile)."""
