@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from app.redis_client import get_redis
 from app.routes.portals import section_context
-from app.services import audit, custom_fields, lists, privacy, subscriber_actions, subscribers
+from app.services import audit, custom_fields, lists, privacy, subscriber_actions, subscribers, suppression
 from app.services.lists import STATUSES, ListError
 from app.services.subscribers import SubscriberFilter
 from app.web.auth import signed_in
@@ -153,6 +153,7 @@ class SubscriberController(Controller):
             "history": await subscribers.status_history(workspace_id, subscriber_id),
             "memberships": await subscribers.memberships(workspace_id, subscriber["email"]),
             "activity": await subscribers.activity(workspace_id, subscriber_id),
+            "not_mailable": await suppression.why_not_mailable(workspace_id, subscriber["email"]),
             "statuses": STATUSES, "errors": errors,
             "form": form or {"email": subscriber["email"],
                              **{f"field_{k}": v for k, v in subscriber["fields"].items()}},

@@ -183,3 +183,15 @@ async def test_gdpr_export_and_erase(client):
     assert events == [{"subscriber_id": None, "url": ""}]
     audit = await AuditEntry.select(AuditEntry.target_id).where(AuditEntry.action == "privacy.erased").first()
     assert audit["target_id"] == "g***@example.com"
+
+
+async def test_profile_says_why_an_address_is_not_mailable(client):
+    from app.services import suppression
+
+    workspace, _ = await signed_in_client(client)
+    mailing_list = await make_list(workspace)
+    created = await add_subscriber(workspace["id"], mailing_list["id"], {"email": "blocked@example.com"})
+    blacklist = await suppression.blacklist(workspace["id"])
+    await suppression.add_pasted(workspace["id"], blacklist["id"], "blocked@example.com")
+    profile = await client.get(f"/mailing/subscribers/{created['id']}")
+    assert 'data-testid="not-mailable"' in profile.text
