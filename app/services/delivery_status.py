@@ -6,16 +6,14 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from app.services.routing import BREAKER
+from app.services.routing import BREAKER, quota_buckets
 from app.services.throttling import (
     BreakerStatus,
     Decision,
     breaker_status,
     recent_decisions,
-    server_buckets,
     tokens_left,
 )
-from app.services.warmup_plans import todays_cap
 
 
 @dataclass(frozen=True)
@@ -29,9 +27,7 @@ class ServerStatus:
 
 
 async def server_status(redis: Redis, server: dict) -> ServerStatus:
-    cap = await todays_cap(server)
-    daily = min(filter(None, (server["daily_quota"], cap)), default=None)
-    buckets = server_buckets(server["id"], per_hour=server["hourly_quota"] or None, per_day=daily)
+    buckets, cap = await quota_buckets(server)
     left = await tokens_left(redis, buckets) if buckets else {}
     by_period = {key.rsplit(":", 1)[1]: value for key, value in left.items()}
     return ServerStatus(

@@ -21,6 +21,7 @@ from app.services.throttling import (
     DEFAULT_DOMAIN_GROUP_PER_HOUR,
     AimdPolicy,
     BreakerPolicy,
+    Bucket,
     breaker_status,
     current_rate,
     server_buckets,
@@ -161,6 +162,16 @@ def matching_rule(rule_rows: list[dict], group: dict | None, list_id: int | None
     return None
 
 
+async def quota_buckets(server: dict) -> tuple[list[Bucket], int | None]:
+    """The server's quota buckets (the day bucket also holds today's warm-up cap), and that cap."""
+    cap = await todays_cap(server)
+    daily = min(filter(None, (server["daily_quota"], cap)), default=None)
+    buckets = server_buckets(server["id"], per_second=server["per_second"] or None,
+                             per_hour=server["hourly_quota"] or None, per_day=daily,
+                             per_month=server["monthly_quota"] or None)
+    return buckets, cap
+
+
 async def _candidate(redis: Redis, server: dict, weight: float, group: dict | None) -> Candidate:
     name = server["name"]
     if server["status"] not in SENDABLE:
@@ -168,16 +179,13 @@ async def _candidate(redis: Redis, server: dict, weight: float, group: dict | No
     breaker = await breaker_status(redis, server["id"], BREAKER)
     if not breaker.allowed:
         return Candidate(server["id"], name, 0, f"circuit {breaker.state.value}: {breaker.reason}")
-    day_cap = await todays_cap(server)
-    daily = min(filter(None, (server["daily_quota"], day_cap)), default=None)
-    buckets = server_buckets(server["id"], per_second=server["per_second"] or None,
-                             per_hour=server["hourly_quota"] or None, per_day=daily,
-                             per_month=server["monthly_quota"] or None)
+    buckets, day_cap = await quota_buckets(server)
     if buckets:
         left = await tokens_left(redis, buckets)
         empty = [key.rsplit(":", 1)[1] for key, value in left.items() if value < 1]
         if empty:
-            why = "warm-up cap reached today" if "day" in empty and day_cap == daily else f"{empty[0]} quota used up"
+            warmup_bound = day_cap is not None and day_cap <= (server["daily_quota"] or day_cap)
+            why = "warm-up cap reached today" if "day" in empty and warmup_bound else f"{empty[0]} quota used up"
             return Candidate(server["id"], name, 0, why)
     if group and group["hourly_limit"]:
         rate = await current_rate(redis, server["id"], group["name"], AimdPolicy(ceiling=group["hourly_limit"]))

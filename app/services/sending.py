@@ -1,0 +1,123 @@
+"""Sending through the routing layer: every message takes its tokens, goes to its server, and fails over.
+
+A transient failure (4xx, or the server unreachable) moves the message to
+the next server of its pool; a server's own failures (no reply code) count
+towards its circuit breaker, reply codes towards the adaptive rate of its
+(server, domain group). A permanent 5xx is the recipient's answer and is
+not retried elsewhere. When no server can take a message now it is
+deferred with the shortest wait any bucket asked for, never busy-waited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.esp.base import EmailServiceProvider, OutgoingMessage, SendResult
+from app.esp.registry import adapter_for
+from app.services.delivery_servers import stored_secrets
+from app.services.routing import BREAKER, OTHERS, Candidate, quota_buckets, route, routing_context
+from app.services.throttling import (
+    AimdPolicy,
+    Bucket,
+    Outcomes,
+    acquire,
+    current_rate,
+    domain_group_bucket,
+    record_failure,
+    record_outcomes,
+    record_success,
+)
+
+DEFAULT_DEFER_SECONDS = 60.0
+
+
+@dataclass
+class Outcome:
+    message: OutgoingMessage
+    server: str = ""
+    result: SendResult | None = None
+    deferred_for: float = 0.0
+    attempts: list[str] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.result is not None and self.result.accepted
+
+
+class Adapters:
+    """One adapter per server for the life of a batch, closed together at the end."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, EmailServiceProvider] = {}
+
+    def for_server(self, server: dict[str, Any]) -> EmailServiceProvider:
+        if server["id"] not in self._open:
+            self._open[server["id"]] = adapter_for(server, stored_secrets(server))
+        return self._open[server["id"]]
+
+    async def aclose(self) -> None:
+        for adapter in self._open.values():
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
+        self._open.clear()
+
+
+def _ordered(chosen: Candidate | None, candidates: list[Candidate]) -> list[Candidate]:
+    """The routed server first, then the rest of the usable pool by weight."""
+    usable = sorted((c for c in candidates if not c.skipped and c.weight > 0), key=lambda c: -c.weight)
+    if chosen is None:
+        return usable
+    return [chosen, *[c for c in usable if c.server_id != chosen.server_id]]
+
+
+async def _buckets(redis: Redis, server: dict, group: dict | None) -> list[Bucket]:
+    buckets, _ = await quota_buckets(server)
+    if group and group["hourly_limit"]:
+        rate = await current_rate(redis, server["id"], group["name"], AimdPolicy(ceiling=group["hourly_limit"]))
+        buckets.append(domain_group_bucket(server["id"], group["name"], rate))
+    return buckets
+
+
+async def send_routed(redis: Redis, workspace_id: int, messages: list[OutgoingMessage], adapters: Adapters,
+                      list_id: int | None = None, tag: str = "") -> list[Outcome]:
+    groups, _, servers = context = await routing_context(workspace_id)
+    by_name = {group["name"]: group for group in groups}
+    outcomes = []
+    for message in messages:
+        outcome = Outcome(message)
+        planned = await route(redis, workspace_id, message.recipients[0], list_id, tag, context)
+        group = by_name.get(planned.group) if planned.group != OTHERS else None
+        waits = []
+        for candidate in _ordered(planned.chosen, planned.candidates):
+            server = servers[candidate.server_id]
+            grant = await acquire(redis, await _buckets(redis, server, group))
+            if not grant.granted:
+                waits.append(grant.retry_after)
+                outcome.attempts.append(f"{server['name']}: throttled by {grant.limited_by}")
+                continue
+            [result] = await adapters.for_server(server).send([message])
+            outcome.server, outcome.result = server["name"], result
+            if result.accepted:
+                await record_success(redis, server["id"], BREAKER)
+                await record_outcomes(redis, server["id"], planned.group, Outcomes(accepted=1), _policy(group))
+                break
+            outcome.attempts.append(f"{server['name']}: {result.response}")
+            if result.code is None:
+                await record_failure(redis, server["id"], BREAKER, result.response[:200])
+            else:
+                kind = Outcomes(deferred=1) if result.transient else Outcomes(bounced=1)
+                await record_outcomes(redis, server["id"], planned.group, kind, _policy(group))
+            if not result.transient:
+                break
+        if not outcome.accepted and (outcome.result is None or outcome.result.transient):
+            outcome.deferred_for = min(waits, default=DEFAULT_DEFER_SECONDS) or DEFAULT_DEFER_SECONDS
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _policy(group: dict | None) -> AimdPolicy:
+    return AimdPolicy(ceiling=float(group["hourly_limit"]) if group and group["hourly_limit"] else 1000.0)
