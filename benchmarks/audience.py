@@ -127,6 +127,37 @@ async def export_figure(context: Context) -> None:
     context.figures["export_rows_per_s"] = f"{context.rows / elapsed:,.0f} rows/s".replace(",", "")
 
 
+async def subscriber_page_figure(context: Context) -> None:
+    """p95 of the whole subscriber page (routing, query, template) with an email-prefix search, over HTTP/ASGI."""
+    import logging
+    import statistics
+
+    import httpx
+
+    from app.main import create_app, database_pool
+    from app.services.accounts import add_member, create_user
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    password = "benchmark password 1"
+    user = await create_user(f"bench{int(time.time())}@example.com", password)
+    await add_member(context.workspace_id, user["id"], "owner")
+    app = create_app()
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with database_pool(app), httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        await client.get("/login")
+        token = client.cookies.get("ignite_csrf", "")
+        await client.post("/login", data={"email": user["email"], "password": password, "_csrf_token": token})
+        timings = []
+        for i in range(200):
+            prefix = f"user.{(i * 7919) % context.rows}"
+            started = time.perf_counter()
+            response = await client.get("/mailing/subscribers", params={"list_id": context.list_id, "q": prefix})
+            timings.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200 or prefix not in response.text:
+                raise SystemExit(f"subscriber page failed for {prefix}: {response.status_code}")
+    context.figures["subscriber_page_p95_ms"] = f"{statistics.quantiles(timings, n=20)[18]:.1f} ms"
+
+
 async def teardown(context: Context) -> None:
     from app.db.accounts import Workspace
 
@@ -134,7 +165,7 @@ async def teardown(context: Context) -> None:
 
 
 # Each figure adds its `name: value unit` lines to the context; they run in this order on the same list.
-FIGURES: list[Callable[[Context], Awaitable[None]]] = [import_figure, export_figure]
+FIGURES: list[Callable[[Context], Awaitable[None]]] = [import_figure, subscriber_page_figure, export_figure]
 
 
 async def run(rows: int) -> None:
