@@ -15,6 +15,7 @@ from app.services import audit, custom_fields, lists
 from app.services.lists import ListError
 from app.services.subscriptions import public_form_url
 from app.settings import get_settings
+from app.tasks.audience import check_list_mx
 from app.web.auth import signed_in
 from app.web.charts import bars
 from app.web.pages import actor_of
@@ -152,6 +153,16 @@ class ListController(Controller):
                            {"from": list_id})
         flash(request, f"Copied to “{copied['name']}”.", "success")
         return Redirect(f"/mailing/lists/{copied['id']}", status_code=303)
+
+    @post("/{list_id:int}/mx-check")
+    async def mx_check(self, request: Request, list_id: int) -> Redirect:
+        await _list_or_404(request, list_id)
+        workspace_id = request.state.viewer.workspace_id
+        check_list_mx.send(workspace_id, list_id)
+        await audit.record(get_redis(), workspace_id, actor_of(request), "list.mx_check_started", "list", list_id)
+        flash(request, "MX check started. Subscribers on domains that cannot receive mail will be marked bounced; "
+                       "the result appears in the activity feed.", "info")
+        return Redirect(f"/mailing/lists/{list_id}", status_code=303)
 
     @post("/{list_id:int}/fields")
     async def add_field(self, request: Request, list_id: int) -> Template:

@@ -139,13 +139,13 @@ async def signer_for(workspace_id: int, from_domain: str) -> DkimSigner | None:
                       private_key_pem=vault.decrypt(row["dkim_private_key"]))
 
 
-def configured_resolver() -> dns.resolver.Resolver:
+def configured_resolver(kind: type[dns.resolver.Resolver] = dns.resolver.Resolver) -> dns.resolver.Resolver:
     """The system resolver, or the one in DNS_RESOLVER (`host` or `host:port`) to check against a specific server."""
     override = os.environ.get("DNS_RESOLVER", "").strip()
     if not override:
-        return dns.resolver.Resolver()
+        return kind()
     host, _, port = override.partition(":")
-    resolver = dns.resolver.Resolver(configure=False)
+    resolver = kind(configure=False)
     resolver.nameservers = [host]
     resolver.port = int(port or 53)
     return resolver
