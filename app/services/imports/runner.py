@@ -95,6 +95,9 @@ async def run_import(workspace_id: int, import_id: int, redis: Redis, batch_rows
         await db.close()
 
 
+ANALYZE_AFTER_ROWS = 50_000
+
+
 async def _load(db: asyncpg.Connection, row: dict[str, Any], redis: Redis, batch_rows: int) -> str:
     """Commit batches until the source ends ("completed") or a cancel is asked for between batches ("cancelled")."""
     mapping = row["mapping"]
@@ -137,6 +140,10 @@ async def _finish(db: asyncpg.Connection, row: dict[str, Any], redis: Redis, sta
     final = as_row(finished)
     if status == "completed":
         await db.execute(f"DROP TABLE IF EXISTS {seen_table(final['id'])}")
+        if final["inserted"] >= ANALYZE_AFTER_ROWS:
+            # Fresh statistics at once: until autovacuum gets round to it, the planner would still see
+            # the small list and pick plans (e.g. walking the primary key) that crawl at a million rows.
+            await db.execute("ANALYZE subscribers")
         if final["source"] == "upload":
             await asyncio.to_thread(Path(final["location"]).unlink, missing_ok=True)
     await progress.stop_beating(redis, final["id"])
