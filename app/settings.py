@@ -62,6 +62,8 @@ class WorkerSettings:
     processes: int = field(default_factory=lambda: _env_int("WORKER_PROCESSES", 2))
     threads: int = field(default_factory=lambda: _env_int("WORKER_THREADS", 8))
     web_workers: int = field(default_factory=lambda: _env_int("WEB_WORKERS", os.cpu_count() or 1))
+    # The plan limit: messages per minute one workspace may send across all servers (0 = no limit).
+    workspace_per_minute: int = field(default_factory=lambda: _env_int("WORKSPACE_SEND_PER_MINUTE", 0))
 
 
 @dataclass(frozen=True)

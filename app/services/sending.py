@@ -24,12 +24,15 @@ from app.services.throttling import (
     Bucket,
     Outcomes,
     acquire,
+    adjust_rate,
     current_rate,
     domain_group_bucket,
     record_failure,
     record_outcomes,
     record_success,
+    workspace_bucket,
 )
+from app.settings import get_settings
 
 DEFAULT_DEFER_SECONDS = 60.0
 
@@ -76,6 +79,9 @@ def _ordered(chosen: Candidate | None, candidates: list[Candidate]) -> list[Cand
 
 async def _buckets(redis: Redis, server: dict, group: dict | None) -> list[Bucket]:
     buckets, _ = await quota_buckets(server)
+    plan_limit = get_settings().workers.workspace_per_minute
+    if plan_limit:
+        buckets.append(workspace_bucket(server["workspace_id"], plan_limit))
     if group and group["hourly_limit"]:
         rate = await current_rate(redis, server["id"], group["name"], AimdPolicy(ceiling=group["hourly_limit"]))
         buckets.append(domain_group_bucket(server["id"], group["name"], rate))
@@ -103,20 +109,26 @@ async def send_routed(redis: Redis, workspace_id: int, messages: list[OutgoingMe
             outcome.server, outcome.result = server["name"], result
             if result.accepted:
                 await record_success(redis, server["id"], BREAKER)
-                await record_outcomes(redis, server["id"], planned.group, Outcomes(accepted=1), _policy(group))
+                await _count(redis, server["id"], planned.group, Outcomes(accepted=1), group)
                 break
             outcome.attempts.append(f"{server['name']}: {result.response}")
             if result.code is None:
                 await record_failure(redis, server["id"], BREAKER, result.response[:200])
             else:
                 kind = Outcomes(deferred=1) if result.transient else Outcomes(bounced=1)
-                await record_outcomes(redis, server["id"], planned.group, kind, _policy(group))
+                await _count(redis, server["id"], planned.group, kind, group)
             if not result.transient:
                 break
         if not outcome.accepted and (outcome.result is None or outcome.result.transient):
             outcome.deferred_for = min(waits, default=DEFAULT_DEFER_SECONDS) or DEFAULT_DEFER_SECONDS
         outcomes.append(outcome)
     return outcomes
+
+
+async def _count(redis: Redis, server_id: int, group_name: str, outcomes: Outcomes, group: dict | None) -> None:
+    """Record the outcome and let AIMD move the (server, group) rate; it acts at most once per cool-down."""
+    await record_outcomes(redis, server_id, group_name, outcomes, _policy(group))
+    await adjust_rate(redis, server_id, group_name, _policy(group))
 
 
 def _policy(group: dict | None) -> AimdPolicy:

@@ -55,3 +55,28 @@ async def test_message_is_deferred_when_no_server_can_take_it():
     finally:
         await adapters.aclose()
     assert not outcome.accepted and outcome.deferred_for > 0
+
+
+async def test_deferrals_cut_the_rate_of_that_server_and_domain_group():
+    from aiosmtpd.controller import Controller
+
+    from app.services.throttling import recent_decisions
+    from tests.integration.delivery.smtp_servers import ScriptedHandler
+
+    workspace = await make_workspace()
+    handler = ScriptedHandler(data_reply="451 4.7.1 Try again later, rate limited")
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    adapters = Adapters()
+    try:
+        server = await create_server(workspace["id"], "smtp", _smtp("Slow", controller.port, 100))
+        await routing.domain_groups(workspace["id"])
+        messages = [_message(workspace["id"], f"r{i}@gmail.com") for i in range(60)]
+        outcomes = await send_routed(get_redis(), workspace["id"], messages, adapters)
+    finally:
+        await adapters.aclose()
+        controller.stop()
+    assert all(outcome.deferred_for > 0 for outcome in outcomes)
+    decisions = await recent_decisions(get_redis(), server["id"])
+    rate_cuts = [d for d in decisions if d.kind == "rate" and d.subject == "Gmail"]
+    assert rate_cuts and float(rate_cuts[0].new.rstrip("/h")) < float(rate_cuts[0].old.rstrip("/h"))
