@@ -9,11 +9,13 @@ from litestar.exceptions import NotFoundException
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
+from app.esp.base import Health
 from app.redis_client import get_redis
 from app.routes.portals import section_context
 from app.services import audit, delivery_servers
 from app.services.delivery_servers import KINDS, ServerError
 from app.services.delivery_status import server_status
+from app.services.subscribers import SubscriberError, normalized_email
 from app.web.auth import require_role, signed_in
 from app.web.pages import actor_of
 
@@ -101,7 +103,15 @@ class DeliveryController(Controller):
         server = await delivery_servers.get_server(workspace_id, server_id)
         if server is None:
             raise NotFoundException()
-        health = await delivery_servers.check_connection(server)
+        form = await request.form()
+        test_to = str(form.get("test_to", "")).strip()
+        if test_to:
+            try:
+                test_to = normalized_email(test_to)
+            except SubscriberError as exc:
+                return Template("mailing/delivery/partials/test_result.html", status_code=400,
+                                context={"health": Health(ok=False, detail=exc.errors["email"])})
+        health = await delivery_servers.check_connection(server, test_to)
         await delivery_servers.record_check(workspace_id, server_id, health)
         await audit.record(get_redis(), workspace_id, actor_of(request), "server.tested", "server", server_id,
                            {"ok": health.ok})

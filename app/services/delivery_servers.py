@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
 from app.db.delivery import DeliveryServer
-from app.esp.base import Health
+from app.esp.base import Health, OutgoingMessage
 from app.esp.registry import adapter_for
 from app.services import vault
 from app.services.accounts import now
@@ -195,14 +197,32 @@ async def record_check(workspace_id: int, server_id: int, health: Health) -> Non
     )
 
 
-async def check_connection(row: dict) -> Health:
-    """Connect and authenticate with the server's own adapter; the provider's exact answer is in `detail`."""
+def _test_message(row: dict, to: str) -> OutgoingMessage:
+    sender = row["from_email"] or "test@ignite.local"
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, f"Ignite test through {row['name']}"
+    message["Date"], message["Message-ID"] = formatdate(), make_msgid(domain=sender.rpartition("@")[2])
+    message.set_content(f"This message was sent by the Test connection button of the server {row['name']}.")
+    return OutgoingMessage(workspace_id=row["workspace_id"], mail_from=row["bounce_address"] or sender,
+                           recipients=(to,), raw=message.as_bytes(), message_id=message["Message-ID"],
+                           subject=message["Subject"])
+
+
+async def check_connection(row: dict, test_to: str = "") -> Health:
+    """Connect and authenticate with the server's own adapter, optionally send a test message;
+    the provider's exact answers are in `detail`."""
     try:
         adapter = adapter_for(row, stored_secrets(row))
     except vault.VaultError as exc:
         return Health(ok=False, detail=str(exc))
     try:
-        return await adapter.check()
+        health = await adapter.check()
+        if not (health.ok and test_to):
+            return health
+        [result] = await adapter.send([_test_message(row, test_to)])
+        verdict = "accepted" if result.accepted else "refused"
+        return Health(ok=result.accepted, detail=f"{health.detail}\nTest message to {test_to} {verdict}: "
+                                                 f"{result.response}")
     finally:
         close = getattr(adapter, "aclose", None)
         if close is not None:

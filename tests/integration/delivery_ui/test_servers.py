@@ -80,3 +80,26 @@ async def test_smtp_test_connection_against_smtp_sink_and_a_closed_port(client):
         **SMTP, "name": "Dead", "setting_port": str(free_port())})).headers["location"]
     fails = await post_form(client, f"{closed}/test")
     assert "Connection failed" in fails.text and "Connect call failed" in fails.text
+
+
+async def test_test_connection_can_send_a_test_message_and_shows_the_answer(client):
+    from aiosmtpd.controller import Controller
+
+    from app.embedded import free_port
+    from tests.integration.delivery.smtp_servers import ScriptedHandler
+
+    await signed_in_client(client)
+    handler = ScriptedHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        location = (await post_form(client, "/mailing/delivery/servers", {
+            **SMTP, "setting_port": str(controller.port), "setting_username": "", "setting_password": "",
+            "from_email": "news@brand.example"})).headers["location"]
+        bad = await post_form(client, f"{location}/test", {"test_to": "nope"})
+        assert bad.status_code == 400
+        sent = await post_form(client, f"{location}/test", {"test_to": "qa@example.com"})
+    finally:
+        controller.stop()
+    assert "Connection works" in sent.text and "accepted" in sent.text and "queued as 4F2X" in sent.text
+    assert handler.received[0].recipients == ("qa@example.com",)
