@@ -122,7 +122,7 @@ class TemplateController(Controller):
         except TemplateSaveError as exc:
             return Template("mailing/templates/partials/test_result.html", status_code=400,
                             context={"errors": exc.errors, "sent": 0, "recipients": []})
-        sent = await templates.send_test(viewer.workspace_id, template, recipients, "test@ignite.local")
+        sent = await templates.send_test(get_redis(), viewer.workspace_id, template, recipients)
         await audit.record(get_redis(), viewer.workspace_id, actor_of(request), "template.test_sent", "template",
                            template_id, {"recipients": len(recipients)})
         return Template("mailing/templates/partials/test_result.html",

@@ -15,10 +15,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from app.db.delivery import DeliveryServer
 from app.esp.base import EmailServiceProvider, OutgoingMessage, SendResult
 from app.esp.registry import adapter_for
 from app.services.delivery_servers import stored_secrets
 from app.services.routing import BREAKER, OTHERS, Candidate, quota_buckets, route, routing_context
+from app.services.system_mail import default_sender
+from app.services.tenancy import owned_by
 from app.services.throttling import (
     AimdPolicy,
     Bucket,
@@ -133,3 +136,14 @@ async def _count(redis: Redis, server_id: int, group_name: str, outcomes: Outcom
 
 def _policy(group: dict | None) -> AimdPolicy:
     return AimdPolicy(ceiling=float(group["hourly_limit"]) if group and group["hourly_limit"] else 1000.0)
+
+
+async def send_now(redis: Redis, workspace_id: int, messages: list[OutgoingMessage]) -> list[bool]:
+    """Send through the workspace's delivery servers, or into the development inbox when it has none."""
+    if not await DeliveryServer.exists().where(owned_by(DeliveryServer, workspace_id)):
+        return [result.accepted for result in await default_sender().send(messages)]
+    adapters = Adapters()
+    try:
+        return [outcome.accepted for outcome in await send_routed(redis, workspace_id, messages, adapters)]
+    finally:
+        await adapters.aclose()

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redis.asyncio import Redis
+
 from app.db.content import EmailTemplate
+from app.db.delivery import DeliveryServer
 from app.esp.base import OutgoingMessage
 from app.services.accounts import now
 from app.services.rendering import (
@@ -21,8 +24,9 @@ from app.services.rendering import (
     check_content,
     sanitize_html,
 )
+from app.services.sending import send_now
+from app.services.sending_domains import signer_for
 from app.services.subscribers import SubscriberError, normalized_email
-from app.services.system_mail import default_sender
 from app.services.tenancy import checked_workspace_id, owned_by
 
 GALLERY_FOLDER = Path(__file__).resolve().parent / "gallery"
@@ -168,6 +172,13 @@ async def set_archived(workspace_id: int, template_id: int, archived: bool) -> N
         raise LookupError("template")
 
 
+async def default_from_address(workspace_id: int) -> str:
+    """The From of test sends: the first delivery server's default, else a development address."""
+    row = await DeliveryServer.select(DeliveryServer.from_email).where(
+        owned_by(DeliveryServer, workspace_id), DeliveryServer.from_email != "").order_by(DeliveryServer.id).first()
+    return row["from_email"] if row else "test@ignite.local"
+
+
 def _preview_settings(physical_address: str = "1 Sample Street, Springfield") -> CampaignSettings:
     return CampaignSettings(
         from_email="preview@ignite.local", from_name="Ignite preview",
@@ -209,13 +220,16 @@ def test_recipients(raw: str) -> list[str]:
         raise TemplateSaveError({"recipients": exc.errors["email"]}) from exc
 
 
-async def send_test(workspace_id: int, template: dict, recipients: list[str], from_email: str) -> int:
-    """Render for each address and hand the messages to the current sender; returns how many were accepted."""
+async def send_test(redis: Redis, workspace_id: int, template: dict, recipients: list[str]) -> int:
+    """Render for each address (DKIM-signed when the From domain is set up) and send through the current
+    sender: the delivery servers, or the development inbox while there are none. Returns how many went out."""
+    from_email = await default_from_address(workspace_id)
     compiled = CompiledMessage(
         CampaignContent(f"test-{template['id']}", f"[TEST] {template['subject']}", template["html"],
                         template["text_part"]),
         CampaignSettings(from_email=from_email, urls=_preview_settings().urls,
-                         physical_address=_preview_settings().physical_address),
+                         physical_address=_preview_settings().physical_address,
+                         dkim=await signer_for(workspace_id, from_email.rpartition("@")[2])),
     )
     messages = []
     for index, address in enumerate(recipients):
@@ -225,5 +239,4 @@ async def send_test(workspace_id: int, template: dict, recipients: list[str], fr
             raw=compiled.render(subscriber, f"test-{index}"),
             subject=compiled.render_parts(subscriber, f"test-{index}").subject,
         ))
-    results = await default_sender().send(messages)
-    return sum(1 for result in results if result.accepted)
+    return sum(await send_now(redis, workspace_id, messages))

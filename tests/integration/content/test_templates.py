@@ -89,3 +89,32 @@ async def test_templates_of_another_workspace_are_not_found(client):
                             {"recipients": "a@example.com"})).status_code == 404
     assert (await post_form(client, f"/mailing/templates/{foreign['id']}",
                             {"name": "x", "html": "<p>x</p>"})).status_code == 404
+
+
+async def test_test_send_goes_through_the_delivery_server_dkim_signed(client):
+    import dkim
+    from aiosmtpd.controller import Controller
+
+    from app.embedded import free_port
+    from app.services.delivery_servers import create_server
+    from app.services.sending_domains import add_domain
+    from tests.integration.delivery.smtp_servers import ScriptedHandler
+
+    workspace, _ = await signed_in_client(client)
+    domain = await add_domain(workspace["id"], "brand.example")
+    handler = ScriptedHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        await create_server(workspace["id"], "smtp", {
+            "name": "MTA", "setting_host": "127.0.0.1", "setting_port": str(controller.port),
+            "setting_security": "none", "from_email": "news@brand.example"})
+        template_id = await _from_gallery(client)
+        sent = await post_form(client, f"/mailing/templates/{template_id}/test", {"recipients": "qa@example.com"})
+    finally:
+        controller.stop()
+    assert "Sent 1 test message(s)" in sent.text
+    assert await CapturedMessage.count() == 0
+    [received] = handler.received
+    record = domain["dkim_public_record"].encode()
+    assert dkim.verify(received.content, dnsfunc=lambda name, timeout=5: record)
