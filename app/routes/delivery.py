@@ -17,11 +17,7 @@ from app.services.delivery_servers import KINDS, ServerError
 from app.services.delivery_status import server_status
 from app.services.subscribers import SubscriberError, normalized_email
 from app.web.auth import require_role, signed_in
-from app.web.pages import actor_of
-
-
-def _form_dict(form: Any) -> dict[str, str]:
-    return {key: str(value) for key, value in form.items()}
+from app.web.pages import actor_of, form_values
 
 
 def _form_from_row(row: dict) -> dict[str, Any]:
@@ -61,7 +57,7 @@ class DeliveryController(Controller):
 
     @post("/servers", guards=[require_role("admin")])
     async def create(self, request: Request) -> Template | Redirect:
-        form = _form_dict(await request.form())
+        form = form_values(await request.form())
         kind = form.get("kind", "")
         if kind not in KINDS:
             raise NotFoundException()
@@ -88,7 +84,7 @@ class DeliveryController(Controller):
         server = await delivery_servers.get_server(workspace_id, server_id)
         if server is None:
             raise NotFoundException()
-        form = _form_dict(await request.form())
+        form = form_values(await request.form())
         try:
             await delivery_servers.update_server(workspace_id, server_id, form)
         except ServerError as exc:

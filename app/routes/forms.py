@@ -9,6 +9,7 @@ from app.services import custom_fields, subscriptions
 from app.services.lists import ListError
 from app.settings import get_settings
 from app.web.auth import client_ip
+from app.web.pages import form_values
 
 
 class PublicFormController(Controller):
@@ -34,7 +35,7 @@ class PublicFormController(Controller):
         settings = get_settings()
         list_id = subscriptions.list_id_from_form_token(settings.security.secret_key, token)
         mailing_list = await subscriptions.public_list(list_id) if list_id else None
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        form = form_values(await request.form())
         if mailing_list is None:
             return await self._form_page(token, form, {})
         try:

@@ -17,7 +17,7 @@ from app.services.imports import ImportProblem, ImportStateError
 from app.services.lists import STATUSES
 from app.tasks.imports import run_import
 from app.web.auth import require_role, signed_in
-from app.web.pages import actor_of, form_errors, page
+from app.web.pages import actor_of, form_errors, form_values, page
 
 # Files this large stream to disk in the request; every other route keeps the app's small body limit.
 UPLOAD_MAX_BYTES = 512 * 1024 * 1024
@@ -156,7 +156,7 @@ class ImportController(Controller):
     @post("/lists/{list_id:int}/imports/s3")
     async def from_s3(self, request: Request, list_id: int) -> Template | Redirect:
         mailing_list = await _list_or_404(request, list_id)
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        form = form_values(await request.form())
         viewer = request.state.viewer
         try:
             row = await imports.create_from_s3(viewer.workspace_id, list_id, viewer.user_id, form)
@@ -177,7 +177,7 @@ class ImportController(Controller):
     @post("/imports/{import_id:int}/start")
     async def start(self, request: Request, import_id: int) -> Template | Redirect:
         row = await _import_or_404(request, import_id)
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        form = form_values(await request.form())
         viewer = request.state.viewer
         suppression_list = form.get("suppression_list_id", "")
         try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.plugins.flash import flash
@@ -18,7 +16,7 @@ from app.settings import get_settings
 from app.tasks.audience import check_list_mx
 from app.web.auth import signed_in
 from app.web.charts import bars
-from app.web.pages import actor_of
+from app.web.pages import actor_of, form_values
 
 
 async def _list_or_404(request: Request, list_id: int) -> dict:
@@ -37,9 +35,6 @@ async def _fields_partial(request: Request, list_id: int, errors: dict | None = 
         "kinds": custom_fields.KINDS, "errors": errors or {}, "form": form or {},
     })
 
-
-def _form_dict(form: Any) -> dict[str, str]:
-    return {key: str(value) for key, value in form.items()}
 
 
 class ListController(Controller):
@@ -60,7 +55,7 @@ class ListController(Controller):
 
     @post("/")
     async def create(self, request: Request) -> Template | Redirect:
-        form = _form_dict(await request.form())
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             created = await lists.create_list(workspace_id, form)
@@ -95,7 +90,7 @@ class ListController(Controller):
     @post("/{list_id:int}")
     async def update(self, request: Request, list_id: int) -> Template | Redirect:
         mailing_list = await _list_or_404(request, list_id)
-        form = _form_dict(await request.form())
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             await lists.update_list(workspace_id, list_id, form)
@@ -167,7 +162,7 @@ class ListController(Controller):
     @post("/{list_id:int}/fields")
     async def add_field(self, request: Request, list_id: int) -> Template:
         await _list_or_404(request, list_id)
-        form = _form_dict(await request.form())
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             created = await custom_fields.add_field(workspace_id, list_id, form)
@@ -179,7 +174,7 @@ class ListController(Controller):
 
     @post("/{list_id:int}/fields/{field_id:int}")
     async def update_field(self, request: Request, list_id: int, field_id: int) -> Template:
-        form = _form_dict(await request.form())
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             await custom_fields.update_field(workspace_id, field_id, form)

@@ -96,7 +96,7 @@ class PortalController(Controller):
         viewer = request.state.viewer
         if viewer.last_portal != portal:
             await accounts.remember_portal(viewer.user_id, portal)
-        return Template(f"{portal}/home.html", context={
+        return Template("portal/home.html", context={
             "portal": portal, "details": details, "section": None,
             "entries": await recent_entries(viewer.workspace_id, limit=20),
         })

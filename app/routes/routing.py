@@ -18,7 +18,7 @@ from app.services.delivery_status import server_status
 from app.services.routing import RoutingError
 from app.services.warmup_plans import WarmupError
 from app.web.auth import require_role, signed_in
-from app.web.pages import actor_of
+from app.web.pages import actor_of, form_values
 
 PREVIEW_LIMIT = 50
 LIVE_INTERVAL_SECONDS = 2.0
@@ -55,7 +55,7 @@ class RoutingController(Controller):
 
     @post("/routing/rules", guards=[require_role("admin")])
     async def add_rule(self, request: Request) -> Template | Redirect:
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             rule = await routing.save_rule(workspace_id, form)
@@ -78,7 +78,7 @@ class RoutingController(Controller):
 
     @post("/routing/groups/{group_id:int}", guards=[require_role("admin")])
     async def update_group(self, request: Request, group_id: int) -> Template | Redirect:
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             await routing.update_group(workspace_id, group_id, form)
@@ -120,7 +120,7 @@ class RoutingController(Controller):
 
     @post("/warmup", guards=[require_role("admin")])
     async def create_plan(self, request: Request) -> Template | Redirect:
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             plan = await warmup_plans.create_plan(workspace_id, form)
@@ -131,7 +131,7 @@ class RoutingController(Controller):
 
     @post("/servers/{server_id:int}/warmup", guards=[require_role("admin")])
     async def assign(self, request: Request, server_id: int) -> Template | Redirect:
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             await warmup_plans.assign(workspace_id, server_id, _optional_int(form.get("plan_id")),

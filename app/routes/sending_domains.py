@@ -15,7 +15,7 @@ from app.services import audit, sending_domains
 from app.services.sending_domains import DomainError
 from app.settings import get_settings
 from app.web.auth import require_role, signed_in
-from app.web.pages import actor_of
+from app.web.pages import actor_of, form_values
 
 
 def _bounce_host() -> str:
@@ -35,7 +35,7 @@ class SendingDomainController(Controller):
 
     @post("/", guards=[require_role("admin")])
     async def add(self, request: Request) -> Template | Redirect:
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             created = await sending_domains.add_domain(workspace_id, form.get("domain", ""),

@@ -17,7 +17,7 @@ from app.services import audit, custom_fields, lists, privacy, subscriber_action
 from app.services.lists import STATUSES, ListError
 from app.services.subscribers import SubscriberFilter
 from app.web.auth import signed_in
-from app.web.pages import actor_of, page
+from app.web.pages import actor_of, form_values, page
 
 
 def _int(value: object) -> int | None:
@@ -41,9 +41,6 @@ def filter_from(params: Any) -> SubscriberFilter:
         added_to=_date(params.get("added_to", "")), engagement=str(params.get("engagement", "")),
     )
 
-
-def _form_dict(form: Any) -> dict[str, str]:
-    return {key: str(value) for key, value in form.items()}
 
 
 class SubscriberController(Controller):
@@ -115,7 +112,7 @@ class SubscriberController(Controller):
 
     @post("/")
     async def create(self, request: Request) -> Template | Redirect:
-        form = _form_dict(await request.form())
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         list_id = _int(form.get("list_id", ""))
         mailing_list = await lists.get_list(workspace_id, list_id) if list_id else None
@@ -161,7 +158,7 @@ class SubscriberController(Controller):
 
     @post("/{subscriber_id:int}")
     async def update(self, request: Request, subscriber_id: int) -> Template | Redirect:
-        form = _form_dict(await request.form())
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             await subscribers.update_subscriber(workspace_id, subscriber_id, form)

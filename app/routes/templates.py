@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.plugins.flash import flash
@@ -17,11 +15,7 @@ from app.services.subscribers import SubscriberError, normalized_email
 from app.services.templates import TemplateSaveError
 from app.services.tenancy import owned_by
 from app.web.auth import signed_in
-from app.web.pages import SANDBOX_CSP, actor_of, page
-
-
-def _form_dict(form: Any) -> dict[str, str]:
-    return {key: str(value) for key, value in form.items()}
+from app.web.pages import SANDBOX_CSP, actor_of, form_values, page
 
 
 async def _template_or_404(request: Request, template_id: int) -> dict:
@@ -83,7 +77,7 @@ class TemplateController(Controller):
     @post("/{template_id:int}")
     async def save(self, request: Request, template_id: int) -> Template:
         template = await _template_or_404(request, template_id)
-        form = _form_dict(await request.form())
+        form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
         try:
             saved, removed = await templates.save_template(workspace_id, template_id, form)

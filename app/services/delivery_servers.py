@@ -16,6 +16,7 @@ from app.esp.base import Health, OutgoingMessage
 from app.esp.registry import adapter_for
 from app.services import vault
 from app.services.accounts import now
+from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, owned_by
 
 
@@ -55,10 +56,8 @@ STATUSES = ("active", "paused", "disabled", "warmup", "circuit_open")
 NUMBERS = ("per_second", "hourly_quota", "daily_quota", "monthly_quota", "weight")
 
 
-class ServerError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
+class ServerError(FormError):
+    """Form values of this area that cannot be saved."""
 
 
 def _number(raw: dict[str, Any], name: str, errors: dict[str, str], maximum: int = 10**9, default: int = 0) -> int:

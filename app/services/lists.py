@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from app.db.audience import ListCounter, ListField, MailingList
 from app.services.accounts import now
+from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 
 EDITABLE = (
@@ -19,12 +20,8 @@ EDITABLE = (
 STATUSES = ("unconfirmed", "confirmed", "unsubscribed", "bounced", "complained", "blacklisted")
 
 
-class ListError(ValueError):
+class ListError(FormError):
     """Form values that cannot be saved, by field name."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

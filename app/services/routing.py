@@ -16,6 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.db.delivery import DeliveryServer, DomainGroup, RoutingRule
+from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, owned_by
 from app.services.throttling import (
     DEFAULT_DOMAIN_GROUP_PER_HOUR,
@@ -42,10 +43,8 @@ SENDABLE = ("active", "warmup")
 BREAKER = BreakerPolicy()
 
 
-class RoutingError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
+class RoutingError(FormError):
+    """Form values of this area that cannot be saved."""
 
 
 @dataclass(frozen=True)

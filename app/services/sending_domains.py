@@ -12,6 +12,7 @@ import dns.resolver
 from app.db.content import SendingDomain
 from app.services import vault
 from app.services.accounts import now
+from app.services.forms import FormError
 from app.services.rendering import DkimSigner, dkim_dns_name, generate_dkim_key
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 
@@ -19,10 +20,8 @@ DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])
 DEFAULT_SPF_INCLUDE = "_spf.ignite.local"
 
 
-class DomainError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
+class DomainError(FormError):
+    """Form values of this area that cannot be saved."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from app.db.content import EmailTemplate
 from app.db.delivery import DeliveryServer
 from app.esp.base import OutgoingMessage
 from app.services.accounts import now
+from app.services.forms import FormError
 from app.services.rendering import (
     CampaignContent,
     CampaignSettings,
@@ -53,12 +54,8 @@ GALLERY = (
 )
 
 
-class TemplateSaveError(ValueError):
+class TemplateSaveError(FormError):
     """Values that cannot be saved, by form field name."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 def gallery_layout(slug: str) -> GalleryLayout | None:

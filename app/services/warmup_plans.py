@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from app.db.delivery import DeliveryServer, WarmupPlan
 from app.services.accounts import now
+from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, owned_by
 from app.services.throttling import WARMUP_PLANS, BreakerPolicy, breaker_status
 from app.services.throttling.decisions import KEEP_DECISIONS, Decision, decisions_key
@@ -17,10 +18,8 @@ from app.services.throttling.warmup import WarmupPlan as Schedule
 from app.services.throttling.warmup import WarmupState, advance_day, daily_cap, local_today
 
 
-class WarmupError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
+class WarmupError(FormError):
+    """Form values of this area that cannot be saved."""
 
 
 def parsed_caps(text: str) -> list[int]:

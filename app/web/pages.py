@@ -35,6 +35,11 @@ def actor_of(request: Request) -> Actor:
     return Actor(user_id=viewer.user_id, email=viewer.email, ip=client_ip(request))
 
 
+def form_values(form: Any) -> dict[str, str]:
+    """A submitted form as plain strings, for re-filling it next to its errors."""
+    return {key: str(value) for key, value in form.items()}
+
+
 def form_errors(exc: Exception, default_field: str = "") -> dict[str, str]:
     field = getattr(exc, "field", "") or default_field or "__all__"
     return {field: str(exc)}

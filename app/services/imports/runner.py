@@ -140,12 +140,12 @@ async def _finish(db: asyncpg.Connection, row: dict[str, Any], redis: Redis, sta
     final = as_row(finished)
     if status == "completed":
         await db.execute(f"DROP TABLE IF EXISTS {seen_table(final['id'])}")
+        if final["source"] == "upload":
+            await asyncio.to_thread(Path(final["location"]).unlink, missing_ok=True)
         if final["inserted"] >= ANALYZE_AFTER_ROWS:
             # Fresh statistics at once: until autovacuum gets round to it, the planner would still see
             # the small list and pick plans (e.g. walking the primary key) that crawl at a million rows.
             await db.execute("ANALYZE subscribers")
-        if final["source"] == "upload":
-            await asyncio.to_thread(Path(final["location"]).unlink, missing_ok=True)
     await progress.stop_beating(redis, final["id"])
     await progress.publish(redis, progress.snapshot(final))
     await audit.record(redis, final["workspace_id"], audit.SYSTEM, f"import.{status}", "import", final["id"],

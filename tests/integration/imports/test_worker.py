@@ -47,4 +47,9 @@ async def test_the_worker_runs_an_uploaded_import(client, db, worker):
     assert row["status"] == "completed", (row["status"], row["error"], worker.poll())
     assert (row["inserted"], row["skipped_duplicate"], row["processed_bytes"]) == (50_000, 1, len(body))
     assert await db.fetchval("SELECT total FROM list_counters WHERE list_id = $1", list_id) == 50_000
-    assert not await asyncio.to_thread(Path(row["location"]).exists)  # the upload is removed once imported
+    # The upload is removed as part of finishing, just after the status is committed.
+    for _ in range(100):
+        if not await asyncio.to_thread(Path(row["location"]).exists):
+            break
+        await asyncio.sleep(0.05)
+    assert not await asyncio.to_thread(Path(row["location"]).exists)
