@@ -39,6 +39,7 @@ from app.routes.templates import TemplateController
 from app.settings import PROJECT_ROOT, get_settings
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.observability import observability_middleware
+from app.web.security import security_headers_middleware
 from app.web.sessions import RotatingSessionConfig
 
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
@@ -105,7 +106,7 @@ def create_app() -> Litestar:
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         lifespan=[database_pool],
-        middleware=[observability_middleware, sessions.middleware],
+        middleware=[observability_middleware, security_headers_middleware, sessions.middleware],
         stores={"sessions": RedisStore(get_redis(), namespace="ignite:sessions")},
         csrf_config=CSRFConfig(
             secret=settings.security.secret_key,

@@ -113,3 +113,10 @@ async def test_server_error_shows_reference_not_trace(client, app, monkeypatch):
     assert "secret internals" not in response.text
     assert "Traceback" not in response.text
     assert response.headers["x-request-id"] in response.text
+
+
+async def test_pages_carry_security_headers(client):
+    response = await client.get("/login")
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
