@@ -206,12 +206,17 @@ async def resume(workspace_id: int, import_id: int, redis: Redis) -> dict:
     return await get_import(workspace_id, import_id)
 
 
-async def rollback(workspace_id: int, import_id: int, redis: Redis) -> dict:
-    """Undo what the import wrote, in one transaction: the subscribers it added, unsubscribes, suppressions.
+# Values changed again after the import are overwritten too: the rollback returns the import's rows as they were.
+FIELDS_REVERT = """
+UPDATE subscribers s SET fields = c.previous_fields, updated_at = now()
+FROM import_field_changes c
+WHERE c.workspace_id = $1 AND c.import_id = $2 AND s.id = c.subscriber_id AND s.workspace_id = $1
+"""
 
-    Field values that an add-and-update import changed on existing
-    subscribers are not restored: their earlier values were not kept.
-    """
+
+async def rollback(workspace_id: int, import_id: int, redis: Redis) -> dict:
+    """Undo what the import wrote, in one transaction: the subscribers it added, the field values it
+    changed, unsubscribes, suppressions."""
     await _require(workspace_id, import_id, "rollback", redis)
     db = await connect()
     try:
@@ -221,6 +226,8 @@ async def rollback(workspace_id: int, import_id: int, redis: Redis) -> dict:
             row = as_row(locked)
             await db.execute("DELETE FROM subscribers WHERE workspace_id = $1 AND import_id = $2",
                              workspace_id, import_id)
+            if row["mode"] == "add_update":
+                await db.execute(FIELDS_REVERT, workspace_id, import_id)
             if row["mode"] == "unsubscribe":
                 await db.execute(UNSUBSCRIBE_REVERT, workspace_id, f"import:{import_id}")
             if row["mode"] == "suppress" and row["suppression_list_id"]:

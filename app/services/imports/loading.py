@@ -34,11 +34,19 @@ WITH firsts AS (
     INSERT INTO {seen} (email) SELECT email FROM import_batch ON CONFLICT DO NOTHING RETURNING email
 ), fresh AS (
     SELECT b.* FROM import_batch b JOIN firsts f ON f.email = b.email
+), before AS (
+    SELECT s.id, s.fields FROM subscribers s JOIN fresh b ON s.email = b.email
+    WHERE s.workspace_id = $1 AND s.list_id = $2 AND s.fields <> s.fields || b.fields
+    FOR UPDATE OF s
 ), changed AS (
     UPDATE subscribers s SET fields = s.fields || b.fields, updated_at = now()
-    FROM fresh b
-    WHERE s.workspace_id = $1 AND s.list_id = $2 AND s.email = b.email AND s.fields <> s.fields || b.fields
-    RETURNING s.id
+    FROM before x JOIN fresh b ON true
+    WHERE s.id = x.id AND s.email = b.email
+    RETURNING s.id, x.fields AS previous_fields
+), kept AS (
+    -- The value before this import, so a rollback can put it back (a resumed batch keeps the first).
+    INSERT INTO import_field_changes (import_id, workspace_id, subscriber_id, previous_fields)
+    SELECT $5, $1, id, previous_fields FROM changed ON CONFLICT DO NOTHING
 ), added AS (
 """ + NEW_SUBSCRIBER + """
     FROM fresh b WHERE NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.list_id = $2 AND s.email = b.email)

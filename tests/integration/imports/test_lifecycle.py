@@ -133,3 +133,20 @@ async def test_suppress_import_rolls_back_its_entries(db, workspace, tmp_path):
     await imports.rollback(workspace["id"], final["id"], get_redis())
     assert await db.fetchval("SELECT count(*) FROM suppression_entries") == 0
     assert await db.fetchval("SELECT entry_count FROM suppression_lists") == 0
+
+
+async def test_rollback_of_add_and_update_restores_changed_fields(db, workspace, tmp_path):
+    from tests.integration.imports.helpers import write
+
+    list_id = await make_list(db, workspace["id"], fields=({"tag": "city", "label": "City"},))
+    await db.execute("INSERT INTO subscribers (workspace_id, list_id, email, fields) VALUES "
+                     "($1, $2, 'old@example.com', '{\"city\": \"Oslo\", \"vip\": true}')", workspace["id"], list_id)
+    source = write(tmp_path / "u.csv", "email,city\nold@example.com,Lima\nnew@example.com,Rome\n")
+    final = await import_file(workspace["id"], list_id, source, mode="add_update")
+    assert (final["inserted"], final["updated"]) == (1, 1)
+    changed = await db.fetchval("SELECT fields FROM subscribers WHERE email = 'old@example.com'")
+    assert json.loads(changed) == {"city": "Lima", "vip": True}
+    await imports.rollback(workspace["id"], final["id"], get_redis())
+    restored = await db.fetchval("SELECT fields FROM subscribers WHERE email = 'old@example.com'")
+    assert json.loads(restored) == {"city": "Oslo", "vip": True}
+    assert await db.fetchval("SELECT count(*) FROM subscribers WHERE list_id = $1", list_id) == 1
