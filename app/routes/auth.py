@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from litestar import Controller, Request, get, post
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
@@ -11,8 +13,8 @@ from app.services import accounts, audit, lockout, password_resets, team
 from app.services.accounts import AccountError
 from app.services.audit import Actor
 from app.settings import get_settings
-from app.web.auth import client_ip, safe_next
-from app.web.pages import form_errors
+from app.web.auth import ANY_MEMBER, client_ip, safe_next, signed_in
+from app.web.pages import actor_of, form_errors
 from app.web.sessions import rotate_session
 
 
@@ -24,7 +26,8 @@ def _policy() -> lockout.LockoutPolicy:
 async def _start_session(request: Request, user: dict) -> None:
     workspace_id = await accounts.last_workspace_id(user["id"])
     viewer = await accounts.viewer_for(user["id"], workspace_id)
-    rotate_session(request, {"user_id": user["id"], "workspace_id": viewer.workspace_id if viewer else None})
+    rotate_session(request, {"user_id": user["id"], "workspace_id": viewer.workspace_id if viewer else None,
+                             "signed_in_at": time.time()})
 
 
 class AuthController(Controller):
@@ -68,6 +71,16 @@ class AuthController(Controller):
     async def logout(self, request: Request) -> Redirect:
         rotate_session(request, {})
         flash(request, "You are signed out.", category="info")
+        return Redirect("/login", status_code=303)
+
+    @post("/account/sign-out-everywhere", guards=[signed_in], opt={ANY_MEMBER: True})
+    async def sign_out_everywhere(self, request: Request) -> Redirect:
+        viewer = request.state.viewer
+        await lockout.sign_out_everywhere(get_redis(), viewer.user_id, time.time())
+        await audit.record(get_redis(), viewer.workspace_id, actor_of(request), "user.signed_out_everywhere",
+                           "user", viewer.user_id)
+        rotate_session(request, {})
+        flash(request, "You are signed out on every device.", category="info")
         return Redirect("/login", status_code=303)
 
     @get("/password/forgot")

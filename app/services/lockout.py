@@ -1,4 +1,4 @@
-"""Login throttling: too many failures for an address or from an IP lock logins for a while."""
+"""Login throttling (too many failures lock logins for a while) and signing a user out of every session."""
 
 from __future__ import annotations
 
@@ -35,3 +35,17 @@ async def record_failure(redis: Redis, policy: LockoutPolicy, email: str, ip: st
 
 async def clear_failures(redis: Redis, email: str, ip: str) -> None:
     await redis.delete(_keys(email, ip)[0])
+
+
+def _signed_out_key(user_id: int) -> str:
+    return f"user:{user_id}:signed_out_at"
+
+
+async def sign_out_everywhere(redis: Redis, user_id: int, at: float) -> None:
+    """Every session of the user that started before `at` stops working."""
+    await redis.set(_signed_out_key(user_id), repr(at))
+
+
+async def session_revoked(redis: Redis, user_id: int, signed_in_at: float) -> bool:
+    cutoff = await redis.get(_signed_out_key(user_id))
+    return cutoff is not None and signed_in_at <= float(cutoff)

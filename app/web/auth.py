@@ -8,7 +8,9 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from app.redis_client import get_redis
 from app.services.accounts import ROLE_RANK, Viewer, viewer_for
+from app.services.lockout import session_revoked
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Set on a handler (opt={...}) that any member may call with a state-changing method.
@@ -20,7 +22,7 @@ async def signed_in(connection: ASGIConnection, route_handler: BaseRouteHandler)
     session = connection.session if "session" in connection.scope else {}
     user_id = session.get("user_id") if session else None
     viewer = await viewer_for(int(user_id), session.get("workspace_id")) if user_id else None
-    if viewer is None:
+    if viewer is None or await session_revoked(get_redis(), viewer.user_id, float(session.get("signed_in_at", 0))):
         raise NotAuthorizedException("Sign in to continue.")
     connection.state.viewer = viewer
     method = connection.scope.get("method", "GET")

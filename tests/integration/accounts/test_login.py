@@ -100,3 +100,22 @@ async def test_session_cookie_is_httponly_and_samesite_lax(client):
     cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("ignite_session="))
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie
+
+
+async def test_sign_out_everywhere_ends_every_session_of_the_user(app):
+    import httpx
+
+    workspace = await make_workspace()
+    user = await make_user(workspace)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with (httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as laptop,
+                httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as phone):
+        await login(laptop, user["email"])
+        await login(phone, user["email"])
+        assert (await phone.get("/")).status_code == 200
+        response = await post_form(laptop, "/account/sign-out-everywhere")
+        assert response.status_code == 303
+        assert (await phone.get("/", follow_redirects=False)).status_code == 303
+        assert (await laptop.get("/", follow_redirects=False)).status_code == 303
+        await login(phone, user["email"])
+        assert (await phone.get("/")).status_code == 200
