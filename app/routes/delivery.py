@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from app.esp.base import Health
 from app.redis_client import get_redis
 from app.routes.portals import section_context
-from app.services import audit, delivery_servers
+from app.services import audit, delivery_servers, warmup_plans
 from app.services.delivery_servers import KINDS, ServerError
 from app.services.delivery_status import server_status
 from app.services.subscribers import SubscriberError, normalized_email
@@ -44,10 +44,12 @@ class DeliveryController(Controller):
     @get("/", name="delivery")
     async def index(self, request: Request) -> Template:
         redis = get_redis()
-        servers = await delivery_servers.servers(request.state.viewer.workspace_id)
+        workspace_id = request.state.viewer.workspace_id
+        servers = await delivery_servers.servers(workspace_id)
+        plans = await warmup_plans.plans_by_id(workspace_id)
         return Template("mailing/delivery/index.html", context={
             **section_context("mailing", "delivery"), "kinds": KINDS, "servers": servers,
-            "rows": [await server_status(redis, server) for server in servers]})
+            "rows": [await server_status(redis, server, plans) for server in servers]})
 
     @get("/servers/new")
     async def new(self, kind: str = "smtp") -> Template:

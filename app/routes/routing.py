@@ -40,8 +40,9 @@ async def _routing_page(request: Request, errors: dict | None = None, form: dict
 
 async def _live_rows(request: Request) -> list:
     redis = get_redis()
-    return [await server_status(redis, server)
-            for server in await delivery_servers.servers(request.state.viewer.workspace_id)]
+    workspace_id = request.state.viewer.workspace_id
+    plans = await warmup_plans.plans_by_id(workspace_id)
+    return [await server_status(redis, server, plans) for server in await delivery_servers.servers(workspace_id)]
 
 
 class RoutingController(Controller):

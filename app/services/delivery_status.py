@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -26,8 +27,8 @@ class ServerStatus:
     decisions: list[Decision]
 
 
-async def server_status(redis: Redis, server: dict) -> ServerStatus:
-    buckets, cap = await quota_buckets(server)
+async def server_status(redis: Redis, server: dict, plans: Mapping[int, dict]) -> ServerStatus:
+    buckets, cap = quota_buckets(server, plans)
     left = await tokens_left(redis, buckets) if buckets else {}
     by_period = {key.rsplit(":", 1)[1]: value for key, value in left.items()}
     return ServerStatus(

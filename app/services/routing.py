@@ -10,6 +10,7 @@ or at today's warm-up cap; weights shrink with the adaptive rate of the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from app.services.throttling import (
     server_buckets,
     tokens_left,
 )
-from app.services.warmup_plans import todays_cap
+from app.services.warmup_plans import cap_today, plans_by_id
 
 OTHERS = "Others"
 # (name, key in DEFAULT_DOMAIN_GROUP_PER_HOUR, domains)
@@ -161,9 +162,19 @@ def matching_rule(rule_rows: list[dict], group: dict | None, list_id: int | None
     return None
 
 
-async def quota_buckets(server: dict) -> tuple[list[Bucket], int | None]:
+@dataclass(frozen=True)
+class RoutingContext:
+    """Everything routing reads from the database, loaded once for a whole batch of recipients."""
+
+    groups: list[dict]
+    rules: list[dict]
+    servers: dict[int, dict]
+    plans: dict[int, dict]
+
+
+def quota_buckets(server: dict, plans: Mapping[int, dict]) -> tuple[list[Bucket], int | None]:
     """The server's quota buckets (the day bucket also holds today's warm-up cap), and that cap."""
-    cap = await todays_cap(server)
+    cap = cap_today(server, plans)
     daily = min(filter(None, (server["daily_quota"], cap)), default=None)
     buckets = server_buckets(server["id"], per_second=server["per_second"] or None,
                              per_hour=server["hourly_quota"] or None, per_day=daily,
@@ -171,14 +182,15 @@ async def quota_buckets(server: dict) -> tuple[list[Bucket], int | None]:
     return buckets, cap
 
 
-async def _candidate(redis: Redis, server: dict, weight: float, group: dict | None) -> Candidate:
+async def _candidate(redis: Redis, server: dict, weight: float, group: dict | None,
+                     plans: Mapping[int, dict]) -> Candidate:
     name = server["name"]
     if server["status"] not in SENDABLE:
         return Candidate(server["id"], name, 0, f"{server['status']} ({server['status_reason'] or 'no reason given'})")
     breaker = await breaker_status(redis, server["id"], BREAKER)
     if not breaker.allowed:
         return Candidate(server["id"], name, 0, f"circuit {breaker.state.value}: {breaker.reason}")
-    buckets, day_cap = await quota_buckets(server)
+    buckets, day_cap = quota_buckets(server, plans)
     if buckets:
         left = await tokens_left(redis, buckets)
         empty = [key.rsplit(":", 1)[1] for key, value in left.items() if value < 1]
@@ -207,22 +219,24 @@ def _pick(candidates: list[Candidate], email: str) -> Candidate | None:
 
 
 async def route(redis: Redis, workspace_id: int, email: str, list_id: int | None = None, tag: str = "",
-                context: tuple[list[dict], list[dict], dict[int, dict]] | None = None) -> Route:
-    """Where a message to `email` goes now; `context` (groups, rules, servers) saves queries in a loop."""
-    groups, rule_rows, servers = context or await routing_context(workspace_id)
-    group = group_of(email.rpartition("@")[2], groups)
-    rule = matching_rule(rule_rows, group, list_id, tag)
+                context: RoutingContext | None = None) -> Route:
+    """Where a message to `email` goes now; pass `context` when routing many recipients."""
+    context = context or await routing_context(workspace_id)
+    servers = context.servers
+    group = group_of(email.rpartition("@")[2], context.groups)
+    rule = matching_rule(context.rules, group, list_id, tag)
     if rule:
         pool = [(servers[item["server_id"]], item["weight"]) for item in rule["pool"] if item["server_id"] in servers]
         label = f"rule “{rule['name']}”"
     else:
         pool = [(server, server["weight"]) for server in servers.values()]
         label = "default pool (no rule matched)"
-    candidates = [await _candidate(redis, server, weight, group) for server, weight in pool]
+    candidates = [await _candidate(redis, server, weight, group, context.plans) for server, weight in pool]
     return Route(email=email, group=group["name"] if group else OTHERS, rule=label, chosen=_pick(candidates, email),
                  candidates=candidates)
 
 
-async def routing_context(workspace_id: int) -> tuple[list[dict], list[dict], dict[int, dict]]:
+async def routing_context(workspace_id: int) -> RoutingContext:
     servers = await DeliveryServer.select().where(owned_by(DeliveryServer, workspace_id)).output(load_json=True)
-    return await domain_groups(workspace_id), await rules(workspace_id), {s["id"]: s for s in servers}
+    return RoutingContext(groups=await domain_groups(workspace_id), rules=await rules(workspace_id),
+                          servers={s["id"]: s for s in servers}, plans=await plans_by_id(workspace_id))

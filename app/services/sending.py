@@ -10,6 +10,7 @@ deferred with the shortest wait any bucket asked for, never busy-waited.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +81,8 @@ def _ordered(chosen: Candidate | None, candidates: list[Candidate]) -> list[Cand
     return [chosen, *[c for c in usable if c.server_id != chosen.server_id]]
 
 
-async def _buckets(redis: Redis, server: dict, group: dict | None) -> list[Bucket]:
-    buckets, _ = await quota_buckets(server)
+async def _buckets(redis: Redis, server: dict, group: dict | None, plans: Mapping[int, dict]) -> list[Bucket]:
+    buckets, _ = quota_buckets(server, plans)
     plan_limit = get_settings().workers.workspace_per_minute
     if plan_limit:
         buckets.append(workspace_bucket(server["workspace_id"], plan_limit))
@@ -93,8 +94,9 @@ async def _buckets(redis: Redis, server: dict, group: dict | None) -> list[Bucke
 
 async def send_routed(redis: Redis, workspace_id: int, messages: list[OutgoingMessage], adapters: Adapters,
                       list_id: int | None = None, tag: str = "") -> list[Outcome]:
-    groups, _, servers = context = await routing_context(workspace_id)
-    by_name = {group["name"]: group for group in groups}
+    context = await routing_context(workspace_id)
+    servers = context.servers
+    by_name = {group["name"]: group for group in context.groups}
     outcomes = []
     for message in messages:
         outcome = Outcome(message)
@@ -103,7 +105,7 @@ async def send_routed(redis: Redis, workspace_id: int, messages: list[OutgoingMe
         waits = []
         for candidate in _ordered(planned.chosen, planned.candidates):
             server = servers[candidate.server_id]
-            grant = await acquire(redis, await _buckets(redis, server, group))
+            grant = await acquire(redis, await _buckets(redis, server, group, context.plans))
             if not grant.granted:
                 waits.append(grant.retry_after)
                 outcome.attempts.append(f"{server['name']}: throttled by {grant.limited_by}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -68,10 +69,22 @@ async def _plan_of(server: dict) -> Schedule | None:
     return Schedule(row["name"], tuple(row["daily_caps"])) if row else None
 
 
-async def todays_cap(server: dict) -> int | None:
+async def plans_by_id(workspace_id: int) -> dict[int, dict]:
+    """The workspace's plans in one query, for loops over servers."""
+    rows = await WarmupPlan.select().where(owned_by(WarmupPlan, workspace_id))
+    return {row["id"]: row for row in rows}
+
+
+def cap_today(server: dict, plans: Mapping[int, dict]) -> int | None:
     """The server's warm-up cap for today, or None when it is not warming up."""
-    plan = await _plan_of(server)
-    return daily_cap(_state(server, plan.name), plan) if plan else None
+    row = plans.get(server["warmup_plan_id"]) if server["warmup_plan_id"] else None
+    if row is None:
+        return None
+    return daily_cap(_state(server, row["name"]), Schedule(row["name"], tuple(row["daily_caps"])))
+
+
+async def todays_cap(server: dict) -> int | None:
+    return cap_today(server, await plans_by_id(server["workspace_id"]))
 
 
 async def assign(workspace_id: int, server_id: int, plan_id: int | None, day: int, override_cap: int | None) -> None:
