@@ -25,7 +25,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/ruff check app tests benchmarks migrations
 
 clean:
 	rm -rf $(VENV) .data

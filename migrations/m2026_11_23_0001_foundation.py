@@ -1,8 +1,6 @@
 """Foundation: workspaces, users, memberships, tokens, audit log, development inbox."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
-from app.db.migrating import sql_step
+from app.db.migrating import sql_migration
 
 ID = "2026-11-23T09:45:00:000000"
 VERSION = "1.38.0"
@@ -89,7 +87,4 @@ CREATE INDEX captured_messages_workspace_idx ON captured_messages (workspace_id,
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ignite", description=DESCRIPTION)
-    manager.add_raw(sql_step(SQL))
-    return manager
+forwards = sql_migration(ID, DESCRIPTION, SQL)

@@ -1,8 +1,6 @@
 """Audience: lists, custom fields, subscribers, tags, status history, suppression, segments, imports, events."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
-from app.db.migrating import sql_step
+from app.db.migrating import sql_migration
 
 ID = "2026-11-23T10:00:00:000000"
 VERSION = "1.38.0"
@@ -49,7 +47,8 @@ CREATE TABLE list_fields (
     list_id integer NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
     label varchar(120) NOT NULL,
     tag varchar(64) NOT NULL CHECK (tag ~ '^[a-z][a-z0-9_]{0,63}$'),
-    kind varchar(16) NOT NULL CHECK (kind IN ('text', 'textarea', 'number', 'date', 'dropdown', 'checkbox', 'phone', 'url')),
+    kind varchar(16) NOT NULL
+        CHECK (kind IN ('text', 'textarea', 'number', 'date', 'dropdown', 'checkbox', 'phone', 'url')),
     required boolean NOT NULL DEFAULT false,
     default_value text NOT NULL DEFAULT '',
     options jsonb NOT NULL DEFAULT '[]',
@@ -303,7 +302,4 @@ CREATE TRIGGER subscribers_counters_update AFTER UPDATE ON subscribers
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ignite", description=DESCRIPTION)
-    manager.add_raw(sql_step(SQL))
-    return manager
+forwards = sql_migration(ID, DESCRIPTION, SQL)

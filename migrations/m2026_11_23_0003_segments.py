@@ -1,8 +1,6 @@
 """Segments and suppression: entry counts kept by triggers, and an index to browse and search entries."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
-from app.db.migrating import sql_step
+from app.db.migrating import sql_migration
 
 ID = "2026-11-23T10:30:00:000000"
 VERSION = "1.38.0"
@@ -38,7 +36,4 @@ CREATE TRIGGER suppression_entries_count_delete AFTER DELETE ON suppression_entr
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ignite", description=DESCRIPTION)
-    manager.add_raw(sql_step(SQL))
-    return manager
+forwards = sql_migration(ID, DESCRIPTION, SQL)

@@ -1,8 +1,6 @@
 """Content: the template library and sending domains with their DKIM keys."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
-from app.db.migrating import sql_step
+from app.db.migrating import sql_migration
 
 ID = "2026-11-23T10:50:00:000000"
 VERSION = "1.38.0"
@@ -44,7 +42,4 @@ CREATE TABLE sending_domains (
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ignite", description=DESCRIPTION)
-    manager.add_raw(sql_step(SQL))
-    return manager
+forwards = sql_migration(ID, DESCRIPTION, SQL)

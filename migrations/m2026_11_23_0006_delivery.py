@@ -3,9 +3,7 @@
 Throttle decisions live in Redis next to the buckets and breakers that make them.
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
-from app.db.migrating import sql_step
+from app.db.migrating import sql_migration
 
 ID = "2026-11-23T11:00:00:000000"
 VERSION = "1.38.0"
@@ -81,7 +79,4 @@ CREATE INDEX routing_rules_workspace_idx ON routing_rules (workspace_id, positio
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ignite", description=DESCRIPTION)
-    manager.add_raw(sql_step(SQL))
-    return manager
+forwards = sql_migration(ID, DESCRIPTION, SQL)

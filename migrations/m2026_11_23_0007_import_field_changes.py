@@ -1,8 +1,6 @@
 """Earlier field values of subscribers an add-and-update import changed, so a rollback can restore them."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
-from app.db.migrating import sql_step
+from app.db.migrating import sql_migration
 
 ID = "2026-11-23T11:10:00:000000"
 VERSION = "1.38.0"
@@ -19,7 +17,4 @@ CREATE TABLE import_field_changes (
 """
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ignite", description=DESCRIPTION)
-    manager.add_raw(sql_step(SQL))
-    return manager
+forwards = sql_migration(ID, DESCRIPTION, SQL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.apps.migrations.commands.forwards import run_forwards
 
 from app.db.piccolo_app import APP_CONFIG, MIGRATIONS_FOLDER
@@ -32,6 +33,16 @@ def sql_step(sql: str):
             await connection.close()
 
     return run
+
+
+def sql_migration(migration_id: str, description: str, sql: str):
+    """The `forwards()` of a migration that is one block of SQL, as every Ignite migration is."""
+    async def forwards() -> MigrationManager:
+        manager = MigrationManager(migration_id=migration_id, app_name=APP_NAME, description=description)
+        manager.add_raw(sql_step(sql))
+        return manager
+
+    return forwards
 
 
 def known_migration_ids() -> list[str]:
