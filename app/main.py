@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.flash import FlashConfig, FlashPlugin
@@ -37,6 +38,7 @@ from app.routes.suppression import SuppressionController
 from app.routes.team import TeamController
 from app.routes.templates import TemplateController
 from app.settings import PROJECT_ROOT, get_settings
+from app.web.auth import current_viewer, current_workspace_id
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.observability import observability_middleware
 from app.web.security import security_headers_middleware
@@ -106,6 +108,12 @@ def create_app() -> Litestar:
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         lifespan=[database_pool],
+        # Handlers behind the `signed_in` guard take what they need by name.
+        dependencies={
+            "viewer": Provide(current_viewer, sync_to_thread=False),
+            "workspace_id": Provide(current_workspace_id, sync_to_thread=False),
+            "redis": Provide(get_redis, sync_to_thread=False),
+        },
         middleware=[observability_middleware, security_headers_middleware, sessions.middleware],
         stores={"sessions": RedisStore(get_redis(), namespace="ignite:sessions")},
         csrf_config=CSRFConfig(

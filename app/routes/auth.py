@@ -13,7 +13,7 @@ from app.services import accounts, audit, lockout, password_resets, team
 from app.services.accounts import AccountError
 from app.services.audit import Actor
 from app.settings import get_settings
-from app.web.auth import ANY_MEMBER, client_ip, safe_next, signed_in
+from app.web.auth import client_ip, safe_next, signed_in
 from app.web.pages import actor_of, form_errors
 from app.web.sessions import rotate_session
 
@@ -73,7 +73,7 @@ class AuthController(Controller):
         flash(request, "You are signed out.", category="info")
         return Redirect("/login", status_code=303)
 
-    @post("/account/sign-out-everywhere", guards=[signed_in], opt={ANY_MEMBER: True})
+    @post("/account/sign-out-everywhere", guards=[signed_in], opt={"action": "self"})
     async def sign_out_everywhere(self, request: Request) -> Redirect:
         viewer = request.state.viewer
         await lockout.sign_out_everywhere(get_redis(), viewer.user_id, time.time())

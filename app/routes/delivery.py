@@ -16,7 +16,7 @@ from app.services import audit, delivery_servers, warmup_plans
 from app.services.delivery_servers import KINDS, ServerError
 from app.services.delivery_status import server_status
 from app.services.subscribers import SubscriberError, normalized_email
-from app.web.auth import require_role, signed_in
+from app.web.auth import signed_in
 from app.web.pages import actor_of, form_values
 
 
@@ -57,7 +57,7 @@ class DeliveryController(Controller):
             raise NotFoundException()
         return _editor(kind, {"weight": 100}, {}, None)
 
-    @post("/servers", guards=[require_role("admin")])
+    @post("/servers", opt={"action": "delivery.manage"})
     async def create(self, request: Request) -> Template | Redirect:
         form = form_values(await request.form())
         kind = form.get("kind", "")
@@ -80,7 +80,7 @@ class DeliveryController(Controller):
             raise NotFoundException()
         return _editor(server["kind"], _form_from_row(server), {}, server)
 
-    @post("/servers/{server_id:int}", guards=[require_role("admin")])
+    @post("/servers/{server_id:int}", opt={"action": "delivery.manage"})
     async def update(self, request: Request, server_id: int) -> Template | Redirect:
         workspace_id = request.state.viewer.workspace_id
         server = await delivery_servers.get_server(workspace_id, server_id)
@@ -115,7 +115,7 @@ class DeliveryController(Controller):
                            {"ok": health.ok})
         return Template("mailing/delivery/partials/test_result.html", context={"health": health})
 
-    @post("/servers/{server_id:int}/status", guards=[require_role("admin")])
+    @post("/servers/{server_id:int}/status", opt={"action": "delivery.manage"})
     async def set_status(self, request: Request, server_id: int) -> Redirect:
         form = await request.form()
         status = str(form.get("status", ""))
@@ -132,7 +132,7 @@ class DeliveryController(Controller):
                            server_id, {"to": status})
         return Redirect("/mailing/delivery", status_code=303)
 
-    @post("/servers/{server_id:int}/delete", guards=[require_role("admin")])
+    @post("/servers/{server_id:int}/delete", opt={"action": "delivery.manage"})
     async def delete(self, request: Request, server_id: int) -> Redirect:
         workspace_id = request.state.viewer.workspace_id
         try:

@@ -16,7 +16,7 @@ from app.settings import get_settings
 from app.tasks.audience import check_list_mx
 from app.web.auth import signed_in
 from app.web.charts import bars
-from app.web.pages import actor_of, form_values
+from app.web.pages import actor_of, submitted
 
 
 async def _list_or_404(request: Request, list_id: int) -> dict:
@@ -26,15 +26,17 @@ async def _list_or_404(request: Request, list_id: int) -> dict:
     return found
 
 
-async def _fields_partial(request: Request, list_id: int, errors: dict | None = None, form: dict | None = None,
-                          status_code: int = 200) -> Template:
-    workspace_id = request.state.viewer.workspace_id
-    return Template("mailing/lists/partials/fields.html", status_code=status_code, context={
-        "mailing_list": await _list_or_404(request, list_id),
-        "fields": await custom_fields.fields_of(workspace_id, list_id),
-        "kinds": custom_fields.KINDS, "errors": errors or {}, "form": form or {},
-    })
+async def _fields_context(workspace_id: int, list_id: int) -> dict:
+    mailing_list = await lists.get_list(workspace_id, list_id)
+    if mailing_list is None:
+        raise NotFoundException()
+    return {"mailing_list": mailing_list, "fields": await custom_fields.fields_of(workspace_id, list_id),
+            "kinds": custom_fields.KINDS}
 
+
+async def _fields_partial(request: Request, list_id: int) -> Template:
+    context = await _fields_context(request.state.viewer.workspace_id, list_id)
+    return Template("mailing/lists/partials/fields.html", context={**context, "errors": {}, "form": {}})
 
 
 class ListController(Controller):
@@ -54,14 +56,10 @@ class ListController(Controller):
             "opt_in": "single", "opt_out": "single"}, "errors": {}, "mailing_list": None})
 
     @post("/")
-    async def create(self, request: Request) -> Template | Redirect:
-        form = form_values(await request.form())
-        workspace_id = request.state.viewer.workspace_id
-        try:
-            created = await lists.create_list(workspace_id, form)
-        except ListError as exc:
-            return Template("mailing/lists/form.html", status_code=400, context={
-                **section_context("mailing", "lists"), "form": form, "errors": exc.errors, "mailing_list": None})
+    async def create(self, request: Request, workspace_id: int) -> Redirect:
+        form = await submitted(request, "mailing/lists/form.html",
+                               {**section_context("mailing", "lists"), "mailing_list": None})
+        created = await lists.create_list(workspace_id, form)
         await audit.record(get_redis(), workspace_id, actor_of(request), "list.created", "list", created["id"],
                            {"name": created["name"]})
         flash(request, f"List “{created['name']}” created. Add custom fields or import subscribers.", "success")
@@ -88,16 +86,11 @@ class ListController(Controller):
                         "form": mailing_list, "errors": {}, "mailing_list": mailing_list})
 
     @post("/{list_id:int}")
-    async def update(self, request: Request, list_id: int) -> Template | Redirect:
+    async def update(self, request: Request, list_id: int, workspace_id: int) -> Redirect:
         mailing_list = await _list_or_404(request, list_id)
-        form = form_values(await request.form())
-        workspace_id = request.state.viewer.workspace_id
-        try:
-            await lists.update_list(workspace_id, list_id, form)
-        except ListError as exc:
-            return Template("mailing/lists/form.html", status_code=400, context={
-                **section_context("mailing", "lists"), "form": form, "errors": exc.errors,
-                "mailing_list": mailing_list})
+        form = await submitted(request, "mailing/lists/form.html",
+                               {**section_context("mailing", "lists"), "mailing_list": mailing_list})
+        await lists.update_list(workspace_id, list_id, form)
         await audit.record(get_redis(), workspace_id, actor_of(request), "list.updated", "list", list_id)
         flash(request, "List settings saved.", "success")
         return Redirect(f"/mailing/lists/{list_id}", status_code=303)
@@ -112,22 +105,15 @@ class ListController(Controller):
 
     async def _set_archived(self, request: Request, list_id: int, archived: bool) -> Redirect:
         workspace_id = request.state.viewer.workspace_id
-        try:
-            await lists.set_archived(workspace_id, list_id, archived)
-        except LookupError as exc:
-            raise NotFoundException() from exc
+        await lists.set_archived(workspace_id, list_id, archived)
         action = "list.archived" if archived else "list.unarchived"
         await audit.record(get_redis(), workspace_id, actor_of(request), action, "list", list_id)
         flash(request, "List archived." if archived else "List restored.", "info")
         return Redirect("/mailing/lists", status_code=303)
 
     @post("/{list_id:int}/delete")
-    async def delete(self, request: Request, list_id: int) -> Redirect:
-        workspace_id = request.state.viewer.workspace_id
-        try:
-            deleted = await lists.delete_list(workspace_id, list_id)
-        except LookupError as exc:
-            raise NotFoundException() from exc
+    async def delete(self, request: Request, list_id: int, workspace_id: int) -> Redirect:
+        deleted = await lists.delete_list(workspace_id, list_id)
         await audit.record(get_redis(), workspace_id, actor_of(request), "list.deleted", "list", list_id,
                            {"name": deleted["name"]})
         flash(request, f"List “{deleted['name']}” deleted.", "info")
@@ -139,11 +125,7 @@ class ListController(Controller):
         form = await request.form()
         workspace_id = request.state.viewer.workspace_id
         name = str(form.get("name", "")).strip() or f"{source['name']} (copy)"
-        try:
-            copied = await lists.copy_list(workspace_id, list_id, name, form.get("with_subscribers") == "on")
-        except ListError as exc:
-            flash(request, "; ".join(exc.errors.values()), "error")
-            return Redirect(f"/mailing/lists/{list_id}", status_code=303)
+        copied = await lists.copy_list(workspace_id, list_id, name, form.get("with_subscribers") == "on")
         await audit.record(get_redis(), workspace_id, actor_of(request), "list.copied", "list", copied["id"],
                            {"from": list_id})
         flash(request, f"Copied to “{copied['name']}”.", "success")
@@ -160,39 +142,30 @@ class ListController(Controller):
         return Redirect(f"/mailing/lists/{list_id}", status_code=303)
 
     @post("/{list_id:int}/fields")
-    async def add_field(self, request: Request, list_id: int) -> Template:
+    async def add_field(self, request: Request, list_id: int, workspace_id: int) -> Template:
         await _list_or_404(request, list_id)
-        form = form_values(await request.form())
-        workspace_id = request.state.viewer.workspace_id
-        try:
-            created = await custom_fields.add_field(workspace_id, list_id, form)
-        except ListError as exc:
-            return await _fields_partial(request, list_id, exc.errors, form, status_code=400)
+        form = await submitted(request, "mailing/lists/partials/fields.html",
+                               lambda: _fields_context(workspace_id, list_id))
+        created = await custom_fields.add_field(workspace_id, list_id, form)
         await audit.record(get_redis(), workspace_id, actor_of(request), "field.created", "field", created["id"],
                            {"tag": created["tag"]})
         return await _fields_partial(request, list_id)
 
     @post("/{list_id:int}/fields/{field_id:int}")
-    async def update_field(self, request: Request, list_id: int, field_id: int) -> Template:
-        form = form_values(await request.form())
-        workspace_id = request.state.viewer.workspace_id
+    async def update_field(self, request: Request, list_id: int, field_id: int, workspace_id: int) -> Template:
+        form = await submitted(request, "mailing/lists/partials/fields.html",
+                               lambda: _fields_context(workspace_id, list_id))
         try:
             await custom_fields.update_field(workspace_id, field_id, form)
-        except LookupError as exc:
-            raise NotFoundException() from exc
         except ListError as exc:
-            return await _fields_partial(request, list_id, {f"{field_id}_{k}": v for k, v in exc.errors.items()},
-                                         status_code=400)
+            raise ListError({f"{field_id}_{k}": v for k, v in exc.errors.items()}) from exc
         await audit.record(get_redis(), workspace_id, actor_of(request), "field.updated", "field", field_id)
         return await _fields_partial(request, list_id)
 
     @post("/{list_id:int}/fields/{field_id:int}/delete")
     async def delete_field(self, request: Request, list_id: int, field_id: int) -> Template:
         workspace_id = request.state.viewer.workspace_id
-        try:
-            deleted = await custom_fields.delete_field(workspace_id, field_id)
-        except LookupError as exc:
-            raise NotFoundException() from exc
+        deleted = await custom_fields.delete_field(workspace_id, field_id)
         await audit.record(get_redis(), workspace_id, actor_of(request), "field.deleted", "field", field_id,
                            {"tag": deleted["tag"]})
         return await _fields_partial(request, list_id)
@@ -201,10 +174,7 @@ class ListController(Controller):
     async def move_field(self, request: Request, list_id: int, field_id: int) -> Template:
         form = await request.form()
         workspace_id = request.state.viewer.workspace_id
-        try:
-            await custom_fields.move_field(workspace_id, field_id, -1 if form.get("direction") == "up" else 1)
-        except LookupError as exc:
-            raise NotFoundException() from exc
+        await custom_fields.move_field(workspace_id, field_id, -1 if form.get("direction") == "up" else 1)
         return await _fields_partial(request, list_id)
 
     @get("/{list_id:int}/fields", name="list_fields")

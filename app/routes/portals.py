@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from app.services import accounts
 from app.services.audit import recent_entries
-from app.web.auth import ANY_MEMBER, safe_next, signed_in
+from app.web.auth import safe_next, signed_in
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class PortalController(Controller):
             await accounts.remember_portal(viewer.user_id, portal)
         return Template("portal/section.html", context={"portal": portal, "details": details, "section": current})
 
-    @post("/workspaces/switch", opt={ANY_MEMBER: True})
+    @post("/workspaces/switch", opt={"action": "self"})
     async def switch_workspace(self, request: Request) -> Redirect:
         form = await request.form()
         viewer = request.state.viewer

@@ -17,7 +17,7 @@ from app.services import audit, delivery_servers, lists, routing, segments, warm
 from app.services.delivery_status import server_status
 from app.services.routing import RoutingError
 from app.services.warmup_plans import WarmupError
-from app.web.auth import require_role, signed_in
+from app.web.auth import signed_in
 from app.web.pages import actor_of, form_values
 
 PREVIEW_LIMIT = 50
@@ -54,7 +54,7 @@ class RoutingController(Controller):
     async def index(self, request: Request) -> Template:
         return await _routing_page(request)
 
-    @post("/routing/rules", guards=[require_role("admin")])
+    @post("/routing/rules", opt={"action": "routing.manage"})
     async def add_rule(self, request: Request) -> Template | Redirect:
         form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
@@ -67,7 +67,7 @@ class RoutingController(Controller):
         flash(request, f"Rule “{rule['name']}” added.", "success")
         return Redirect("/mailing/delivery/routing", status_code=303)
 
-    @post("/routing/rules/{rule_id:int}/delete", guards=[require_role("admin")])
+    @post("/routing/rules/{rule_id:int}/delete", opt={"action": "routing.manage"})
     async def delete_rule(self, request: Request, rule_id: int) -> Redirect:
         workspace_id = request.state.viewer.workspace_id
         try:
@@ -77,7 +77,7 @@ class RoutingController(Controller):
         await audit.record(get_redis(), workspace_id, actor_of(request), "routing.rule_deleted", "rule", rule_id)
         return Redirect("/mailing/delivery/routing", status_code=303)
 
-    @post("/routing/groups/{group_id:int}", guards=[require_role("admin")])
+    @post("/routing/groups/{group_id:int}", opt={"action": "routing.manage"})
     async def update_group(self, request: Request, group_id: int) -> Template | Redirect:
         form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
@@ -119,7 +119,7 @@ class RoutingController(Controller):
             **section_context("mailing", "delivery"), "plans": await warmup_plans.plans(workspace_id),
             "servers": await delivery_servers.servers(workspace_id), "errors": errors, "form": form})
 
-    @post("/warmup", guards=[require_role("admin")])
+    @post("/warmup", opt={"action": "routing.manage"})
     async def create_plan(self, request: Request) -> Template | Redirect:
         form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
@@ -130,7 +130,7 @@ class RoutingController(Controller):
         await audit.record(get_redis(), workspace_id, actor_of(request), "warmup.plan_created", "plan", plan["id"])
         return Redirect("/mailing/delivery/warmup", status_code=303)
 
-    @post("/servers/{server_id:int}/warmup", guards=[require_role("admin")])
+    @post("/servers/{server_id:int}/warmup", opt={"action": "routing.manage"})
     async def assign(self, request: Request, server_id: int) -> Template | Redirect:
         form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id

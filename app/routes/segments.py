@@ -15,7 +15,7 @@ from app.routes.portals import section_context
 from app.services import audit, segments
 from app.services.lists import STATUSES
 from app.services.segments import SegmentError
-from app.web.auth import ANY_MEMBER, signed_in
+from app.web.auth import signed_in
 from app.web.pages import actor_of
 
 BUILDER = "mailing/segments/partials/builder.html"
@@ -87,7 +87,7 @@ class SegmentController(Controller):
         segment = await _segment_or_404(request, segment_id)
         return await _page(request, segment, segment)
 
-    @post("/builder", opt={ANY_MEMBER: True})
+    @post("/builder", opt={"action": "self"})
     async def builder(self, request: Request) -> Template:
         """Re-renders the conditions after a structural edit (add, remove, a new rule type or field)."""
         definition = await _form(request)
@@ -98,7 +98,7 @@ class SegmentController(Controller):
         return Template(BUILDER, context={**await _builder_context(workspace_id, {**definition, "conditions": tree}),
                                           "swap_live": True})
 
-    @post("/count", opt={ANY_MEMBER: True})
+    @post("/count", opt={"action": "self"})
     async def count(self, request: Request) -> Template:
         """The live count and preview while editing; errors land next to their rules out of band."""
         definition = await _form(request)

@@ -14,7 +14,7 @@ from app.routes.portals import section_context
 from app.services import audit, sending_domains
 from app.services.sending_domains import DomainError
 from app.settings import get_settings
-from app.web.auth import require_role, signed_in
+from app.web.auth import signed_in
 from app.web.pages import actor_of, form_values
 
 
@@ -33,7 +33,7 @@ class SendingDomainController(Controller):
             **section_context("mailing", "delivery"), "errors": {}, "form": {},
             "domains": await sending_domains.domains(request.state.viewer.workspace_id)})
 
-    @post("/", guards=[require_role("admin")])
+    @post("/", opt={"action": "domains.manage"})
     async def add(self, request: Request) -> Template | Redirect:
         form = form_values(await request.form())
         workspace_id = request.state.viewer.workspace_id
@@ -69,7 +69,7 @@ class SendingDomainController(Controller):
         await sending_domains.save_check(workspace_id, domain_id, checks)
         return Template("mailing/domains/partials/checks.html", context={"checks": checks})
 
-    @post("/{domain_id:int}/delete", guards=[require_role("admin")])
+    @post("/{domain_id:int}/delete", opt={"action": "domains.manage"})
     async def delete(self, request: Request, domain_id: int) -> Redirect:
         workspace_id = request.state.viewer.workspace_id
         try:

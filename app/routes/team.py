@@ -11,7 +11,7 @@ from app.redis_client import get_redis
 from app.services import audit, team
 from app.services.accounts import ROLES, AccountError
 from app.settings import get_settings
-from app.web.auth import require_role, signed_in
+from app.web.auth import signed_in
 from app.web.pages import actor_of, form_errors, page
 
 
@@ -34,7 +34,7 @@ class TeamController(Controller):
     async def show(self, request: Request) -> Template:
         return await _team_page(request)
 
-    @post("/team/invites", guards=[require_role("admin")])
+    @post("/team/invites", opt={"action": "team.manage"})
     async def invite(self, request: Request) -> Template:
         form = await request.form()
         values = {"email": str(form.get("email", "")).strip(), "role": str(form.get("role", "marketer"))}
@@ -52,7 +52,7 @@ class TeamController(Controller):
         flash(request, "Invitation sent.", category="success")
         return await _team_page(request)
 
-    @post("/team/invites/{invite_id:int}/revoke", guards=[require_role("admin")])
+    @post("/team/invites/{invite_id:int}/revoke", opt={"action": "team.manage"})
     async def revoke(self, request: Request, invite_id: int) -> Template:
         viewer = request.state.viewer
         try:
@@ -62,7 +62,7 @@ class TeamController(Controller):
         await audit.record(get_redis(), viewer.workspace_id, actor_of(request), "invite.revoked", "invite", invite_id)
         return await _team_page(request)
 
-    @post("/team/members/{user_id:int}/role", guards=[require_role("admin")])
+    @post("/team/members/{user_id:int}/role", opt={"action": "team.manage"})
     async def change_role(self, request: Request, user_id: int) -> Template:
         form = await request.form()
         role = str(form.get("role", ""))
@@ -82,7 +82,7 @@ class TeamController(Controller):
                            user_id, {"from": before["role"], "to": role})
         return await _team_page(request)
 
-    @post("/team/members/{user_id:int}/remove", guards=[require_role("admin")])
+    @post("/team/members/{user_id:int}/remove", opt={"action": "team.manage"})
     async def remove(self, request: Request, user_id: int) -> Template | Redirect:
         viewer = request.state.viewer
         if await team.member_role(viewer.workspace_id, user_id) == "owner" and viewer.role != "owner":
@@ -96,7 +96,7 @@ class TeamController(Controller):
         await audit.record(get_redis(), viewer.workspace_id, actor_of(request), "member.removed", "user", user_id)
         return await _team_page(request)
 
-    @get("/audit", name="audit_log", guards=[require_role("owner")])
+    @get("/audit", name="audit_log", opt={"action": "audit.read"})
     async def audit_log(self, request: Request, before: int | None = None) -> Template:
         entries = await audit.recent_entries(request.state.viewer.workspace_id, before_id=before)
         older = entries[-1]["id"] if len(entries) == audit.PAGE_SIZE else None

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from email_validator import EmailNotValidError, validate_email
 
 from app.db.accounts import Membership, User, Workspace
+from app.services.forms import FormError
 from app.services.passwords import DUMMY_HASH, hash_password, password_matches, password_problem
 
 ROLES = ("owner", "admin", "marketer", "analyst")
@@ -16,12 +17,8 @@ ROLE_RANK = {"analyst": 0, "marketer": 1, "admin": 2, "owner": 3}
 PORTALS = ("mailing", "analytics")
 
 
-class AccountError(ValueError):
+class AccountError(FormError):
     """A request about accounts that cannot be honoured; `field` names the form field at fault."""
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

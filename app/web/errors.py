@@ -1,15 +1,27 @@
-"""Every error becomes a clear page or a JSON error with a stable code; never a stack trace."""
+"""Every error takes one path to the person who caused it: never a stack trace.
+
+- A service's `FormError` re-renders the submitted form with a message next to each field (422),
+  which the browser's htmx configuration swaps in like a success (static/js/ignite.js).
+- A service's `LookupError` is a 404.
+- Anything else is a page (full navigation), a toast (an HTMX request: the message travels in the
+  `X-Ignite-Message` header), or a JSON error with a stable code (the API).
+"""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Receive, Scope, Send
 
 from app.logs import get_logger
+from app.services.forms import FORM_WIDE, FormError
 
 log = get_logger("ignite.errors")
 
@@ -19,7 +31,9 @@ CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
+    422: "invalid",
     429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
@@ -31,11 +45,17 @@ TITLES = {
     403: "You can't do that here",
     404: "Not found",
     405: "Not allowed",
+    409: "That changed meanwhile",
     413: "That was too large",
+    422: "Please correct the form",
     429: "Slow down",
     500: "Something went wrong on our side",
     503: "Temporarily unavailable",
 }
+
+# What a route leaves on request.state so that a FormError can re-render its form.
+FORM_PAGE = "form_page"
+FormContext = Mapping[str, Any] | Callable[[], Awaitable[Mapping[str, Any]]]
 
 
 def wants_json(request: Request) -> bool:
@@ -43,6 +63,10 @@ def wants_json(request: Request) -> bool:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
+
+
+def is_htmx_request(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
 
 
 def _message(exc: Exception, status: int) -> str:
@@ -53,36 +77,94 @@ def _message(exc: Exception, status: int) -> str:
     if status >= 500:
         return "The error has been logged. Try again in a moment."
     detail = getattr(exc, "detail", "") or ""
-    return detail if isinstance(detail, str) else TITLES.get(status, "Error")
+    return detail if isinstance(detail, str) and detail else TITLES.get(status, "Error")
+
+
+def _status_of(exc: Exception) -> int:
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    # KeyError and IndexError are bugs, not "no such thing in this workspace".
+    if isinstance(exc, LookupError) and not isinstance(exc, KeyError | IndexError):
+        return 404
+    return HTTP_500_INTERNAL_SERVER_ERROR
 
 
 def error_response(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else HTTP_500_INTERNAL_SERVER_ERROR
+    status = _status_of(exc)
     request_id = request.scope.get("state", {}).get("request_id", "")
     if status >= 500:
         log.error("unhandled_error", exc_info=exc, route=request.scope.get("path_template", ""))
-    message = _message(exc, status)
+    message = TITLES[404] if status == 404 and not isinstance(exc, HTTPException) else _message(exc, status)
+    headers = dict(getattr(exc, "headers", None) or {})
     if wants_json(request):
         body = {"error": {"code": CODES.get(status, "error"), "message": message, "request_id": request_id}}
         if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
             body["error"]["fields"] = exc.extra
-        return Response(body, status_code=status, headers=getattr(exc, "headers", None) or None)
+        return Response(body, status_code=status, headers=headers or None)
     if isinstance(exc, NotAuthorizedException):
         return _to_sign_in(request)
+    if is_htmx_request(request):
+        headers["X-Ignite-Message"] = quote(message)
     return Template(
         template_name="errors/error.html",
         context={"status": status, "title": TITLES.get(status, "Error"), "message": message,
                  "request_id": request_id},
         status_code=status,
+        headers=headers,
     )
+
+
+class _FormPage(Response):
+    """The rejected form, rendered once its (possibly async) context is ready."""
+
+    def __init__(self, template: str, context: FormContext, values: Mapping[str, str], errors: dict[str, str]) -> None:
+        super().__init__(content=b"", status_code=422)
+        self.template, self.context, self.values, self.errors = template, context, values, errors
+
+    def to_asgi_response(self, app: Any, request: Request, **kwargs: Any) -> Any:
+        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+            context = self.context if isinstance(self.context, Mapping) else await self.context()
+            rendered = Template(self.template, status_code=422,
+                                context={**context, "form": self.values, "errors": self.errors})
+            await rendered.to_asgi_response(None, request, **kwargs)(scope, receive, send)
+
+        return respond
+
+
+def form_error_response(request: Request, exc: FormError) -> Response:
+    """The form again, values kept, each message next to its field; or the message where there is no form."""
+    if wants_json(request):
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        return Response({"error": {"code": "invalid", "message": str(exc), "fields": exc.errors,
+                                   "request_id": request_id}}, status_code=422)
+    remembered = request.scope.get("state", {}).get(FORM_PAGE)
+    if remembered is not None:
+        template, context, values = remembered
+        return _FormPage(template, context, values, exc.errors)
+    if is_htmx_request(request) and request.headers.get("hx-boosted") != "true":
+        return Response(b"", status_code=422, headers={"X-Ignite-Message": quote(str(exc))})
+    flash(request, str(exc), "error")
+    return Redirect(_back(request), status_code=303)
+
+
+def _back(request: Request) -> str:
+    """The page the form was on (a local path only), so its message shows where it was typed."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return "/"
+    path = referer.path or "/"
+    if not path.startswith("/") or path.startswith("//"):
+        return "/"
+    return path + (f"?{referer.query}" if referer.query else "")
 
 
 def _to_sign_in(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     location = f"/login?next={quote(target)}" if request.method == "GET" else "/login"
-    if request.headers.get("hx-request") == "true":
+    if is_htmx_request(request):
         return Response(b"", status_code=200, headers={"HX-Redirect": location})
     return Redirect(location, status_code=303)
 
 
-EXCEPTION_HANDLERS = {HTTPException: error_response, Exception: error_response}
+EXCEPTION_HANDLERS = {FormError: form_error_response, HTTPException: error_response, Exception: error_response}
+__all__ = ["EXCEPTION_HANDLERS", "FORM_PAGE", "FORM_WIDE", "FormContext", "error_response", "wants_json"]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from app.services.forms import FormError
 
-class ImportProblem(ValueError):
+
+class ImportProblem(FormError):
     """The file or the mapping cannot be imported; the message says why and what to do. `field` names a form field."""
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class ImportStateError(ValueError):

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.services.forms import FormError
 from app.services.lists import STATUSES
 from app.services.segments.values import as_day, as_integer, as_text, field_value
 from app.services.segments.vocabulary import (
@@ -41,20 +42,16 @@ class Problem:
         return self.field or path_key(self.path)
 
 
-class SegmentError(ValueError):
+class SegmentError(FormError):
     """A definition that cannot be counted or saved; `path` is where the first problem is."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(f"{p.key}: {p.message}" for p in problems))
+        super().__init__({p.key: p.message for p in problems})
         self.problems = problems
 
     @property
     def path(self) -> tuple[int, ...]:
         return self.problems[0].path
-
-    @property
-    def errors(self) -> dict[str, str]:
-        return {p.key: p.message for p in self.problems}
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from app.db.suppression import SuppressionList
 from app.services.accounts import now
+from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 
 BLACKLIST_NAME = "Blacklist"
 
 
-class SuppressionError(ValueError):
+class SuppressionError(FormError):
     """Values that cannot be saved, by form field name."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 async def blacklist(workspace_id: int) -> dict:

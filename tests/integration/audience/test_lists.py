@@ -20,7 +20,7 @@ async def test_create_list_with_settings_and_see_it_listed(client):
 async def test_list_form_errors_are_shown_next_to_fields_and_nothing_is_saved(client):
     await signed_in_client(client)
     response = await post_form(client, "/mailing/lists", {"name": "", "from_email": "not-an-email"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'data-testid="error-name"' in response.text
     assert 'data-testid="error-from_email"' in response.text
     assert await MailingList.count() == 0
@@ -30,7 +30,7 @@ async def test_duplicate_list_name_is_refused(client):
     workspace, _ = await signed_in_client(client)
     await make_list(workspace, "Main")
     response = await post_form(client, "/mailing/lists", {"name": "Main"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "already has this name" in response.text
 
 
@@ -53,9 +53,9 @@ async def test_custom_fields_add_reorder_edit_delete(client):
     assert first.status_code == 200 and "{{ first_name }}" in first.text
     await post_form(client, base, {"label": "Plan", "kind": "dropdown", "options": "free, pro"})
     bad = await post_form(client, base, {"label": "Plan again", "tag": "plan", "kind": "text"})
-    assert bad.status_code == 400 and "uses this merge tag" in bad.text
+    assert bad.status_code == 422 and "uses this merge tag" in bad.text
     reserved = await post_form(client, base, {"label": "Email", "kind": "text"})
-    assert reserved.status_code == 400 and "reserved" in reserved.text
+    assert reserved.status_code == 422 and "reserved" in reserved.text
     plan = await ListField.select().where(ListField.tag == "plan").first()
     await post_form(client, f"{base}/{plan['id']}/move", {"direction": "up"})
     ordered = await ListField.select(ListField.tag).order_by(ListField.position)
