@@ -6,18 +6,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
+from redis.asyncio import Redis
 
-from app.redis_client import get_redis
 from app.routes.portals import section_context
 from app.services import audit, segments
 from app.services.lists import STATUSES
 from app.services.segments import SegmentError
 from app.web.auth import signed_in
-from app.web.pages import actor_of
+from app.web.pages import actor_of, on_form_error
 
+PAGE = "mailing/segments/builder.html"
 BUILDER = "mailing/segments/partials/builder.html"
 LIVE = "mailing/segments/partials/live.html"
 EMPTY_DEFINITION = {"name": "", "description": "", "list_ids": [], "conditions": {"match": "all", "rules": []}}
@@ -51,19 +51,19 @@ async def _builder_context(workspace_id: int, definition: Mapping[str, Any], err
     }
 
 
-async def _page(request: Request, definition: Mapping[str, Any], segment: dict | None = None,
-                errors: dict | None = None, status_code: int = 200) -> Template:
-    workspace_id = request.state.viewer.workspace_id
-    return Template("mailing/segments/builder.html", status_code=status_code, context={
-        **section_context("mailing", "segments"), "segment": segment,
-        **await _builder_context(workspace_id, definition, errors),
-    })
+async def _page_context(workspace_id: int, definition: Mapping[str, Any], segment: dict | None) -> dict:
+    return {**section_context("mailing", "segments"), "segment": segment,
+            **await _builder_context(workspace_id, definition)}
 
 
-async def _segment_or_404(request: Request, segment_id: int) -> dict:
-    found = await segments.get_segment(request.state.viewer.workspace_id, segment_id)
+async def _page(workspace_id: int, definition: Mapping[str, Any], segment: dict | None = None) -> Template:
+    return Template(PAGE, context=await _page_context(workspace_id, definition, segment))
+
+
+async def _segment_of(workspace_id: int, segment_id: int) -> dict:
+    found = await segments.get_segment(workspace_id, segment_id)
     if found is None:
-        raise NotFoundException()
+        raise LookupError(segment_id)
     return found
 
 
@@ -79,13 +79,13 @@ class SegmentController(Controller):
                                                                 "segments": rows})
 
     @get("/new")
-    async def new(self, request: Request) -> Template:
-        return await _page(request, EMPTY_DEFINITION)
+    async def new(self, workspace_id: int) -> Template:
+        return await _page(workspace_id, EMPTY_DEFINITION)
 
     @get("/{segment_id:int}", name="segment_detail")
-    async def edit(self, request: Request, segment_id: int) -> Template:
-        segment = await _segment_or_404(request, segment_id)
-        return await _page(request, segment, segment)
+    async def edit(self, workspace_id: int, segment_id: int) -> Template:
+        segment = await _segment_of(workspace_id, segment_id)
+        return await _page(workspace_id, segment, segment)
 
     @post("/builder", opt={"action": "self"})
     async def builder(self, request: Request) -> Template:
@@ -106,46 +106,36 @@ class SegmentController(Controller):
         return Template(LIVE, context={**context, "rule_errors_oob": True})
 
     @post("/")
-    async def create(self, request: Request) -> Template | Redirect:
-        return await self._save(request, await _form(request), None)
+    async def create(self, request: Request, workspace_id: int, redis: Redis) -> Redirect:
+        return await self._save(request, workspace_id, redis, None)
 
     @post("/{segment_id:int}")
-    async def update(self, request: Request, segment_id: int) -> Template | Redirect:
-        segment = await _segment_or_404(request, segment_id)
-        return await self._save(request, await _form(request), segment)
+    async def update(self, request: Request, segment_id: int, workspace_id: int, redis: Redis) -> Redirect:
+        return await self._save(request, workspace_id, redis, await _segment_of(workspace_id, segment_id))
 
-    async def _save(self, request: Request, definition: dict, segment: dict | None) -> Template | Redirect:
-        workspace_id = request.state.viewer.workspace_id
-        try:
+    async def _save(self, request: Request, workspace_id: int, redis: Redis, segment: dict | None) -> Redirect:
+        definition = await _form(request)
+        on_form_error(request, PAGE, lambda: _page_context(workspace_id, definition, segment), {})
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
             saved = await segments.save_segment(workspace_id, definition, segment["id"] if segment else None)
-        except SegmentError as exc:
-            return await _page(request, definition, segment, exc.errors, status_code=400)
-        action = "segment.updated" if segment else "segment.created"
-        await audit.record(get_redis(), workspace_id, actor_of(request), action, "segment", saved["id"],
-                           {"name": saved["name"], "count": saved["cached_count"]})
+            change.note("segment.updated" if segment else "segment.created", "segment", saved["id"],
+                        {"name": saved["name"], "count": saved["cached_count"]})
         flash(request, f"Segment “{saved['name']}” saved: {saved['cached_count']:,} subscribers.", "success")
         return Redirect("/mailing/segments", status_code=303)
 
     @post("/{segment_id:int}/recount")
-    async def recount(self, request: Request, segment_id: int) -> Template:
-        workspace_id = request.state.viewer.workspace_id
+    async def recount(self, workspace_id: int, segment_id: int) -> Template:
         try:
             segment = await segments.recount(workspace_id, segment_id)
-        except LookupError as exc:
-            raise NotFoundException() from exc
         except SegmentError as exc:
-            # A list or field the segment relies on was deleted since it was saved.
-            segment = {**await _segment_or_404(request, segment_id), "problem": str(exc)}
+            # A list or field the segment relies on was deleted since it was saved: show it on the row.
+            segment = {**await _segment_of(workspace_id, segment_id), "problem": str(exc)}
         return Template("mailing/segments/partials/row.html", context={"segment": segment})
 
     @post("/{segment_id:int}/delete")
-    async def delete(self, request: Request, segment_id: int) -> Redirect:
-        workspace_id = request.state.viewer.workspace_id
-        try:
+    async def delete(self, request: Request, segment_id: int, workspace_id: int, redis: Redis) -> Redirect:
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
             deleted = await segments.delete_segment(workspace_id, segment_id)
-        except LookupError as exc:
-            raise NotFoundException() from exc
-        await audit.record(get_redis(), workspace_id, actor_of(request), "segment.deleted", "segment", segment_id,
-                           {"name": deleted["name"]})
+            change.note("segment.deleted", "segment", segment_id, {"name": deleted["name"]})
         flash(request, f"Segment “{deleted['name']}” deleted.", "info")
         return Redirect("/mailing/segments", status_code=303)

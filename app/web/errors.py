@@ -125,7 +125,8 @@ class _FormPage(Response):
         async def respond(scope: Scope, receive: Receive, send: Send) -> None:
             context = self.context if isinstance(self.context, Mapping) else await self.context()
             rendered = Template(self.template, status_code=422,
-                                context={**context, "form": self.values, "errors": self.errors})
+                                context={**context, "form": self.values,
+                                         "errors": {**context.get("errors", {}), **self.errors}})
             await rendered.to_asgi_response(None, request, **kwargs)(scope, receive, send)
 
         return respond

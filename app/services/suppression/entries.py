@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from app.services.sqlparams import Params, fetch
 from app.services.subscribers import SubscriberError, normalized_email
+from app.services.suppression.lists import SuppressionError
 from app.services.tenancy import checked_workspace_id
 
 KINDS = ("email", "md5", "sha256", "domain")
@@ -109,6 +110,8 @@ async def add_entries(workspace_id: int, list_id: int, entries: list[Entry], rea
 
 
 async def add_pasted(workspace_id: int, list_id: int, text: str, reason: str = "") -> AddSummary:
+    if not text.strip():
+        raise SuppressionError({"entries": "Paste at least one line."})
     entries, invalid = parse_lines(text)
     added = await add_entries(workspace_id, list_id, entries, reason)
     return AddSummary(added=added, already_present=len(entries) - added, invalid=invalid)

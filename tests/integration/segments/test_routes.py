@@ -108,7 +108,7 @@ async def test_save_with_errors_shows_them_next_to_the_fields(client):
     workspace, _ = await signed_in_client(client)
     audience = await make_audience(workspace)
     response = await post_form(client, "/mailing/segments", {**_form(audience, ("nope", "equals", "x")), "name": ""})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'data-testid="error-name"' in response.text
     assert re.search(r'data-testid="error-r-0">No custom field “nope”', response.text)
     assert await Segment.count() == 0

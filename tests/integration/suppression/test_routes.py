@@ -21,7 +21,7 @@ async def test_index_shows_the_blacklist_first_and_what_to_do(client):
     assert listing.text.index("suppression-row-Blacklist") < listing.text.index("suppression-row-Offer 1234")
     assert 'data-testid="empty-state"' not in listing.text
     refused = await post_form(client, "/mailing/suppression", {"name": "Offer 1234"})
-    assert refused.status_code == 400 and 'data-testid="error-name"' in refused.text
+    assert refused.status_code == 422 and 'data-testid="error-name"' in refused.text
 
 
 async def test_paste_search_remove_and_export(client):
@@ -37,7 +37,7 @@ async def test_paste_search_remove_and_export(client):
     again = await post_form(client, f"{url}/entries", {"entries": "ANN@example.com"}, headers=HX)
     assert 'data-testid="summary-present">1<' in again.text
     empty = await post_form(client, f"{url}/entries", {"entries": "  "}, headers=HX)
-    assert empty.status_code == 400 and 'data-testid="error-entries"' in empty.text
+    assert empty.status_code == 422 and 'data-testid="error-entries"' in empty.text
 
     found = await client.get(url, params={"q": "bob@example.com"}, headers=HX)
     assert md5 in found.text and "ann@example.com" not in found.text and "<html" not in found.text
