@@ -53,6 +53,7 @@ TITLES = {
     503: "Temporarily unavailable",
 }
 
+GONE = "That no longer exists. Reload the page to see what is there now."
 # What a route leaves on request.state so that a FormError can re-render its form.
 FORM_PAGE = "form_page"
 FormContext = Mapping[str, Any] | Callable[[], Awaitable[Mapping[str, Any]]]
@@ -94,7 +95,7 @@ def error_response(request: Request, exc: Exception) -> Response:
     request_id = request.scope.get("state", {}).get("request_id", "")
     if status >= 500:
         log.error("unhandled_error", exc_info=exc, route=request.scope.get("path_template", ""))
-    message = TITLES[404] if status == 404 and not isinstance(exc, HTTPException) else _message(exc, status)
+    message = GONE if status == 404 and not isinstance(exc, HTTPException) else _message(exc, status)
     headers = dict(getattr(exc, "headers", None) or {})
     if wants_json(request):
         body = {"error": {"code": CODES.get(status, "error"), "message": message, "request_id": request_id}}
