@@ -1,8 +1,10 @@
-"""The test session starts real PostgreSQL and Redis once (embedded, on free ports) and migrates.
+"""The test session starts real PostgreSQL and Redis once (embedded, on free ports) and migrates,
+unless it runs only unit tests, which need neither.
 
-Environment variables are set in pytest_configure, before any app module is
-imported, because settings and the Piccolo engine read them at import time.
-Each test starts from empty tables and an empty Redis database.
+Environment variables (the servers' URLs among them) are set in pytest_configure, before any app
+module is imported, because settings and the Piccolo engine read them at import time; the servers
+themselves start once collection shows that a test outside tests/unit will run.
+Each of those tests starts from empty tables and an empty Redis database.
 """
 
 from __future__ import annotations
@@ -27,12 +29,24 @@ def pytest_configure(config: pytest.Config) -> None:
         "IGNITE_ENV": "test",
         "LOG_LEVEL": "WARNING",
     })
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    from app.embedded import ensure_services, free_port
+    from app.embedded import DATABASE_NAME, free_port
 
-    _state["folder"] = folder
-    _state["services"] = ensure_services(folder, free_port(), free_port())
+    pg_port, redis_port = free_port(), free_port()
+    os.environ["DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{pg_port}/{DATABASE_NAME}"
+    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    _state.update(folder=folder, ports=(pg_port, redis_port))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    unit = Path(__file__).parent / "unit"
+    if all(Path(item.fspath).is_relative_to(unit) for item in session.items):
+        return
+    from app.embedded import EmbeddedServices, start_postgres, start_redis
+
+    folder, (pg_port, redis_port) = _state["folder"], _state["ports"]
+    started = [name for name, start, port in (("postgres", start_postgres, pg_port), ("redis", start_redis, redis_port))
+               if start(folder / name, port)]
+    _state["services"] = EmbeddedServices(os.environ["DATABASE_URL"], os.environ["REDIS_URL"], tuple(started))
     from app.db.migrating import migrate
 
     asyncio.run(migrate())
@@ -43,6 +57,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from app.embedded import stop_services
 
         stop_services(_state["folder"], _state["services"])
+    if "folder" in _state:
         shutil.rmtree(_state["folder"], ignore_errors=True)
 
 
@@ -69,6 +84,8 @@ async def _truncate_everything() -> None:
 @pytest.fixture(autouse=True)
 async def clean_state() -> AsyncIterator[None]:
     yield
+    if "services" not in _state:
+        return
     from app.redis_client import get_redis
 
     await _truncate_everything()

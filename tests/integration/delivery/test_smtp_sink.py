@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import os
+
 import pytest
 
 from app.esp.base import OutgoingMessage
 from app.esp.smtp import Security, SmtpConfig, SmtpESP
 from tests.integration.delivery.smtp_servers import SMTP_SINK, start_smtp_sink
 
-pytestmark = pytest.mark.skipif(not SMTP_SINK.exists(),
+# A contributor's machine may lack Postfix; CI installs it (.ci/run), so there a missing smtp-sink fails.
+pytestmark = pytest.mark.skipif(not SMTP_SINK.exists() and not os.environ.get("CI"),
                                 reason="Postfix smtp-sink not installed (apt-get install postfix)")
 
 RAW = b"From: news@example.com\r\nTo: reader@example.net\r\nSubject: Sale\r\n\r\n" + b"Offer text.\r\n" * 100
