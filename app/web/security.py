@@ -28,24 +28,26 @@ DEFAULTS = (
 )
 
 
-def _policy_for(path: str) -> bytes:
-    return (API_DOCS_CSP if path.startswith(API_DOCS) else APP_CSP).encode()
+def headers_for(path: str, https: bool) -> list[tuple[bytes, bytes]]:
+    """The headers every response to `path` carries unless it set its own."""
+    policy = API_DOCS_CSP if path.startswith(API_DOCS) else APP_CSP
+    return [*DEFAULTS, (b"content-security-policy", policy.encode()), *([HSTS] if https else [])]
 
 
 def security_headers_middleware(app: ASGIApp) -> ASGIApp:
-    defaults = [*DEFAULTS, HSTS] if get_settings().base_url.startswith("https://") else list(DEFAULTS)
+    https = get_settings().base_url.startswith("https://")
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        policy = (b"content-security-policy", _policy_for(scope["path"]))
+        defaults = headers_for(scope["path"], https)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []),
-                                      *((name, value) for name, value in (*defaults, policy) if name not in present)]
+                                      *((name, value) for name, value in defaults if name not in present)]
             await send(message)
 
         await app(scope, receive, send_with_headers)
