@@ -37,10 +37,12 @@ from app.routes.subscribers import SubscriberController
 from app.routes.suppression import SuppressionController
 from app.routes.team import TeamController
 from app.routes.templates import TemplateController
+from app.services import statements
 from app.settings import PROJECT_ROOT, get_settings
 from app.web.auth import current_viewer, current_workspace_id
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.observability import observability_middleware
+from app.web.params import checked_parameters
 from app.web.security import security_headers_middleware
 from app.web.sessions import RotatingSessionConfig
 
@@ -58,6 +60,8 @@ async def database_pool(_: Litestar) -> AsyncIterator[None]:
     settings = get_settings()
     await ensure_migrated(settings.database.url)
     await DB.start_connection_pool(min_size=settings.database.pool_min, max_size=settings.database.pool_max)
+    async with DB.pool.acquire() as connection:
+        await statements.check_all(connection)
     try:
         yield
     finally:
@@ -140,6 +144,8 @@ def create_app() -> Litestar:
             ],
         ),
         exception_handlers=EXCEPTION_HANDLERS,
+        # Ids out of their column's range, NUL characters: refused before any handler runs.
+        before_request=checked_parameters,
         request_max_body_size=settings.security.max_form_bytes,
         debug=False,
     )

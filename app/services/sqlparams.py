@@ -7,6 +7,7 @@ travels as `$n` and no fragment ever needs to renumber another's placeholders.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app.piccolo_conf import DB
@@ -25,7 +26,11 @@ class Params:
 
 async def fetch(sql: str, params: Params | None = None) -> list[dict[str, Any]]:
     """Rows as dicts; joins the caller's Piccolo transaction when there is one, else uses the pool."""
-    args = params.values if params else []
+    return await fetch_positional(sql, params.values if params else [])
+
+
+async def fetch_positional(sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts of a statement whose `$n` parameters are `args`, on the caller's transaction if any."""
     transaction = DB.current_transaction.get()
     if transaction is not None:
         rows = await transaction.connection.fetch(sql, *args)

@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from app.services import statements
 from app.services.sqlparams import Params, fetch
 from app.services.subscribers import SubscriberError, normalized_email
 from app.services.suppression.lists import SuppressionError
@@ -95,17 +96,8 @@ async def add_entries(workspace_id: int, list_id: int, entries: list[Entry], rea
     """Adds what is not there yet (one statement, whatever the size); returns how many were new."""
     if not entries:
         return 0
-    params = Params()
-    workspace = params.add(checked_workspace_id(workspace_id))
-    kinds, values = params.add([e.kind for e in entries]), params.add([e.value for e in entries])
-    rows = await fetch(
-        "WITH added AS (INSERT INTO suppression_entries (workspace_id, suppression_list_id, kind, value, reason) "
-        f"SELECT {workspace}, l.id, i.kind, i.value, {params.add(reason.strip()[:200])} "
-        f"FROM suppression_lists l, unnest({kinds}::text[], {values}::text[]) AS i(kind, value) "
-        f"WHERE l.id = {params.add(list_id)} AND l.workspace_id = {workspace} "
-        "ON CONFLICT (suppression_list_id, kind, value) DO NOTHING RETURNING 1) SELECT count(*) AS n FROM added",
-        params,
-    )
+    rows = await statements.run("suppression.add-entries", checked_workspace_id(workspace_id), list_id,
+                                [e.kind for e in entries], [e.value for e in entries], reason.strip()[:200])
     return int(rows[0]["n"])
 
 
