@@ -3,7 +3,7 @@ unless it runs only unit tests, which need neither.
 
 Environment variables (the servers' URLs among them) are set in pytest_configure, before any app
 module is imported, because settings and the Piccolo engine read them at import time; the servers
-themselves start once collection shows that a test outside tests/unit will run.
+themselves start unless every path pytest was given lies under tests/unit.
 Each of those tests starts from empty tables and an empty Redis database.
 """
 
@@ -34,16 +34,20 @@ def pytest_configure(config: pytest.Config) -> None:
     pg_port, redis_port = free_port(), free_port()
     os.environ["DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{pg_port}/{DATABASE_NAME}"
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-    _state.update(folder=folder, ports=(pg_port, redis_port))
+    _state["folder"] = folder
+    if not _only_unit_tests(config):
+        _start_services(folder, pg_port, redis_port)
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
+def _only_unit_tests(config: pytest.Config) -> bool:
     unit = Path(__file__).parent / "unit"
-    if all(Path(item.fspath).is_relative_to(unit) for item in session.items):
-        return
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [Path(config.rootpath, "tests")]
+    return all(path.is_relative_to(unit) for path in paths)
+
+
+def _start_services(folder: Path, pg_port: int, redis_port: int) -> None:
     from app.embedded import EmbeddedServices, start_postgres, start_redis
 
-    folder, (pg_port, redis_port) = _state["folder"], _state["ports"]
     started = [name for name, start, port in (("postgres", start_postgres, pg_port), ("redis", start_redis, redis_port))
                if start(folder / name, port)]
     _state["services"] = EmbeddedServices(os.environ["DATABASE_URL"], os.environ["REDIS_URL"], tuple(started))
