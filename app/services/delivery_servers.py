@@ -16,6 +16,7 @@ from app.esp.base import Health, OutgoingMessage
 from app.esp.registry import adapter_for
 from app.services import vault
 from app.services.accounts import now
+from app.services.form_input import LARGEST_INTEGER
 from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, owned_by
 
@@ -54,6 +55,9 @@ KINDS: dict[str, tuple[str, tuple[Setting, ...]]] = {
 }
 STATUSES = ("active", "paused", "disabled", "warmup", "circuit_open")
 NUMBERS = ("per_second", "hourly_quota", "daily_quota", "monthly_quota", "weight")
+NAME_LENGTH = 120
+# cost_per_thousand is numeric(10, 4).
+LARGEST_COST = Decimal("999999.9999")
 
 
 class ServerError(FormError):
@@ -68,14 +72,25 @@ def _number(raw: dict[str, Any], name: str, errors: dict[str, str], maximum: int
     return int(text)
 
 
+def _cost(value: object, errors: dict[str, str]) -> Decimal:
+    try:
+        cost = Decimal(str(value or "0").strip()).quantize(Decimal("0.0001"))
+        if not 0 <= cost <= LARGEST_COST:
+            raise InvalidOperation
+    except InvalidOperation:
+        errors["cost_per_thousand"] = "Enter a cost such as 0.25 (up to 999999.9999)."
+        return Decimal(0)
+    return cost
+
+
 def cleaned_server_values(raw: dict[str, Any], kind: str, existing_secrets: dict[str, str]) -> dict[str, Any]:
     """Validated columns for a server of `kind`; empty secret inputs keep the stored secret."""
     if kind not in KINDS:
         raise ServerError({"kind": "Choose a server type."})
     errors: dict[str, str] = {}
     values: dict[str, Any] = {"kind": kind, "name": str(raw.get("name", "")).strip()}
-    if not values["name"]:
-        errors["name"] = "Give the server a name."
+    if not values["name"] or len(values["name"]) > NAME_LENGTH:
+        errors["name"] = f"Give the server a name of up to {NAME_LENGTH} characters."
     for name in ("from_email", "bounce_address"):
         text = str(raw.get(name, "")).strip()
         if text:
@@ -85,15 +100,12 @@ def cleaned_server_values(raw: dict[str, Any], kind: str, existing_secrets: dict
                 errors[name] = str(exc)
         values[name] = text
     values["from_name"] = str(raw.get("from_name", "")).strip()
+    if len(values["from_name"]) > NAME_LENGTH:
+        errors["from_name"] = f"Names are up to {NAME_LENGTH} characters."
     for name in NUMBERS:
         values[name] = (_number(raw, name, errors, maximum=1000, default=100) if name == "weight"
                         else _number(raw, name, errors))
-    try:
-        values["cost_per_thousand"] = Decimal(str(raw.get("cost_per_thousand", "") or "0"))
-        if values["cost_per_thousand"] < 0:
-            raise InvalidOperation
-    except InvalidOperation:
-        errors["cost_per_thousand"] = "Enter a cost such as 0.25."
+    values["cost_per_thousand"] = _cost(raw.get("cost_per_thousand"), errors)
     domains = str(raw.get("allowed_domains", "")).replace(",", " ").split()
     values["allowed_domains"] = [domain.strip().lower() for domain in domains]
     settings: dict[str, str] = {}
@@ -136,13 +148,15 @@ async def servers(workspace_id: int) -> list[dict]:
     ).output(load_json=True)
 
 
-async def get_server(workspace_id: int, server_id: object) -> dict | None:
-    try:
-        pk = int(server_id)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
-    return await DeliveryServer.select().where(owned_by(DeliveryServer, workspace_id),
-                                               DeliveryServer.id == pk).output(load_json=True).first()
+async def get_server(workspace_id: int, server_id: int) -> dict:
+    """The server with this id in this workspace; LookupError when there is none."""
+    row = None
+    if 0 < server_id <= LARGEST_INTEGER:
+        row = await DeliveryServer.select().where(owned_by(DeliveryServer, workspace_id),
+                                                  DeliveryServer.id == server_id).output(load_json=True).first()
+    if row is None:
+        raise LookupError("server")
+    return row
 
 
 async def create_server(workspace_id: int, kind: str, raw: dict[str, Any]) -> dict:
@@ -158,8 +172,6 @@ async def create_server(workspace_id: int, kind: str, raw: dict[str, Any]) -> di
 
 async def update_server(workspace_id: int, server_id: int, raw: dict[str, Any]) -> dict:
     current = await get_server(workspace_id, server_id)
-    if current is None:
-        raise LookupError("server")
     values = cleaned_server_values(raw, current["kind"], stored_secrets(current))
     if await DeliveryServer.exists().where(owned_by(DeliveryServer, workspace_id),
                                            DeliveryServer.name == values["name"], DeliveryServer.id != server_id):
@@ -205,6 +217,26 @@ def _test_message(row: dict, to: str) -> OutgoingMessage:
     return OutgoingMessage(workspace_id=row["workspace_id"], mail_from=row["bounce_address"] or sender,
                            recipients=(to,), raw=message.as_bytes(), message_id=message["Message-ID"],
                            subject=message["Subject"])
+
+
+def _test_recipient(raw: dict[str, Any]) -> str:
+    text = str(raw.get("test_to", "")).strip()
+    if not text:
+        return ""
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ServerError({"test_to": str(exc)}) from exc
+
+
+async def test_connection(workspace_id: int, server_id: int, raw: dict[str, Any]) -> Health:
+    """Test the server's connection (and send a test message when `test_to` is given); the result is
+    kept on the server, so its row shows it until the next test."""
+    test_to = _test_recipient(raw)
+    server = await get_server(workspace_id, server_id)
+    health = await check_connection(server, test_to)
+    await record_check(workspace_id, server_id, health)
+    return health
 
 
 async def check_connection(row: dict, test_to: str = "") -> Health:

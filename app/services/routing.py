@@ -10,14 +10,20 @@ or at today's warm-up cap; weights shrink with the adaptive rate of the
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 
+from app.db.audience import MailingList
 from app.db.delivery import DeliveryServer, DomainGroup, RoutingRule
+from app.db.segments import Segment
+from app.services import segments
+from app.services.form_input import chosen_id, owned_id, whole_number
 from app.services.forms import FormError
+from app.services.suppression.mailable import why_not_mailable
 from app.services.tenancy import checked_workspace_id, owned_by
 from app.services.throttling import (
     DEFAULT_DOMAIN_GROUP_PER_HOUR,
@@ -42,6 +48,10 @@ DEFAULT_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 SENDABLE = ("active", "warmup")
 BREAKER = BreakerPolicy()
+NAME_LENGTH = 120
+TAG_LENGTH = 64
+LARGEST_LIMIT = 10**9
+PREVIEW_LIMIT = 50
 
 
 class RoutingError(FormError):
@@ -86,12 +96,11 @@ async def domain_groups(workspace_id: int) -> list[dict]:
     return await DomainGroup.select().where(owned_by(DomainGroup, workspace_id)).order_by(DomainGroup.position)
 
 
-async def update_group(workspace_id: int, group_id: int, raw: dict[str, Any]) -> None:
+async def update_group(workspace_id: int, group_id: int, raw: Mapping[str, Any]) -> None:
     domains = sorted({d.strip().lower() for d in str(raw.get("domains", "")).replace(",", " ").split() if d.strip()})
-    limit = str(raw.get("hourly_limit", "0")).strip()
-    if not limit.isdigit():
-        raise RoutingError({"hourly_limit": "Enter a whole number per hour (0 means no limit)."})
-    rows = await DomainGroup.update({DomainGroup.domains: domains, DomainGroup.hourly_limit: int(limit)}).where(
+    limit = whole_number(raw.get("hourly_limit"), "hourly_limit", RoutingError,
+                         "Enter a whole number per hour (0 means no limit).", high=LARGEST_LIMIT, default=0)
+    rows = await DomainGroup.update({DomainGroup.domains: domains, DomainGroup.hourly_limit: limit}).where(
         owned_by(DomainGroup, workspace_id), DomainGroup.id == group_id
     ).returning(DomainGroup.id)
     if not rows:
@@ -109,34 +118,51 @@ async def rules(workspace_id: int) -> list[dict]:
     ).order_by(RoutingRule.id).output(load_json=True)
 
 
-async def save_rule(workspace_id: int, raw: Any) -> dict:
-    """A new rule from the form; its pool names servers of this workspace with weights."""
-    name = str(raw.get("name", "")).strip()
-    errors: dict[str, str] = {}
-    if not name:
-        errors["name"] = "Give the rule a name."
-    servers = {row["id"] for row in await DeliveryServer.select(DeliveryServer.id).where(
-        owned_by(DeliveryServer, workspace_id))}
+def _pool(raw: Mapping[str, Any], server_ids: list[int], errors: dict[str, str]) -> list[dict]:
+    """The servers given a weight above 0, with their weights; ids come from the workspace, not the form."""
     pool = []
-    for server_id in servers:
-        weight = str(raw.get(f"weight_{server_id}", "") or "").strip()
+    for server_id in server_ids:
+        name = f"weight_{server_id}"
+        try:
+            weight = whole_number(raw.get(name), name, RoutingError, "Weights are 0 to 1000.", high=1000, default=0)
+        except RoutingError as exc:
+            errors.update(exc.errors)
+            continue
         if weight:
-            if not weight.isdigit() or int(weight) > 1000:
-                errors[f"weight_{server_id}"] = "Weights are 0 to 1000."
-            elif int(weight) > 0:
-                pool.append({"server_id": server_id, "weight": int(weight)})
+            pool.append({"server_id": server_id, "weight": weight})
+    return pool
+
+
+async def save_rule(workspace_id: int, raw: Mapping[str, Any]) -> dict:
+    """A new rule from the form; its pool names servers of this workspace with weights, and the domain
+    group and list it matches must be this workspace's (LookupError otherwise)."""
+    name = str(raw.get("name", "")).strip()
+    tag = str(raw.get("campaign_tag", "")).strip()
+    errors: dict[str, str] = {}
+    if not name or len(name) > NAME_LENGTH:
+        errors["name"] = f"Give the rule a name of up to {NAME_LENGTH} characters."
+    if len(tag) > TAG_LENGTH:
+        errors["campaign_tag"] = f"Campaign tags are up to {TAG_LENGTH} characters."
+    server_ids = [row["id"] for row in await DeliveryServer.select(DeliveryServer.id).where(
+        owned_by(DeliveryServer, workspace_id)).order_by(DeliveryServer.id)]
+    pool = _pool(raw, server_ids, errors)
     if not pool and not errors:
         errors["pool"] = "Give at least one server a weight above 0."
-    group_id = int(raw.get("domain_group_id") or 0) or None
-    list_id = int(raw.get("list_id") or 0) or None
+    picked: dict[str, int | None] = {}
+    for field_name, message in (("domain_group_id", "Choose a domain group."), ("list_id", "Choose a list.")):
+        try:
+            picked[field_name] = chosen_id(raw.get(field_name), field_name, RoutingError, message)
+        except RoutingError as exc:
+            errors.update(exc.errors)
     if errors:
         raise RoutingError(errors)
+    group_id = await owned_id(DomainGroup, workspace_id, picked["domain_group_id"])
+    list_id = await owned_id(MailingList, workspace_id, picked["list_id"])
     last = await RoutingRule.select(RoutingRule.position).where(owned_by(RoutingRule, workspace_id)).order_by(
         RoutingRule.position, ascending=False).first()
     rows = await RoutingRule.insert(RoutingRule(
         workspace_id=checked_workspace_id(workspace_id), name=name, domain_group_id=group_id, list_id=list_id,
-        campaign_tag=str(raw.get("campaign_tag", "")).strip(), pool=pool,
-        position=(last["position"] + 1) if last else 0,
+        campaign_tag=tag, pool=pool, position=(last["position"] + 1) if last else 0,
     )).returning(*RoutingRule.all_columns())
     return rows[0]
 
@@ -172,14 +198,30 @@ class RoutingContext:
     plans: dict[int, dict]
 
 
+@dataclass(frozen=True)
+class DailyCap:
+    """How many messages a server may send today: the smaller of its own daily quota and today's warm-up cap."""
+
+    limit: int
+    # The warm-up schedule day when the warm-up cap is the smaller one, else None.
+    warmup_day: int | None = None
+
+
+def daily_cap(server: dict, plans: Mapping[int, dict]) -> DailyCap | None:
+    """The server's effective cap for today; None when neither its quota nor a warm-up plan limits the day."""
+    own, warmup = server["daily_quota"] or None, cap_today(server, plans)
+    if warmup is not None and (own is None or warmup <= own):
+        return DailyCap(warmup, max(server["warmup_day"], 1))
+    return DailyCap(own) if own is not None else None
+
+
 def quota_buckets(server: dict, plans: Mapping[int, dict]) -> tuple[list[Bucket], int | None]:
-    """The server's quota buckets (the day bucket also holds today's warm-up cap), and that cap."""
-    cap = cap_today(server, plans)
-    daily = min(filter(None, (server["daily_quota"], cap)), default=None)
+    """The server's quota buckets (the day bucket holds the effective daily cap), and today's warm-up cap."""
+    cap = daily_cap(server, plans)
     buckets = server_buckets(server["id"], per_second=server["per_second"] or None,
-                             per_hour=server["hourly_quota"] or None, per_day=daily,
+                             per_hour=server["hourly_quota"] or None, per_day=cap.limit if cap else None,
                              per_month=server["monthly_quota"] or None)
-    return buckets, cap
+    return buckets, cap_today(server, plans)
 
 
 async def _candidate(redis: Redis, server: dict, weight: float, group: dict | None,
@@ -190,12 +232,13 @@ async def _candidate(redis: Redis, server: dict, weight: float, group: dict | No
     breaker = await breaker_status(redis, server["id"], BREAKER)
     if not breaker.allowed:
         return Candidate(server["id"], name, 0, f"circuit {breaker.state.value}: {breaker.reason}")
-    buckets, day_cap = quota_buckets(server, plans)
+    buckets, _ = quota_buckets(server, plans)
     if buckets:
         left = await tokens_left(redis, buckets)
         empty = [key.rsplit(":", 1)[1] for key, value in left.items() if value < 1]
         if empty:
-            warmup_bound = day_cap is not None and day_cap <= (server["daily_quota"] or day_cap)
+            cap = daily_cap(server, plans)
+            warmup_bound = cap is not None and cap.warmup_day is not None
             why = "warm-up cap reached today" if "day" in empty and warmup_bound else f"{empty[0]} quota used up"
             return Candidate(server["id"], name, 0, why)
     if group and group["hourly_limit"]:
@@ -240,3 +283,37 @@ async def routing_context(workspace_id: int) -> RoutingContext:
     servers = await DeliveryServer.select().where(owned_by(DeliveryServer, workspace_id)).output(load_json=True)
     return RoutingContext(groups=await domain_groups(workspace_id), rules=await rules(workspace_id),
                           servers={s["id"]: s for s in servers}, plans=await plans_by_id(workspace_id))
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """One recipient of a routing preview: where it would go now, and every reason a send would leave it out."""
+
+    route: Route
+    not_mailable: list[str] = field(default_factory=list)
+
+
+def preview_addresses(text: str) -> list[str]:
+    """The addresses typed into the preview (separated by spaces, commas or semicolons), first ones first."""
+    found = [a.strip().lower() for a in re.split(r"[\s,;]+", text) if "@" in a]
+    return list(dict.fromkeys(found))[:PREVIEW_LIMIT]
+
+
+async def preview(redis: Redis, workspace_id: int, raw: Mapping[str, Any]) -> list[PreviewRow]:
+    """Where each typed address (and the first members of a chosen segment) would go now, as a send to the
+    chosen list with the chosen tag would route it, flagged with why a send would skip it (blacklist,
+    suppression lists, its status on a list)."""
+    segment_id = await owned_id(Segment, workspace_id, chosen_id(
+        raw.get("segment_id"), "segment_id", RoutingError, "Choose a segment."))
+    list_id = await owned_id(MailingList, workspace_id, chosen_id(
+        raw.get("list_id"), "list_id", RoutingError, "Choose a list."))
+    emails = preview_addresses(str(raw.get("addresses", "")))
+    if segment_id is not None:
+        segment = await segments.get_segment(workspace_id, segment_id)
+        members = await segments.preview(workspace_id, {"list_ids": segment["list_ids"],
+                                                        "conditions": segment["conditions"]}, limit=PREVIEW_LIMIT)
+        emails = list(dict.fromkeys(emails + [row["email"] for row in members]))
+    context = await routing_context(workspace_id)
+    tag = str(raw.get("tag", "")).strip()
+    return [PreviewRow(route=await route(redis, workspace_id, email, list_id, tag, context),
+                       not_mailable=await why_not_mailable(workspace_id, email)) for email in emails]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import dns.exception
 import dns.resolver
@@ -16,7 +19,11 @@ from app.services.forms import FormError
 from app.services.rendering import DkimSigner, dkim_dns_name, generate_dkim_key
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 
-DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+RETURN_PATH_PREFIX = "bounces."
+# The return-path host (bounces.<domain>) must still be a DNS name of at most 253 characters.
+DOMAIN_PATTERN = re.compile(r"^(?=.{1,245}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+SELECTOR_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+DEFAULT_SELECTOR = "ignite"
 DEFAULT_SPF_INCLUDE = "_spf.ignite.local"
 
 
@@ -53,23 +60,46 @@ async def domains(workspace_id: int) -> list[dict]:
     ).where(owned_by(SendingDomain, workspace_id)).order_by(SendingDomain.domain).output(load_json=True)
 
 
-async def add_domain(workspace_id: int, raw_domain: str, selector: str = "ignite") -> dict:
+async def add_from_form(workspace_id: int, raw: Mapping[str, Any]) -> dict:
+    """A domain added from the form: its name and DKIM selector as typed."""
+    selector = str(raw.get("selector", "")).strip().lower() or DEFAULT_SELECTOR
+    return await add_domain(workspace_id, str(raw.get("domain", "")), selector)
+
+
+async def add_domain(workspace_id: int, raw_domain: str, selector: str = DEFAULT_SELECTOR) -> dict:
     domain = cleaned_domain(raw_domain)
-    if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", selector):
-        raise DomainError({"selector": "Use letters, digits and dashes."})
+    if not SELECTOR_PATTERN.match(selector):
+        raise DomainError({"selector": "Use up to 63 lower-case letters, digits and dashes."})
     if await SendingDomain.exists().where(owned_by(SendingDomain, workspace_id), SendingDomain.domain == domain):
         raise DomainError({"domain": "This domain is already set up."})
     keys = generate_dkim_key()
     rows = await SendingDomain.insert(SendingDomain(
         workspace_id=checked_workspace_id(workspace_id), domain=domain, dkim_selector=selector,
         dkim_private_key=vault.encrypt(keys.private_key_pem), dkim_public_record=keys.dns_value,
-        return_path_domain=f"bounces.{domain}", spf_include=DEFAULT_SPF_INCLUDE, created_at=now(),
+        return_path_domain=f"{RETURN_PATH_PREFIX}{domain}", spf_include=DEFAULT_SPF_INCLUDE, created_at=now(),
     )).returning(*SendingDomain.all_columns())
     return rows[0]
 
 
 async def get_domain(workspace_id: int, domain_id: object) -> dict | None:
     return await fetch_owned(SendingDomain, workspace_id, domain_id)
+
+
+async def owned_domain(workspace_id: int, domain_id: int) -> dict:
+    """The sending domain with this id in this workspace; LookupError when there is none."""
+    found = await get_domain(workspace_id, domain_id)
+    if found is None:
+        raise LookupError("domain")
+    return found
+
+
+async def check_domain(workspace_id: int, domain_id: int, bounce_host: str) -> list[RecordCheck]:
+    """Look each record of the domain up in DNS now, and keep the verdicts with the domain."""
+    records = records_to_publish(await owned_domain(workspace_id, domain_id), bounce_host)
+    # The resolver blocks for up to a few seconds per record: off the event loop, so other requests go on.
+    checks = await asyncio.to_thread(check_records, records, configured_resolver())
+    await save_check(workspace_id, domain_id, checks)
+    return checks
 
 
 async def delete_domain(workspace_id: int, domain_id: int) -> None:

@@ -11,12 +11,18 @@ from redis.asyncio import Redis
 
 from app.db.delivery import DeliveryServer, WarmupPlan
 from app.services.accounts import now
+from app.services.form_input import chosen_id, owned_id, whole_number
 from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, owned_by
 from app.services.throttling import WARMUP_PLANS, BreakerPolicy, breaker_status
 from app.services.throttling.decisions import KEEP_DECISIONS, Decision, decisions_key
 from app.services.throttling.warmup import WarmupPlan as Schedule
 from app.services.throttling.warmup import WarmupState, advance_day, daily_cap, local_today
+
+NAME_LENGTH = 120
+LARGEST_CAP = 10**9
+# A schedule longer than a year is a typing mistake, not a warm-up.
+LONGEST_PLAN = 366
 
 
 class WarmupError(FormError):
@@ -25,8 +31,10 @@ class WarmupError(FormError):
 
 def parsed_caps(text: str) -> list[int]:
     parts = [part for part in text.replace(",", " ").split() if part]
-    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
-        raise WarmupError({"daily_caps": "List positive daily caps, e.g. 50, 100, 500, 1000."})
+    if not 0 < len(parts) <= LONGEST_PLAN or not all(part.isdigit() and 0 < int(part) <= LARGEST_CAP
+                                                      for part in parts):
+        raise WarmupError({"daily_caps": f"List up to {LONGEST_PLAN} daily caps from 1 to {LARGEST_CAP:,}, "
+                                         "e.g. 50, 100, 500, 1000."})
     return [int(part) for part in parts]
 
 
@@ -45,8 +53,8 @@ async def plans(workspace_id: int) -> list[dict]:
 
 async def create_plan(workspace_id: int, raw: dict[str, Any]) -> dict:
     name = str(raw.get("name", "")).strip()
-    if not name:
-        raise WarmupError({"name": "Give the plan a name."})
+    if not name or len(name) > NAME_LENGTH:
+        raise WarmupError({"name": f"Give the plan a name of up to {NAME_LENGTH} characters."})
     caps = parsed_caps(str(raw.get("daily_caps", "")))
     if await WarmupPlan.exists().where(owned_by(WarmupPlan, workspace_id), WarmupPlan.name == name):
         raise WarmupError({"name": "Another plan has this name."})
@@ -87,14 +95,42 @@ async def todays_cap(server: dict) -> int | None:
     return cap_today(server, await plans_by_id(server["workspace_id"]))
 
 
+def _schedule_values(raw: Mapping[str, Any]) -> tuple[int | None, int, int | None]:
+    """The plan id, schedule day and manual cap typed into a server's warm-up form."""
+    errors: dict[str, str] = {}
+
+    def read(field: str, message: str, high: int, default: int | None) -> int | None:
+        try:
+            return whole_number(raw.get(field), field, WarmupError, message, low=1, high=high, default=default)
+        except WarmupError as exc:
+            errors.update(exc.errors)
+            return default
+
+    day = read("day", f"Enter a day from 1 to {LONGEST_PLAN}.", LONGEST_PLAN, 1)
+    override_cap = read("override_cap", f"Enter a cap from 1 to {LARGEST_CAP:,}, or leave it empty "
+                                        "(pause the server to stop it).", LARGEST_CAP, None)
+    try:
+        plan_id = chosen_id(raw.get("plan_id"), "plan_id", WarmupError, "Choose a plan.")
+    except WarmupError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise WarmupError(errors)
+    return plan_id, day or 1, override_cap
+
+
+async def assign_from_form(workspace_id: int, server_id: int, raw: Mapping[str, Any]) -> None:
+    """The server's warm-up form saved: plan, schedule day and manual cap as typed."""
+    await assign(workspace_id, server_id, *_schedule_values(raw))
+
+
 async def assign(workspace_id: int, server_id: int, plan_id: int | None, day: int, override_cap: int | None) -> None:
-    """Attach a plan (or none) and set the schedule day and manual cap by hand."""
-    if plan_id and not await WarmupPlan.exists().where(owned_by(WarmupPlan, workspace_id), WarmupPlan.id == plan_id):
-        raise WarmupError({"plan_id": "Choose a plan of this workspace."})
-    if day < 1:
-        raise WarmupError({"day": "Days start at 1."})
-    if override_cap is not None and override_cap < 0:
-        raise WarmupError({"override_cap": "A cap cannot be negative."})
+    """Attach a plan of this workspace (or none) to a server of this workspace, and set the schedule day
+    and manual cap by hand; a plan or server of another workspace is LookupError."""
+    if not 1 <= day <= LONGEST_PLAN:
+        raise WarmupError({"day": f"Enter a day from 1 to {LONGEST_PLAN}."})
+    if override_cap is not None and not 1 <= override_cap <= LARGEST_CAP:
+        raise WarmupError({"override_cap": f"Enter a cap from 1 to {LARGEST_CAP:,}."})
+    await owned_id(WarmupPlan, workspace_id, plan_id)
     rows = await DeliveryServer.update({
         DeliveryServer.warmup_plan_id: plan_id, DeliveryServer.warmup_day: day if plan_id else 0,
         DeliveryServer.warmup_override_cap: override_cap, DeliveryServer.warmup_held_days: 0,

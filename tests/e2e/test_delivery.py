@@ -37,7 +37,7 @@ async def test_add_smtp_server_test_it_route_gmail_and_preview(page):
         await expect(page.get_by_test_id("rules-table")).to_contain_text("Gmail via sink")
 
         await page.get_by_test_id("routing-preview-link").click()
-        await page.get_by_test_id("preview-addresses").fill("fan@gmail.com\nbuyer@example.org")
+        await page.get_by_test_id("input-addresses").fill("fan@gmail.com\nbuyer@example.org")
         await page.get_by_test_id("preview-run").click()
         rows = page.get_by_test_id("route-row")
         await expect(rows).to_have_count(2)

@@ -31,9 +31,14 @@ async def test_add_domain_generates_encrypted_dkim_key_and_records(client):
 
 async def test_bad_domain_is_refused_next_to_the_field(client):
     await signed_in_client(client)
-    for bad in ("https://example.com", "not a domain", "me@example.com", "localhost"):
+    long_but_valid_labels = ".".join(["a" * 60] * 4) + ".com"
+    for bad in ("https://example.com", "not a domain", "me@example.com", "localhost", long_but_valid_labels):
         response = await post_form(client, "/mailing/delivery/domains", {"domain": bad})
-        assert response.status_code == 400 and 'data-testid="error-domain"' in response.text, bad
+        assert response.status_code == 422 and 'data-testid="error-domain"' in response.text, bad
+    for selector in ("-bad", "x" * 64, "sel ector"):
+        response = await post_form(client, "/mailing/delivery/domains", {"domain": "ok.example", "selector": selector})
+        assert response.status_code == 422 and 'data-testid="error-selector"' in response.text, selector
+        assert 'value="ok.example"' in response.text
     assert await SendingDomain.count() == 0
 
 

@@ -91,7 +91,7 @@ async def test_routing_pages_add_rule_and_preview(client):
     assert 'data-testid="group-form-Gmail"' in page.text
     gmail = next(g for g in await routing.domain_groups(workspace["id"]) if g["name"] == "Gmail")
     bad = await post_form(client, "/mailing/delivery/routing/rules", {"name": "Empty pool"})
-    assert bad.status_code == 400 and 'data-testid="error-pool"' in bad.text
+    assert bad.status_code == 422 and 'data-testid="error-pool"' in bad.text
     added = await post_form(client, "/mailing/delivery/routing/rules", {
         "name": "Gmail", "domain_group_id": gmail["id"], f"weight_{second['id']}": "100"})
     assert added.status_code == 303
@@ -115,3 +115,110 @@ async def test_live_status_partial_and_warmup_assignment(client):
     assert response.status_code == 303
     live = await client.get("/mailing/delivery/live")
     assert 'data-testid="live-Fresh"' in live.text and "day 3, cap 500" in live.text and "100" in live.text
+
+
+async def test_preview_flags_a_blacklisted_address_and_its_rule(client):
+    from app.services.suppression import add_pasted, blacklist
+    from tests.factories import signed_in_client
+
+    workspace, _ = await signed_in_client(client)
+    await create_server(workspace["id"], "capture", {"name": "Main"})
+    await add_pasted(workspace["id"], (await blacklist(workspace["id"]))["id"], "banned@example.com")
+    preview = await client.get("/mailing/delivery/routing/preview",
+                               params={"addresses": "banned@example.com ok@example.com"})
+    banned, fine = preview.text.split('data-testid="route-row"')[1:]
+    assert 'data-testid="route-not-mailable"' in banned and "not mailable" in banned and "blacklist" in banned
+    assert 'data-testid="route-not-mailable"' not in fine and "Main" in fine
+
+
+async def test_preview_refuses_lists_and_segments_of_another_workspace(client):
+    from app.services.segments import save_segment
+    from tests.factories import make_list, signed_in_client
+
+    other = await make_workspace("Other")
+    foreign_list = await make_list(other, "Theirs")
+    foreign_segment = await save_segment(other["id"], {"name": "Theirs", "list_ids": [foreign_list["id"]],
+                                                       "conditions": {"match": "all", "rules": []}})
+    await signed_in_client(client)
+    url = "/mailing/delivery/routing/preview"
+    as_their_list = {"addresses": "a@example.com", "list_id": foreign_list["id"]}
+    assert (await client.get(url, params=as_their_list)).status_code == 404
+    assert (await client.get(url, params={"segment_id": foreign_segment["id"]})).status_code == 404
+    malformed = await client.get(url, params={"addresses": "a@example.com", "segment_id": "abc"})
+    assert malformed.status_code == 422 and 'data-testid="error-segment_id"' in malformed.text
+    assert "a@example.com" in malformed.text
+
+
+async def test_rule_references_must_belong_to_the_workspace(client):
+    from app.db.delivery import RoutingRule
+    from tests.factories import make_list, post_form, signed_in_client
+
+    other = await make_workspace("Other")
+    foreign_group = (await routing.domain_groups(other["id"]))[0]
+    foreign_list = await make_list(other, "Theirs")
+    workspace, _ = await signed_in_client(client)
+    server = await create_server(workspace["id"], "capture", {"name": "Main"})
+    rule = {"name": "R", f"weight_{server['id']}": "100"}
+    url = "/mailing/delivery/routing/rules"
+    for reference in ({"domain_group_id": foreign_group["id"]}, {"list_id": foreign_list["id"]},
+                      {"domain_group_id": "2147483647"}, {"list_id": "99999999999999999999"}):
+        response = await post_form(client, url, {**rule, **reference})
+        assert response.status_code == 404, reference
+        assert "Theirs" not in response.text and "violates" not in response.text
+    malformed = await post_form(client, url, {**rule, "domain_group_id": "abc", "list_id": "x1"})
+    assert malformed.status_code == 422
+    assert 'data-testid="error-domain_group_id"' in malformed.text and 'data-testid="error-list_id"' in malformed.text
+    assert await RoutingRule.count() == 0
+
+
+async def test_group_limits_and_foreign_groups(client):
+    from app.db.delivery import DomainGroup
+    from tests.factories import post_form, signed_in_client
+
+    other = await make_workspace("Other")
+    foreign_group = (await routing.domain_groups(other["id"]))[0]
+    workspace, _ = await signed_in_client(client)
+    own = (await routing.domain_groups(workspace["id"]))[0]
+    gone = await post_form(client, f"/mailing/delivery/routing/groups/{foreign_group['id']}",
+                           {"domains": "evil.example", "hourly_limit": "1"})
+    assert gone.status_code == 404
+    huge = await post_form(client, f"/mailing/delivery/routing/groups/{own['id']}",
+                           {"group_id": own["id"], "domains": "gmail.com", "hourly_limit": "99999999999"})
+    assert huge.status_code == 422 and 'data-testid="error-hourly_limit"' in huge.text
+    assert 'value="99999999999"' in huge.text
+    rows = {row["id"]: row for row in await DomainGroup.select()}
+    assert rows[foreign_group["id"]]["domains"] == foreign_group["domains"]
+    assert rows[own["id"]]["hourly_limit"] == own["hourly_limit"]
+
+
+async def test_warmup_assignment_checks_plan_and_server_and_its_numbers(client):
+    from tests.factories import post_form, signed_in_client
+
+    other = await make_workspace("Other")
+    foreign_plan = (await warmup_plans.plans(other["id"]))[0]
+    foreign_server = await create_server(other["id"], "capture", {"name": "Theirs"})
+    workspace, _ = await signed_in_client(client)
+    server = await create_server(workspace["id"], "capture", {"name": "Mine"})
+    own_plan = (await warmup_plans.plans(workspace["id"]))[0]
+    url = f"/mailing/delivery/servers/{server['id']}/warmup"
+    assert (await post_form(client, url, {"plan_id": foreign_plan["id"], "day": "1"})).status_code == 404
+    assert (await post_form(client, f"/mailing/delivery/servers/{foreign_server['id']}/warmup",
+                            {"plan_id": own_plan["id"], "day": "1"})).status_code == 404
+    bad = await post_form(client, url, {"server": server["id"], "plan_id": own_plan["id"], "day": "abc",
+                                        "override_cap": "99999999999"})
+    assert bad.status_code == 422
+    assert 'data-testid="error-day"' in bad.text and 'data-testid="error-override_cap"' in bad.text
+    assert 'value="abc"' in bad.text
+    rows = {row["id"]: row for row in await DeliveryServer.select()}
+    assert rows[server["id"]]["warmup_plan_id"] is None and rows[foreign_server["id"]]["warmup_plan_id"] is None
+
+
+async def test_bad_warmup_caps_are_refused_next_to_the_field(client):
+    from app.db.delivery import WarmupPlan
+    from tests.factories import post_form, signed_in_client
+
+    await signed_in_client(client)
+    for caps in ("50, -3, x", "0", "99999999999", ""):
+        response = await post_form(client, "/mailing/delivery/warmup", {"name": "Mine", "daily_caps": caps})
+        assert response.status_code == 422 and 'data-testid="error-daily_caps"' in response.text, caps
+    assert await WarmupPlan.count().where(WarmupPlan.name == "Mine") == 0
