@@ -1,4 +1,4 @@
-"""The landing page with its two portals, each portal's navigation shell, and the workspace switcher."""
+"""The landing page with its two portals, each portal's overview and sections, and the workspace switcher."""
 
 from __future__ import annotations
 
@@ -8,18 +8,25 @@ from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
+from redis.asyncio import Redis
 
-from app.services import accounts
+from app.services import accounts, data_imports, overview
+from app.services.accounts import Viewer
 from app.services.audit import recent_entries
 from app.web.auth import safe_next, signed_in
+from app.web.charts import two_way_bars
+from app.web.permissions import CHANGE, MINIMUM_ROLE
 
 
 @dataclass(frozen=True)
 class Section:
+    """A portal section. One still to be built says so (`not_built`) and what to use until then."""
+
     slug: str
     title: str
-    empty: str
-    next_step: str
+    summary: str
+    not_built: str = ""
+    meanwhile: str = ""
     links: tuple[tuple[str, str], ...] = ()
 
 
@@ -28,30 +35,71 @@ PORTALS: dict[str, dict] = {
         "title": "Mailing",
         "tagline": "Lists, campaigns and delivery across all your ESPs",
         "sections": [
-            Section("lists", "Lists", "No lists yet.", "Create a list, give it custom fields, then import subscribers."),
-            Section("subscribers", "Subscribers", "No subscribers yet.", "Import a CSV into a list or add one by hand."),
-            Section("segments", "Segments", "No segments yet.", "Build a segment from field, engagement and list conditions."),
-            Section("templates", "Templates", "No templates yet.", "Start from a gallery layout or paste your own HTML."),
-            Section("campaigns", "Campaigns", "No campaigns yet.", "Create a campaign from a template and a segment."),
-            Section("automations", "Automations", "No automations yet.", "Set up a welcome series or a re-engagement flow."),
-            Section("delivery", "Delivery", "No delivery servers yet.", "Add an SMTP, SES or API server; until then mail goes to the inbox below.",
-                    (("Sending domains and DKIM", "/mailing/delivery/domains"), ("Development inbox", "/mailing/inbox"))),
-            Section("bounces", "Bounces", "No bounces processed yet.", "Connect a bounce mailbox or an ESP webhook."),
-            Section("suppression", "Suppression", "No suppression lists yet.", "Upload a suppression file (plain, MD5 or SHA-256)."),
-            Section("api-keys", "API keys", "No API keys yet.", "Create a key to use the JSON API under /api/v1."),
+            Section("lists", "Lists", "Lists, their custom fields, subscribe forms and imports."),
+            Section("subscribers", "Subscribers", "Find, add, edit, tag and move subscribers."),
+            Section("segments", "Segments", "Audiences built from field, engagement and list conditions."),
+            Section("templates", "Templates", "Email designs with preview and test sends."),
+            Section("campaigns", "Campaigns", "Sending a template to a segment.",
+                    "Campaigns are not built yet.",
+                    "Until then you can build the segment you will send to, design a template and send test "
+                    "messages of it, and set up the delivery servers that will carry the campaign.",
+                    (("Segments", "/mailing/segments"), ("Templates", "/mailing/templates"),
+                     ("Delivery", "/mailing/delivery"))),
+            Section("automations", "Automations", "Welcome series and re-engagement flows.",
+                    "Automations are not built yet.",
+                    "Until then, a list's hosted subscribe form can ask new subscribers to confirm by email "
+                    "(double opt-in): set it in the list's settings.",
+                    (("Lists", "/mailing/lists"),)),
+            Section("delivery", "Delivery", "Delivery servers, routing, warm-up and sending domains."),
+            Section("bounces", "Bounces", "Bounce and complaint processing.",
+                    "Bounce processing is not built yet: no bounce mailbox or ESP webhook is read.",
+                    "Until then, an MX check on a list marks subscribers on domains that cannot receive mail "
+                    "as bounced, and you can find bounced subscribers and suppress addresses by hand.",
+                    (("Bounced subscribers", "/mailing/subscribers?status=bounced"),
+                     ("Suppression", "/mailing/suppression"), ("Lists", "/mailing/lists"))),
+            Section("suppression", "Suppression", "The blacklist and suppression lists every send honours."),
+            Section("api-keys", "API keys", "Keys for the JSON API under /api/v1.",
+                    "API keys are not built yet, so the JSON API under /api/v1 refuses every call.",
+                    "Until then, subscribers arrive by CSV, XLSX or S3 import and through each list's hosted "
+                    "subscribe form.",
+                    (("Lists", "/mailing/lists"), ("API reference", "/api/v1/docs"))),
         ],
     },
     "analytics": {
         "title": "Analytics",
         "tagline": "Revenue, P&L and ESP performance for every send",
         "sections": [
-            Section("esp-performance", "ESP performance", "No sends to measure yet.", "Send a campaign to see delivery, opens and clicks per ESP."),
-            Section("revenue", "Revenue", "No conversions yet.", "Point your affiliate network's postback at Ignite to attribute revenue."),
-            Section("pnl", "P&L", "No revenue or cost yet.", "Set a cost per 1,000 on each delivery server to see profit per send."),
-            Section("intelligence", "Intelligence", "Not enough data yet.", "Insights appear once campaigns have a few days of results."),
-            Section("volume-planner", "Volume planner", "No plan yet.", "Simulate how much you can send across your ESPs and warm-up plans."),
-            Section("data-imports", "Data imports", "No imports yet.", "Imports of subscribers and suppression files show here with their health."),
-            Section("tasks", "Tasks", "No tasks yet.", "Track the team's work on a simple board."),
+            Section("esp-performance", "ESP performance", "Delivery, opens and clicks per ESP.",
+                    "ESP performance is not built yet: it measures campaign sends, which are not built either.",
+                    "Until then, the Delivery page shows each server's quota left, warm-up cap, circuit state "
+                    "and last connection test, live.",
+                    (("Delivery", "/mailing/delivery"),)),
+            Section("revenue", "Revenue", "Conversions attributed to campaigns, subscribers and ESPs.",
+                    "Revenue is not built yet: affiliate postbacks are not received.",
+                    "Until then nothing in Ignite records conversions; the audience and delivery set-up you "
+                    "do now is what revenue will be attributed to.",
+                    (("Lists", "/mailing/lists"), ("Delivery", "/mailing/delivery"))),
+            Section("pnl", "P&L", "Revenue against sending cost per send.",
+                    "P&L is not built yet.",
+                    "Until then you can already set each delivery server's cost per 1,000 messages, which P&L "
+                    "will use.",
+                    (("Delivery servers", "/mailing/delivery"),)),
+            Section("intelligence", "Intelligence", "Insights from campaign results.",
+                    "Intelligence is not built yet: it learns from campaign results.",
+                    "Until then, the Mailing overview and each list's page show growth over the last 30 days "
+                    "and subscribers by status.",
+                    (("Mailing overview", "/mailing"), ("Lists", "/mailing/lists"))),
+            Section("volume-planner", "Volume planner", "How much you can send across your ESPs.",
+                    "The volume planner is not built yet.",
+                    "Until then, the Delivery page shows each server's quotas and today's warm-up cap, and "
+                    "warm-up plans set how fast a new server ramps up.",
+                    (("Delivery", "/mailing/delivery"), ("Warm-up plans", "/mailing/delivery/warmup"))),
+            Section("data-imports", "Data imports", "Every subscriber and suppression file imported, with its health."),
+            Section("tasks", "Tasks", "A simple board for the team's work.",
+                    "Tasks are not built yet.",
+                    "Until then, the activity feed on each portal's overview shows what everyone in the "
+                    "workspace changes, as it happens.",
+                    (("Analytics overview", "/analytics"),)),
         ],
     },
 }
@@ -77,49 +125,70 @@ def ordered_portals(last_portal: str) -> list[tuple[str, dict]]:
     return [(name, PORTALS[name]) for name in names]
 
 
+def permitted(viewer: Viewer, *actions: str) -> dict[str, bool]:
+    """Which of the permission table's actions the viewer may take, for showing only the buttons that work."""
+    return {action: viewer.has_role(MINIMUM_ROLE[action]) for action in actions}
+
+
+async def _entering(viewer: Viewer, portal: str) -> None:
+    if viewer.last_portal != portal:
+        await accounts.remember_portal(viewer.user_id, portal)
+
+
 class PortalController(Controller):
     guards = [signed_in]
     include_in_schema = False
 
     @get("/", name="landing")
-    async def landing(self, request: Request) -> Template:
-        viewer = request.state.viewer
+    async def landing(self, viewer: Viewer, workspace_id: int) -> Template:
         return Template("portal/landing.html", context={
             "portals": ordered_portals(viewer.last_portal), "last_portal": viewer.last_portal,
-            "entries": await recent_entries(viewer.workspace_id, limit=10),
+            "entries": await recent_entries(workspace_id, limit=10),
         })
 
-    @get(["/mailing", "/analytics"], name="portal_home")
-    async def portal_home(self, request: Request) -> Template:
-        portal = request.url.path.strip("/")
-        details = _portal(portal)
-        viewer = request.state.viewer
-        if viewer.last_portal != portal:
-            await accounts.remember_portal(viewer.user_id, portal)
+    @get("/mailing", name="mailing_home")
+    async def mailing_home(self, viewer: Viewer, workspace_id: int, redis: Redis) -> Template:
+        await _entering(viewer, "mailing")
+        growth = await overview.growth(workspace_id)
+        return Template("portal/mailing_home.html", context={
+            "portal": "mailing", "details": PORTALS["mailing"], "section": None,
+            "can": permitted(viewer, CHANGE, "delivery.manage"),
+            "audience": await overview.audience(workspace_id),
+            "growth": growth, "growth_chart": two_way_bars([(p.day.isoformat(), p.joined, p.left) for p in growth]),
+            "imports": (await data_imports.import_page(workspace_id, limit=5)).imports,
+            "servers": await overview.servers(redis, workspace_id),
+            "entries": await recent_entries(workspace_id, limit=10),
+        })
+
+    @get("/analytics", name="analytics_home")
+    async def analytics_home(self, viewer: Viewer, workspace_id: int) -> Template:
+        await _entering(viewer, "analytics")
         return Template("portal/home.html", context={
-            "portal": portal, "details": details, "section": None,
-            "entries": await recent_entries(viewer.workspace_id, limit=20),
+            "portal": "analytics", "details": PORTALS["analytics"], "section": None, "can": permitted(viewer, CHANGE),
+            "imports": (await data_imports.import_page(workspace_id, limit=5)).imports,
+            "entries": await recent_entries(workspace_id, limit=20),
         })
 
-    @get(["/mailing/{section:str}", "/analytics/{section:str}"], name="portal_section")
-    async def portal_section(self, request: Request, section: str) -> Template:
-        return await self._section(request, section)
+    @get("/analytics/data-imports", name="data_imports")
+    async def imports_page(self, viewer: Viewer, workspace_id: int, before: int | None = None) -> Template:
+        await _entering(viewer, "analytics")
+        return Template("analytics/data_imports.html", context={
+            **section_context("analytics", "data-imports"), "before": before,
+            "page": await data_imports.import_page(workspace_id, before_id=before),
+        })
 
-    async def _section(self, request: Request, section: str) -> Template:
+    @get(["/mailing/{slug:str}", "/analytics/{slug:str}"], name="portal_section")
+    async def portal_section(self, request: Request, viewer: Viewer, slug: str) -> Template:
         portal = request.url.path.strip("/").split("/")[0]
-        details = _portal(portal)
-        current = next((s for s in details["sections"] if s.slug == section), None)
-        if current is None:
+        section = next((s for s in _portal(portal)["sections"] if s.slug == slug and s.not_built), None)
+        if section is None:
             raise NotFoundException()
-        viewer = request.state.viewer
-        if viewer.last_portal != portal:
-            await accounts.remember_portal(viewer.user_id, portal)
-        return Template("portal/section.html", context={"portal": portal, "details": details, "section": current})
+        await _entering(viewer, portal)
+        return Template("portal/section.html", context=section_context(portal, slug))
 
     @post("/workspaces/switch", opt={"action": "self"})
-    async def switch_workspace(self, request: Request) -> Redirect:
+    async def switch_workspace(self, request: Request, viewer: Viewer) -> Redirect:
         form = await request.form()
-        viewer = request.state.viewer
         try:
             workspace_id = int(str(form.get("workspace_id", "")))
         except ValueError:
