@@ -13,6 +13,8 @@ from app.services.sqlparams import Params, fetch
 from app.services.tenancy import checked_workspace_id
 
 PAGE_SIZE = 25
+# Import ids are PostgreSQL integers; a cursor typed into the URL is held to their range.
+LARGEST_ID = 2**31 - 1
 STATUS_LABELS = {
     "waiting_for_mapping": "waiting for mapping",
     "pending": "waiting for a worker",
@@ -96,7 +98,7 @@ async def import_page(workspace_id: int, before_id: int | None = None, limit: in
     """Up to `limit` imports older than `before_id` (the newest when None), and the cursor of the next page."""
     params = Params()
     workspace = params.add(checked_workspace_id(workspace_id))
-    before = f"AND i.id < {params.add(before_id)}" if before_id is not None else ""
+    before = f"AND i.id < {params.add(max(0, min(before_id, LARGEST_ID)))}" if before_id is not None else ""
     rows = await fetch(_PAGE.format(workspace=workspace, before=before, limit=params.add(limit + 1)), params)
     page = [_health(row) for row in rows[:limit]]
     return ImportPage(imports=page, next_before=page[-1].id if len(rows) > limit else None)

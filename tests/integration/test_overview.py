@@ -171,3 +171,5 @@ async def test_data_imports_lists_the_workspace_imports_page_by_page(client, tmp
     assert older
     second = (await client.get(older.group(1))).text
     assert ">file0.csv<" in second and ">file1.csv<" not in second and "data-imports-older" not in second
+    assert ">file25.csv<" in (await client.get(f"/analytics/data-imports?before={2**40}")).text
+    assert "No older imports" in (await client.get("/analytics/data-imports?before=-5")).text
