@@ -183,6 +183,8 @@ async def update_server(workspace_id: int, server_id: int, raw: dict[str, Any]) 
 
 
 async def set_status(workspace_id: int, server_id: int, status: str, reason: str) -> None:
+    """Pause, resume or disable a server of this workspace (LookupError for any other, whatever the status)."""
+    await get_server(workspace_id, server_id)
     if status not in STATUSES:
         raise ServerError({"status": "Choose a status."})
     rows = await DeliveryServer.update({DeliveryServer.status: status, DeliveryServer.status_reason: reason,

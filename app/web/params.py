@@ -3,7 +3,8 @@
 PostgreSQL refuses a value its column cannot hold, and that refusal would surface as a 500. So:
 - an integer path parameter is a row id: one outside its column's range names no row, answer 404;
 - an integer query parameter outside that range, or not a whole number, is a 400 with a message:
-  handlers declare it in their signature (checked here) or read it with `int_param()`;
+  handlers declare it in their signature (checked here) or read it with `int_param()` (`keyset_param()`
+  for a `value|id` page cursor);
 - a NUL character in the path, the query string or a url-encoded form is a 400 (PostgreSQL text
   cannot hold one).
 
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.typing import FieldDefinition
 
 INTEGER = (-(2**31), 2**31 - 1)
 BIGINT = (-(2**63), 2**63 - 1)
@@ -50,12 +52,30 @@ def int_param(params: Mapping[str, str], name: str) -> int | None:
     return _whole_number(name, text) if text else None
 
 
+def keyset_param(params: Mapping[str, str], name: str = "after") -> tuple[str, int] | None:
+    """A keyset cursor `value|id` (the sort value and id of the last row shown): None when absent, 400 when it
+    is not one. The ids are of bigserial tables (subscribers, suppression entries)."""
+    text = str(params.get(name) or "")
+    if not text:
+        return None
+    value, separator, last_id = text.rpartition("|")
+    if not separator or not last_id.isdigit():
+        raise ValidationException(f"The address has {name}={text[:40]!r}, which is not a page of this list.")
+    return value, _whole_number(name, last_id)
+
+
+def _takes_int(field: FieldDefinition) -> bool:
+    """`int` or `int | None`, not `bool`."""
+    types = [inner for inner in field.inner_types if not inner.is_none_type] if field.is_optional else [field]
+    return bool(types) and all(t.is_subclass_of(int) and not t.is_subclass_of(bool) for t in types)
+
+
 def _declared_int_queries(request: Request) -> list[str]:
     """Query parameters the handler takes as integers (path parameters and dependencies excluded)."""
     handler = request.route_handler
     excluded = set(request.path_params) | set(handler.resolve_dependencies())
     return [name for name, field in handler.parsed_fn_signature.parameters.items()
-            if name not in excluded and field.is_subclass_of(int) and not field.is_subclass_of(bool)]
+            if name not in excluded and _takes_int(field)]
 
 
 async def _form_has_nul(request: Request) -> bool:
