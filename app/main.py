@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -38,21 +38,23 @@ from app.routes.suppression import SuppressionController
 from app.routes.team import TeamController
 from app.routes.templates import TemplateController
 from app.services import statements
+from app.services.system_mail import warn_without_platform_sender
 from app.settings import PROJECT_ROOT, get_settings
 from app.web.auth import current_viewer, current_workspace_id
+from app.web.csrf import CsrfConfig, csrf_middleware
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.observability import observability_middleware
 from app.web.params import checked_parameters
 from app.web.security import security_headers_middleware
-from app.web.sessions import RotatingSessionConfig
+from app.web.sessions import SESSION_COOKIE, RotatingSessionConfig
 
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 STATIC = PROJECT_ROOT / "static"
-# Paths that carry no browser session state, or authenticate otherwise.
-NO_SESSION = ["/api/", "/health", "/metrics", "/static/"]
+# Paths that carry no browser session state, or authenticate otherwise: prefixes, matched from the start only.
+NO_SESSION = ("/api/", "/health", "/metrics", "/static/")
 # Also posted from other sites (embedded subscribe forms, RFC 8058 one-click unsubscribe),
 # where a signed token in the URL stands in for the CSRF token.
-NO_CSRF = [*NO_SESSION, "/s/", "/u/"]
+NO_CSRF = (*NO_SESSION, "/s/", "/u/")
 
 
 @asynccontextmanager
@@ -80,14 +82,16 @@ def create_app() -> Litestar:
     settings = get_settings()
     configure_logging(settings.log_level, process="web")
     get_logger().info("starting", environment=settings.environment, base_url=settings.base_url)
+    warn_without_platform_sender(settings)
     template_config = _template_config()
     sessions = RotatingSessionConfig(
-        key="ignite_session",
+        key=SESSION_COOKIE,
         max_age=settings.security.session_max_age,
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
-        exclude=NO_SESSION,
+        # Litestar matches these as regular expressions anywhere in the path: anchor them.
+        exclude=[f"^{re.escape(prefix)}" for prefix in NO_SESSION],
     )
     swagger = "/static/vendor/swagger-ui"
     return Litestar(
@@ -118,15 +122,9 @@ def create_app() -> Litestar:
             "workspace_id": Provide(current_workspace_id, sync_to_thread=False),
             "redis": Provide(get_redis, sync_to_thread=False),
         },
-        middleware=[observability_middleware, security_headers_middleware, sessions.middleware],
+        middleware=[observability_middleware, security_headers_middleware, sessions.middleware,
+                    csrf_middleware(CsrfConfig(settings.security.secret_key, NO_CSRF, settings.secure_cookies))],
         stores={"sessions": RedisStore(get_redis(), namespace="ignite:sessions")},
-        csrf_config=CSRFConfig(
-            secret=settings.security.secret_key,
-            cookie_name="ignite_csrf",
-            cookie_secure=settings.secure_cookies,
-            cookie_httponly=True,
-            exclude=NO_CSRF,
-        ),
         template_config=template_config,
         plugins=[FlashPlugin(config=FlashConfig(template_config=template_config))],
         openapi_config=OpenAPIConfig(

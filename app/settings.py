@@ -75,6 +75,21 @@ class SecuritySettings:
     invite_ttl_seconds: int = field(default_factory=lambda: _env_int("INVITE_TTL", 7 * 86400))
     session_max_age: int = field(default_factory=lambda: _env_int("SESSION_MAX_AGE", 14 * 86400))
     max_form_bytes: int = field(default_factory=lambda: _env_int("MAX_FORM_BYTES", 1_000_000))
+    # Opens /health details and /metrics to callers other than loopback (as `Authorization: Bearer ...`).
+    metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN"))
+
+
+def _system_mail_url() -> str:
+    url = _env("SYSTEM_MAIL_URL")
+    if url and not url.startswith(("smtp://", "smtps://")):
+        raise SettingsError("SYSTEM_MAIL_URL must be an SMTP URL such as smtp://user:pass@host:587 or smtps://...")
+    return url
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    # The platform sender of account mail (password resets, invitations, sign-in notices).
+    system_mail_url: str = field(default_factory=_system_mail_url)
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,12 @@ class Settings:
     redis: RedisSettings
     workers: WorkerSettings
     security: SecuritySettings
+    mail: MailSettings = field(default_factory=MailSettings)
+
+    @property
+    def uses_development_inbox(self) -> bool:
+        """Account mail goes to the development inbox only without a platform sender, in development or tests."""
+        return not self.mail.system_mail_url and self.environment in ("development", "test")
 
     @property
     def is_production(self) -> bool:

@@ -53,3 +53,8 @@ async def health_report(redis: Redis) -> dict[str, Any]:
         "redis": cache,
         "workers": {"ok": bool(workers), "count": len(workers), "processes": workers},
     }
+
+
+def public_health(report: dict[str, Any]) -> dict[str, str]:
+    """What anyone may learn: working or not. Host names, pids and the reasons stay with operators."""
+    return {"status": "ok" if report["status"] == "ok" else "degraded"}

@@ -6,19 +6,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from redis.asyncio import Redis
 
 from app.db.audience import MailingList, Subscriber
+from app.esp.base import OutgoingMessage
+from app.services.custom_fields import fields_of
+from app.services.public_limits import FORGED_LINK, MAILED_LINK, SUBSCRIBE, admit
+from app.services.sending import send_now
 from app.services.subscribers import (
     SubscriberFilter,
     add_subscriber,
     change_status,
     normalized_email,
 )
-from app.services.system_mail import send_system_message
+from app.services.system_mail import email_message, rendered_mail
+from app.services.templates import default_from_address
 from app.services.tokens import signed, unsigned
 from app.settings import Settings
 
 CONFIRM_MAX_AGE = 7 * 86400
+# A field people never see on the form (hidden by CSS, skipped by keyboards): only bots fill it in.
+HONEYPOT = "website"
 
 
 @dataclass(frozen=True)
@@ -49,40 +57,59 @@ async def public_list(list_id: int) -> dict | None:
     return await MailingList.select().where(MailingList.id == list_id, MailingList.archived_at.is_null()).first()
 
 
-async def subscribe(settings: Settings, mailing_list: dict, raw: dict[str, Any], ip: str) -> SubscribeOutcome:
+async def subscribe(settings: Settings, redis: Redis, mailing_list: dict, raw: dict[str, Any],
+                    ip: str) -> SubscribeOutcome:
     """Add the address from a public form; double opt-in lists email a confirmation link first.
 
-    An address already on the list gets the same answer as a new one, so the
-    form reveals nothing about who is subscribed.
+    Each submission counts against the client address and the email address (RateLimited when over).
+    An address already on the list gets the same answer as a new one, so the form reveals nothing about
+    who is subscribed; a filled-in honeypot gets it too, and nothing is written. Only the fields shown
+    on forms are taken from the submission: a hidden field keeps its default.
     """
+    await admit(redis, SUBSCRIBE, ip, str(raw.get("email", "")))
     workspace_id, list_id = mailing_list["workspace_id"], mailing_list["id"]
-    email = normalized_email(str(raw.get("email", "")))
     double = mailing_list["opt_in"] == "double"
+    if str(raw.get(HONEYPOT, "")).strip():
+        return SubscribeOutcome(needs_confirmation=double, subscriber_id=None)
+    email = normalized_email(str(raw.get("email", "")))
     existing = await Subscriber.select(Subscriber.id).where(Subscriber.list_id == list_id,
                                                             Subscriber.email == email).first()
     if existing:
         return SubscribeOutcome(needs_confirmation=double, subscriber_id=None)
-    created = await add_subscriber(workspace_id, list_id, {**raw, "email": email},
+    writable = {f"field_{field['tag']}" for field in await fields_of(workspace_id, list_id) if field["visible"]}
+    values = {name: value for name, value in raw.items() if name in writable}
+    created = await add_subscriber(workspace_id, list_id, {**values, "email": email},
                                    status="unconfirmed" if double else "confirmed", source="form", ip=ip)
     if double:
-        token = _confirm_serializer(settings.security.secret_key).dumps(created["id"])
-        link = f"{settings.base_url}/s/confirm/{token}"
-        name = mailing_list["display_name"] or mailing_list["name"]
-        await send_system_message(
-            workspace_id, email, f"Please confirm your subscription to {name}",
-            f"Confirm your subscription to {name}:\n{link}\n\nIf you did not ask for this, ignore this email.",
-            f'<p>Confirm your subscription to <strong>{name}</strong>:</p><p><a href="{link}">Yes, subscribe me</a></p>'
-            "<p>If you did not ask for this, ignore this email.</p>",
-        )
+        await _send_confirmation(settings, redis, mailing_list, email, created["id"])
     return SubscribeOutcome(needs_confirmation=double, subscriber_id=created["id"])
 
 
-async def confirm(secret_key: str, token: str) -> dict | None:
+async def _send_confirmation(settings: Settings, redis: Redis, mailing_list: dict, email: str,
+                             subscriber_id: int) -> None:
+    """The confirmation link, from the list's sender, through the workspace's servers (else the dev inbox)."""
+    workspace_id = mailing_list["workspace_id"]
+    token = _confirm_serializer(settings.security.secret_key).dumps(subscriber_id)
+    name = mailing_list["display_name"] or mailing_list["name"]
+    company = " · ".join(part for part in (mailing_list["company_name"], mailing_list["company_address"]) if part)
+    mail = rendered_mail("confirm_subscription", f"Please confirm your subscription to {name}", list_name=name,
+                         link=f"{settings.base_url}/s/confirm/{token}", company=company)
+    from_email = mailing_list["from_email"] or await default_from_address(workspace_id)
+    from_header = f"{mailing_list['from_name']} <{from_email}>" if mailing_list["from_name"] else from_email
+    message = email_message(" ".join(from_header.split()), email, mail)
+    await send_now(redis, workspace_id, [OutgoingMessage(
+        workspace_id=workspace_id, mail_from=from_email, recipients=(email,), raw=message.as_bytes(),
+        message_id=message["Message-ID"], subject=mail.subject, job="confirmation")])
+
+
+async def confirm(redis: Redis, secret_key: str, token: str, ip: str) -> dict | None:
     """Confirm the subscription behind a link; None when the link is expired or forged."""
     try:
         subscriber_id = _confirm_serializer(secret_key).loads(token, max_age=CONFIRM_MAX_AGE)
     except (BadSignature, SignatureExpired):
+        await admit(redis, FORGED_LINK, ip=ip)
         return None
+    await admit(redis, MAILED_LINK, address=token)
     row = await Subscriber.select(Subscriber.workspace_id, Subscriber.list_id, Subscriber.status).where(
         Subscriber.id == subscriber_id
     ).first()
@@ -93,11 +120,13 @@ async def confirm(secret_key: str, token: str) -> dict | None:
     return await MailingList.select().where(MailingList.id == row["list_id"]).first()
 
 
-async def unsubscribe_everywhere(secret_key: str, token: str) -> int | None:
+async def unsubscribe_everywhere(redis: Redis, secret_key: str, token: str, ip: str) -> int | None:
     """Unsubscribe the address in the link from every list of its workspace; None for a forged link."""
     value = unsigned(secret_key, "unsubscribe", token)
     if not (isinstance(value, list) and len(value) == 2):
+        await admit(redis, FORGED_LINK, ip=ip)
         return None
+    await admit(redis, MAILED_LINK, address=token)
     workspace_id, email = value
     rows = await Subscriber.select(Subscriber.id).where(Subscriber.workspace_id == workspace_id,
                                                         Subscriber.email == email, Subscriber.status != "unsubscribed")

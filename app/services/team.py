@@ -15,7 +15,7 @@ from app.services.accounts import (
     user_by_email,
 )
 from app.services.passwords import password_matches
-from app.services.system_mail import send_system_message
+from app.services.system_mail import rendered_mail, send_account_mail
 from app.services.tenancy import owned_by
 from app.services.tokens import new_token, token_hash
 
@@ -44,34 +44,48 @@ async def _owner_count(workspace_id: int) -> int:
     return await Membership.count().where(owned_by(Membership, workspace_id), Membership.role == "owner")
 
 
-async def change_role(workspace_id: int, user_id: int, role: str) -> dict:
+def _owner_rule(by_role: str, *roles: str | None) -> None:
+    """Only an owner grants, takes away or removes the owner role."""
+    if "owner" in roles and by_role != "owner":
+        raise AccountError("Only an owner can grant, take away or remove the owner role.", field="role")
+
+
+async def change_role(workspace_id: int, user_id: int, role: str, by_role: str) -> dict:
+    """Give a member another role, as someone with `by_role`; returns the membership as it was."""
     if role not in ROLES:
         raise AccountError(f"Unknown role {role!r}.", field="role")
     member = await Membership.select().where(owned_by(Membership, workspace_id), Membership.user_id == user_id).first()
     if member is None:
         raise LookupError("member")
+    _owner_rule(by_role, role, member["role"])
     if member["role"] == "owner" and role != "owner" and await _owner_count(workspace_id) <= 1:
         raise AccountError("A workspace needs at least one owner.", field="role")
     await Membership.update({Membership.role: role}).where(Membership.id == member["id"])
     return member
 
 
-async def remove_member(workspace_id: int, user_id: int) -> None:
+async def remove_member(workspace_id: int, user_id: int, by_role: str) -> None:
     member = await Membership.select().where(owned_by(Membership, workspace_id), Membership.user_id == user_id).first()
     if member is None:
         raise LookupError("member")
+    _owner_rule(by_role, member["role"])
     if member["role"] == "owner" and await _owner_count(workspace_id) <= 1:
         raise AccountError("A workspace needs at least one owner.")
     await Membership.delete().where(Membership.id == member["id"])
 
 
 async def invite(
-    workspace_id: int, email: str, role: str, invited_by: int, base_url: str, ttl_seconds: int
+    workspace_id: int, email: str, role: str, invited_by: int, base_url: str, ttl_seconds: int,
+    by_role: str = "owner",
 ) -> tuple[dict, str]:
-    """Create an invitation and email its link; returns the invite row and the token."""
+    """Create an invitation and email its link through the platform sender; returns the invite row and token.
+
+    Call it inside a transaction: when the mail cannot go out, AccountError says why and nothing is kept.
+    """
     email = normalized_email(email)
     if role not in ROLES:
         raise AccountError(f"Unknown role {role!r}.", field="role")
+    _owner_rule(by_role, role)
     already = await Membership.exists().where(
         owned_by(Membership, workspace_id), Membership.user_id.email == email
     )
@@ -85,13 +99,10 @@ async def invite(
         )
     ).returning(*Invite.all_columns())
     workspace = await Workspace.select(Workspace.name).where(Workspace.id == workspace_id).first()
-    link = f"{base_url}/invite/{token}"
-    await send_system_message(
-        workspace_id, email, f"You are invited to {workspace['name']} on Ignite",
-        f"You have been invited to join {workspace['name']} on Ignite as {role}.\n\nAccept here: {link}\n",
-        f"<p>You have been invited to join <strong>{workspace['name']}</strong> on Ignite as {role}.</p>"
-        f'<p><a href="{link}">Accept the invitation</a></p>',
-    )
+    mail = rendered_mail("invitation", f"You are invited to {workspace['name']} on Ignite",
+                         workspace_name=workspace["name"], role=role, link=f"{base_url}/invite/{token}",
+                         days=max(1, ttl_seconds // 86400))
+    await send_account_mail(workspace_id, email, mail)
     return rows[0], token
 
 

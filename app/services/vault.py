@@ -44,8 +44,14 @@ def decrypt(token: str) -> str:
         raise VaultError("This secret was stored with another key; enter it again.") from exc
 
 
-def masked(secret: str, visible: int = 4) -> str:
-    """`abcd…wxyz`-style hint that proves which secret is stored without revealing it."""
-    if len(secret) <= visible * 2:
-        return "•" * len(secret)
-    return f"{secret[:visible]}…{secret[-visible:]}"
+# Only secrets at least this long show anything back; four characters of a short one would be too many.
+LONG_SECRET = 16
+DOTS = "••••••••"
+
+
+def masked(secret: str, shown_to_admin: bool = False) -> str:
+    """A sign that a secret is stored. An admin sees the last 4 characters of a long secret, to tell which
+    one it is; a short secret, and anyone else, sees dots only (never its length)."""
+    if shown_to_admin and len(secret) >= LONG_SECRET:
+        return f"{DOTS}{secret[-4:]}"
+    return DOTS

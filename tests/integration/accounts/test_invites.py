@@ -39,7 +39,7 @@ async def test_existing_user_must_prove_their_password_to_accept(client):
     path = await _invite_path(client, other, existing["email"], "analyst")
     await post_form(client, "/logout")
     wrong = await post_form(client, path, {"password": "not my password at all"})
-    assert wrong.status_code == 400
+    assert wrong.status_code == 422 and 'data-testid="error-password"' in wrong.text
     assert await Membership.count().where(Membership.workspace_id == other["id"]) == 1
     right = await post_form(client, path, {"password": PASSWORD})
     assert right.status_code == 303
@@ -50,7 +50,7 @@ async def test_inviting_an_existing_member_is_refused_next_to_the_field(client):
     owner = await make_user(workspace)
     await login(client, owner["email"])
     response = await post_form(client, "/settings/team/invites", {"email": owner["email"], "role": "admin"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'data-testid="error-email"' in response.text
 
 
@@ -59,6 +59,6 @@ async def test_invalid_email_is_refused_next_to_the_field(client):
     owner = await make_user(workspace)
     await login(client, owner["email"])
     response = await post_form(client, "/settings/team/invites", {"email": "not-an-address", "role": "admin"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'data-testid="error-email"' in response.text
     assert await CapturedMessage.count() == 0

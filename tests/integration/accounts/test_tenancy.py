@@ -1,7 +1,7 @@
 """A user of workspace A gets 404 for every object of workspace B."""
 
 from app.db.accounts import Invite
-from app.services.system_mail import send_system_message
+from app.services.system_mail import SystemMail, send_account_mail
 from tests.factories import login, make_user, make_workspace, post_form
 
 
@@ -16,7 +16,7 @@ async def _two_workspaces(client):
 
 async def test_captured_message_of_another_workspace_is_not_found(client):
     _a, b, _, _ = await _two_workspaces(client)
-    await send_system_message(b["id"], "secret@example.com", "Beta only", "text", "<p>html</p>")
+    await send_account_mail(b["id"], "secret@example.com", SystemMail("Beta only", "text", "<p>html</p>"))
     from app.db.inbox import CapturedMessage
 
     message = await CapturedMessage.select(CapturedMessage.id).first()
