@@ -15,10 +15,12 @@ not see a page is sent to sign in (or refused) before being told anything about 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.typing import FieldDefinition
 
 INTEGER = (-(2**31), 2**31 - 1)
@@ -70,12 +72,13 @@ def _takes_int(field: FieldDefinition) -> bool:
     return bool(types) and all(t.is_subclass_of(int) and not t.is_subclass_of(bool) for t in types)
 
 
-def _declared_int_queries(request: Request) -> list[str]:
-    """Query parameters the handler takes as integers (path parameters and dependencies excluded)."""
-    handler = request.route_handler
-    excluded = set(request.path_params) | set(handler.resolve_dependencies())
-    return [name for name, field in handler.parsed_fn_signature.parameters.items()
-            if name not in excluded and _takes_int(field)]
+@cache
+def _declared_int_queries(handler: BaseRouteHandler, path_params: frozenset[str]) -> tuple[str, ...]:
+    """Query parameters the handler takes as integers (path parameters and dependencies excluded); worked
+    out once per handler, as every request (the tracking pixel's too) passes here."""
+    excluded = path_params | set(handler.resolve_dependencies())
+    return tuple(name for name, field in handler.parsed_fn_signature.parameters.items()
+                 if name not in excluded and _takes_int(field))
 
 
 async def _form_has_nul(request: Request) -> bool:
@@ -94,7 +97,7 @@ async def checked_parameters(request: Request) -> None:
     for name, value in request.path_params.items():
         if isinstance(value, int) and not isinstance(value, bool) and not fits_column(name, value):
             raise NotFoundException("There is nothing with that number here.")
-    for name in _declared_int_queries(request):
+    for name in _declared_int_queries(request.route_handler, frozenset(request.path_params)):
         for text in request.query_params.getall(name, []):
             if text.strip():
                 _whole_number(name, text)
