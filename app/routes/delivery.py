@@ -36,10 +36,10 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def _editor_context(kind: str, server: dict | None) -> dict[str, Any]:
+def _editor_context(kind: str, server: dict | None, viewer: Viewer) -> dict[str, Any]:
+    masked = delivery_servers.masked_secrets(server, viewer.has_role("admin")) if server else {}
     return {**section_context("mailing", "delivery"), "kind": kind, "kind_label": KINDS[kind][0],
-            "settings": KINDS[kind][1], "server": server,
-            "masked": delivery_servers.masked_secrets(server) if server else {}}
+            "settings": KINDS[kind][1], "server": server, "masked": masked}
 
 
 class DeliveryController(Controller):
@@ -54,13 +54,14 @@ class DeliveryController(Controller):
             "rows": await server_statuses(redis, workspace_id)})
 
     @get("/servers/new")
-    async def new(self, kind: str = "smtp") -> Template:
-        return Template(EDITOR, context={**_editor_context(_kind(kind), None), "form": {"weight": 100}, "errors": {}})
+    async def new(self, viewer: Viewer, kind: str = "smtp") -> Template:
+        return Template(EDITOR, context={**_editor_context(_kind(kind), None, viewer), "form": {"weight": 100},
+                                         "errors": {}})
 
     @post("/servers", opt={"action": "delivery.manage"})
-    async def create(self, request: Request, workspace_id: int, redis: Redis) -> Redirect:
+    async def create(self, request: Request, workspace_id: int, viewer: Viewer, redis: Redis) -> Redirect:
         kind = _kind(str((await request.form()).get("kind", "")))
-        form = await submitted(request, EDITOR, _editor_context(kind, None))
+        form = await submitted(request, EDITOR, _editor_context(kind, None, viewer))
         async with audit.change(redis, workspace_id, actor_of(request)) as change:
             server = await delivery_servers.create_server(workspace_id, kind, form)
             change.note("server.created", "server", server["id"], {"kind": kind, "name": server["name"]})
@@ -68,15 +69,16 @@ class DeliveryController(Controller):
         return Redirect(f"/mailing/delivery/servers/{server['id']}", status_code=303)
 
     @get("/servers/{server_id:int}", name="delivery_server")
-    async def edit(self, workspace_id: int, server_id: int) -> Template:
+    async def edit(self, workspace_id: int, viewer: Viewer, server_id: int) -> Template:
         server = await delivery_servers.get_server(workspace_id, server_id)
-        return Template(EDITOR, context={**_editor_context(server["kind"], server), "form": _form_from_row(server),
-                                         "errors": {}})
+        return Template(EDITOR, context={**_editor_context(server["kind"], server, viewer),
+                                         "form": _form_from_row(server), "errors": {}})
 
     @post("/servers/{server_id:int}", opt={"action": "delivery.manage"})
-    async def update(self, request: Request, server_id: int, workspace_id: int, redis: Redis) -> Redirect:
+    async def update(self, request: Request, server_id: int, workspace_id: int, viewer: Viewer,
+                     redis: Redis) -> Redirect:
         server = await delivery_servers.get_server(workspace_id, server_id)
-        form = await submitted(request, EDITOR, _editor_context(server["kind"], server))
+        form = await submitted(request, EDITOR, _editor_context(server["kind"], server, viewer))
         async with audit.change(redis, workspace_id, actor_of(request)) as change:
             await delivery_servers.update_server(workspace_id, server_id, form)
             change.note("server.updated", "server", server_id)

@@ -137,9 +137,9 @@ def stored_secrets(row: dict) -> dict[str, str]:
     return json.loads(vault.decrypt(row["secrets"])) if row.get("secrets") else {}
 
 
-def masked_secrets(row: dict) -> dict[str, str]:
-    """Each stored secret as a hint (`abcd…wxyz`), never in full."""
-    return {name: vault.masked(value) for name, value in stored_secrets(row).items()}
+def masked_secrets(row: dict, shown_to_admin: bool) -> dict[str, str]:
+    """Each stored secret as a sign that it is stored; an admin also sees the last characters of a long one."""
+    return {name: vault.masked(value, shown_to_admin) for name, value in stored_secrets(row).items()}
 
 
 async def servers(workspace_id: int) -> list[dict]:

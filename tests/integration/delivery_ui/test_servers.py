@@ -3,7 +3,7 @@ from app.services.delivery_servers import stored_secrets
 from tests.factories import make_workspace, post_form, signed_in_client
 
 SMTP = {"kind": "smtp", "name": "PowerMTA 1", "setting_host": "127.0.0.1", "setting_port": "2525",
-        "setting_security": "none", "setting_username": "mailer", "setting_password": "s3cret-pass-123",
+        "setting_security": "none", "setting_username": "mailer", "setting_password": "s3cret-pass-0-123",
         "hourly_quota": "5000", "weight": "50", "cost_per_thousand": "0.12"}
 
 
@@ -13,10 +13,19 @@ async def test_add_smtp_server_stores_credentials_encrypted_and_masked(client):
     assert response.status_code == 303
     row = await DeliveryServer.select().output(load_json=True).first()
     assert "s3cret" not in row["secrets"]
-    assert stored_secrets(row) == {"password": "s3cret-pass-123"}
+    assert stored_secrets(row) == {"password": "s3cret-pass-0-123"}
     assert row["settings"]["host"] == "127.0.0.1" and row["hourly_quota"] == 5000
     page = await client.get(response.headers["location"])
-    assert "s3cret-pass-123" not in page.text and "s3cr…-123" in page.text
+    assert "s3cret-pass-0-123" not in page.text and "••••••••-123" in page.text
+
+
+async def test_only_admins_see_the_last_characters_of_a_long_secret(client):
+    from app.services.delivery_servers import create_server
+
+    workspace, _ = await signed_in_client(client, role="marketer")
+    server = await create_server(workspace["id"], "smtp", {**SMTP, "setting_password": "a-long-secret-4567"})
+    page = await client.get(f"/mailing/delivery/servers/{server['id']}")
+    assert "4567" not in page.text and "••••••••" in page.text
 
 
 async def test_blank_secret_on_edit_keeps_the_stored_one(client):
@@ -24,7 +33,7 @@ async def test_blank_secret_on_edit_keeps_the_stored_one(client):
     location = (await post_form(client, "/mailing/delivery/servers", SMTP)).headers["location"]
     await post_form(client, location, {**SMTP, "setting_password": "", "weight": "80"})
     row = await DeliveryServer.select().output(load_json=True).first()
-    assert row["weight"] == 80 and stored_secrets(row) == {"password": "s3cret-pass-123"}
+    assert row["weight"] == 80 and stored_secrets(row) == {"password": "s3cret-pass-0-123"}
 
 
 async def test_server_form_errors_are_shown_next_to_fields(client):
