@@ -57,6 +57,29 @@ async def test_invitation_arrives_at_the_platform_sender_and_can_be_accepted(cli
     assert (await post_form(client, path, {"name": "Jo", "password": PASSWORD})).status_code == 303
 
 
+async def test_the_platform_sender_speaks_starttls(client, configure, tmp_path):
+    from aiosmtpd.controller import Controller
+
+    from app.embedded import free_port
+    from tests.integration.delivery.smtp_servers import ScriptedHandler, self_signed_context
+
+    handler = ScriptedHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), tls_context=self_signed_context(tmp_path),
+                            require_starttls=True)
+    controller.start()
+    try:
+        configure(SYSTEM_MAIL_URL=f"smtp://127.0.0.1:{controller.port}?verify=false")
+        workspace = await make_workspace()
+        user = await make_user(workspace)
+        await post_form(client, "/password/forgot", {"email": user["email"]})
+    finally:
+        controller.stop()
+
+    [mail] = handler.received
+    assert mail.recipients == (user["email"],)
+    assert mail.mail_from == "no-reply@127.0.0.1"
+
+
 async def test_production_without_a_platform_sender_says_so_and_sends_nothing(client, configure):
     configure(IGNITE_ENV="production")
     workspace = await make_workspace()

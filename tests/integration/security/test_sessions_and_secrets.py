@@ -74,6 +74,22 @@ async def test_a_csrf_token_issued_before_sign_in_stops_working_after_it(client)
     assert fresh.status_code == 200 and await Invite.count() == 1
 
 
+async def test_a_stale_header_token_does_not_hide_a_current_form_token(client):
+    """After signing out, a boosted page keeps the old header token; the form's own field still counts."""
+    workspace = await make_workspace()
+    user = await make_user(workspace)
+    await login(client, user["email"])
+    await client.get("/")
+    signed_in_token = csrf_token(client)
+    await post_form(client, "/logout")
+    await client.get("/password/forgot")
+
+    response = await client.post("/password/forgot", data={"email": user["email"], "_csrf_token": csrf_token(client)},
+                                 headers={"x-csrftoken": signed_in_token})
+
+    assert response.status_code == 200 and 'data-testid="reset-sent"' in response.text
+
+
 async def test_failures_from_another_address_do_not_lock_the_owner_out(client, remote_client):
     workspace = await make_workspace()
     owner = await make_user(workspace)
