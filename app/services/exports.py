@@ -2,14 +2,14 @@
 
 Columns are the address, status and subscription time, then the chosen
 custom fields by merge tag, which makes an export re-importable as it is.
+Cells a spreadsheet would run as formulas are escaped by the one CSV writer
+(app/services/csv_files.py).
 Which subscribers is a `Selection`: a fixed WHERE with values only as
 parameters, written here for a list or compiled from a segment's conditions.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from app.piccolo_conf import DB
+from app.services.csv_files import CsvRows
 from app.services.lists import STATUSES
 from app.services.segments import matching_ids_query
 from app.services.sqlparams import Params
@@ -24,9 +25,6 @@ from app.services.tenancy import checked_workspace_id
 
 FETCH_ROWS = 5000
 BASE_COLUMNS = ("email", "status", "subscribed_at")
-# A spreadsheet would run a cell that starts like a formula; a leading quote keeps it text (OWASP CSV injection).
-FORMULA_GUARD = ("CASE WHEN left({value}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
-                 "THEN '''' || {value} ELSE {value} END")
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ def _query(selection: Selection, tags: list[str]) -> tuple[str, list[Any]]:
                "to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"]
     for tag in tags:
         params.append(tag)
-        columns.append(FORMULA_GUARD.format(value=f"(s.fields->>${len(params) + 1})"))
+        columns.append(f"s.fields->>${len(params) + 1}")
     sql = (f"SELECT {', '.join(columns)} FROM subscribers s WHERE s.workspace_id = $1 AND ({selection.where}) "
            f"ORDER BY {selection.order_by}")
     return sql, params
@@ -73,18 +71,13 @@ async def subscribers_csv(workspace_id: int, selection: Selection, tags: list[st
     the client downloads: a slow download must not hold a slot of the pool.
     """
     sql, params = _query(selection, tags)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow((*BASE_COLUMNS, *tags))
-    yield buffer.getvalue().encode()
+    csv_rows = CsvRows((*BASE_COLUMNS, *tags))
+    yield csv_rows.header()
     db = await asyncpg.connect(DB.config["dsn"])
     try:
         async with db.transaction(readonly=True):
             cursor = await db.cursor(sql, checked_workspace_id(workspace_id), *params)
             while rows := await cursor.fetch(FETCH_ROWS):
-                buffer.seek(0)
-                buffer.truncate()
-                writer.writerows(rows)
-                yield buffer.getvalue().encode()
+                yield csv_rows.encode(rows)
     finally:
         await db.close()

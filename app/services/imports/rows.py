@@ -22,6 +22,7 @@ from typing import Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from app.services.csv_files import FORMULA_LEADS
 from app.services.custom_fields import value_problem
 
 _ATOM = r"[a-z0-9_!#$%&'*+/=?^`{|}~-]+"
@@ -56,6 +57,8 @@ def clean_email(raw: str) -> tuple[str, str] | str:
         text = match.group(1).strip()
     if text[:7].lower() == "mailto:":
         text = text[7:]
+    if text[:1] == "'" and text[1:2] in FORMULA_LEADS:
+        text = text[1:]  # the apostrophe CSV exports put before what a spreadsheet would run as a formula
     if not text:
         return "missing email"
     if not text.isascii():

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from app.services import statements
+from app.services.csv_files import CsvRows
 from app.services.sqlparams import Params, fetch
 from app.services.subscribers import SubscriberError, normalized_email
 from app.services.suppression.lists import SuppressionError
@@ -156,24 +155,15 @@ async def search(
     return rows[:limit], cursor
 
 
-def _cell(text: str) -> str:
-    """Free text that a spreadsheet would run as a formula is exported as plain text."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
-
-
 async def export_csv(workspace_id: int, list_id: int) -> AsyncIterator[bytes]:
-    """The list as CSV, fetched in keyset batches so memory stays flat however long the list is."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["kind", "value", "reason", "added_at"])
-    yield buffer.getvalue().encode()
+    """The list as CSV, fetched in keyset batches so memory stays flat however long the list is; written by
+    the one CSV writer, which escapes cells a spreadsheet would run as formulas."""
+    csv_rows = CsvRows(("kind", "value", "reason", "added_at"))
+    yield csv_rows.header()
     after = ""
     while True:
         rows, after = await search(workspace_id, list_id, after=after, limit=EXPORT_BATCH)
-        buffer.seek(0)
-        buffer.truncate()
-        for row in rows:
-            writer.writerow([row["kind"], row["value"], _cell(row["reason"]), row["created_at"].isoformat()])
-        yield buffer.getvalue().encode()
+        yield csv_rows.encode((row["kind"], row["value"], row["reason"], row["created_at"].isoformat())
+                              for row in rows)
         if not after:
             return
