@@ -14,6 +14,7 @@ from app.services import audit, suppression
 from app.services.suppression import AddSummary
 from app.web.auth import signed_in
 from app.web.pages import actor_of, page, submitted
+from app.web.params import keyset_param
 
 INDEX = "mailing/suppression/index.html"
 ENTRIES = "mailing/suppression/partials/entries.html"
@@ -69,6 +70,7 @@ class SuppressionController(Controller):
 
     @get("/{list_id:int}", name="suppression_list")
     async def show(self, request: Request, workspace_id: int, list_id: int, q: str = "", after: str = "") -> Template:
+        keyset_param({"after": after})
         return await _list_page(request, workspace_id, list_id, q, after)
 
     @post("/{list_id:int}/entries")

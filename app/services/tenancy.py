@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from piccolo.columns import BigSerial
 from piccolo.columns.combination import Where
 from piccolo.table import Table
 
@@ -31,11 +32,20 @@ def owned_by(table: type[Table], workspace_id: int) -> Where:
     return column == checked_workspace_id(workspace_id)  # type: ignore[return-value]
 
 
-async def fetch_owned(table: type[Table], workspace_id: int, object_id: object) -> dict[str, Any] | None:
-    """The row with this id in this workspace, or None (also for a malformed id)."""
+def row_id(table: type[Table], object_id: object) -> int | None:
+    """`object_id` as a key of `table`, or None when it is malformed or no key column of its type can hold it."""
     try:
         pk = int(object_id)  # type: ignore[call-overload]
     except (TypeError, ValueError):
+        return None
+    highest = 2**63 - 1 if isinstance(table._meta.primary_key, BigSerial) else 2**31 - 1
+    return pk if 0 < pk <= highest else None
+
+
+async def fetch_owned(table: type[Table], workspace_id: int, object_id: object) -> dict[str, Any] | None:
+    """The row with this id in this workspace, or None (also for a malformed id)."""
+    pk = row_id(table, object_id)
+    if pk is None:
         return None
     return await (
         table.select()

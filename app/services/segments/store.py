@@ -18,7 +18,7 @@ from app.services.accounts import now
 from app.services.segments.compiler import where_sql
 from app.services.segments.validation import Problem, SegmentError, checked, chosen_list_ids
 from app.services.sqlparams import Params, fetch
-from app.services.tenancy import checked_workspace_id, owned_by
+from app.services.tenancy import checked_workspace_id, owned_by, row_id
 
 PREVIEW_SIZE = 20
 # The builder counts on every pause in typing; a pathological tree must not hold a connection for long.
@@ -97,9 +97,8 @@ async def list_segments(workspace_id: int) -> list[dict]:
 
 
 async def get_segment(workspace_id: int, segment_id: object) -> dict | None:
-    try:
-        pk = int(segment_id)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+    pk = row_id(Segment, segment_id)
+    if pk is None:
         return None
     return await Segment.select().where(owned_by(Segment, workspace_id), Segment.id == pk).output(
         load_json=True

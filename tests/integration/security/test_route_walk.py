@@ -42,9 +42,6 @@ PENDING = {
     "app.routes.subscribers": (
         "app/routes/subscribers.py reads list_id, tag_id and the after cursor by hand (use app.web.params.int_param "
         "and keyset_param); app/services/tenancy.py fetch_owned() sends ids no key column can hold to PostgreSQL"),
-    "app.routes.suppression": (
-        "app/routes/suppression.py passes the after cursor unchecked to app/services/suppression/entries.py "
-        "search() (check it with app.web.params.keyset_param)"),
 }
 
 
