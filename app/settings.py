@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +84,9 @@ def _system_mail_url() -> str:
     url = _env("SYSTEM_MAIL_URL")
     if url and not url.startswith(("smtp://", "smtps://")):
         raise SettingsError("SYSTEM_MAIL_URL must be an SMTP URL such as smtp://user:pass@host:587 or smtps://...")
+    security = parse_qs(urlsplit(url).query).get("security", ["tls"])[-1]
+    if security not in ("none", "starttls", "tls"):
+        raise SettingsError(f"SYSTEM_MAIL_URL: security must be none, starttls or tls, got {security!r}")
     return url
 
 

@@ -72,9 +72,12 @@ async def subscribe(settings: Settings, redis: Redis, mailing_list: dict, raw: d
     if str(raw.get(HONEYPOT, "")).strip():
         return SubscribeOutcome(needs_confirmation=double, subscriber_id=None)
     email = normalized_email(str(raw.get("email", "")))
-    existing = await Subscriber.select(Subscriber.id).where(Subscriber.list_id == list_id,
-                                                            Subscriber.email == email).first()
+    existing = await Subscriber.select(Subscriber.id, Subscriber.status).where(Subscriber.list_id == list_id,
+                                                                               Subscriber.email == email).first()
     if existing:
+        if double and existing["status"] == "unconfirmed":
+            # The first link may be lost or expired; the per-address limit keeps this from becoming spam.
+            await _send_confirmation(settings, redis, mailing_list, email, existing["id"])
         return SubscribeOutcome(needs_confirmation=double, subscriber_id=None)
     writable = {f"field_{field['tag']}" for field in await fields_of(workspace_id, list_id) if field["visible"]}
     values = {name: value for name, value in raw.items() if name in writable}

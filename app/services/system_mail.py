@@ -129,7 +129,8 @@ async def send_account_mail(workspace_id: int, to: str, mail: SystemMail) -> Non
     settings = get_settings()
     if settings.mail.system_mail_url:
         sender = platform_sender(settings.mail.system_mail_url, settings.base_url)
-        await _deliver(SmtpESP(sender.config), workspace_id, sender.from_header, sender.envelope_sender, to, mail)
+        async with SmtpESP(sender.config) as smtp:
+            await _deliver(smtp, workspace_id, sender.from_header, sender.envelope_sender, to, mail)
     elif settings.uses_development_inbox:
         await _deliver(CaptureESP(), workspace_id, DEVELOPMENT_FROM, ACCOUNT_MAIL_SENDER, to, mail)
     else:
@@ -139,13 +140,9 @@ async def send_account_mail(workspace_id: int, to: str, mail: SystemMail) -> Non
 async def _deliver(sender: EmailServiceProvider, workspace_id: int, from_header: str, envelope: str, to: str,
                    mail: SystemMail) -> None:
     message = email_message(from_header, to, mail)
-    outgoing = OutgoingMessage(workspace_id=workspace_id, mail_from=envelope, recipients=(to,),
-                               raw=message.as_bytes(), message_id=message["Message-ID"], subject=mail.subject)
-    try:
-        [result] = await sender.send([outgoing])
-    finally:
-        if isinstance(sender, SmtpESP):
-            await sender.aclose()
+    [result] = await sender.send([OutgoingMessage(
+        workspace_id=workspace_id, mail_from=envelope, recipients=(to,), raw=message.as_bytes(),
+        message_id=message["Message-ID"], subject=mail.subject)])
     if not result.accepted:
         log.error("account_mail_refused", response=result.response)
         raise AccountError(f"The email could not be sent ({result.response}). Try again in a moment.")

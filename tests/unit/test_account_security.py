@@ -74,3 +74,12 @@ def test_system_mail_escapes_values_in_html_only_and_keeps_the_subject_on_one_li
     assert "&lt;b&gt;A &amp; B&lt;/b&gt;" in mail.html and "<b>A" not in mail.html
     assert "<b>A & B</b>" in mail.text
     assert mail.subject == "Confirm Bcc: victim@example.com"
+
+
+@pytest.mark.parametrize("url", ["http://mail.example.com", "smtp://mail.example.com?security=ssl"])
+def test_a_system_mail_url_that_cannot_work_stops_the_app_at_start(monkeypatch, url):
+    from app.settings import MailSettings, SettingsError
+
+    monkeypatch.setenv("SYSTEM_MAIL_URL", url)
+    with pytest.raises(SettingsError, match="SYSTEM_MAIL_URL"):
+        MailSettings()

@@ -160,3 +160,13 @@ async def test_a_rate_limited_form_keeps_what_was_typed(client):
     limited = await post_form(client, "/password/forgot", {"email": user["email"]})
 
     assert f'value="{user["email"]}"' in limited.text
+
+
+async def test_an_unconfirmed_address_asking_again_gets_a_fresh_link_within_its_limit(client):
+    _, path = await _form_path(opt_in="double")
+    allowed = public_limits.SUBSCRIBE.per_address.limit
+    answers = [await client.post(path, data={"email": "again@example.com"}) for _ in range(allowed + 1)]
+
+    assert [a.status_code for a in answers] == [200] * allowed + [429]
+    assert await Subscriber.count() == 1
+    assert await CapturedMessage.count() == allowed
