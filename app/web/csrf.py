@@ -51,14 +51,20 @@ def issued_token(secret: str, binding: str) -> str:
     return nonce + _mac(secret, nonce, binding)
 
 
+def _same(first: str, second: str) -> bool:
+    # Bytes: compare_digest refuses str with non-ASCII characters, and a cookie or form field may hold any.
+    return hmac.compare_digest(first.encode(), second.encode())
+
+
 def is_bound(secret: str, token: str, binding: str) -> bool:
     nonce, mac = token[:_NONCE_HEX], token[_NONCE_HEX:]
-    return len(nonce) == _NONCE_HEX and hmac.compare_digest(mac, _mac(secret, nonce, binding))
+    return len(nonce) == _NONCE_HEX and _same(mac, _mac(secret, nonce, binding))
 
 
 async def _submitted_tokens(request: Request) -> list[str]:
-    """The header's token, else the form field's. A form is read only when needed: an upload sent with the
-    header is streamed by its route, so its body must stay unread."""
+    """The tokens a request sends: the header's and the form field's. Both count, since a page reached by
+    boosted navigation keeps the header of the page it was loaded with (say, before signing out). An upload
+    sent with the header keeps its body unread: its route streams it."""
     header = request.headers.get(HEADER, "")
     if header and request.content_type[0] != "multipart/form-data":
         return [header, *await _form_token(request)]
@@ -86,7 +92,7 @@ def csrf_middleware(config: CsrfConfig) -> Callable[[ASGIApp], ASGIApp]:
             cookie_is_bound = bool(cookie) and is_bound(config.secret, cookie, binding)
             if scope["method"] not in SAFE_METHODS:
                 submitted = await _submitted_tokens(request)
-                if not (cookie_is_bound and any(hmac.compare_digest(token, cookie) for token in submitted)):
+                if not (cookie_is_bound and any(_same(token, cookie) for token in submitted)):
                     raise PermissionDeniedException("CSRF token verification failed")
             token = cookie if cookie_is_bound else issued_token(config.secret, binding)
             ScopeState.from_scope(scope).csrf_token = token

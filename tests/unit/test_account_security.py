@@ -83,3 +83,7 @@ def test_a_system_mail_url_that_cannot_work_stops_the_app_at_start(monkeypatch, 
     monkeypatch.setenv("SYSTEM_MAIL_URL", url)
     with pytest.raises(SettingsError, match="SYSTEM_MAIL_URL"):
         MailSettings()
+
+
+def test_a_token_with_characters_outside_ascii_is_simply_not_bound():
+    assert not is_bound(SECRET, "é" * 96, "")
