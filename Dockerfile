@@ -5,6 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     IGNITE_ENV=production \
+    IGNITE_DATA_DIR=/srv/ignite/data \
+    SHARED_FILES_DIR=/srv/ignite/shared \
     HOST=0.0.0.0 \
     PORT=8000
 
@@ -14,7 +16,9 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY migrations ./migrations
 COPY static ./static
-RUN pip install . && useradd --system --home /srv/ignite ignite && chown -R ignite /srv/ignite
+# The shared directory exists in the image, owned by ignite, so a new volume mounted there takes that owner.
+RUN pip install . && useradd --system --home /srv/ignite ignite \
+    && mkdir -p /srv/ignite/data /srv/ignite/shared && chown -R ignite /srv/ignite
 
 USER ignite
 EXPOSE 8000

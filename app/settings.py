@@ -59,6 +59,39 @@ class RedisSettings:
 
 
 @dataclass(frozen=True)
+class FileSettings:
+    """Files one process hands to another (an upload the web received, for the worker that imports it).
+
+    They go to an S3-compatible bucket when FILES_S3_BUCKET is set, else to SHARED_FILES_DIR, a directory that
+    every web and worker process must see (docker-compose mounts one volume there). Empty S3 keys leave
+    boto3 to its usual credentials (AWS_* variables, an instance role).
+    """
+
+    shared_dir: Path = field(default_factory=lambda: Path(_env("SHARED_FILES_DIR") or data_dir() / "shared"))
+    s3_bucket: str = field(default_factory=lambda: _env("FILES_S3_BUCKET"))
+    s3_prefix: str = field(default_factory=lambda: _env("FILES_S3_PREFIX"))
+    s3_endpoint_url: str = field(default_factory=lambda: _env("FILES_S3_ENDPOINT_URL"))
+    s3_region: str = field(default_factory=lambda: _env("FILES_S3_REGION"))
+    s3_access_key_id: str = field(default_factory=lambda: _env("FILES_S3_ACCESS_KEY_ID"))
+    s3_secret_access_key: str = field(default_factory=lambda: _env("FILES_S3_SECRET_ACCESS_KEY"))
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What an imported file may hold, checked before it is read in full: an XLSX is a zip, and a few hundred
+    kilobytes of it can unpack to gigabytes. Each setting is named in the message of a file over it."""
+
+    max_unpacked_mb: int = field(default_factory=lambda: _env_int("IMPORT_MAX_UNPACKED_MB", 2048))
+    # Spreadsheets compress 5 to 30 times; a zip bomb a thousand times.
+    max_compression_ratio: int = field(default_factory=lambda: _env_int("IMPORT_MAX_COMPRESSION_RATIO", 200))
+    # openpyxl holds all of a workbook's shared strings in memory (64 MB of them: about 2M texts, 500 MB, 15 s).
+    max_shared_strings_mb: int = field(default_factory=lambda: _env_int("IMPORT_MAX_SHARED_STRINGS_MB", 64))
+    # Excel's own limit for one cell; a longer value sends its row to the rejects.
+    max_cell_chars: int = field(default_factory=lambda: _env_int("IMPORT_MAX_CELL_CHARS", 32_767))
+    max_rows: int = field(default_factory=lambda: _env_int("IMPORT_MAX_ROWS", 10_000_000))
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     processes: int = field(default_factory=lambda: _env_int("WORKER_PROCESSES", 2))
     threads: int = field(default_factory=lambda: _env_int("WORKER_THREADS", 8))
@@ -108,6 +141,8 @@ class Settings:
     workers: WorkerSettings
     security: SecuritySettings
     mail: MailSettings = field(default_factory=MailSettings)
+    files: FileSettings = field(default_factory=FileSettings)
+    imports: ImportLimits = field(default_factory=ImportLimits)
 
     @property
     def uses_development_inbox(self) -> bool:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from redis.asyncio import Redis
+
 from app.db.accounts import Invite, PasswordReset
+from app.services import audit, imports
 from app.services.accounts import now
 
 # Keep spent tokens a while so a late click still explains itself as "expired or used".
 GRACE = timedelta(days=7)
+# An upload nobody mapped in a day was abandoned (a wrong file, a closed tab); its file waits for no one.
+UNSTARTED_IMPORT_TTL = timedelta(days=1)
 
 
 async def purge_expired_tokens() -> int:
@@ -18,3 +23,13 @@ async def purge_expired_tokens() -> int:
         Invite.id
     )
     return len(resets) + len(invites)
+
+
+async def discard_abandoned_imports(redis: Redis) -> int:
+    """Discard imports left waiting for their mapping for a day, with their files; each workspace's activity
+    feed says so."""
+    discarded = await imports.discard_unstarted(now() - UNSTARTED_IMPORT_TTL)
+    for row in discarded:
+        await audit.record(redis, row["workspace_id"], audit.SYSTEM, "import.discarded", "import", row["id"],
+                           {"file": row["filename"], "reason": "not mapped within a day"})
+    return len(discarded)

@@ -31,6 +31,7 @@ JOBS: list[Job] = [
     Job("purge-expired-tokens", "purge_expired_tokens", "17 * * * *"),
     # Hourly, so each workspace's local midnight is caught; a server moves at most once per local date.
     Job("advance-warmups", "advance_warmups", "5 * * * *"),
+    Job("discard-abandoned-imports", "discard_abandoned_imports", "41 * * * *"),
 ]
 
 

@@ -52,3 +52,13 @@ def test_dockerfile_copies_what_the_app_needs_at_runtime():
     for folder in ("app", "migrations", "static"):
         assert f"COPY {folder} ./{folder}" in dockerfile
     assert "IGNITE_ENV=production" in dockerfile
+
+
+def test_web_and_worker_share_one_volume_for_the_files_they_hand_over():
+    services = compose()
+    mounts = {}
+    for name in ("web", "worker"):
+        folder = services["services"][name]["environment"]["SHARED_FILES_DIR"]
+        mounts[name] = next(volume.split(":")[0] for volume in services["services"][name]["volumes"]
+                            if volume.split(":")[1] == folder)
+    assert mounts["web"] == mounts["worker"] and mounts["web"] in services["volumes"]

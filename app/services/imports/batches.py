@@ -7,11 +7,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.services.imports.formats import MalformedRow, csv_records, sniff_dialect, text_of
+from app.services.imports.limits import limits, oversized_cell, too_many_rows
 from app.services.imports.rows import Rejected, RowBuilder
 from app.services.imports.sources import LocalFile, S3Objects
 from app.services.imports.spreadsheets import is_xlsx, xlsx_records, xlsx_row_count
 
 BATCH_ROWS = 10_000
+# A rejected row is kept as text for the rejects file, up to this many characters (the column's width).
+RAW_CHARS = 4000
 Position = tuple[int, int, int, int]  # part, offset, records, row: a Cursor without its run
 
 
@@ -67,6 +70,7 @@ class BatchReader:
         """
         done_bytes = sum(part.size for part in self.source.parts[: start.part])
         row = start.row
+        max_rows = limits().max_rows
         for index in range(start.part, len(self.source.parts)):
             part = self.source.parts[index]
             resume_at = start if index == start.part else Cursor(part=index)
@@ -76,6 +80,8 @@ class BatchReader:
                 and resume_at.records == 0
             for cells, offset, records in reader:
                 row += 1
+                if row > max_rows:
+                    raise too_many_rows()
                 if isinstance(cells, list) and not any(cell.strip() for cell in cells):
                     continue
                 if header_pending:
@@ -108,7 +114,8 @@ class BatchReader:
         """The next batch, or None when the source is exhausted."""
         batch = Batch()
         in_batch: set[str] = set()
-        build, email_index = self.builder.build, self.builder.email_index
+        build = self.builder.build
+        max_chars = limits().max_cell_chars
         position = (0, 0, 0, 0)
         for cells, position, processed in self._records:
             batch.processed_bytes = processed
@@ -118,9 +125,10 @@ class BatchReader:
             number = position[3]
             if isinstance(cells, MalformedRow):
                 batch.rejects.append((number, "", cells.reason, ""))
+            elif reason := oversized_cell(cells, max_chars):
+                batch.rejects.append(self._rejected(number, cells, reason))
             elif isinstance(built := build(cells), Rejected):
-                cell = cells[email_index] if email_index < len(cells) else ""
-                batch.rejects.append((number, cell.strip()[:320], built[:200], text_of(cells, self.delimiter)[:4000]))
+                batch.rejects.append(self._rejected(number, cells, built))
             elif built[0] in in_batch:
                 batch.duplicates += 1  # the first occurrence in the file wins
             else:
@@ -135,6 +143,13 @@ class BatchReader:
         batch.cursor = Cursor(self.run, part, offset, records, row)
         batch.delimiter = self.delimiter
         return batch
+
+    def _rejected(self, number: int, cells: list[str], reason: str) -> tuple[int, str, str, str]:
+        """A reject as stored: row number, the email cell, the reason and the row as text, each cut to its column."""
+        index = self.builder.email_index
+        email = cells[index][:320].strip() if index < len(cells) else ""
+        raw = text_of([cell[:RAW_CHARS] for cell in cells], self.delimiter)[:RAW_CHARS]
+        return number, email, reason[:200], raw
 
     def close(self) -> None:
         self._records.close()

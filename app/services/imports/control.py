@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -22,8 +21,17 @@ from app.services.imports.formats import ENCODINGS
 from app.services.imports.loading import seen_table
 from app.services.imports.mapping import Analysis, analyse, checked_mapping, mapping_from_choices
 from app.services.imports.runner import as_row, connect
-from app.services.imports.sources import S3Location, S3Objects, seal, source_of, upload_folder
-from app.services.imports.uploads import ReceivedUpload, check_upload
+from app.services.imports.sources import (
+    S3Location,
+    S3Objects,
+    cache_folder,
+    remove_upload,
+    seal,
+    source_of,
+)
+from app.services.imports.uploads import StoredUpload
+from app.services.lists import get_list
+from app.services.shared_files import shared_files
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 
 MODES = {
@@ -56,10 +64,10 @@ DELETE FROM suppression_entries WHERE workspace_id = $1 AND suppression_list_id 
 
 async def get_import(workspace_id: int, import_id: object) -> dict | None:
     row = await fetch_owned(Import, workspace_id, import_id)
-    return _loaded(row) if row else None
+    return loaded(row) if row else None
 
 
-def _loaded(row: dict) -> dict:
+def loaded(row: dict) -> dict:
     return {**row, **{key: json.loads(row[key]) if isinstance(row[key], str) else row[key]
                       for key in ("mapping", "options")}}
 
@@ -68,33 +76,43 @@ async def history(workspace_id: int, list_id: int | None = None, limit: int = 50
     query = Import.select().where(owned_by(Import, workspace_id))
     if list_id is not None:
         query = query.where(Import.list_id == list_id)
-    return [_loaded(row) for row in await query.order_by(Import.id, ascending=False).limit(limit)]
+    return [loaded(row) for row in await query.order_by(Import.id, ascending=False).limit(limit)]
 
 
 async def _insert(workspace_id: int, values: dict[str, Any]) -> dict:
     rows = await Import.insert(
         Import(workspace_id=checked_workspace_id(workspace_id), created_at=now(), **values)
     ).returning(*Import.all_columns())
-    return _loaded(rows[0])
+    return loaded(rows[0])
 
 
-async def create_from_upload(workspace_id: int, list_id: int, user_id: int | None, received: ReceivedUpload) -> dict:
-    """An import waiting for its mapping, for a file already streamed to disk."""
-    await asyncio.to_thread(check_upload, received)
-    return await _insert(workspace_id, {
-        "list_id": list_id, "source": "upload", "location": str(received.path), "filename": received.filename,
-        "total_bytes": received.size, "created_by": user_id,
-    })
+async def create_from_upload(workspace_id: int, list_id: int, user_id: int | None, stored: StoredUpload) -> dict:
+    """An import waiting for its mapping, for a file already in the shared store."""
+    await _require_list(workspace_id, list_id)
+    try:
+        return await _insert(workspace_id, {
+            "list_id": list_id, "source": "upload", "location": stored.key, "filename": stored.filename,
+            "total_bytes": stored.size, "created_by": user_id,
+        })
+    except BaseException:
+        await asyncio.to_thread(shared_files().delete, stored.key)
+        raise
+
+
+async def _require_list(workspace_id: int, list_id: int) -> None:
+    if await get_list(workspace_id, list_id) is None:
+        raise LookupError("list")
 
 
 async def create_from_s3(workspace_id: int, list_id: int, user_id: int | None, form: dict[str, str]) -> dict:
     """An import of every object under an S3 prefix (or the one key it names), listed now to know the total size."""
+    await _require_list(workspace_id, list_id)
     location = S3Location.parse(
         form.get("location", ""), region=form.get("region", "").strip(),
         endpoint_url=form.get("endpoint_url", "").strip(), access_key_id=form.get("access_key_id", "").strip(),
         sealed_secret=seal(form.get("secret_access_key", "").strip()),
     )
-    found = await asyncio.to_thread(S3Objects.discover, location, upload_folder(workspace_id))
+    found = await asyncio.to_thread(S3Objects.discover, location, cache_folder(workspace_id))
     return await _insert(workspace_id, {
         "list_id": list_id, "source": "s3", "location": location.url,
         "filename": found.parts[0].name.rsplit("/", 1)[-1] + (f" and {len(found.parts) - 1} more"
@@ -126,6 +144,16 @@ async def analyse_import(workspace_id: int, row: dict, options: dict[str, Any]) 
     return await asyncio.to_thread(read), fields
 
 
+async def mapping_preview(workspace_id: int, row: dict, options: dict[str, Any]) -> tuple[Analysis | None, list, str]:
+    """What the mapping page shows: the analysis and fields, or why the file cannot be read that way (the page
+    then offers other reading options, or to discard the import)."""
+    try:
+        analysis, fields = await analyse_import(workspace_id, row, options)
+    except ImportProblem as exc:
+        return None, await fields_of(workspace_id, row["list_id"]), str(exc)
+    return analysis, fields, ""
+
+
 async def start(workspace_id: int, import_id: int, choices: dict[int, str], mode: str,
                 options: dict[str, Any], suppression_list_id: int | None = None) -> dict:
     """Save the mapping and mark the import ready for a worker; the caller enqueues it."""
@@ -149,7 +177,7 @@ async def start(workspace_id: int, import_id: int, choices: dict[int, str], mode
         *Import.all_columns())
     if not updated:
         raise ImportStateError("This import was cancelled meanwhile.")
-    return _loaded(updated[0])
+    return loaded(updated[0])
 
 
 async def _suppression_list(workspace_id: int, chosen: int | None) -> int:
@@ -165,7 +193,7 @@ def allowed_actions(row: dict, alive: bool) -> frozenset[str]:
     """What the marketer may do next; a running import whose worker stopped beating counts as stopped."""
     status, mapped = row["status"], bool(row["mapping"])
     if status == "pending":
-        return frozenset({"cancel"} | ({"map"} if not mapped else set()))
+        return frozenset({"cancel"} if mapped else {"map", "discard"})
     if status == "running":
         return frozenset({"cancel"} if alive else {"resume", "rollback"})
     if status in ("failed", "cancelled"):
@@ -237,9 +265,9 @@ async def rollback(workspace_id: int, import_id: int, redis: Redis) -> dict:
         await db.execute(f"DROP TABLE IF EXISTS {seen_table(import_id)}")
     finally:
         await db.close()
-    if row["source"] == "upload":
-        await asyncio.to_thread(Path(row["location"]).unlink, missing_ok=True)
+    await asyncio.to_thread(remove_upload, row)
     await progress.stop_beating(redis, import_id)
     final = await get_import(workspace_id, import_id)
     await progress.publish(redis, progress.snapshot(final))
     return final
+

@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from charset_normalizer import from_bytes
+from charset_normalizer.md import mess_ratio
+
 from app.services.imports.errors import ImportProblem
 
 CHUNK_BYTES = 1 << 20
@@ -36,7 +39,16 @@ _NOT_TEXT = {
     b"\x1f\x8b": "a gzip archive; unpack it first",
     b"\x89PNG": "a PNG image",
 }
-ENCODINGS = ("utf-8", "cp1252", "latin-1", "utf-16-le", "utf-16-be")
+# What the mapping step offers when detection guessed wrong: the encodings lists are saved in, by region.
+ENCODINGS = ("utf-8", "cp1252", "latin-1", "iso-8859-15", "cp1250", "iso-8859-2", "cp1251", "koi8-r", "cp1253",
+             "iso-8859-7", "cp1254", "cp1257", "utf-16-le", "utf-16-be")
+# Legacy encodings charset-normalizer chooses among: those lists really arrive in. Left to itself it also
+# weighs DOS and Mac code pages, which read short Western European samples "cleanly" but wrongly.
+LEGACY_CANDIDATES = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "koi8_r",
+                     "koi8_u", "iso8859_2", "iso8859_5", "iso8859_7", "iso8859_15", "shift_jis", "euc_jp",
+                     "gb18030", "big5", "euc_kr", "cp874")
+# A physical line longer than this is not a mailing list: reading on would hold it all in memory.
+MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,8 @@ def _utf16_without_bom(head: bytes) -> str | None:
 
 
 def detect_encoding(head: bytes) -> tuple[str, int]:
-    """The encoding and BOM length: a BOM decides, then UTF-16 by zero bytes, UTF-8 if it decodes, else cp1252."""
+    """The encoding and BOM length: a BOM decides, then UTF-16 by zero bytes, UTF-8 if it decodes, else
+    the legacy encoding charset-normalizer reads most cleanly."""
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return encoding, len(bom)
@@ -83,12 +96,26 @@ def detect_encoding(head: bytes) -> tuple[str, int]:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "utf-8", 0
     except UnicodeDecodeError:
-        pass
+        return _legacy_encoding(head), 0
+
+
+def _western(head: bytes) -> str:
     try:
         head.decode("cp1252")
-        return "cp1252", 0
+        return "cp1252"
     except UnicodeDecodeError:
-        return "latin-1", 0
+        return "latin-1"  # cp1252 leaves five bytes undefined; Latin-1 reads every byte
+
+
+def _legacy_encoding(head: bytes) -> str:
+    """Cyrillic, Greek, Hebrew or Asian text is told apart by charset-normalizer; Western European text,
+    which it often gives to a neighbour (cp1250 reads "ø" as "ř"), stays cp1252 whenever cp1252 reads it
+    at least as cleanly. Only lines with non-ASCII bytes are weighed: addresses and numbers say nothing."""
+    sample = b"\n".join(line for line in head.splitlines() if not line.isascii())
+    best = from_bytes(sample, cp_isolation=list(LEGACY_CANDIDATES)).best()
+    if best is None or mess_ratio(sample.decode("cp1252", errors="replace")) <= best.chaos:
+        return _western(head)
+    return codecs.lookup(best.encoding).name
 
 
 def _complete_lines(text: str) -> list[str]:
@@ -161,6 +188,13 @@ class LineReader:
                 return line.decode(self.dialect.encoding, errors="replace")
             return line.decode("cp1252", errors="replace")
 
+    def _checked(self, pending: bytes) -> bytes:
+        """The unfinished line so far, unless it has grown past any line of a list."""
+        if len(pending) > MAX_LINE_BYTES:
+            raise ImportProblem(f"The line that starts at byte {self.offset:,} is longer than "
+                                f"{MAX_LINE_BYTES >> 20} MB without a line break: this is not a list in CSV form.")
+        return pending
+
     def __iter__(self) -> Iterator[str]:
         separator = self.dialect.newline.encode(self.dialect.encoding)
         width = len(separator)
@@ -169,7 +203,7 @@ class LineReader:
             data = pending + chunk
             if width == 1:
                 lines = data.split(separator)
-                pending = lines.pop()
+                pending = self._checked(lines.pop())
                 for line in lines:
                     self.offset += len(line) + 1
                     yield self._decode(line) + self.dialect.newline
@@ -183,7 +217,7 @@ class LineReader:
                 self.offset += end - line_start
                 yield self._decode(data[line_start:end])
                 line_start = search = end
-            pending = data[line_start:]
+            pending = self._checked(data[line_start:])
         if pending:
             self.offset += len(pending)
             yield self._decode(pending)

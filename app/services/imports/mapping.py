@@ -9,11 +9,14 @@ from typing import Any
 
 from app.services.imports.errors import ImportProblem
 from app.services.imports.formats import Dialect, sample_records, sniff_dialect
+from app.services.imports.limits import check_columns
 from app.services.imports.rows import looks_like_email
 from app.services.imports.sources import LocalFile, S3Objects
 from app.services.imports.spreadsheets import is_xlsx, xlsx_records
 
 PREVIEW_ROWS = 10
+# The mapping step shows values, it does not need all of a long one.
+PREVIEW_CHARS = 200
 EMAIL_HEADERS = frozenset({
     "email", "emailaddress", "mail", "email1", "emailadress", "emailid", "courriel", "correo",
     "correoelectronico", "epost", "emailadresse", "mailaddress", "subscriberemail",
@@ -100,8 +103,9 @@ def suggest_columns(records: list[list[str]], has_header: bool, fields: list[dic
     return columns
 
 
-def _without_blank(records: list[list[str]]) -> list[list[str]]:
-    return [r for r in records if any(cell.strip() for cell in r)]
+def _shown(records: list[list[str]]) -> list[list[str]]:
+    """The records with content, each value cut to what the preview shows."""
+    return [[cell[:PREVIEW_CHARS] for cell in r] for r in records if any(cell.strip() for cell in r)]
 
 
 def analyse(source: LocalFile | S3Objects, fields: list[dict], options: dict[str, Any]) -> Analysis:
@@ -109,16 +113,17 @@ def analyse(source: LocalFile | S3Objects, fields: list[dict], options: dict[str
     part = source.parts[0]
     head = source.head(part)
     if not head:
-        raise ImportProblem("The file is empty.")
+        raise ImportProblem("The file is empty.", field="file")
     if is_xlsx(head, part.name):
         kind, dialect = "xlsx", None
-        records = _without_blank(list(islice(xlsx_records(source.local_path(part)), 60)))
+        records = _shown(list(islice(xlsx_records(source.local_path(part)), 60)))
     else:
         kind = "csv"
         dialect = sniff_dialect(head, options.get("encoding", ""), options.get("delimiter", ""))
-        records = _without_blank(sample_records(head, dialect))
+        records = _shown(sample_records(head, dialect))
     if not records:
-        raise ImportProblem("No rows were found in the file.")
+        raise ImportProblem("No rows were found in the file.", field="file")
+    check_columns(max(len(r) for r in records))
     detected = detect_header(records[0], records[1:])
     has_header = options["has_header"] if isinstance(options.get("has_header"), bool) else detected
     columns = suggest_columns(records, has_header, fields)

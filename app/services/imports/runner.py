@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,7 +23,7 @@ from app.services.imports.batches import BATCH_ROWS, BatchReader, Cursor
 from app.services.imports.errors import ImportProblem, ImportSuperseded
 from app.services.imports.loading import Loader, Totals, seen_table
 from app.services.imports.rows import RowBuilder, defaults_json
-from app.services.imports.sources import source_of
+from app.services.imports.sources import remove_upload, source_of
 from app.services.tenancy import checked_workspace_id
 
 log = get_logger("ignite.imports")
@@ -140,8 +139,7 @@ async def _finish(db: asyncpg.Connection, row: dict[str, Any], redis: Redis, sta
     final = as_row(finished)
     if status == "completed":
         await db.execute(f"DROP TABLE IF EXISTS {seen_table(final['id'])}")
-        if final["source"] == "upload":
-            await asyncio.to_thread(Path(final["location"]).unlink, missing_ok=True)
+        await asyncio.to_thread(remove_upload, final)
         if final["inserted"] >= ANALYZE_AFTER_ROWS:
             # Fresh statistics at once: until autovacuum gets round to it, the planner would still see
             # the small list and pick plans (e.g. walking the primary key) that crawl at a million rows.

@@ -1,4 +1,5 @@
-"""Where an import's bytes come from: a file uploaded to disk, or objects under an S3 prefix.
+"""Where an import's bytes come from: an uploaded file in the shared store (app/services/shared_files.py,
+a directory every process mounts or a bucket), or the marketer's objects under an S3 prefix.
 
 Either way the file is read as a stream from any byte offset (S3 with a
 ranged GET), so a resumed import continues where the last committed batch
@@ -20,6 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from app.services.imports.errors import ImportProblem
 from app.services.imports.formats import SAMPLE_BYTES
+from app.services.shared_files import Directory, shared_files
 from app.settings import data_dir, get_settings
 
 
@@ -41,12 +43,13 @@ class Source(Protocol):
     def local_path(self, part: Part) -> Path: ...
 
 
-def upload_folder(workspace_id: int) -> Path:
-    return data_dir() / "uploads" / str(workspace_id)
+def cache_folder(workspace_id: int) -> Path:
+    """This process's copies of workbooks read from S3 (openpyxl must seek in a file on disk)."""
+    return data_dir() / "cache" / str(workspace_id)
 
 
 class LocalFile:
-    """An uploaded file on disk (uploads live under the data dir, shared with the workers)."""
+    """A file on a disk this process sees: an upload in the shared directory."""
 
     def __init__(self, path: Path, filename: str) -> None:
         if not path.is_file():
@@ -131,6 +134,7 @@ def _s3_problem(exc: Exception, location: S3Location) -> ImportProblem:
             "AccessDenied": f"These credentials may not read {location.url}.",
             "InvalidAccessKeyId": "The access key is not known to S3.",
             "SignatureDoesNotMatch": "The secret key does not match the access key.",
+            "NoSuchKey": f"The file is no longer in the bucket “{location.bucket}”; upload it again.",
         }
         return ImportProblem(messages.get(code, f"S3 refused the request ({code or exc})."), field="location")
     return ImportProblem(f"S3 cannot be reached ({exc.__class__.__name__}: {exc}).", field="location")
@@ -139,11 +143,11 @@ def _s3_problem(exc: Exception, location: S3Location) -> ImportProblem:
 class S3Objects:
     """Every object under a prefix (or the one key the prefix names), read with ranged GETs."""
 
-    def __init__(self, location: S3Location, parts: list[Part], cache: Path) -> None:
+    def __init__(self, location: S3Location, parts: list[Part], cache: Path, client: Any = None) -> None:
         self.location = location
         self.parts = parts
         self.cache = cache
-        self._client = _client(location)
+        self._client = client or _client(location)
 
     @classmethod
     def discover(cls, location: S3Location, cache: Path) -> S3Objects:
@@ -214,5 +218,38 @@ def source_of(row: dict[str, Any]) -> LocalFile | S3Objects:
     if row["source"] == "s3":
         location = S3Location(**options["s3"])
         parts = [Part(name, size) for name, size in options.get("parts", [])]
-        return S3Objects(location, parts, upload_folder(row["workspace_id"]))
-    return LocalFile(Path(row["location"]), row["filename"])
+        return S3Objects(location, parts, cache_folder(row["workspace_id"]))
+    return _stored_upload(row)
+
+
+def _legacy_path(row: dict[str, Any]) -> Path | None:
+    """Uploads from before the shared store were named by their path on the web's disk."""
+    return Path(row["location"]) if row["location"].startswith("/") else None
+
+
+def _stored_upload(row: dict[str, Any]) -> LocalFile | S3Objects:
+    legacy = _legacy_path(row)
+    if legacy is not None:
+        return LocalFile(legacy, row["filename"])
+    store = shared_files()
+    if isinstance(store, Directory):
+        return LocalFile(store.path(row["location"]), row["filename"])
+    key = store.object_key(row["location"])
+    return S3Objects(S3Location(store.bucket, key), [Part(key, int(row["total_bytes"]))],
+                     cache_folder(row["workspace_id"]), client=store.client())
+
+
+def upload_key(workspace_id: int, received: Path) -> str:
+    """Where the shared store keeps an upload: its server-chosen name, under its workspace."""
+    return f"uploads/{int(workspace_id)}/{received.name}"
+
+
+def remove_upload(row: dict[str, Any]) -> None:
+    """The uploaded file of an import that no longer needs it (finished, rolled back or discarded)."""
+    if row["source"] != "upload":
+        return
+    legacy = _legacy_path(row)
+    if legacy is not None:
+        legacy.unlink(missing_ok=True)
+    elif row["location"]:
+        shared_files().delete(row["location"])

@@ -1,18 +1,24 @@
-"""Receiving an uploaded file straight onto disk, chunk by chunk, so a 200 MB upload never sits in memory."""
+"""Receiving an uploaded file straight onto disk, chunk by chunk, so a 200 MB upload never sits in memory;
+checking it; and handing it to the shared store, where every worker can read it."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from multipart import MultipartError, MultipartSegment, PushMultipartParser
 
 from app.services.imports.errors import ImportProblem
 from app.services.imports.formats import SAMPLE_BYTES, detect_encoding
+from app.services.imports.limits import check_workbook
+from app.services.imports.sources import upload_key
 from app.services.imports.spreadsheets import is_xlsx
+from app.services.shared_files import shared_files
 
 # Form fields beside the file are short (a CSRF token, a list id); anything longer is refused.
 MAX_FIELD_BYTES = 64 * 1024
@@ -26,6 +32,11 @@ class ReceivedUpload:
     filename: str = ""
     size: int = 0
     fields: dict[str, str] = field(default_factory=dict)
+
+
+def incoming_folder() -> Path:
+    """Where an upload is written while it arrives, before its checks."""
+    return shared_files().incoming()
 
 
 def _stored_path(folder: Path, filename: str) -> Path:
@@ -99,23 +110,53 @@ async def receive_multipart(chunks: AsyncIterator[bytes], boundary: bytes, folde
 
 
 def check_upload(received: ReceivedUpload) -> None:
-    """Refuse an empty or obviously wrong upload before an import is created for it."""
+    """Refuse an empty, obviously wrong or oversized upload (removing it) before an import is created for it."""
+    try:
+        _check(received)
+    except ImportProblem as exc:
+        discard(received.path)
+        raise ImportProblem(str(exc), field="file") from exc
+
+
+def _check(received: ReceivedUpload) -> None:
     if received.path is None or received.size == 0:
-        discard(received.path)
-        raise ImportProblem("Choose a CSV or XLSX file to upload.", field="file")
+        raise ImportProblem("Choose a CSV or XLSX file to upload.")
     if not received.filename.lower().endswith(ALLOWED_SUFFIXES):
-        discard(received.path)
-        raise ImportProblem("Upload a .csv, .txt, .tsv or .xlsx file.", field="file")
+        raise ImportProblem("Upload a .csv, .txt, .tsv or .xlsx file.")
     with received.path.open("rb") as stream:
         head = stream.read(SAMPLE_BYTES)
-    if not is_xlsx(head, received.filename):
-        try:
-            detect_encoding(head)  # refuses images, PDFs and other binary data by their bytes
-        except ImportProblem as exc:
-            discard(received.path)
-            raise ImportProblem(str(exc), field="file") from exc
+    if is_xlsx(head, received.filename):
+        check_workbook(received.path)  # the zip bomb limits, from its directory
+    else:
+        detect_encoding(head)  # refuses images, PDFs and other binary data by their bytes
 
 
 def discard(path: Path | None) -> None:
     if path is not None:
         path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """An upload that passed its checks, in the shared store under `key`."""
+
+    key: str
+    filename: str
+    size: int
+
+
+def _stored(workspace_id: int, received: ReceivedUpload) -> StoredUpload:
+    check_upload(received)
+    key = upload_key(workspace_id, received.path)
+    try:
+        shared_files().keep(received.path, key)
+    except (OSError, BotoCoreError, ClientError) as exc:
+        discard(received.path)
+        raise ImportProblem(f"The file could not be stored where the workers read it ({exc.__class__.__name__}); "
+                            "try again.", field="file") from exc
+    return StoredUpload(key, received.filename, received.size)
+
+
+async def keep_upload(workspace_id: int, received: ReceivedUpload) -> StoredUpload:
+    """Check a file streamed to disk and hand it to the shared store, where every worker can read it."""
+    return await asyncio.to_thread(_stored, workspace_id, received)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
+import uuid
 from pathlib import Path
 
 from app.redis_client import get_redis
 from app.services import imports
 from app.services.imports import ReceivedUpload
+from tests.factories import prime_csrf
 
 
 async def make_list(db, workspace_id: int, name: str = "Customers", fields: tuple[dict, ...] = ()) -> int:
@@ -25,13 +28,16 @@ async def make_list(db, workspace_id: int, name: str = "Customers", fields: tupl
 
 
 async def upload(workspace_id: int, list_id: int, path: Path) -> dict:
-    """An import created as the web does after streaming the upload into the workspace's folder."""
-    folder = imports.upload_folder(workspace_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = folder / f"{path.stem}-{id(path)}{path.suffix}"
-    shutil.copyfile(path, stored)
-    received = ReceivedUpload(path=stored, filename=path.name, size=stored.stat().st_size)
-    return await imports.create_from_upload(workspace_id, list_id, None, received)
+    """An import created as the web does after streaming the upload into the incoming folder."""
+    received = await asyncio.to_thread(_received, path)
+    stored = await imports.keep_upload(workspace_id, received)
+    return await imports.create_from_upload(workspace_id, list_id, None, stored)
+
+
+def _received(path: Path) -> ReceivedUpload:
+    arriving = imports.incoming_folder() / f"{uuid.uuid4().hex}{path.suffix.lower()}"
+    shutil.copyfile(path, arriving)
+    return ReceivedUpload(path=arriving, filename=path.name, size=arriving.stat().st_size)
 
 
 async def start_suggested(workspace_id: int, row: dict, mode: str = "add", options: dict | None = None,
@@ -50,3 +56,17 @@ async def import_file(workspace_id: int, list_id: int, path: Path, mode: str = "
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
+
+
+async def web_upload(client, list_id: int, filename: str, body: bytes):
+    """The upload as htmx sends it: the CSRF token in a header, so the body streams straight to disk."""
+    token = await prime_csrf(client)
+    return await client.post(f"/mailing/lists/{list_id}/imports", headers={"x-csrftoken": token},
+                             files={"file": (filename, body, "application/octet-stream")})
+
+
+def stored_file(row: dict) -> Path:
+    """Where the shared store (a directory, in these tests) keeps an import's upload."""
+    from app.services.shared_files import shared_files
+
+    return shared_files().path(row["location"])

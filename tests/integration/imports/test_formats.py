@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-from pathlib import Path
 
 import pytest
 
 from app.redis_client import get_redis
 from app.services import imports
 from app.services.imports import ImportProblem
-from tests.integration.imports.helpers import import_file, make_list, start_suggested, upload, write
+from tests.integration.imports.helpers import import_file, make_list, start_suggested, stored_file, upload, write
 
 FIELDS = ({"tag": "first_name", "label": "First name"}, {"tag": "city", "label": "City"})
 
@@ -37,6 +36,25 @@ async def test_encodings_are_detected_and_accents_survive(db, workspace, tmp_pat
     if encoding == "cp1252":
         assert people["marc@example.com"]["first_name"] == "Marc “le grand”"
     assert final["inserted"] == len(people) and final["invalid"] == 0
+
+
+RUSSIAN = [("ivan@example.ru", "Иван", "Москва"), ("olga@example.ru", "Ольга", "Санкт-Петербург"),
+           ("pyotr@example.ru", "Пётр", "Новосибирск"), ("anna@example.ru", "Анна", "Екатеринбург"),
+           ("dmitri@example.ru", "Дмитрий", "Казань"), ("elena@example.ru", "Елена", "Нижний Новгород")]
+GREEK = [("nikos@example.gr", "Νίκος", "Αθήνα"), ("maria@example.gr", "Μαρία", "Θεσσαλονίκη"),
+         ("giorgos@example.gr", "Γιώργος", "Πάτρα"), ("eleni@example.gr", "Ελένη", "Ηράκλειο"),
+         ("kostas@example.gr", "Κώστας", "Λάρισα"), ("sofia@example.gr", "Σοφία", "Βόλος")]
+
+
+@pytest.mark.parametrize(("encoding", "people"), [("cp1251", RUSSIAN), ("koi8-r", RUSSIAN), ("cp1253", GREEK),
+                                                  ("iso-8859-7", GREEK)])
+async def test_cyrillic_and_greek_lists_keep_their_letters(db, workspace, tmp_path, encoding, people):
+    list_id = await make_list(db, workspace["id"], fields=FIELDS)
+    text = "email;First name;City\r\n" + "".join(f"{email};{name};{city}\r\n" for email, name, city in people)
+    final = await import_file(workspace["id"], list_id, write(tmp_path / f"{encoding}.csv", text, encoding))
+    assert final["status"] == "completed", final["error"]
+    expected = {email: {"first_name": name, "city": city} for email, name, city in people}
+    assert await _subscribers(db, list_id) == expected
 
 
 async def test_tabs_quoted_newlines_blank_lines_and_a_stray_latin1_byte(db, workspace, tmp_path):
@@ -103,7 +121,7 @@ async def test_a_file_gone_from_disk_fails_the_import_clearly(db, workspace, tmp
     list_id = await make_list(db, workspace["id"])
     row = await start_suggested(workspace["id"], await upload(workspace["id"], list_id,
                                                               write(tmp_path / "a.csv", "email\na@example.com\n")))
-    await asyncio.to_thread(Path(row["location"]).unlink)
+    await asyncio.to_thread(stored_file(row).unlink)
     final = await imports.run_import(workspace["id"], row["id"], get_redis())
     assert final["status"] == "failed" and "no longer on the server" in final["error"]
 

@@ -78,5 +78,5 @@ async def test_missing_bucket_or_prefix_is_a_clear_message(client, db, s3_endpoi
                                      {"location": "s3://nope/x", "endpoint_url": s3_endpoint, **CREDENTIALS})
     response = await post_form(client, f"/mailing/lists/{list_id}/imports/s3", {
         "location": f"s3://{bucket}/nothing-here/", "endpoint_url": s3_endpoint, **CREDENTIALS})
-    assert response.status_code == 400 and "No files were found" in response.text
+    assert response.status_code == 422 and "No files were found" in response.text
     assert 'value="testing"' not in response.text.split('name="secret_access_key"')[1][:200]

@@ -8,7 +8,7 @@ import io
 from app.redis_client import get_redis
 from app.services import imports
 from tests.factories import csrf_token, login, make_user, make_workspace, post_form, prime_csrf, signed_in_client
-from tests.integration.imports.helpers import make_list
+from tests.integration.imports.helpers import make_list, upload, web_upload, write
 
 CSV = ("Email;First name;Age\n"
        "ann@example.com;Ann;34\n"
@@ -91,7 +91,20 @@ async def test_upload_without_a_header_token_and_wrong_file_types(client, db):
     assert response.status_code == 303
     refused = await client.post(f"/mailing/lists/{list_id}/imports", headers={"x-csrftoken": csrf_token(client)},
                                 files={"file": ("photo.png", b"\x89PNG....", "image/png")})
-    assert refused.status_code == 400 and "Upload a .csv" in refused.text
+    assert refused.status_code == 422 and "Upload a .csv" in refused.text
+
+
+async def test_an_empty_or_binary_upload_is_answered_next_to_the_file_field(client, db):
+    workspace, _ = await signed_in_client(client)
+    list_id = await make_list(db, workspace["id"])
+    for name, body, message in (("empty.csv", b"", "Choose a CSV or XLSX file"),
+                                ("scan.csv", b"%PDF-1.7\n" + bytes(range(256)), "a PDF document")):
+        refused = await web_upload(client, list_id, name, body)
+        assert refused.status_code == 422, name
+        error = refused.text.split('data-testid="error-file"')[1].split("</p>")[0]
+        assert message in error, name
+        assert 'data-testid="import-upload-form"' in refused.text
+    assert await db.fetchval("SELECT count(*) FROM imports") == 0
 
 
 async def test_mapping_errors_are_shown_next_to_the_columns(client, db):
@@ -101,7 +114,11 @@ async def test_mapping_errors_are_shown_next_to_the_columns(client, db):
     page = await client.get(f"/mailing/imports/{import_id}/mapping")
     assert 'data-testid="import-no-email"' in page.text
     response = await post_form(client, f"/mailing/imports/{import_id}/start", {"column_0": "", "mode": "add"})
-    assert response.status_code == 400 and 'data-testid="error-mapping"' in response.text
+    assert response.status_code == 422 and 'data-testid="error-mapping"' in response.text
+    assert 'value="unsubscribe" class="checkbox" data-testid="mode-unsubscribe"' in response.text
+    assert (await imports.get_import(workspace["id"], import_id))["mapping"] == {}
+    kept = await post_form(client, f"/mailing/imports/{import_id}/start", {"column_0": "", "mode": "unsubscribe"})
+    assert 'value="unsubscribe" class="checkbox" data-testid="mode-unsubscribe" checked' in kept.text
     response = await post_form(client, f"/mailing/imports/{import_id}/start", {"column_1": "email", "mode": "add"})
     assert "required field(s) Country" in response.text
     reread = await client.get(f"/mailing/imports/{import_id}/mapping", params={"delimiter": ";"},
@@ -109,19 +126,18 @@ async def test_mapping_errors_are_shown_next_to_the_columns(client, db):
     assert reread.text.lstrip().startswith('<div id="mapping"')
 
 
-async def test_another_workspace_sees_nothing(client, db):
+async def test_another_workspace_sees_nothing(client, db, tmp_path):
     alpha, beta = await make_workspace("Alpha"), await make_workspace("Beta")
     user = await make_user(alpha, "owner")
     list_id = await make_list(db, beta["id"])
-    row = await imports.create_from_upload(beta["id"], list_id, None, imports.ReceivedUpload(
-        path=_stored(beta["id"]), filename="b.csv", size=20))
+    row = await upload(beta["id"], list_id, write(tmp_path / "b.csv", "email\nb@example.com\n"))
     await login(client, user["email"])
     for url in (f"/mailing/imports/{row['id']}", f"/mailing/imports/{row['id']}/mapping",
                 f"/mailing/imports/{row['id']}/events", f"/mailing/imports/{row['id']}/rejects.csv",
                 f"/mailing/lists/{list_id}/imports", f"/mailing/lists/{list_id}/imports/new",
                 f"/mailing/lists/{list_id}/export.csv"):
         assert (await client.get(url)).status_code == 404, url
-    for action in ("cancel", "resume", "rollback", "start"):
+    for action in ("cancel", "resume", "rollback", "start", "discard"):
         assert (await post_form(client, f"/mailing/imports/{row['id']}/{action}")).status_code == 404, action
     assert (await _upload(client, list_id)).status_code == 404
     assert await imports.get_import(alpha["id"], row["id"]) is None
@@ -132,14 +148,6 @@ async def test_analysts_may_not_import_or_export(client, db):
     list_id = await make_list(db, workspace["id"])
     assert (await _upload(client, list_id)).status_code == 403
     assert (await client.get(f"/mailing/lists/{list_id}/export.csv")).status_code == 403
-
-
-def _stored(workspace_id: int):
-    folder = imports.upload_folder(workspace_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "b.csv"
-    path.write_text("email\nb@example.com\n")
-    return path
 
 
 async def test_a_segment_exports_its_mailable_subscribers(client, db):

@@ -6,13 +6,12 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from app.services import imports
 from tests.factories import post_form, prime_csrf, signed_in_client
-from tests.integration.imports.helpers import make_list
+from tests.integration.imports.helpers import make_list, stored_file
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ async def test_the_worker_runs_an_uploaded_import(client, db, worker):
     assert await db.fetchval("SELECT total FROM list_counters WHERE list_id = $1", list_id) == 50_000
     # The upload is removed as part of finishing, just after the status is committed.
     for _ in range(100):
-        if not await asyncio.to_thread(Path(row["location"]).exists):
+        if not await asyncio.to_thread(stored_file(row).exists):
             break
         await asyncio.sleep(0.05)
-    assert not await asyncio.to_thread(Path(row["location"]).exists)
+    assert not await asyncio.to_thread(stored_file(row).exists)
