@@ -45,6 +45,7 @@ from app.web.csrf import CsrfConfig, csrf_middleware
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.observability import observability_middleware
 from app.web.params import checked_parameters
+from app.web.rate_limits import RATE_LIMIT_HANDLERS
 from app.web.security import security_headers_middleware
 from app.web.sessions import SESSION_COOKIE, RotatingSessionConfig
 
@@ -141,7 +142,7 @@ def create_app() -> Litestar:
                 )
             ],
         ),
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **RATE_LIMIT_HANDLERS},
         # Ids out of their column's range, NUL characters: refused before any handler runs.
         before_request=checked_parameters,
         request_max_body_size=settings.security.max_form_bytes,

@@ -16,7 +16,6 @@ from app.services.system_mail import account_mail_problem
 from app.settings import get_settings
 from app.web.auth import client_ip, safe_next, signed_in
 from app.web.pages import actor_of, submitted
-from app.web.rate_limits import RATE_LIMIT_HANDLERS
 from app.web.sessions import rotate_session
 
 LOGIN = "auth/login.html"
@@ -44,7 +43,6 @@ async def _start_session(request: Request, user: dict, signed_in_at: float) -> N
 
 class AuthController(Controller):
     include_in_schema = False
-    exception_handlers = RATE_LIMIT_HANDLERS
 
     @get("/login", name="login")
     async def login_form(self, request: Request, next: str = "/") -> Template | Redirect:

@@ -10,7 +10,6 @@ from app.services import custom_fields, subscriptions
 from app.settings import get_settings
 from app.web.auth import client_ip
 from app.web.pages import submitted
-from app.web.rate_limits import RATE_LIMIT_HANDLERS
 
 SUBSCRIBE = "public/subscribe.html"
 MESSAGE = "public/message.html"
@@ -34,7 +33,6 @@ async def _form_context(mailing_list: dict, token: str) -> dict:
 
 class PublicFormController(Controller):
     include_in_schema = False
-    exception_handlers = RATE_LIMIT_HANDLERS
 
     @get("/s/{token:str}", name="public_form")
     async def form(self, token: str) -> Template:

@@ -115,22 +115,32 @@ def error_response(request: Request, exc: Exception) -> Response:
     )
 
 
-class _FormPage(Response):
-    """The rejected form, rendered once its (possibly async) context is ready."""
+class FormPage(Response):
+    """A remembered form rendered again with messages, once its (possibly async) context is ready.
 
-    def __init__(self, template: str, context: FormContext, values: Mapping[str, str], errors: dict[str, str]) -> None:
-        super().__init__(content=b"", status_code=422)
-        self.template, self.context, self.values, self.errors = template, context, values, errors
+    Typed passwords are never sent back."""
+
+    def __init__(self, remembered: tuple[str, FormContext, Mapping[str, str]], errors: dict[str, str],
+                 status_code: int = 422, headers: dict[str, str] | None = None) -> None:
+        super().__init__(content=b"", status_code=status_code, headers=headers)
+        self.template, self.form_context, values = remembered
+        self.values = {name: value for name, value in values.items() if "password" not in name}
+        self.errors = errors
 
     def to_asgi_response(self, app: Any, request: Request, **kwargs: Any) -> Any:
         async def respond(scope: Scope, receive: Receive, send: Send) -> None:
-            context = self.context if isinstance(self.context, Mapping) else await self.context()
-            rendered = Template(self.template, status_code=422,
+            context = self.form_context if isinstance(self.form_context, Mapping) else await self.form_context()
+            rendered = Template(self.template, status_code=self.status_code, headers=self.headers,
                                 context={**context, "form": self.values,
                                          "errors": {**context.get("errors", {}), **self.errors}})
             await rendered.to_asgi_response(None, request, **kwargs)(scope, receive, send)
 
         return respond
+
+
+def remembered_form(request: Request) -> tuple[str, FormContext, Mapping[str, str]] | None:
+    """What the route asked to re-render if its input is refused (see `app.web.pages.submitted`)."""
+    return request.scope.get("state", {}).get(FORM_PAGE)
 
 
 def form_error_response(request: Request, exc: FormError) -> Response:
@@ -139,10 +149,9 @@ def form_error_response(request: Request, exc: FormError) -> Response:
         request_id = request.scope.get("state", {}).get("request_id", "")
         return Response({"error": {"code": "invalid", "message": str(exc), "fields": exc.errors,
                                    "request_id": request_id}}, status_code=422)
-    remembered = request.scope.get("state", {}).get(FORM_PAGE)
+    remembered = remembered_form(request)
     if remembered is not None:
-        template, context, values = remembered
-        return _FormPage(template, context, values, exc.errors)
+        return FormPage(remembered, exc.errors)
     if is_htmx_request(request) and request.headers.get("hx-boosted") != "true":
         return Response(b"", status_code=422, headers={"X-Ignite-Message": quote(str(exc))})
     flash(request, str(exc), "error")

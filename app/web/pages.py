@@ -52,8 +52,3 @@ async def submitted(request: Request, template: str, context: FormContext | None
 def on_form_error(request: Request, template: str, context: FormContext, values: dict[str, str]) -> None:
     """What to re-render if a service rejects `values`; `context` may be an async function, called only then."""
     request.scope.setdefault("state", {})[FORM_PAGE] = (template, context, values)
-
-
-def form_errors(exc: Exception, default_field: str = "") -> dict[str, str]:
-    field = getattr(exc, "field", "") or default_field or "__all__"
-    return {field: str(exc)}
