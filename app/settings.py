@@ -129,6 +129,32 @@ class MailSettings:
     system_mail_url: str = field(default_factory=_system_mail_url)
 
 
+def _env_seconds_list(name: str, default: str) -> tuple[int, ...]:
+    raw = _env(name, default)
+    try:
+        return tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be whole seconds separated by commas, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class SendingSettings:
+    """How campaign sends are cut into batches, leased, retried and started."""
+
+    batch_size: int = field(default_factory=lambda: _env_int("SEND_BATCH_SIZE", 250))
+    # A claimed batch whose worker died goes back to the queue once its lease is over.
+    lease_seconds: int = field(default_factory=lambda: _env_int("SEND_LEASE_SECONDS", 300))
+    # Rows queued (or due again) but claimed by nobody for this long are queued again: Redis lost the message.
+    requeue_after_seconds: int = field(default_factory=lambda: _env_int("SEND_REQUEUE_AFTER_SECONDS", 600))
+    # Waits after each transient failure of a message; once they are used up the message fails.
+    retry_delays: tuple[int, ...] = field(
+        default_factory=lambda: _env_seconds_list("SEND_RETRY_DELAYS", "60,300,1800,7200"))
+    # The wait after a server said "slow down" (421, 454) or could not be reached; not counted as an attempt.
+    throttled_defer_seconds: int = field(default_factory=lambda: _env_int("SEND_THROTTLED_DEFER_SECONDS", 60))
+    # A scheduled campaign that missed its start by more than this (the platform was down) waits for a person.
+    latest_start_minutes: int = field(default_factory=lambda: _env_int("CAMPAIGN_LATEST_START_MINUTES", 60))
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str
@@ -141,6 +167,7 @@ class Settings:
     workers: WorkerSettings
     security: SecuritySettings
     mail: MailSettings = field(default_factory=MailSettings)
+    sending: SendingSettings = field(default_factory=SendingSettings)
     files: FileSettings = field(default_factory=FileSettings)
     imports: ImportLimits = field(default_factory=ImportLimits)
 

@@ -1,5 +1,8 @@
 """Sending through the routing layer: every message takes its tokens, goes to its server, and fails over.
 
+This module sends a few messages at a time (tests, account mail); campaign batches go through
+`sending_batches`, which shares its adapters, buckets and failover order.
+
 A transient failure (4xx, or the server unreachable) moves the message to
 the next server of its pool; a server's own failures (no reply code) count
 towards its circuit breaker, reply codes towards the adaptive rate of its
@@ -55,25 +58,55 @@ class Outcome:
 
 
 class Adapters:
-    """One adapter per server for the life of a batch, closed together at the end."""
+    """One adapter per server, kept open (with its pooled connections) until `aclose`.
+
+    A server edited since its adapter was built gets a new adapter, so a changed host or password
+    takes effect on the next message even in a long-lived worker.
+    """
 
     def __init__(self) -> None:
-        self._open: dict[int, EmailServiceProvider] = {}
+        self._open: dict[int, tuple[object, EmailServiceProvider]] = {}
+        self._retired: list[EmailServiceProvider] = []
 
     def for_server(self, server: dict[str, Any]) -> EmailServiceProvider:
-        if server["id"] not in self._open:
-            self._open[server["id"]] = adapter_for(server, stored_secrets(server))
-        return self._open[server["id"]]
+        version = server.get("updated_at")
+        known = self._open.get(server["id"])
+        if known is not None and known[0] == version:
+            return known[1]
+        if known is not None:
+            self._retired.append(known[1])
+        adapter = adapter_for(server, stored_secrets(server))
+        self._open[server["id"]] = (version, adapter)
+        return adapter
+
+    async def close_retired(self) -> None:
+        """Close the adapters of servers edited since; their idle connections would otherwise stay open."""
+        retired, self._retired = self._retired, []
+        for adapter in retired:
+            await close_adapter(adapter)
 
     async def aclose(self) -> None:
-        for adapter in self._open.values():
-            close = getattr(adapter, "aclose", None)
-            if close is not None:
-                await close()
+        self._retired += [adapter for _, adapter in self._open.values()]
         self._open.clear()
+        await self.close_retired()
 
 
-def _ordered(chosen: Candidate | None, candidates: list[Candidate]) -> list[Candidate]:
+async def close_adapter(adapter: EmailServiceProvider) -> None:
+    close = getattr(adapter, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def server_failed(result: SendResult) -> bool:
+    """The server itself failed (no connection, no answer), as opposed to refusing this one recipient.
+
+    An address the adapter could not even put in an envelope has no code either, but it is permanent:
+    it says nothing about the server, so it never counts towards the server's circuit breaker.
+    """
+    return result.code is None and result.transient
+
+
+def failover_order(chosen: Candidate | None, candidates: list[Candidate]) -> list[Candidate]:
     """The routed server first, then the rest of the usable pool by weight."""
     usable = sorted((c for c in candidates if not c.skipped and c.weight > 0), key=lambda c: -c.weight)
     if chosen is None:
@@ -81,7 +114,7 @@ def _ordered(chosen: Candidate | None, candidates: list[Candidate]) -> list[Cand
     return [chosen, *[c for c in usable if c.server_id != chosen.server_id]]
 
 
-async def _buckets(redis: Redis, server: dict, group: dict | None, plans: Mapping[int, dict]) -> list[Bucket]:
+async def send_buckets(redis: Redis, server: dict, group: dict | None, plans: Mapping[int, dict]) -> list[Bucket]:
     buckets, _ = quota_buckets(server, plans)
     plan_limit = get_settings().workers.workspace_per_minute
     if plan_limit:
@@ -103,9 +136,9 @@ async def send_routed(redis: Redis, workspace_id: int, messages: list[OutgoingMe
         planned = await route(redis, workspace_id, message.recipients[0], list_id, tag, context)
         group = by_name.get(planned.group) if planned.group != OTHERS else None
         waits = []
-        for candidate in _ordered(planned.chosen, planned.candidates):
+        for candidate in failover_order(planned.chosen, planned.candidates):
             server = servers[candidate.server_id]
-            grant = await acquire(redis, await _buckets(redis, server, group, context.plans))
+            grant = await acquire(redis, await send_buckets(redis, server, group, context.plans))
             if not grant.granted:
                 waits.append(grant.retry_after)
                 outcome.attempts.append(f"{server['name']}: throttled by {grant.limited_by}")
@@ -114,14 +147,14 @@ async def send_routed(redis: Redis, workspace_id: int, messages: list[OutgoingMe
             outcome.server, outcome.result = server["name"], result
             if result.accepted:
                 await record_success(redis, server["id"], BREAKER)
-                await _count(redis, server["id"], planned.group, Outcomes(accepted=1), group)
+                await count_outcomes(redis, server["id"], planned.group, Outcomes(accepted=1), group)
                 break
             outcome.attempts.append(f"{server['name']}: {result.response}")
-            if result.code is None:
+            if server_failed(result):
                 await record_failure(redis, server["id"], BREAKER, result.response[:200])
-            else:
+            elif result.code is not None:
                 kind = Outcomes(deferred=1) if result.transient else Outcomes(bounced=1)
-                await _count(redis, server["id"], planned.group, kind, group)
+                await count_outcomes(redis, server["id"], planned.group, kind, group)
             if not result.transient:
                 break
         if not outcome.accepted and (outcome.result is None or outcome.result.transient):
@@ -130,7 +163,8 @@ async def send_routed(redis: Redis, workspace_id: int, messages: list[OutgoingMe
     return outcomes
 
 
-async def _count(redis: Redis, server_id: int, group_name: str, outcomes: Outcomes, group: dict | None) -> None:
+async def count_outcomes(redis: Redis, server_id: int, group_name: str, outcomes: Outcomes,
+                         group: dict | None) -> None:
     """Record the outcome and let AIMD move the (server, group) rate; it acts at most once per cool-down."""
     await record_outcomes(redis, server_id, group_name, outcomes, _policy(group))
     await adjust_rate(redis, server_id, group_name, _policy(group))

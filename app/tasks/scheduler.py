@@ -31,6 +31,9 @@ JOBS: list[Job] = [
     Job("purge-expired-tokens", "purge_expired_tokens", "17 * * * *"),
     # Hourly, so each workspace's local midnight is caught; a server moves at most once per local date.
     Job("advance-warmups", "advance_warmups", "5 * * * *"),
+    # Every minute: lost batches and dead workers' leases back to the queue; scheduled campaigns that are due.
+    Job("reap-deliveries", "reap_deliveries", "* * * * *"),
+    Job("start-due-campaigns", "start_due_campaigns", "* * * * *"),
     Job("discard-abandoned-imports", "discard_abandoned_imports", "41 * * * *"),
 ]
 

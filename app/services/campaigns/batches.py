@@ -1,0 +1,204 @@
+"""One send batch of a campaign: claim a range with a lease, render, send, write every outcome back at once.
+
+What keeps a message from being lost or sent twice:
+- the claim takes only rows still waiting, and only while the campaign is
+  sending, so overlapping or repeated batches and a pause are harmless;
+- each acceptance goes to a Redis hash the moment the server answers, before
+  the batch's outcomes reach PostgreSQL; a batch claimed again after its
+  worker died marks those rows sent instead of sending them again, so a kill
+  re-sends at most the messages that were on the wire;
+- mailability (status, suppression lists, blacklist) is read again just
+  before sending, so an unsubscribe during a send is honoured for every
+  message not yet handed to a server;
+- the campaign's status is read again after rendering: a batch claimed just
+  before a pause or cancel puts its rows back instead of sending them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.esp.base import OutgoingMessage, SendResult
+from app.services import statements
+from app.services.campaigns import counters
+from app.services.campaigns.content import compiled_campaign, merge_values, recipients
+from app.services.campaigns.drafts import get_campaign
+from app.services.campaigns.ending import finish_if_done, note_progress
+from app.services.campaigns.queue import SendQueue, enqueue_ranges, id_ranges
+from app.services.rendering import CompiledMessage, RenderError, message_id
+from app.services.sending import Adapters
+from app.services.sending_batches import BatchItem, BatchOutcome, Verdict, provider_id, send_batch
+from app.services.sqlparams import Params, fetch
+from app.services.suppression import mailable_sql
+from app.services.tenancy import checked_workspace_id
+from app.settings import get_settings
+
+NOT_MAILABLE = "not sent: unsubscribed, suppressed or removed before its turn came"
+# A deferred batch is queued again a little after its rows are due, so the claim finds them due.
+DUE_SLACK_SECONDS = 0.5
+ANSWER_CHARS = 1000
+
+
+@dataclass
+class Written:
+    """The outcomes of one batch, written in one statement, then counted and (when deferred) queued again."""
+
+    rows: list[tuple[int, str, int | None, str, int, str, str, float]] = field(default_factory=list)
+
+    def add(self, delivery_id: int, status: str, *, server_id: int | None = None, group: str = "",
+            attempted: int = 0, answer: str = "", provider: str = "", wait: float = 0.0) -> None:
+        self.rows.append((delivery_id, status, server_id, group, attempted, answer[:ANSWER_CHARS], provider, wait))
+
+    def add_outcome(self, outcome: BatchOutcome, attempts_before: int, retry_delays: Sequence[int]) -> None:
+        key = outcome.item.key
+        common = {"server_id": outcome.server_id, "group": outcome.group}
+        if outcome.verdict is Verdict.SENT:
+            self.add(key, "sent", attempted=1, answer=outcome.answer, provider=outcome.provider_id, **common)
+        elif outcome.verdict is Verdict.FAILED:
+            self.add(key, "failed", attempted=1, answer=outcome.answer, **common)
+        elif outcome.verdict is Verdict.RETRY and attempts_before < len(retry_delays):
+            self.add(key, "deferred", attempted=1, answer=outcome.answer, wait=retry_delays[attempts_before], **common)
+        elif outcome.verdict is Verdict.RETRY:
+            # Out of retries: the last answer is what the marketer sees.
+            self.add(key, "failed", attempted=1, answer=outcome.answer, **common)
+        else:
+            self.add(key, "deferred", answer=outcome.tried[-1] if outcome.tried else "", wait=outcome.wait, **common)
+
+    async def store(self, redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int) -> None:
+        if not self.rows:
+            return
+        columns = list(zip(*self.rows, strict=True))
+        stored = {row["id"] for row in await statements.run("campaigns.record-outcomes", workspace_id, *columns)}
+        mine = [row for row in self.rows if row[0] in stored]
+        tally: Counter[str] = Counter()
+        for _, status, server_id, group, *_ in mine:
+            if status in ("sent", "failed", "cancelled"):
+                tally.update(counters.tallies(status, server_id, group))
+            elif status == "deferred":
+                tally["deferred"] += 1
+        await counters.bump(redis, campaign_id, tally)
+        sent = [str(row[0]) for row in mine if row[1] == "sent"]
+        if sent:
+            await redis.hdel(counters.key(campaign_id, "accepted"), *sent)
+        later: dict[int, list[int]] = defaultdict(list)
+        for delivery_id, status, *_, wait in mine:
+            if status == "deferred":
+                later[math.ceil(wait)].append(delivery_id)
+        batch_size = get_settings().sending.batch_size
+        for wait, ids in later.items():
+            enqueue_ranges(queue, workspace_id, campaign_id, id_ranges(ids, batch_size), wait + DUE_SLACK_SECONDS)
+
+
+async def _accepted_earlier(redis: Redis, campaign_id: int, claimed: list[dict], written: Written) -> list[dict]:
+    """Rows a dead worker sent (and Redis heard of) are written as sent; the rest still need sending."""
+    answers = await redis.hmget(counters.key(campaign_id, "accepted"), [str(row["id"]) for row in claimed])
+    fresh = []
+    for row, answer in zip(claimed, answers, strict=True):
+        if answer is None:
+            fresh.append(row)
+            continue
+        server_id, provider, text = counters.read_accepted(answer)
+        written.add(row["id"], "sent", server_id=server_id, attempted=1, answer=text, provider=provider)
+    return fresh
+
+
+async def _mailable(workspace_id: int, subscriber_ids: list[int]) -> dict[int, dict]:
+    """The subscribers that may still be mailed now, by id, with what their message merges."""
+    if not subscriber_ids:
+        return {}
+    params = Params()
+    workspace = params.add(checked_workspace_id(workspace_id))
+    rows = await fetch(
+        "SELECT s.id, s.list_id, s.email, s.fields, s.created_at FROM subscribers s "
+        f"WHERE s.id = ANY({params.add(subscriber_ids)}::bigint[]) AND s.workspace_id = {workspace} "
+        f"AND {mailable_sql(params, workspace_id)}", params)
+    for row in rows:
+        if isinstance(row["fields"], str):
+            row["fields"] = json.loads(row["fields"])
+    return {row["id"]: row for row in rows}
+
+
+def _message(compiled: CompiledMessage, campaign: Mapping[str, Any], row: Mapping[str, Any],
+             subscriber: Mapping[str, Any]) -> OutgoingMessage:
+    values = {**merge_values(subscriber), "email": row["email"]}
+    return OutgoingMessage(
+        workspace_id=campaign["workspace_id"], mail_from=campaign["from_email"], recipients=(row["email"],),
+        raw=compiled.render(values, row["id"]), subject=campaign["snapshot_subject"],
+        message_id=message_id(row["id"], campaign["from_email"].rpartition("@")[2].lower()),
+        job=f"campaign-{campaign['id']}",
+    )
+
+
+async def _rendered(campaign: Mapping[str, Any], rows: list[dict], subscribers: Mapping[int, dict],
+                    written: Written) -> list[BatchItem]:
+    if not rows:
+        return []
+    # The campaign's own lists give the postal address; a segments-only campaign uses its recipients' lists.
+    lists = sorted(campaign["list_ids"] or {s["list_id"] for s in subscribers.values()})
+    compiled = await compiled_campaign(campaign, lists)
+    items = []
+    with recipients({str(row["id"]): row["email"] for row in rows}):
+        for row in rows:
+            subscriber = subscribers[row["subscriber_id"]]
+            try:
+                message = _message(compiled, campaign, row, subscriber)
+            except RenderError as error:
+                written.add(row["id"], "failed", attempted=1, answer=f"could not render: {error}")
+                continue
+            items.append(BatchItem(row["id"], message, subscriber["list_id"]))
+    return items
+
+
+def _recorder(redis: Redis, campaign_id: int):
+    accepted = counters.key(campaign_id, "accepted")
+
+    async def record(item: BatchItem, server_id: int, result: SendResult) -> None:
+        entry = counters.accepted_entry(server_id, provider_id(item.message, result), result.response)
+        await redis.hset(accepted, str(item.key), entry)
+
+    return record
+
+
+async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters, workspace_id: int,
+                              campaign_id: int, first_id: int, last_id: int) -> int:
+    """Claim the waiting deliveries of the range and send them; returns how many were claimed."""
+    sending = get_settings().sending
+    claimed = await statements.run("campaigns.claim-batch", workspace_id, campaign_id, first_id, last_id,
+                                   sending.lease_seconds)
+    if not claimed:
+        return 0
+    await note_progress(redis, campaign_id)
+    await redis.expire(counters.key(campaign_id, "accepted"), counters.KEEP_SECONDS)
+    written = Written()
+    fresh = await _accepted_earlier(redis, campaign_id, claimed, written)
+    subscribers = await _mailable(workspace_id, [row["subscriber_id"] for row in fresh if row["subscriber_id"]])
+    for row in fresh:
+        if row["subscriber_id"] not in subscribers:
+            written.add(row["id"], "cancelled", answer=NOT_MAILABLE)
+    to_send = [row for row in fresh if row["subscriber_id"] in subscribers]
+    campaign = await get_campaign(workspace_id, campaign_id)
+    items = await _rendered(campaign, to_send, subscribers, written)
+    # Read after rendering, just before the first message leaves: a pause or cancel in between is honoured.
+    campaign = await get_campaign(workspace_id, campaign_id)
+    if campaign["status"] != "sending":
+        back = "cancelled" if campaign["status"] == "cancelled" else "queued"
+        for item in items:
+            written.add(item.key, back, answer="campaign cancelled" if back == "cancelled" else "")
+        items = []
+    attempts = {row["id"]: row["attempts"] for row in claimed}
+    outcomes = await send_batch(redis, workspace_id, items, adapters, tag=campaign["routing_tag"],
+                                on_accepted=_recorder(redis, campaign_id),
+                                defer_seconds=sending.throttled_defer_seconds) if items else []
+    for outcome in outcomes:
+        written.add_outcome(outcome, attempts[outcome.item.key], sending.retry_delays)
+    await written.store(redis, queue, workspace_id, campaign_id)
+    await counters.flush_if_due(redis, workspace_id, campaign_id)
+    await finish_if_done(redis, workspace_id, campaign_id)
+    return len(claimed)

@@ -1,0 +1,126 @@
+"""A campaign's snapshot compiled once per process and version, and the per-delivery links of its messages.
+
+The compiled message is shared by every batch of the campaign a worker sends;
+only the merge values, the links that name the delivery and the headers change
+per message. The Message-ID comes from the delivery id, so a message sent again
+after a crash carries the Message-ID of its first copy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from app.db.audience import MailingList
+from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, compiled_message
+from app.services.sending_domains import signer_for
+from app.services.tenancy import owned_by
+from app.services.tokens import signed
+from app.settings import get_settings
+
+# The address of each delivery in the batch being rendered, for the unsubscribe link that names it.
+_RECIPIENTS: ContextVar[Mapping[str, str] | None] = ContextVar("campaign_recipients", default=None)
+_PREHEADER_TAG = re.compile(r"\{\{-?\s*preheader\b")
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+_HIDDEN = '<div style="display:none;max-height:0;overflow:hidden;">{{ preheader }}</div>'
+# Settings need the database (DKIM key, postal address); kept beside the compiled messages they built.
+_SETTINGS: dict[tuple, CampaignSettings] = {}
+_SETTINGS_KEPT = 32
+
+
+@dataclass(frozen=True)
+class CampaignUrls:
+    """Unsubscribe and web-version links of a campaign's messages.
+
+    The unsubscribe page takes a signed (workspace, address) token today, so the
+    address of the delivery being rendered comes from `recipients()`.
+    """
+
+    base_url: str
+    secret_key: str
+    workspace_id: int
+    domain: str
+
+    def unsubscribe_url(self, delivery_id: str) -> str:
+        email = (_RECIPIENTS.get() or {}).get(delivery_id, "")
+        return f"{self.base_url}/u/{signed(self.secret_key, 'unsubscribe', [self.workspace_id, email])}"
+
+    def unsubscribe_mailto(self, delivery_id: str) -> str:
+        return f"mailto:unsubscribe@{self.domain}?subject=unsubscribe%20{delivery_id}"
+
+    def web_version_url(self, delivery_id: str) -> str:
+        return f"{self.base_url}/v/{signed(self.secret_key, 'web-version', [self.workspace_id, delivery_id])}"
+
+
+@contextmanager
+def recipients(addresses: Mapping[str, str]) -> Iterator[None]:
+    """Render inside this block to give each delivery id (as text) its address."""
+    token = _RECIPIENTS.set(addresses)
+    try:
+        yield
+    finally:
+        _RECIPIENTS.reset(token)
+
+
+def content_key(campaign: Mapping[str, Any]) -> tuple:
+    """One compiled message per campaign and snapshot, whatever else changes on the row."""
+    return ("campaign", campaign["id"], campaign["snapshot_at"].isoformat() if campaign["snapshot_at"] else "")
+
+
+def with_preheader(html: str) -> str:
+    """The preheader as the hidden first text of the body, unless the template places it itself."""
+    if _PREHEADER_TAG.search(html):
+        return html
+    body = _BODY_TAG.search(html)
+    if body is None:
+        return _HIDDEN + html
+    return html[:body.end()] + _HIDDEN + html[body.end():]
+
+
+async def _physical_address(workspace_id: int, list_ids: list[int]) -> str:
+    """The postal address the law asks for: the company address of the first audience list that has one."""
+    if not list_ids:
+        return ""
+    rows = await MailingList.select(MailingList.company_name, MailingList.company_address).where(
+        owned_by(MailingList, workspace_id), MailingList.id.is_in(list_ids), MailingList.company_address != ""
+    ).order_by(MailingList.id)
+    return ", ".join(part for part in (rows[0]["company_name"], rows[0]["company_address"]) if part) if rows else ""
+
+
+async def _settings(campaign: Mapping[str, Any], list_ids: list[int]) -> CampaignSettings:
+    app = get_settings()
+    domain = campaign["from_email"].rpartition("@")[2].lower()
+    workspace_id = campaign["workspace_id"]
+    return CampaignSettings(
+        from_email=campaign["from_email"], from_name=campaign["from_name"], reply_to=campaign["reply_to"] or None,
+        sending_domain=domain, physical_address=await _physical_address(workspace_id, list_ids),
+        urls=CampaignUrls(app.base_url, app.security.secret_key, workspace_id, domain),
+        # Gmail's Feedback-ID: campaign, workspace, kind, sender.
+        feedback_id=f"{campaign['id']}:{workspace_id}:campaign:ignite",
+        tags={"preheader": campaign["snapshot_preheader"]},
+        dkim=await signer_for(workspace_id, domain),
+    )
+
+
+async def compiled_campaign(campaign: Mapping[str, Any], list_ids: list[int]) -> CompiledMessage:
+    """The campaign's snapshot, compiled on first use in this process."""
+    key = content_key(campaign)
+    settings = _SETTINGS.get(key)
+    if settings is None:
+        settings = _SETTINGS[key] = await _settings(campaign, list_ids)
+        while len(_SETTINGS) > _SETTINGS_KEPT:
+            del _SETTINGS[next(iter(_SETTINGS))]
+    content = CampaignContent(campaign["id"], campaign["snapshot_subject"],
+                              with_preheader(campaign["snapshot_html"]), campaign["snapshot_text"])
+    return compiled_message(key, content, settings)
+
+
+def merge_values(subscriber: Mapping[str, Any]) -> dict[str, Any]:
+    """What a template sees of a subscriber: its fields, and its address, id and signup date by name."""
+    fields = subscriber.get("fields") or {}
+    return {**fields, "id": subscriber["id"], "email": subscriber["email"], "fields": fields,
+            "created_at": subscriber["created_at"], "list_id": subscriber["list_id"]}

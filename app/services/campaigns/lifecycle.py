@@ -1,0 +1,180 @@
+"""Draft → scheduled → sending ⇄ paused → sent / cancelled: launching, scheduling, pausing, resuming, cancelling.
+
+Launching snapshots the template (subject, HTML, text, preheader, version), so
+editing the template later never changes a campaign already on its way.
+Every change is a compare-and-set on the status, so two people (or a person
+and the scheduler) acting at once cannot both win, and each is audited with
+its change in one transaction.
+
+A scheduled campaign starts when the scheduler finds it due. One whose time
+passed more than the latest-start grace ago (the platform was down) is held
+instead: it stays scheduled with the reason, and waits for a person to start
+it or pick a new time, rather than going out hours late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.db.campaigns import Campaign
+from app.db.content import EmailTemplate
+from app.services import audit, statements
+from app.services.accounts import now
+from app.services.audit import SYSTEM, Actor
+from app.services.campaigns import counters
+from app.services.campaigns.audience import Audience
+from app.services.campaigns.drafts import CampaignError, from_domain_problem, get_campaign
+from app.services.campaigns.ending import note_progress
+from app.services.campaigns.queue import SendQueue, enqueue_ranges
+from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, PatternUrls, TemplateError
+from app.services.sqlparams import fetch
+from app.services.tenancy import owned_by
+from app.settings import get_settings
+
+CANCELLABLE = ("scheduled", "sending", "paused")
+_CHECK_URLS = PatternUrls(unsubscribe="#", mailto="mailto:unsubscribe@example.com", web_version="#")
+
+
+async def _snapshot(workspace_id: int, campaign: Mapping[str, Any]) -> dict[str, Any]:
+    """The content the campaign will send, frozen now; CampaignError names whatever keeps it from launching."""
+    errors: dict[str, str] = {}
+    template = None
+    if campaign["template_id"] is not None:
+        template = await EmailTemplate.select().where(owned_by(EmailTemplate, workspace_id),
+                                                      EmailTemplate.id == campaign["template_id"]).first()
+    if template is None:
+        errors["template_id"] = "Choose the template to send."
+    if not campaign["from_email"]:
+        errors["from_email"] = "Enter the address the campaign comes from."
+    elif problem := await from_domain_problem(workspace_id, campaign["from_email"]):
+        errors["from_email"] = problem
+    if Audience.of(campaign).empty:
+        errors["list_ids"] = "Choose at least one list or segment to send to."
+    subject = campaign["subject"] or (template["subject"] if template else "")
+    if not subject:
+        errors["subject"] = "Write a subject line."
+    if errors or template is None:
+        raise CampaignError(errors)
+    snapshot = {"snapshot_subject": subject, "snapshot_html": template["html"], "snapshot_text": template["text_part"],
+                "snapshot_preheader": campaign["preheader"] or template["preheader"],
+                "snapshot_version": template["version"], "snapshot_at": now()}
+    try:
+        CompiledMessage(CampaignContent(campaign["id"], subject, template["html"], template["text_part"]),
+                        CampaignSettings(from_email=campaign["from_email"], urls=_CHECK_URLS))
+    except TemplateError as exc:
+        raise CampaignError({"subject": f"The content cannot be rendered: {exc}"}) from exc
+    return snapshot
+
+
+async def _move(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor, action: str,
+                from_statuses: tuple[str, ...], values: Mapping[Any, Any], details: dict | None = None) -> bool:
+    """Change the campaign when it is in one of `from_statuses`, with its audit entry; False when it was not."""
+    async with audit.change(redis, workspace_id, actor) as change:
+        rows = await Campaign.update({**values, Campaign.updated_at: now()}).where(
+            owned_by(Campaign, workspace_id), Campaign.id == campaign_id, Campaign.status.is_in(list(from_statuses))
+        ).returning(Campaign.id)
+        if rows:
+            change.note(action, "campaign", campaign_id, details)
+    return bool(rows)
+
+
+async def launch(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int, actor: Actor) -> dict:
+    """Send a draft now, or schedule it when it has a time in the future; a scheduled campaign starts now."""
+    campaign = await get_campaign(workspace_id, campaign_id)
+    if campaign["status"] not in ("draft", "scheduled"):
+        raise CampaignError(f"This campaign is {campaign['status']}: it cannot be launched again. "
+                            "Duplicate it to send the same content as a new campaign.")
+    values: dict[Any, Any] = await _snapshot(workspace_id, campaign) if campaign["status"] == "draft" else {}
+    future = campaign["scheduled_at"] is not None and campaign["scheduled_at"] > now()
+    if campaign["status"] == "draft" and future:
+        await _move(redis, workspace_id, campaign_id, actor, "campaign.scheduled", ("draft",),
+                    {**values, Campaign.status: "scheduled", Campaign.status_reason: ""},
+                    {"at": campaign["scheduled_at"].isoformat(), "timezone": campaign["timezone"]})
+    else:
+        await _start(redis, queue, workspace_id, campaign_id, actor, values)
+    return await get_campaign(workspace_id, campaign_id)
+
+
+async def _start(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int, actor: Actor,
+                 values: Mapping[Any, Any]) -> bool:
+    started = await _move(redis, workspace_id, campaign_id, actor, "campaign.started", ("draft", "scheduled"), {
+        **values, Campaign.status: "sending", Campaign.status_reason: "", Campaign.started_at: now()})
+    if started:
+        await note_progress(redis, campaign_id)
+        queue.materialise(workspace_id, campaign_id)
+    return started
+
+
+async def unschedule(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor) -> dict:
+    """Back to a draft, to change it or its time."""
+    if not await _move(redis, workspace_id, campaign_id, actor, "campaign.unscheduled", ("scheduled",),
+                       {Campaign.status: "draft", Campaign.status_reason: ""}):
+        raise CampaignError("Only a scheduled campaign can go back to draft.")
+    return await get_campaign(workspace_id, campaign_id)
+
+
+async def pause(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor) -> dict:
+    """No batch is claimed from now on; batches already rendering put their messages back."""
+    await get_campaign(workspace_id, campaign_id)
+    if not await _move(redis, workspace_id, campaign_id, actor, "campaign.paused", ("sending",),
+                       {Campaign.status: "paused"}):
+        raise CampaignError("Only a campaign that is sending can be paused.")
+    await counters.flush(redis, workspace_id, campaign_id)
+    return await get_campaign(workspace_id, campaign_id)
+
+
+async def queue_due(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int) -> int:
+    """Queue every delivery a send actor could claim now, in batches; returns how many batches."""
+    ranges = await statements.run("campaigns.due-ranges", workspace_id, campaign_id,
+                                  get_settings().sending.batch_size)
+    await note_progress(redis, campaign_id)
+    return enqueue_ranges(queue, workspace_id, campaign_id, [(row["first_id"], row["last_id"]) for row in ranges])
+
+
+async def resume(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int, actor: Actor) -> dict:
+    campaign = await get_campaign(workspace_id, campaign_id)
+    if not await _move(redis, workspace_id, campaign_id, actor, "campaign.resumed", ("paused",),
+                       {Campaign.status: "sending"}):
+        raise CampaignError("Only a paused campaign can be resumed.")
+    if campaign["materialised_at"] is None:
+        queue.materialise(workspace_id, campaign_id)
+    await queue_due(redis, queue, workspace_id, campaign_id)
+    return await get_campaign(workspace_id, campaign_id)
+
+
+async def cancel(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor) -> dict:
+    """Stop for good: nothing more is claimed, and every delivery still waiting is cancelled."""
+    await get_campaign(workspace_id, campaign_id)
+    if not await _move(redis, workspace_id, campaign_id, actor, "campaign.cancelled", CANCELLABLE,
+                       {Campaign.status: "cancelled", Campaign.finished_at: now()}):
+        raise CampaignError("Only a scheduled, sending or paused campaign can be cancelled.")
+    await statements.run("campaigns.cancel-open", workspace_id, campaign_id)
+    await counters.reconcile(redis, workspace_id, campaign_id)
+    return await get_campaign(workspace_id, campaign_id)
+
+
+def held_reason(scheduled_at: datetime, late: timedelta) -> str:
+    minutes = int(late.total_seconds() // 60)
+    return (f"Not started: its time ({scheduled_at:%Y-%m-%d %H:%M} UTC) passed {minutes} minutes ago while sending "
+            "was stopped. Start it now or choose a new time.")
+
+
+async def start_due(redis: Redis, queue: SendQueue, latest_start: timedelta | None = None) -> list[int]:
+    """Start the scheduled campaigns whose time has come (across workspaces); hold those too late to start."""
+    grace = latest_start or timedelta(minutes=get_settings().sending.latest_start_minutes)
+    due = await fetch("SELECT id, workspace_id, scheduled_at, now() AS now FROM campaigns WHERE status = 'scheduled' "
+                      "AND status_reason = '' AND scheduled_at <= now() ORDER BY scheduled_at")
+    started = []
+    for row in due:
+        late = row["now"] - row["scheduled_at"]
+        if late > grace:
+            await _move(redis, row["workspace_id"], row["id"], SYSTEM, "campaign.held", ("scheduled",),
+                        {Campaign.status_reason: held_reason(row["scheduled_at"], late)},
+                        {"late_minutes": int(late.total_seconds() // 60)})
+        elif await _start(redis, queue, row["workspace_id"], row["id"], SYSTEM, {}):
+            started.append(row["id"])
+    return started

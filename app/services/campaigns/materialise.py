@@ -1,0 +1,127 @@
+"""Writing a campaign's deliveries, one chunk of subscriber ids at a time, queueing batches as each chunk lands.
+
+Each chunk is one `INSERT ... SELECT ... ON CONFLICT (campaign_id, email) DO
+NOTHING`: a person on two lists gets one row, and running a chunk twice adds
+nothing, so a worker that dies mid-way is simply followed by another that
+starts from the cursor stored with the last chunk. Suppression is read as each
+chunk is written, so an address suppressed after launch is left out of every
+chunk not yet written. The first chunk is small, so the first batches reach
+the send actors at once; chunks then double up to LARGEST_CHUNK_IDS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from app.db.campaigns import Campaign
+from app.piccolo_conf import DB
+from app.services import statements
+from app.services.accounts import now
+from app.services.campaigns import counters
+from app.services.campaigns.audience import Audience, exclusion_sql, id_bounds, one_list_definitions, union_sql
+from app.services.campaigns.drafts import get_campaign
+from app.services.campaigns.ending import finish_if_done, note_progress
+from app.services.campaigns.queue import SendQueue, enqueue_ranges, id_ranges
+from app.services.sqlparams import Params, fetch_positional
+from app.services.tenancy import checked_workspace_id, owned_by
+from app.settings import get_settings
+
+FIRST_CHUNK_IDS = 2_000
+LARGEST_CHUNK_IDS = 100_000
+LOCK_SECONDS = 120
+WRITING = ("sending", "paused")
+
+
+@dataclass(frozen=True)
+class ChunkStatement:
+    """The chunk INSERT, built once per run; only the two bounds change from chunk to chunk."""
+
+    sql: str
+    values: list
+    low_index: int
+    high_index: int
+
+    def args(self, low: int, high: int) -> list:
+        values = list(self.values)
+        values[self.low_index], values[self.high_index] = low, high
+        return values
+
+
+async def chunk_statement(workspace_id: int, campaign_id: int, definitions: list[dict],
+                          audience: Audience) -> ChunkStatement:
+    params = Params()
+    workspace, campaign = params.add(checked_workspace_id(workspace_id)), params.add(campaign_id)
+    low, high = params.add(0), params.add(0)
+    union = await union_sql(workspace_id, definitions, params)
+    excluded = await exclusion_sql(workspace_id, audience, params)
+    sql = (
+        "INSERT INTO deliveries (workspace_id, campaign_id, subscriber_id, email, domain) "
+        f"SELECT {workspace}, {campaign}, s.id, s.email, coalesce(nullif(s.email_domain, ''), "
+        "split_part(s.email, '@', 2)) FROM subscribers s "
+        f"WHERE s.id IN (SELECT a.id FROM ({union}) a WHERE a.id BETWEEN {low} AND {high}){excluded} "
+        "ON CONFLICT (campaign_id, email) DO NOTHING RETURNING id"
+    )
+    return ChunkStatement(sql, params.values, int(low[1:]) - 1, int(high[1:]) - 1)
+
+
+async def _write_chunk(workspace_id: int, campaign_id: int, statement: ChunkStatement, low: int,
+                       high: int) -> list[int]:
+    """Insert one chunk and move the cursor past it, together or not at all."""
+    async with DB.transaction():
+        ids = [row["id"] for row in await fetch_positional(statement.sql, statement.args(low, high))]
+        await Campaign.update({
+            Campaign.materialised_through: high, Campaign.recipient_count: Campaign.recipient_count + len(ids),
+            Campaign.updated_at: now(),
+        }).where(owned_by(Campaign, workspace_id), Campaign.id == campaign_id)
+    return ids
+
+
+async def _status(workspace_id: int, campaign_id: int) -> str:
+    row = await Campaign.select(Campaign.status).where(owned_by(Campaign, workspace_id),
+                                                       Campaign.id == campaign_id).first()
+    return row["status"] if row else "cancelled"
+
+
+async def materialise(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int) -> int:
+    """Write the campaign's remaining chunks; returns the rows written. One writer per campaign at a time."""
+    lock = redis.lock(counters.key(campaign_id, "materialiser"), timeout=LOCK_SECONDS, blocking=False)
+    if not await lock.acquire():
+        return 0
+    try:
+        return await _run(redis, queue, workspace_id, campaign_id, lock.reacquire)
+    finally:
+        await lock.release()
+
+
+async def _run(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int, keep_lock) -> int:
+    campaign = await get_campaign(workspace_id, campaign_id)
+    if campaign["materialised_at"] is not None or campaign["status"] not in WRITING:
+        return 0
+    audience = Audience.of(campaign)
+    definitions = await one_list_definitions(workspace_id, audience)
+    bounds = await id_bounds(workspace_id, definitions) if definitions else None
+    statement = await chunk_statement(workspace_id, campaign_id, definitions, audience) if bounds else None
+    batch_size = get_settings().sending.batch_size
+    cursor = campaign["materialised_through"]
+    if bounds and cursor is None:
+        cursor = bounds[0] - 1
+    width, written = FIRST_CHUNK_IDS, 0
+    while bounds and statement and cursor < bounds[1]:
+        high = min(cursor + width, bounds[1])
+        ids = await _write_chunk(workspace_id, campaign_id, statement, cursor + 1, high)
+        written += len(ids)
+        status = await _status(workspace_id, campaign_id)
+        if status == "cancelled":
+            # Rows of a chunk that was being written while the campaign was cancelled.
+            await statements.run("campaigns.cancel-open", workspace_id, campaign_id)
+            break
+        enqueue_ranges(queue, workspace_id, campaign_id, id_ranges(ids, batch_size))
+        await note_progress(redis, campaign_id)
+        cursor, width = high, min(width * 2, LARGEST_CHUNK_IDS)
+        await keep_lock()
+    await Campaign.update({Campaign.materialised_at: now(), Campaign.updated_at: now()}).where(
+        owned_by(Campaign, workspace_id), Campaign.id == campaign_id)
+    await finish_if_done(redis, workspace_id, campaign_id)
+    return written

@@ -1,0 +1,279 @@
+"""Sending a whole batch at once: routed once per domain group, tokens taken in one round trip, pooled connections.
+
+`send_routed` asks routing and the token buckets once per message (10 to 12
+Redis round trips each) and sends one message at a time. Here a batch is
+routed once per (domain group, list), each message takes its server and
+domain-group tokens in one `acquire_many` for the whole batch, and each server
+gets its messages over as many concurrent connections as its adapter pools.
+Messages move down their pool in rounds: a refused token or an unreachable
+server passes a message to the next server of its pool; when none is left it
+is deferred for the shortest wait it was given, never waited on here.
+
+Every acceptance is reported through `on_accepted` the moment its server
+answers, before the rest of the batch is done, so a caller can record it
+where a crash cannot lose it. Tokens of messages that were not sent go back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from redis.asyncio import Redis
+
+from app.esp.base import EmailServiceProvider, OutgoingMessage, SendResult
+from app.logs import get_logger
+from app.services.routing import BREAKER, OTHERS, Candidate, RoutingContext, route, routing_context
+from app.services.sending import (
+    DEFAULT_DEFER_SECONDS,
+    Adapters,
+    count_outcomes,
+    failover_order,
+    send_buckets,
+    server_failed,
+)
+from app.services.throttling import Bucket, Outcomes, acquire_many, record_failure, record_success
+from app.services.throttling.refunds import give_back
+
+log = get_logger("ignite.sending")
+
+# Adapters without a pool size of their own get this many messages in flight at once.
+DEFAULT_LANES = 8
+# Answers that mean "this server wants less from us now", not "this message is wrong".
+_SLOW_DOWN_CODES = frozenset({421, 454})
+_SLOW_DOWN_WORDS = re.compile(r"rate|throttl|too many|slow down|try again later", re.IGNORECASE)
+_QUEUE_ID = re.compile(r"queued as ([A-Za-z0-9._-]+)")
+
+
+class Verdict(StrEnum):
+    SENT = "sent"
+    # The server refused this message for good (5xx), or the address cannot be sent to at all.
+    FAILED = "failed"
+    # The server answered about this message with a 4xx: worth another attempt later.
+    RETRY = "retry"
+    # Not attempted, or not the message's fault (throttled, no server reachable): try again after `wait`.
+    DEFERRED = "deferred"
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    key: int
+    message: OutgoingMessage
+    list_id: int | None = None
+
+
+@dataclass
+class BatchOutcome:
+    item: BatchItem
+    verdict: Verdict = Verdict.DEFERRED
+    server_id: int | None = None
+    group: str = ""
+    answer: str = ""
+    provider_id: str = ""
+    wait: float = 0.0
+    tried: list[str] = field(default_factory=list)
+
+
+Accepted = Callable[[BatchItem, int, SendResult], Awaitable[None]]
+
+
+@dataclass
+class _Plan:
+    """One message's way through its pool: servers in failover order, and what it met so far."""
+
+    outcome: BatchOutcome
+    servers: list[int]
+    group: dict | None
+    position: int = 0
+    waits: list[float] = field(default_factory=list)
+
+    def next_server(self) -> int | None:
+        return self.servers[self.position] if self.position < len(self.servers) else None
+
+    def move_on(self, note: str, wait: float) -> None:
+        self.outcome.tried.append(note)
+        self.waits.append(wait)
+        self.position += 1
+
+
+def stable_pick(candidates: Sequence[Candidate], email: str) -> Candidate | None:
+    """Weighted choice, stable per address: the same pick routing's preview shows for it."""
+    usable = [c for c in candidates if not c.skipped and c.weight > 0]
+    if not usable:
+        return None
+    point = int.from_bytes(hashlib.sha256(email.encode()).digest()[:8], "big") / 2**64 * sum(c.weight for c in usable)
+    for candidate in usable:
+        point -= candidate.weight
+        if point < 0:
+            return candidate
+    return usable[-1]
+
+
+def slowed_down(result: SendResult) -> bool:
+    """A transient answer that is about our sending rate rather than this recipient (SES 454, Gmail 421)."""
+    return result.transient and result.code is not None and (
+        result.code in _SLOW_DOWN_CODES or bool(_SLOW_DOWN_WORDS.search(result.response)))
+
+
+def provider_id(message: OutgoingMessage, result: SendResult) -> str:
+    """The provider's own id for the message: an API's message id, or the queue id of an SMTP answer."""
+    if result.message_id and result.message_id != message.message_id:
+        return result.message_id[:255]
+    found = _QUEUE_ID.search(result.response)
+    return found.group(1)[:255] if found else ""
+
+
+async def _plans(redis: Redis, workspace_id: int, items: Sequence[BatchItem], tag: str,
+                 context: RoutingContext) -> list[_Plan]:
+    """Route once per (domain group, list) and give each message its stable first server and the failover."""
+    routes = {}
+    groups = {group["name"]: group for group in context.groups}
+    plans = []
+    for item in items:
+        email = item.message.recipients[0]
+        key = (email.rpartition("@")[2].lower(), item.list_id)
+        if key not in routes:
+            routes[key] = await route(redis, workspace_id, email, item.list_id, tag, context)
+        planned = routes[key]
+        order = failover_order(stable_pick(planned.candidates, email), planned.candidates)
+        group = groups.get(planned.group) if planned.group != OTHERS else None
+        plans.append(_Plan(BatchOutcome(item, group=planned.group), [c.server_id for c in order], group))
+        if not order:
+            plans[-1].outcome.tried.append(planned.reason)
+    return plans
+
+
+class _Round:
+    """One pass over the messages still open: take tokens for each, send, sort the answers."""
+
+    def __init__(self, redis: Redis, context: RoutingContext, adapters: Adapters, on_accepted: Accepted | None,
+                 defer_seconds: float) -> None:
+        self.redis, self.context, self.adapters = redis, context, adapters
+        self.on_accepted, self.defer_seconds = on_accepted, defer_seconds
+        self.buckets: dict[tuple[int, str], list[Bucket]] = {}
+        self.counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+        self.groups: dict[tuple[int, str], dict | None] = {}
+        self.accepted_servers: set[int] = set()
+
+    async def _buckets(self, server_id: int, plan: _Plan) -> list[Bucket]:
+        key = (server_id, plan.outcome.group)
+        if key not in self.buckets:
+            server = self.context.servers[server_id]
+            self.buckets[key] = await send_buckets(self.redis, server, plan.group, self.context.plans)
+            self.groups[key] = plan.group
+        return self.buckets[key]
+
+    async def run(self, plans: list[_Plan]) -> None:
+        wanted = [(plan, server_id, await self._buckets(server_id, plan))
+                  for plan in plans if (server_id := plan.next_server()) is not None]
+        grants = await acquire_many(self.redis, [(buckets, 1) for _, _, buckets in wanted])
+        by_server: dict[int, list[tuple[_Plan, list[Bucket]]]] = defaultdict(list)
+        for (plan, server_id, buckets), grant in zip(wanted, grants, strict=True):
+            if grant.granted:
+                by_server[server_id].append((plan, buckets))
+            else:
+                name = self.context.servers[server_id]["name"]
+                plan.move_on(f"{name}: throttled by {grant.limited_by}", grant.retry_after)
+        await asyncio.gather(*(self._send(server_id, entries) for server_id, entries in by_server.items()))
+
+    async def _send(self, server_id: int, entries: list[tuple[_Plan, list[Bucket]]]) -> None:
+        server = self.context.servers[server_id]
+        adapter = self.adapters.for_server(server)
+        lanes = asyncio.Semaphore(_lanes(adapter))
+        broken: list[str] = []
+
+        async def one(plan: _Plan) -> SendResult | None:
+            async with lanes:
+                if broken:
+                    return None
+                result = await _deliver(adapter, _enveloped(plan.outcome.item.message, server))
+                if server_failed(result):
+                    broken.append(result.response)
+                elif result.accepted and self.on_accepted is not None:
+                    await self.on_accepted(plan.outcome.item, server_id, result)
+                return result
+
+        results = await asyncio.gather(*(one(plan) for plan, _ in entries))
+        unsent = []
+        for (plan, buckets), result in zip(entries, results, strict=True):
+            if result is None or server_failed(result) or slowed_down(result):
+                unsent.append((buckets, 1))
+            self._sorted(plan, server, result)
+        if broken:
+            await record_failure(self.redis, server_id, BREAKER, broken[0][:200])
+        await give_back(self.redis, unsent)
+
+    def _sorted(self, plan: _Plan, server: dict, result: SendResult | None) -> None:
+        outcome, name = plan.outcome, server["name"]
+        count_key = (server["id"], outcome.group)
+        if result is None:
+            plan.move_on(f"{name}: not tried, the server could not be reached", self.defer_seconds)
+            return
+        if server_failed(result) or slowed_down(result):
+            if slowed_down(result):
+                self.counts[count_key]["deferred"] += 1
+            plan.move_on(f"{name}: {result.response}", self.defer_seconds)
+            return
+        outcome.server_id, outcome.answer = server["id"], result.response
+        plan.position = len(plan.servers)
+        if result.accepted:
+            outcome.verdict, outcome.provider_id = Verdict.SENT, provider_id(outcome.item.message, result)
+            self.counts[count_key]["accepted"] += 1
+            self.accepted_servers.add(server["id"])
+        elif result.transient:
+            outcome.verdict = Verdict.RETRY
+            self.counts[count_key]["deferred"] += 1
+        else:
+            outcome.verdict = Verdict.FAILED
+            if result.code is not None:
+                self.counts[count_key]["bounced"] += 1
+
+    async def record(self) -> None:
+        """Breaker successes and AIMD outcomes once per server and (server, group), not once per message."""
+        for server_id in self.accepted_servers:
+            await record_success(self.redis, server_id, BREAKER)
+        for (server_id, group_name), counted in self.counts.items():
+            await count_outcomes(self.redis, server_id, group_name, Outcomes(**counted),
+                                 self.groups.get((server_id, group_name)))
+
+
+def _lanes(adapter: EmailServiceProvider) -> int:
+    config = getattr(adapter, "config", None)
+    return int(getattr(config, "pool_size", 0) or getattr(config, "max_concurrency", 0) or DEFAULT_LANES)
+
+
+def _enveloped(message: OutgoingMessage, server: dict) -> OutgoingMessage:
+    """Bounces go to the server's bounce address when it has one."""
+    bounce = server.get("bounce_address")
+    return replace(message, mail_from=bounce) if bounce else message
+
+
+async def _deliver(adapter: EmailServiceProvider, message: OutgoingMessage) -> SendResult:
+    try:
+        [result] = await adapter.send([message])
+    except Exception as exc:  # an adapter bug must cost this server its turn, not the whole batch
+        log.exception("adapter_failed", message_id=message.message_id)
+        return SendResult(message.message_id, accepted=False, transient=True, response=f"{type(exc).__name__}: {exc}")
+    return result
+
+
+async def send_batch(redis: Redis, workspace_id: int, items: Sequence[BatchItem], adapters: Adapters, *,
+                     tag: str = "", on_accepted: Accepted | None = None, context: RoutingContext | None = None,
+                     defer_seconds: float = DEFAULT_DEFER_SECONDS) -> list[BatchOutcome]:
+    """Send every item through its routed server (failing over down its pool); one outcome per item, in order."""
+    context = context or await routing_context(workspace_id)
+    plans = await _plans(redis, workspace_id, items, tag, context)
+    current = _Round(redis, context, adapters, on_accepted, defer_seconds)
+    while open_plans := [plan for plan in plans if plan.next_server() is not None]:
+        await current.run(open_plans)
+    await current.record()
+    await adapters.close_retired()
+    for plan in plans:
+        if plan.outcome.verdict is Verdict.DEFERRED:
+            plan.outcome.wait = min(plan.waits, default=defer_seconds) or defer_seconds
+    return [plan.outcome for plan in plans]

@@ -1,0 +1,35 @@
+"""Campaign tests talk to the session's Redis through the app's own client, and send through pooled adapters.
+
+App modules are imported inside the fixtures: this file is loaded before the session sets the
+environment the app reads at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def redis() -> Any:
+    from app.redis_client import get_redis
+
+    return get_redis()
+
+
+@pytest.fixture
+async def adapters() -> AsyncIterator[Any]:
+    from app.services.sending import Adapters
+
+    pool = Adapters()
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+def queue() -> Any:
+    from tests.integration.campaigns.helpers import LocalQueue
+
+    return LocalQueue()
