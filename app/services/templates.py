@@ -1,39 +1,44 @@
-"""The template library: a starter gallery, sanitised saving, previews, content checks and test sends."""
+"""The template library: a starter gallery and sanitised, checked, versioned saving.
+
+The check before saving compiles the template and renders it once, on a render thread
+under a budget (`rendering.render_off_loop`): a template that would loop for minutes
+costs its author a message next to the field, not the server its event loop.
+Previews, the checklist and test sends are in `template_previews`.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-
 from app.db.content import EmailTemplate
 from app.db.delivery import DeliveryServer
-from app.esp.base import OutgoingMessage
 from app.services.accounts import now
 from app.services.forms import FormError
 from app.services.rendering import (
+    DEFAULT_BUDGET,
+    BudgetExceeded,
     CampaignContent,
     CampaignSettings,
-    Check,
     CompiledMessage,
     PatternUrls,
-    RenderedParts,
+    RenderError,
     TemplateError,
-    check_content,
+    render_off_loop,
     sanitize_html,
 )
-from app.services.sending import send_now
-from app.services.sending_domains import signer_for
-from app.services.subscribers import SubscriberError, normalized_email
 from app.services.tenancy import checked_workspace_id, owned_by
 
 GALLERY_FOLDER = Path(__file__).resolve().parent / "gallery"
-MAX_TEST_RECIPIENTS = 5
-SAMPLE_SUBSCRIBER = {"email": "sample@example.com", "first_name": "Alex", "last_name": "Sample",
-                     "fields": {"first_name": "Alex", "city": "Lisbon"}}
+# What a render in the editor may spend, and how long a page waits for it (the budget normally ends it first).
+EDITOR_BUDGET = DEFAULT_BUDGET
+RENDER_WAIT_SECONDS = 5.0
+MAX_NAME = 160
+COPIED_COLUMNS = ("category", "subject", "preheader", "html", "text_part", "removed_on_save")
+# The part of a message a render problem was found in, and the editor field that shows it.
+PART_FIELDS = {"subject": "subject", "html": "html", "text": "text_part"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,14 @@ GALLERY = (
 
 class TemplateSaveError(FormError):
     """Values that cannot be saved, by form field name."""
+
+
+@dataclass(frozen=True)
+class CheckedTemplate:
+    """Values that passed the save check, and what sanitising removed (for the editor to show)."""
+
+    values: dict[str, Any]
+    removed: list[str]
 
 
 def gallery_layout(slug: str) -> GalleryLayout | None:
@@ -92,23 +105,38 @@ async def get_template(workspace_id: int, template_id: object) -> dict | None:
     ).first()
 
 
+async def template_of(workspace_id: int, template_id: int) -> dict:
+    """The workspace's template; LookupError (404) for any other id."""
+    found = await get_template(workspace_id, template_id)
+    if found is None:
+        raise LookupError(f"template {template_id}")
+    return found
+
+
 def _compile_problem(subject: str, html: str, text: str | None) -> dict[str, str]:
-    """Template syntax errors by field, found at save time so a campaign never meets them."""
+    """Template syntax errors and over-budget renders by field, found at save time so a campaign never meets them."""
     try:
-        CompiledMessage(CampaignContent(0, subject, html, text), _preview_settings())
+        CompiledMessage(CampaignContent(0, subject, html, text), preview_settings())
     except TemplateError as exc:
-        return {"html": f"Template error: {exc}"}
+        return {PART_FIELDS.get(exc.part, "html"): problem_text(exc)}
     return {}
 
 
-def cleaned_template_values(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Sanitised values ready to store, and what sanitising removed (for the editor to show)."""
+def problem_text(exc: TemplateError) -> str:
+    """What the editor says about a template that cannot render; a budget message speaks for itself."""
+    return str(exc) if isinstance(exc.__cause__, BudgetExceeded) else f"Template error: {exc}"
+
+
+def cleaned_template_values(raw: dict[str, Any]) -> CheckedTemplate:
+    """Sanitised values ready to store, compiled and rendered once to prove they can be (on the calling thread)."""
     name = str(raw.get("name", "")).strip()
     subject = str(raw.get("subject", "")).strip()
     text = str(raw.get("text_part", "") or "").strip() or None
     errors: dict[str, str] = {}
     if not name:
         errors["name"] = "Give the template a name."
+    elif len(name) > MAX_NAME:
+        errors["name"] = f"Keep the name under {MAX_NAME} characters."
     if len(subject) > 255:
         errors["subject"] = "Keep the subject under 255 characters."
     sanitized = sanitize_html(str(raw.get("html", "")))
@@ -121,16 +149,32 @@ def cleaned_template_values(raw: dict[str, Any]) -> tuple[dict[str, Any], list[s
     values = {"name": name, "category": str(raw.get("category", "")).strip()[:64], "subject": subject,
               "preheader": str(raw.get("preheader", "")).strip()[:255], "html": sanitized.html, "text_part": text,
               "removed_on_save": sanitized.removed}
-    return values, sanitized.removed
+    return CheckedTemplate(values, sanitized.removed)
 
 
-async def create_template(workspace_id: int, raw: dict[str, Any], user_id: int | None) -> dict:
-    values, _ = cleaned_template_values(raw)
+async def off_loop(work: Callable[[], Any], field: str) -> Any:
+    """`work()` on a render thread; a render that outlives the wait is a TemplateSaveError on `field`."""
+    try:
+        return await render_off_loop(work, RENDER_WAIT_SECONDS)
+    except RenderError as exc:
+        raise TemplateSaveError({field: str(exc)}) from exc
+
+
+async def checked_template(raw: dict[str, Any]) -> CheckedTemplate:
+    """The save check, off the event loop: TemplateSaveError names each field that cannot be saved."""
+    return await off_loop(lambda: cleaned_template_values(raw), "html")
+
+
+async def _inserted(workspace_id: int, values: dict[str, Any], user_id: int | None) -> dict:
     rows = await EmailTemplate.insert(EmailTemplate(
         workspace_id=checked_workspace_id(workspace_id), created_by=user_id, created_at=now(), updated_at=now(),
         **values,
     )).returning(*EmailTemplate.all_columns())
     return rows[0]
+
+
+async def create_template(workspace_id: int, raw: dict[str, Any], user_id: int | None) -> dict:
+    return await _inserted(workspace_id, (await checked_template(raw)).values, user_id)
 
 
 async def create_from_gallery(workspace_id: int, slug: str, user_id: int | None) -> dict:
@@ -143,22 +187,22 @@ async def create_from_gallery(workspace_id: int, slug: str, user_id: int | None)
     }, user_id)
 
 
-async def save_template(workspace_id: int, template_id: int, raw: dict[str, Any]) -> tuple[dict, list[str]]:
-    """Store a new version; returns the row and what sanitising removed."""
-    values, removed = cleaned_template_values(raw)
-    rows = await EmailTemplate.update({**values, "updated_at": now(), "version": EmailTemplate.version + 1}).where(
-        owned_by(EmailTemplate, workspace_id), EmailTemplate.id == template_id
-    ).returning(*EmailTemplate.all_columns())
+async def save_template(workspace_id: int, template_id: int, checked: CheckedTemplate) -> dict:
+    """Store checked values as the template's next version."""
+    rows = await EmailTemplate.update({
+        **checked.values, "updated_at": now(), "version": EmailTemplate.version + 1,
+    }).where(owned_by(EmailTemplate, workspace_id), EmailTemplate.id == template_id).returning(
+        *EmailTemplate.all_columns())
     if not rows:
         raise LookupError("template")
-    return rows[0], removed
+    return rows[0]
 
 
 async def duplicate_template(workspace_id: int, template_id: int, user_id: int | None) -> dict:
-    source = await get_template(workspace_id, template_id)
-    if source is None:
-        raise LookupError("template")
-    return await create_template(workspace_id, {**source, "name": f"{source['name']} (copy)"}, user_id)
+    source = await template_of(workspace_id, template_id)
+    # The source passed the save check when it was stored: the copy takes its values as they are.
+    copied = {column: source[column] for column in COPIED_COLUMNS}
+    return await _inserted(workspace_id, {**copied, "name": f"{source['name'][:MAX_NAME - 7]} (copy)"}, user_id)
 
 
 async def set_archived(workspace_id: int, template_id: int, archived: bool) -> None:
@@ -176,64 +220,11 @@ async def default_from_address(workspace_id: int) -> str:
     return row["from_email"] if row else "test@ignite.local"
 
 
-def _preview_settings(physical_address: str = "1 Sample Street, Springfield") -> CampaignSettings:
+def preview_settings(physical_address: str = "1 Sample Street, Springfield") -> CampaignSettings:
+    """Settings for renders nobody receives as a campaign: links that go nowhere."""
     return CampaignSettings(
         from_email="preview@ignite.local", from_name="Ignite preview",
         urls=PatternUrls(unsubscribe="#unsubscribe", mailto="mailto:unsubscribe@ignite.local",
                          web_version="#web-version"),
-        physical_address=physical_address,
+        physical_address=physical_address, budget=EDITOR_BUDGET,
     )
-
-
-def _subscriber_context(subscriber: dict[str, Any] | None) -> dict[str, Any]:
-    if subscriber is None:
-        return SAMPLE_SUBSCRIBER
-    fields = subscriber.get("fields") or {}
-    return {**fields, "email": subscriber["email"], "fields": fields}
-
-
-def preview(template: dict, subscriber: dict[str, Any] | None = None) -> RenderedParts:
-    """What one subscriber would see, rendered with preview links that go nowhere."""
-    compiled = CompiledMessage(CampaignContent(f"preview-{template['id']}", template["subject"], template["html"],
-                                               template["text_part"]), _preview_settings())
-    return compiled.render_parts(_subscriber_context(subscriber), "preview")
-
-
-def content_checks(template: dict) -> list[Check]:
-    parts = preview(template)
-    return check_content(subject=template["subject"], html=template["html"], text=parts.text)
-
-
-def test_recipients(raw: str) -> list[str]:
-    """Up to five addresses from a comma/space separated field; TemplateSaveError names the problem."""
-    addresses = [part for part in re.split(r"[\s,;]+", raw) if part]
-    if not addresses:
-        raise TemplateSaveError({"recipients": "Enter at least one address."})
-    if len(addresses) > MAX_TEST_RECIPIENTS:
-        raise TemplateSaveError({"recipients": f"Send a test to at most {MAX_TEST_RECIPIENTS} addresses."})
-    try:
-        return [normalized_email(address) for address in addresses]
-    except SubscriberError as exc:
-        raise TemplateSaveError({"recipients": exc.errors["email"]}) from exc
-
-
-async def send_test(redis: Redis, workspace_id: int, template: dict, recipients: list[str]) -> int:
-    """Render for each address (DKIM-signed when the From domain is set up) and send through the current
-    sender: the delivery servers, or the development inbox while there are none. Returns how many went out."""
-    from_email = await default_from_address(workspace_id)
-    compiled = CompiledMessage(
-        CampaignContent(f"test-{template['id']}", f"[TEST] {template['subject']}", template["html"],
-                        template["text_part"]),
-        CampaignSettings(from_email=from_email, urls=_preview_settings().urls,
-                         physical_address=_preview_settings().physical_address,
-                         dkim=await signer_for(workspace_id, from_email.rpartition("@")[2])),
-    )
-    messages = []
-    for index, address in enumerate(recipients):
-        subscriber = {**SAMPLE_SUBSCRIBER, "email": address}
-        messages.append(OutgoingMessage(
-            workspace_id=workspace_id, mail_from=from_email, recipients=(address,),
-            raw=compiled.render(subscriber, f"test-{index}"),
-            subject=compiled.render_parts(subscriber, f"test-{index}").subject,
-        ))
-    return sum(await send_now(redis, workspace_id, messages))

@@ -5,7 +5,8 @@ CSS inlining, link discovery and UTM tagging, text-part generation, spintax
 translation and Jinja compilation, followed by a dry run so that a template
 that cannot render fails here, in front of the editor, rather than mid-send.
 Per message only the merge context, spintax choices, per-delivery URLs,
-headers and quoted-printable bodies are produced.
+headers and quoted-printable bodies are produced. Every render, the dry run
+included, runs under the message's `RenderBudget` (budget.py).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from app.services.rendering.budget import DEFAULT_BUDGET, BudgetExceeded, RenderBudget, metering
 from app.services.rendering.dkim import DkimSigner
 from app.services.rendering.document import blank_styles, escape_text, join_document
+from app.services.rendering.errors import RenderError, TemplateError
 from app.services.rendering.links import (
     CHECKED_URL_FUNCTION,
     PIXEL_VARIABLE,
@@ -30,7 +33,6 @@ from app.services.rendering.links import (
 )
 from app.services.rendering.merge import (
     TemplateCache,
-    TemplateError,
     base_context,
     compile_template,
     render_pieces,
@@ -42,10 +44,6 @@ from app.services.rendering.plaintext import html_to_text
 from app.services.rendering.sanitizing import prepare, sanitize_prepared
 from app.services.rendering.spintax import SPIN_VARIABLE, choices, compile_spintax, spin_seed
 from app.services.rendering.styles import sanitize_stylesheet
-
-
-class RenderError(RuntimeError):
-    """A message could not be rendered for one recipient (bad data, not a bad template)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,7 @@ class CampaignSettings:
     link_rewriter: LinkRewriter | None = None
     open_pixel: OpenPixel | None = None
     dkim: DkimSigner | None = None
+    budget: RenderBudget = DEFAULT_BUDGET
 
 
 @dataclass(frozen=True)
@@ -91,11 +90,13 @@ class CompiledMessage:
         self.campaign_id = content.campaign_id
         self.settings = settings
         self.removed: list[str] = []
+        # A text part generated from the HTML fails where the HTML was written.
+        self._text_part = "text" if content.text is not None else "html"
         # Syntax is checked on the sources as written, so error line numbers match the editor's.
-        compile_template(compile_spintax(blank_styles(content.html))[0], html=True)
+        _compiled_part(blank_styles(content.html), "html")
         if content.text is not None:
-            compile_template(compile_spintax(content.text)[0], html=False)
-        compile_template(compile_spintax(content.subject)[0], html=False)
+            _compiled_part(content.text, "text")
+        _compiled_part(content.subject, "subject")
         self.html_source, self.text_source, self.links = self._sources(content)
         self.removed = list(dict.fromkeys(self.removed))
         html_source, self._html_groups = compile_spintax(self.html_source)
@@ -117,9 +118,11 @@ class CompiledMessage:
         self._base = {**base_context(), **settings.tags, CHECKED_URL_FUNCTION: checked_url}
         try:
             self.render_parts({}, "0")
+        except BudgetExceeded as error:
+            raise TemplateError(str(error), part=error.part) from error
         except RenderError as error:
             cause = error.__cause__ or error
-            raise TemplateError(f"{type(cause).__name__}: {cause}") from error
+            raise TemplateError(f"{type(cause).__name__}: {cause}", part=error.part) from error
 
     def _sources(self, content: CampaignContent) -> tuple[str, str, list[Link]]:
         prepared = prepare(content.html, self.removed)
@@ -174,18 +177,27 @@ class CompiledMessage:
         """Subject, then HTML and text either as text or, when `encode`, as quoted-printable bytes."""
         context = self._context(subscriber, delivery)
         seed = spin_seed(self.campaign_id, subscriber.get("id", subscriber.get("email", "")))
+        part = "subject"
         try:
-            context[SPIN_VARIABLE] = choices(seed, self._subject_groups)
-            subject = render_template(self._subject, context)
-            context[SPIN_VARIABLE] = choices(seed, self._html_groups)
-            html_pieces = render_pieces(self._html, context)
-            html = self._html_qp.encode(html_pieces) if encode else "".join(html_pieces)
-            context[SPIN_VARIABLE] = choices(seed, self._text_groups)
-            text_pieces = render_pieces(self._text, context)
-            text = self._text_qp.encode(text_pieces) if encode else "".join(text_pieces)
+            with metering(self.settings.budget) as meter:
+                context[SPIN_VARIABLE] = choices(seed, self._subject_groups)
+                subject = render_template(self._subject, context)
+                part = "html"
+                meter.next_part()
+                context[SPIN_VARIABLE] = choices(seed, self._html_groups)
+                html_pieces = render_pieces(self._html, context)
+                html = self._html_qp.encode(html_pieces) if encode else "".join(html_pieces)
+                part = self._text_part
+                meter.next_part()
+                context[SPIN_VARIABLE] = choices(seed, self._text_groups)
+                text_pieces = render_pieces(self._text, context)
+                text = self._text_qp.encode(text_pieces) if encode else "".join(text_pieces)
+        except BudgetExceeded as error:
+            error.part = part
+            raise
         except Exception as error:
             # Whatever a template does with odd data, the send loop needs one error type per delivery.
-            raise RenderError(f"delivery {delivery}: {type(error).__name__}: {error}") from error
+            raise RenderError(f"delivery {delivery}: {type(error).__name__}: {error}", part=part) from error
         return subject, html, text
 
     def render_parts(self, subscriber: Mapping[str, Any], delivery_id: str | int) -> RenderedParts:
@@ -193,16 +205,18 @@ class CompiledMessage:
         subject, html, text = self._render(subscriber, str(delivery_id), encode=False)
         return RenderedParts(subject=subject, html=html, text=text)
 
-    def render(self, subscriber: Mapping[str, Any], delivery_id: str | int) -> bytes:
-        """The complete message as bytes, DKIM-signed when the settings carry a signer."""
+    def render(self, subscriber: Mapping[str, Any], delivery_id: str | int, to: str | None = None) -> bytes:
+        """The complete message as bytes, DKIM-signed when the settings carry a signer.
+
+        It goes to the subscriber, or to `to` (a test send showing someone else's data)."""
         delivery = str(delivery_id)
-        if not subscriber.get("email"):
+        if not (to or subscriber.get("email")):
             raise RenderError(f"delivery {delivery}: the subscriber has no email address")
         subject, html, text = self._render(subscriber, delivery, encode=True)
         name = f"{subscriber.get('first_name') or ''} {subscriber.get('last_name') or ''}".strip()
         urls = self.settings.urls
         message = self._skeleton.build(
-            to=address(str(subscriber["email"]), name),
+            to=address(to, "") if to else address(str(subscriber["email"]), name),
             subject=subject,
             message_id=message_id(delivery, self._domain),
             list_unsubscribe=(urls.unsubscribe_mailto(delivery), urls.unsubscribe_url(delivery)),
@@ -210,6 +224,14 @@ class CompiledMessage:
             html=html,
         )
         return self.settings.dkim.sign(message) if self.settings.dkim else message
+
+
+def _compiled_part(source: str, part: str) -> None:
+    try:
+        compile_template(compile_spintax(source)[0], html=part == "html")
+    except TemplateError as error:
+        error.part = part
+        raise
 
 
 _COMPILED: TemplateCache[CompiledMessage] = TemplateCache(maxsize=32)

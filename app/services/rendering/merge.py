@@ -4,7 +4,8 @@ Undefined names, attributes and items render as empty text, arithmetic on them
 stays undefined, and `None` prints as nothing. Everything that can be wrong in
 the template itself (syntax, unknown filters, constructs we forbid) is raised
 as `TemplateError` when the template is compiled, so the editor can show it
-before anything is sent.
+before anything is sent. The environment is the budgeted sandbox (sandbox.py):
+what a render may spend is held by the meter active around it (budget.py).
 """
 
 from __future__ import annotations
@@ -18,15 +19,9 @@ from typing import Any, Generic, TypeVar
 
 import jinja2
 from jinja2 import ChainableUndefined, nodes
-from jinja2.sandbox import SandboxedEnvironment
 
-
-class TemplateError(ValueError):
-    """A template cannot be compiled; `line` is 1-based when known."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(f"line {line}: {message}" if line else message)
-        self.line = line
+from app.services.rendering.errors import TemplateError
+from app.services.rendering.sandbox import LOOP_FILTER, BudgetedEnvironment, metered_filters
 
 
 class SilentUndefined(ChainableUndefined):
@@ -90,8 +85,8 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _environment(autoescape: bool) -> SandboxedEnvironment:
-    environment = SandboxedEnvironment(
+def _environment(autoescape: bool) -> BudgetedEnvironment:
+    environment = BudgetedEnvironment(
         autoescape=autoescape,
         undefined=SilentUndefined,
         finalize=_finalize,
@@ -103,6 +98,7 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
     environment.filters["date"] = date_filter
     # `safe` would print subscriber data unescaped into the HTML part.
     del environment.filters["safe"]
+    environment.filters = metered_filters(environment.filters)
     return environment
 
 
@@ -124,6 +120,8 @@ def compile_template(source: str, *, html: bool) -> jinja2.Template:
             known = environment.filters if isinstance(node, nodes.Filter) else environment.tests
             if node.name not in known:
                 raise TemplateError(f"unknown filter or test '{node.name}'", node.lineno)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, LOOP_FILTER, [], [], None, None, lineno=loop.iter.lineno)
         return environment.from_string(tree)
     except jinja2.TemplateSyntaxError as error:
         raise TemplateError(error.message or "syntax error", error.lineno) from error
