@@ -124,7 +124,10 @@ def split_document(source: str) -> Document:
     html_match = _HTML_TAG.search(source)
     body_match = _BODY.search(source)
     if body_match:
-        body_attributes, body = body_match.group(1), body_match.group(2)
+        # Browsers show text written outside <body> (typed after </html>, say) in the body: so do we.
+        before, after = source[: body_match.start()], source[body_match.end() :]
+        body_attributes = body_match.group(1)
+        body = "".join((_OUTER.sub("", before).strip(), body_match.group(2), _OUTER.sub("", after).rstrip()))
     else:
         body_attributes, body = "", _OUTER.sub("", source)
     return Document(

@@ -191,3 +191,10 @@ def test_head_is_rebuilt_with_title_and_clean_styles() -> None:
     assert "@media (max-width: 600px) { .a { width: 100% !important } }" in html
     assert "position" not in html
     assert '<meta charset="utf-8">' in html
+
+
+def test_text_written_outside_the_body_is_kept_in_it_as_browsers_show_it() -> None:
+    source = "<html><head><title>t</title></head>\n<p>before</p><body><p>inside</p></body></html>\n<p>{{ after }}</p>"
+    html = sanitize_html(source).html
+    assert html.index("<p>before</p>") < html.index("<p>inside</p>") < html.index("<p>{{ after }}</p>")
+    assert html.index("<p>{{ after }}</p>") < html.index("</body>")
