@@ -151,8 +151,15 @@ async def lists_with_counts(workspace_id: int, include_archived: bool = False) -
 
 
 async def counters(workspace_id: int, list_id: int) -> dict[str, int]:
+    """Subscribers of the list by status, from the counters the triggers keep; "blacklisted" also counts those
+    an entry of the blacklist matches, whatever their status, as their profiles and the table say."""
+    # Imported here: the suppression service loads the subscribers service, which needs this module first.
+    from app.services.suppression.mailable import blacklisted_by_rule
+
     row = await ListCounter.select().where(owned_by(ListCounter, workspace_id), ListCounter.list_id == list_id).first()
-    return {key: int(row[key]) if row else 0 for key in ("total", *STATUSES)}
+    counted = {key: int(row[key]) if row else 0 for key in ("total", *STATUSES)}
+    counted["blacklisted"] += await blacklisted_by_rule(workspace_id, list_id)
+    return counted
 
 
 async def growth(workspace_id: int, list_id: int, days: int = 30) -> list[GrowthPoint]:

@@ -1,82 +1,128 @@
-"""Bulk actions on a selection of subscribers or on everyone matching a filter, each one statement."""
+"""Bulk actions on the subscribers ticked on screen or on everyone matching the filter on screen.
+
+`apply` is the one entry point: it checks what the bulk form asked, chooses the targets once, refuses a
+whole-filter action whose count changed since the person confirmed it, and runs one named statement
+(app/services/sql/subscribers.sql) in one transaction.
+"""
 
 from __future__ import annotations
 
-from app.db.audience import Subscriber
+from dataclasses import dataclass, field
+
+from app.db.audience import Subscriber, Tag
+from app.services import statements
+from app.services.forms import FORM_WIDE
 from app.services.lists import get_list
-from app.services.subscribers import SubscriberError, SubscriberFilter, change_status, ensure_tag, filter_sql
+from app.services.subscribers import SubscriberError, SubscriberFilter, choose_targets, ensure_tag
+from app.services.tenancy import owned_by
 
-ACTIONS = ("tag", "untag", "move", "copy", "unsubscribe", "delete")
-
-
-async def tag(workspace_id: int, chosen: SubscriberFilter, name: str) -> int:
-    tag_id = await ensure_tag(workspace_id, name)
-    where = filter_sql(workspace_id, chosen)
-    rows = await Subscriber.raw(
-        "WITH added AS (INSERT INTO subscriber_tags (workspace_id, tag_id, subscriber_id) "
-        f"SELECT s.workspace_id, {{}}, s.id FROM subscribers s WHERE {where.sql} "
-        "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) AS n FROM added",
-        tag_id, *where.params,
-    )
-    return int(rows[0]["n"])
+SCOPES = ("selection", "filter")
 
 
-async def untag(workspace_id: int, chosen: SubscriberFilter, name: str) -> int:
-    where = filter_sql(workspace_id, chosen)
-    rows = await Subscriber.raw(
-        "WITH removed AS (DELETE FROM subscriber_tags st USING tags t WHERE st.tag_id = t.id "
-        "AND t.workspace_id = {} AND t.name = {} "
-        f"AND st.subscriber_id IN (SELECT s.id FROM subscribers s WHERE {where.sql}) RETURNING 1) "
-        "SELECT count(*) AS n FROM removed",
-        workspace_id, name.strip(), *where.params,
-    )
-    return int(rows[0]["n"])
+@dataclass(frozen=True)
+class BulkOrder:
+    """What the bulk form asked: an action, on the ticked rows (`ids`) or on everyone `chosen` matches."""
+
+    action: str
+    scope: str
+    chosen: SubscriberFilter
+    ids: list[int] = field(default_factory=list)
+    tag_name: str = ""
+    target_list: int | None = None
+    # The count the person confirmed for a whole-filter action (the browser asks before sending).
+    confirmed_count: int | None = None
+
+    @property
+    def targets(self) -> SubscriberFilter:
+        return self.chosen if self.scope == "filter" else SubscriberFilter(ids=self.ids)
 
 
-async def _target_list(workspace_id: int, list_id: int) -> int:
-    if await get_list(workspace_id, list_id) is None:
-        raise SubscriberError({"target_list": "Choose a list of this workspace."})
-    return list_id
+@dataclass(frozen=True)
+class BulkOutcome:
+    action: str
+    affected: int
+    message: str
 
 
-async def copy_to_list(workspace_id: int, chosen: SubscriberFilter, list_id: int) -> int:
-    """Copies keep status and fields; addresses already on the target list are left as they are."""
-    target = await _target_list(workspace_id, list_id)
-    where = filter_sql(workspace_id, chosen)
-    rows = await Subscriber.raw(
-        "WITH copied AS (INSERT INTO subscribers (workspace_id, list_id, email, email_domain, status, fields, "
-        "source, ip, engagement_score, last_open_at, last_click_at, confirmed_at, unsubscribed_at) "
-        "SELECT s.workspace_id, {}, s.email, s.email_domain, s.status, s.fields, 'copy', s.ip, s.engagement_score, "
-        f"s.last_open_at, s.last_click_at, s.confirmed_at, s.unsubscribed_at FROM subscribers s WHERE {where.sql} "
-        "ON CONFLICT (list_id, email) DO NOTHING RETURNING 1) SELECT count(*) AS n FROM copied",
-        target, *where.params,
-    )
-    return int(rows[0]["n"])
+Target = dict  # the tag ({"id", "name"}) or list an action puts subscribers on; empty for the others
 
 
-async def move_to_list(workspace_id: int, chosen: SubscriberFilter, list_id: int) -> int:
-    """Copy, then remove the originals that made it across (duplicates stay where they were)."""
-    target = await _target_list(workspace_id, list_id)
-    where = filter_sql(workspace_id, chosen)
+@dataclass(frozen=True)
+class _Action:
+    needs: str  # the form field it cannot run without: "tag_name", "target_list" or ""
+    statements: tuple[str, ...]  # run in order over the targets; the last one's count is what the flash says
+    done: str  # the flash, with {n} and {target}
+
+
+ACTIONS: dict[str, _Action] = {
+    "tag": _Action("tag_name", ("subscribers.tag",), "Tagged {n} subscriber(s) “{target}”."),
+    "untag": _Action("tag_name", ("subscribers.untag",), "Removed tag “{target}” from {n} subscriber(s)."),
+    "copy": _Action("target_list", ("subscribers.copy",), "Copied {n} subscriber(s) to “{target}”."),
+    "move": _Action("target_list", ("subscribers.copy", "subscribers.remove-moved"),
+                    "Moved {n} subscriber(s) to “{target}”."),
+    "unsubscribe": _Action("", ("subscribers.change-status",), "Unsubscribed {n} subscriber(s)."),
+    "delete": _Action("", ("subscribers.delete",), "Deleted {n} subscriber(s)."),
+}
+
+
+def _problems(order: BulkOrder) -> dict[str, str]:
+    """Every reason the form cannot be acted on, by field."""
+    action = ACTIONS.get(order.action)
+    if action is None:
+        return {"action": "Choose an action."}
+    problems = {}
+    if action.needs == "tag_name" and not order.tag_name.strip():
+        problems["tag_name"] = "Type the tag's name."
+    if action.needs == "target_list" and not order.target_list:
+        problems["target_list"] = "Choose the list to put them on."
+    if order.scope not in SCOPES:
+        problems["scope"] = "Choose whom the action applies to."
+    elif order.scope == "selection" and not order.ids:
+        problems["scope"] = "Tick at least one subscriber, or apply the action to everyone matching the filter."
+    elif order.scope == "filter" and order.action == "delete" and order.confirmed_count is None:
+        problems[FORM_WIDE] = "Confirm how many subscribers to delete: nothing was deleted."
+    return problems
+
+
+async def _target(workspace_id: int, order: BulkOrder) -> Target:
+    """The tag or list the action needs, checked against the workspace."""
+    if ACTIONS[order.action].needs == "target_list":
+        found = await get_list(workspace_id, order.target_list)
+        if found is None:
+            raise LookupError("list")
+        return found
+    name = order.tag_name.strip()[:64]
+    if order.action == "tag":
+        return {"id": await ensure_tag(workspace_id, name), "name": name}
+    if order.action == "untag":
+        tag = await Tag.select(Tag.id, Tag.name).where(owned_by(Tag, workspace_id), Tag.name == name).first()
+        if tag is None:
+            raise SubscriberError({"tag_name": f"No tag is named “{name}”."})
+        return tag
+    return {}
+
+
+def _arguments(order: BulkOrder, target: Target) -> tuple[object, ...]:
+    """What the action's statements take after the workspace."""
+    if order.action == "unsubscribe":
+        return ("unsubscribed", "bulk-action")
+    return (target["id"],) if target else ()
+
+
+async def apply(workspace_id: int, order: BulkOrder) -> BulkOutcome:
+    """Run the bulk action `order` asks for, all of it or nothing (FormError says what to correct)."""
+    problems = _problems(order)
+    if problems:
+        raise SubscriberError(problems)
+    action = ACTIONS[order.action]
+    target = await _target(workspace_id, order)
     async with Subscriber._meta.db.transaction():
-        await copy_to_list(workspace_id, chosen, target)
-        rows = await Subscriber.raw(
-            "WITH moved AS (DELETE FROM subscribers s "
-            f"WHERE {where.sql} AND s.list_id <> {{}} AND EXISTS (SELECT 1 FROM subscribers t "
-            "WHERE t.list_id = {} AND t.email = s.email) RETURNING 1) SELECT count(*) AS n FROM moved",
-            *where.params, target, target,
-        )
-    return int(rows[0]["n"])
-
-
-async def unsubscribe(workspace_id: int, chosen: SubscriberFilter, source: str) -> int:
-    return await change_status(workspace_id, chosen, "unsubscribed", source)
-
-
-async def delete(workspace_id: int, chosen: SubscriberFilter) -> int:
-    where = filter_sql(workspace_id, chosen)
-    rows = await Subscriber.raw(
-        f"WITH gone AS (DELETE FROM subscribers s WHERE {where.sql} RETURNING 1) SELECT count(*) AS n FROM gone",
-        *where.params,
-    )
-    return int(rows[0]["n"])
+        chosen = await choose_targets(workspace_id, order.targets)
+        if order.scope == "filter" and order.confirmed_count is not None and chosen != order.confirmed_count:
+            raise SubscriberError(
+                f"The filter now matches {chosen:,} subscriber(s), not the {order.confirmed_count:,} you confirmed: "
+                "nothing was changed. Check the rows and apply the action again.")
+        for name in action.statements:
+            rows = await statements.run(name, workspace_id, *_arguments(order, target))
+    affected = int(rows[0]["n"])
+    return BulkOutcome(order.action, affected, action.done.format(n=f"{affected:,}", target=target.get("name", "")))

@@ -10,8 +10,13 @@ to one status also keeps it a plain column test, with no join to lists.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from app.services.sqlparams import Params, fetch
-from app.services.suppression.entries import KIND_LABELS, hashed
+
+# The module, not its names: entries imports the subscribers service, which imports this module while
+# entries is still loading.
+from app.services.suppression import entries
 from app.services.tenancy import checked_workspace_id
 
 MAILABLE_STATUSES = ("confirmed",)
@@ -55,32 +60,121 @@ def mailable_sql(params: Params, workspace_id: int, alias: str = "s") -> str:
     return " AND ".join(clauses)
 
 
-async def why_not_mailable(workspace_id: int, email: str) -> list[str]:
-    """Every reason this address would be left out of a send; empty when it is mailable everywhere."""
-    probes = hashed(email)
+@dataclass(frozen=True)
+class Suppression:
+    """One entry of a suppression list (or of the blacklist) that matches an address."""
+
+    list_name: str
+    is_blacklist: bool
+    kind: str
+    value: str
+
+    @property
+    def rule(self) -> str:
+        return f"domain {self.value}" if self.kind == "domain" else entries.KIND_LABELS[self.kind]
+
+    @property
+    def label(self) -> str:
+        """How tables and the profile say it: `blacklisted (rule: domain example.com)`."""
+        where = "blacklisted" if self.is_blacklist else f"suppressed by “{self.list_name}”"
+        return f"{where} (rule: {self.rule})"
+
+    @property
+    def sentence(self) -> str:
+        where = "the blacklist" if self.is_blacklist else f"suppression list “{self.list_name}”"
+        if self.kind == "domain":
+            return f"Its domain {self.value} is on {where}."
+        return f"It is on {where} (by {entries.KIND_LABELS[self.kind]})."
+
+
+async def suppressions_of(workspace_id: int, emails: list[str]) -> dict[str, list[Suppression]]:
+    """The entries that keep each address from being mailed (blacklist first), in one query for all of them;
+    addresses nothing matches are left out."""
+    probes = [(address, kind, value) for address in {email.strip().lower() for email in emails}
+              for kind, value in entries.hashed(address).items()]
+    if not probes:
+        return {}
     params = Params()
     workspace = params.add(checked_workspace_id(workspace_id))
-    matches = " OR ".join(f"(e.kind = '{kind}' AND e.value = {params.add(value)})" for kind, value in probes.items())
-    entries = await fetch(
-        "SELECT l.name, l.is_blacklist, e.kind, e.value FROM suppression_entries e "
-        f"JOIN suppression_lists l ON l.id = e.suppression_list_id WHERE e.workspace_id = {workspace} "
-        f"AND ({matches}) ORDER BY l.is_blacklist DESC, l.name, e.kind",
+    addresses, kinds, values = (params.add(list(column)) for column in zip(*probes, strict=True))
+    rows = await fetch(
+        f"SELECT p.address, l.name, l.is_blacklist, e.kind, e.value FROM unnest({addresses}::text[], "
+        f"{kinds}::text[], {values}::text[]) AS p(address, kind, value) "
+        f"JOIN suppression_entries e ON e.workspace_id = {workspace} AND e.kind = p.kind AND e.value = p.value "
+        "JOIN suppression_lists l ON l.id = e.suppression_list_id ORDER BY l.is_blacklist DESC, l.name, e.kind",
         params,
     )
-    reasons = []
-    for row in entries:
-        where = "the blacklist" if row["is_blacklist"] else f"suppression list “{row['name']}”"
-        if row["kind"] == "domain":
-            reasons.append(f"Its domain {row['value']} is on {where}.")
-        else:
-            reasons.append(f"It is on {where} (by {KIND_LABELS[row['kind']]}).")
+    found: dict[str, list[Suppression]] = {}
+    for row in rows:
+        found.setdefault(row["address"], []).append(
+            Suppression(row["name"], row["is_blacklist"], row["kind"], row["value"]))
+    return found
+
+
+async def blacklisted_sql(params: Params, workspace_id: int, alias: str = "s") -> str:
+    """A condition on subscribers `alias` that holds when an entry of the workspace's blacklist matches them.
+
+    Each kind is one uncorrelated IN (a hash PostgreSQL builds once); kinds the blacklist holds no entry of are
+    left out, so no address is hashed for nothing.
+    """
+    if not alias.isidentifier():
+        raise ValueError(f"not a table alias: {alias!r}")
+    workspace = params.add(checked_workspace_id(workspace_id))
+    blacklist = f"(SELECT b.id FROM suppression_lists b WHERE b.workspace_id = {workspace} AND b.is_blacklist)"
+    present = await _blacklist_kinds(workspace_id)
+    tests = [
+        f"{probe} IN (SELECT e.value FROM suppression_entries e WHERE e.workspace_id = {workspace} "
+        f"AND e.kind = '{kind}' AND e.suppression_list_id = {blacklist})"
+        for kind, probe in _probes(alias).items() if kind in present
+    ]
+    return f"({' OR '.join(tests)})" if tests else "false"
+
+
+async def _blacklist_kinds(workspace_id: int) -> set[str]:
+    params = Params()
+    workspace = params.add(checked_workspace_id(workspace_id))
+    rows = await fetch(
+        "SELECT k.kind FROM unnest(ARRAY['email', 'md5', 'sha256', 'domain']) AS k(kind) WHERE EXISTS ("
+        "SELECT 1 FROM suppression_entries e JOIN suppression_lists l ON l.id = e.suppression_list_id "
+        f"WHERE e.workspace_id = {workspace} AND e.kind = k.kind AND l.is_blacklist)",
+        params,
+    )
+    return {row["kind"] for row in rows}
+
+
+async def blacklisted_by_rule(workspace_id: int, list_id: int | None = None) -> int:
+    """Subscribers (of one list, or of the workspace) the blacklist matches whose status does not already say
+    so: the list counters count the status, this adds the rest."""
+    params = Params()
+    rule = await blacklisted_sql(params, workspace_id)
+    if rule == "false":
+        return 0
+    narrowed = f"AND s.list_id = {params.add(list_id)}" if list_id else ""
+    rows = await fetch(
+        f"SELECT count(*) AS n FROM subscribers s WHERE s.workspace_id = {params.add(workspace_id)} {narrowed} "
+        f"AND s.status <> 'blacklisted' AND {rule}",
+        params,
+    )
+    return int(rows[0]["n"])
+
+
+async def why_not_mailable(workspace_id: int, email: str) -> list[str]:
+    """Every reason this address would be left out of a send; empty when it is mailable everywhere."""
+    address = email.strip().lower()
+    found = await suppressions_of(workspace_id, [address])
+    reasons = [entry.sentence for entry in found.get(address, [])]
     params = Params()
     statuses = await fetch(
         "SELECT l.name, s.status FROM subscribers s JOIN lists l ON l.id = s.list_id "
         f"WHERE s.workspace_id = {params.add(checked_workspace_id(workspace_id))} "
-        f"AND s.email = {params.add(probes['email'])} AND NOT s.status = ANY({params.add(list(MAILABLE_STATUSES))}) "
+        f"AND s.email = {params.add(address)} AND NOT s.status = ANY({params.add(list(MAILABLE_STATUSES))}) "
         "ORDER BY l.name",
         params,
     )
     reasons += [f"On list “{row['name']}” it {STATUS_REASONS[row['status']]}." for row in statuses]
     return reasons
+
+
+def not_mailable_labels(status: str, found: list[Suppression]) -> list[str]:
+    """What a profile says after "not mailable:": each entry that matches, then a status that is not mailable."""
+    return [entry.label for entry in found] + ([status] if status not in MAILABLE_STATUSES else [])
