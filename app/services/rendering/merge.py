@@ -21,7 +21,8 @@ import jinja2
 from jinja2 import ChainableUndefined, nodes
 
 from app.services.rendering.errors import TemplateError
-from app.services.rendering.sandbox import LOOP_FILTER, BudgetedEnvironment, metered_filters
+from app.services.rendering.guards import LOOP_FILTER, metered_filters
+from app.services.rendering.sandbox import BudgetedEnvironment
 
 
 class SilentUndefined(ChainableUndefined):
