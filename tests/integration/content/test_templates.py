@@ -87,7 +87,7 @@ async def test_templates_of_another_workspace_are_not_found(client):
 
     foreign = await create_from_gallery(other["id"], "plain-letter", None)
     await signed_in_client(client)
-    for path in ("", "/preview", "/checks"):
+    for path in ("", "/preview", "/preview-as?email=a@example.com", "/checks"):
         assert (await client.get(f"/mailing/templates/{foreign['id']}{path}")).status_code == 404
     assert (await post_form(client, f"/mailing/templates/{foreign['id']}/test",
                             {"recipients": "a@example.com"})).status_code == 404
