@@ -31,6 +31,7 @@ from app.services.campaigns.drafts import CampaignError, from_domain_problem, ge
 from app.services.campaigns.ending import note_progress
 from app.services.campaigns.queue import SendQueue, enqueue_ranges
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, PatternUrls, TemplateError
+from app.services.routing import domain_groups
 from app.services.sqlparams import fetch
 from app.services.tenancy import owned_by
 from app.settings import get_settings
@@ -101,6 +102,8 @@ async def launch(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id:
 
 async def _start(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int, actor: Actor,
                  values: Mapping[Any, Any]) -> bool:
+    # Created here, once: send workers routing their first batches at the same moment would race to create them.
+    await domain_groups(workspace_id)
     started = await _move(redis, workspace_id, campaign_id, actor, "campaign.started", ("draft", "scheduled"), {
         **values, Campaign.status: "sending", Campaign.status_reason: "", Campaign.started_at: now()})
     if started:
