@@ -37,14 +37,19 @@ class LocalQueue:
         self.materialising.append((workspace_id, campaign_id))
 
     async def drain(self, redis: Any, adapters: Adapters, include_delayed: bool = False) -> int:
-        """Run everything queued (materialising first) until nothing immediate is left; returns batches run."""
+        """Run everything queued (materialising first) until nothing immediate is left; returns batches run.
+
+        With `include_delayed`, the delayed batches queued before the call run too (their time has come);
+        ones queued while draining wait for the next call, as they would on a real queue.
+        """
+        due = [batch for batch in self.batches if batch[4]] if include_delayed else []
         ran = 0
-        while self.materialising or any(include_delayed or not delay for *_, delay in self.batches):
+        while self.materialising or due or any(not delay for *_, delay in self.batches):
             if self.materialising:
                 workspace_id, campaign_id = self.materialising.pop(0)
                 await campaigns.materialise(redis, self, workspace_id, campaign_id)
                 continue
-            batch = next(b for b in self.batches if include_delayed or not b[4])
+            batch = due.pop(0) if due else next(b for b in self.batches if not b[4])
             self.batches.remove(batch)
             await campaigns.send_campaign_batch(redis, self, adapters, *batch[:4])
             ran += 1
