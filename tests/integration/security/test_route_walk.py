@@ -37,12 +37,6 @@ FORM_FIELDS = (
     "q", "after", "subject", "html", "entries", "domains", "password", "mode", "direction", "label", "tag",
 )
 FORM_VALUES = (HUGE, "abc", "-1", "0", "a|abc", "x" * 400)
-# Route modules that still answer 500 and whose files belong to another area: the fix each needs.
-PENDING = {
-    "app.routes.subscribers": (
-        "app/routes/subscribers.py reads list_id, tag_id and the after cursor by hand (use app.web.params.int_param "
-        "and keyset_param); app/services/tenancy.py fetch_owned() sends ids no key column can hold to PostgreSQL"),
-}
 
 
 @cache
@@ -94,12 +88,7 @@ async def walk(client, app, module: str) -> list[str]:
     return failures
 
 
-def _walks() -> list[Any]:
-    return [pytest.param(module, marks=pytest.mark.xfail(strict=True, reason=PENDING[module]))
-            if module in PENDING else module for module in _modules()]
-
-
-@pytest.mark.parametrize("module", _walks())
+@pytest.mark.parametrize("module", _modules())
 async def test_bad_parameters_never_give_a_500(client, app, module):
     failures = await walk(client, app, module)
     assert not failures, "\n".join(failures)
