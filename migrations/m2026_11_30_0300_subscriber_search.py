@@ -42,10 +42,16 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT lower(fields::text COLLATE "pg_c_utf8")::jsonb
 $$;
 
-CREATE INDEX subscribers_search_idx ON subscribers USING gin (subscriber_search_text(email, fields) gin_trgm_ops);
+-- Both stored, not only indexed: every match an index finds is rechecked row by row, and reading the folded
+-- value is far cheaper than folding it again (refolding the fields costs ~4 µs a row, 40 ms for the 10,001
+-- rows a broad filter's count reads). One ALTER, so the table is rewritten once.
+ALTER TABLE subscribers
+    ADD COLUMN search_text text GENERATED ALWAYS AS (subscriber_search_text(email, fields)) STORED,
+    ADD COLUMN folded_fields jsonb GENERATED ALWAYS AS (subscriber_folded_fields(fields)) STORED;
+CREATE INDEX subscribers_search_idx ON subscribers USING gin (search_text gin_trgm_ops);
+CREATE INDEX subscribers_folded_fields_idx ON subscribers USING gin (folded_fields jsonb_path_ops);
 -- The exact-case index served only the subscriber search; the folded one replaces it.
 DROP INDEX subscribers_fields_idx;
-CREATE INDEX subscribers_folded_fields_idx ON subscribers USING gin (subscriber_folded_fields(fields) jsonb_path_ops);
 """
 
 

@@ -5,8 +5,8 @@ The search box understands three things:
   lower-cased fields;
 - `@domain` (`@example5.com`, `@gmail`): addresses at that domain or under it (`gmail.com`, `gmail.co.uk`);
 - anything else: that text anywhere in the address or the name fields, without case or accents (`Zoë`,
-  `zoe`, `example0.com`), through a trigram index; trigrams need three characters, so one or two look for
-  addresses that start with them.
+  `zoe`, `example0.com`), through a trigram index; trigrams need three characters, so one or two find the
+  addresses and names that start with them (`jo`: jo@…, Joanna).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _field_sql(params: Params, key: str, value: str) -> str:
     candidates = [json.dumps({tag: value})]
     if JSON_NUMBER.fullmatch(value) or value.lower() in ("true", "false"):
         candidates.append(f"{{{json.dumps(tag)}: {value.lower()}}}")
-    tests = [f"subscriber_folded_fields(s.fields) @> subscriber_folded_fields({params.add(c)}::jsonb)"
+    tests = [f"s.folded_fields @> subscriber_folded_fields({params.add(c)}::jsonb)"
              for c in candidates]
     return f"({' OR '.join(tests)})"
 
@@ -84,7 +84,14 @@ def _domain_sql(params: Params, domain: str) -> list[str]:
 
 
 def _anywhere_sql(params: Params, text: str) -> str:
-    return f"subscriber_search_text(s.email, s.fields) LIKE subscriber_search_pattern({params.add(text)})"
+    return f"s.search_text LIKE subscriber_search_pattern({params.add(text)})"
+
+
+def _word_start_sql(params: Params, text: str) -> str:
+    """The address or a name line starts with `text`: anchored, so the trigram index still helps with one or
+    two characters (padded trigrams such as "  j" and " jo")."""
+    starting = f"substr(subscriber_search_pattern({params.add(text)}), 2)"
+    return f"(s.search_text LIKE {starting} OR s.search_text LIKE E'%\\n' || {starting})"
 
 
 def query_sql(params: Params, query: str) -> list[str]:
@@ -98,7 +105,7 @@ def query_sql(params: Params, query: str) -> list[str]:
     if len(text) >= SHORTEST_ANYWHERE:
         return [_anywhere_sql(params, text)]
     if text:
-        return [f"s.email LIKE {params.add(_escaped_like(text.lower()) + '%')}"]
+        return [_word_start_sql(params, text)]
     return []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from app.db.audience import Subscriber
 from app.services.lists import STATUSES
 from app.services.sqlparams import Params, fetch
 from app.services.subscribers.filters import SubscriberFilter, filter_sql
@@ -35,6 +36,17 @@ class TablePage:
     total: Total | None
 
 
+async def _planned_for_values(sql: str, params: Params) -> list[dict]:
+    """Rows of a search, planned for the values it was sent with.
+
+    Prepared statements switch to a generic plan after a few runs, and a generic plan cannot see that
+    `first_name=ann` or `@example5.com` is selective: it scans the whole list instead of the search indexes.
+    """
+    async with Subscriber._meta.db.transaction():
+        await fetch("SET LOCAL plan_cache_mode = force_custom_plan")
+        return await fetch(sql, params)
+
+
 def _cursor_sql(params: Params, sort: str, after: tuple[str, int] | None) -> tuple[str, str]:
     """The keyset condition after the last row shown ("" on the first page), and the order."""
     if sort == "email":
@@ -52,7 +64,7 @@ async def search(
     params = Params()
     where = await filter_sql(params, workspace_id, chosen)
     keyset, order = _cursor_sql(params, sort, after)
-    rows = await fetch(
+    rows = await _planned_for_values(
         "SELECT s.id, s.list_id, s.email, s.status, s.fields, s.created_at, s.last_open_at, s.last_click_at, "
         "s.engagement_score, l.name AS list_name FROM subscribers s JOIN lists l ON l.id = s.list_id "
         f"WHERE {where}{' AND ' + keyset if keyset else ''} ORDER BY {order} LIMIT {params.add(limit + 1)}",
@@ -93,7 +105,8 @@ async def total(workspace_id: int, chosen: SubscriberFilter, cap: int | None = C
     params = Params()
     where = await filter_sql(params, workspace_id, chosen)
     limit = f"LIMIT {params.add(cap + 1)}" if cap is not None else ""
-    rows = await fetch(f"SELECT count(*) AS n FROM (SELECT 1 FROM subscribers s WHERE {where} {limit}) found", params)
+    rows = await _planned_for_values(
+        f"SELECT count(*) AS n FROM (SELECT 1 FROM subscribers s WHERE {where} {limit}) found", params)
     found = int(rows[0]["n"])
     if cap is not None and found > cap:
         return Total(cap, capped=True)

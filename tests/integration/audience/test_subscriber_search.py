@@ -37,7 +37,7 @@ async def test_text_is_found_anywhere_in_an_address():
     assert await _found(workspace, "ER.3@") == ["user.3@example10.com"]
     assert await _found(workspace, "example0") == ["ann.example0@other.org", "user.1@example0.com",
                                                    "user.2@example0.com"]
-    # Too short for trigrams: the start of the address, as before.
+    # Too short for trigrams: the start of the address.
     assert await _found(workspace, "an") == ["ann.example0@other.org"]
 
 
@@ -55,6 +55,9 @@ async def test_names_are_found_whatever_their_case_and_accents():
     assert await _found(workspace, "Zoe\u0308") == everyone
     assert await _found(workspace, "riviere") == ["z3@example.com"]
     assert await _found(workspace, "zoe martin") == []
+    # One or two characters: the addresses and names that start with them.
+    assert await _found(workspace, "ZO") == ["z1@example.com", "z2@example.com"]
+    assert await _found(workspace, "z3") == ["z3@example.com"]
 
 
 async def test_a_field_value_is_found_whatever_its_case():
@@ -121,4 +124,5 @@ async def test_each_kind_of_search_can_use_its_index():
     await make_subscribers(mailing_list, 200, {"first_name": "Ann"})
     assert "subscribers_search_idx" in await _plan("example0")
     assert "subscribers_search_idx" in await _plan("@example.com")
+    assert "subscribers_search_idx" in await _plan("an")
     assert "subscribers_folded_fields_idx" in await _plan("first_name=ann")
