@@ -58,7 +58,8 @@ class Campaign(Table, tablename="campaigns"):
 
 class Delivery(Table, tablename="deliveries"):
     id = BigSerial(primary_key=True)
-    workspace_id = ForeignKey(references=Workspace)
+    # No foreign key in the database (see the migration): the campaign's removes a workspace's deliveries.
+    workspace_id = Integer()
     campaign_id = ForeignKey(references=Campaign)
     subscriber_id = BigInt(null=True, default=None)
     email = Varchar(length=320)

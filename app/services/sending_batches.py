@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 
 from app.esp.base import EmailServiceProvider, OutgoingMessage, SendResult
 from app.logs import get_logger
-from app.services.routing import BREAKER, OTHERS, Candidate, RoutingContext, route, routing_context
+from app.services.routing import BREAKER, OTHERS, Candidate, RoutingContext, group_of, route, routing_context
 from app.services.sending import (
     DEFAULT_DEFER_SECONDS,
     Adapters,
@@ -62,8 +62,13 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class BatchItem:
+    """One message to send. It is rendered by `build` only when a connection is ready for it, so a batch
+    holds a few messages in memory at a time rather than all of them."""
+
     key: int
-    message: OutgoingMessage
+    recipient: str
+    message_id: str
+    build: Callable[[], OutgoingMessage]
     list_id: int | None = None
 
 
@@ -91,6 +96,13 @@ class _Plan:
     group: dict | None
     position: int = 0
     waits: list[float] = field(default_factory=list)
+    message: OutgoingMessage | None = None
+
+    def built(self) -> OutgoingMessage:
+        """The message, rendered on first use (a message that fails over to another server is not rendered twice)."""
+        if self.message is None:
+            self.message = self.outcome.item.build()
+        return self.message
 
     def next_server(self) -> int | None:
         return self.servers[self.position] if self.position < len(self.servers) else None
@@ -120,9 +132,9 @@ def slowed_down(result: SendResult) -> bool:
         result.code in _SLOW_DOWN_CODES or bool(_SLOW_DOWN_WORDS.search(result.response)))
 
 
-def provider_id(message: OutgoingMessage, result: SendResult) -> str:
+def provider_id(message_id: str, result: SendResult) -> str:
     """The provider's own id for the message: an API's message id, or the queue id of an SMTP answer."""
-    if result.message_id and result.message_id != message.message_id:
+    if result.message_id and result.message_id != message_id:
         return result.message_id[:255]
     found = _QUEUE_ID.search(result.response)
     return found.group(1)[:255] if found else ""
@@ -132,16 +144,15 @@ async def _plans(redis: Redis, workspace_id: int, items: Sequence[BatchItem], ta
                  context: RoutingContext) -> list[_Plan]:
     """Route once per (domain group, list) and give each message its stable first server and the failover."""
     routes = {}
-    groups = {group["name"]: group for group in context.groups}
     plans = []
     for item in items:
-        email = item.message.recipients[0]
-        key = (email.rpartition("@")[2].lower(), item.list_id)
+        email = item.recipient
+        group = group_of(email.rpartition("@")[2], context.groups)
+        key = (group["name"] if group else OTHERS, item.list_id)
         if key not in routes:
             routes[key] = await route(redis, workspace_id, email, item.list_id, tag, context)
         planned = routes[key]
         order = failover_order(stable_pick(planned.candidates, email), planned.candidates)
-        group = groups.get(planned.group) if planned.group != OTHERS else None
         plans.append(_Plan(BatchOutcome(item, group=planned.group), [c.server_id for c in order], group))
         if not order:
             plans[-1].outcome.tried.append(planned.reason)
@@ -191,7 +202,7 @@ class _Round:
             async with lanes:
                 if broken:
                     return None
-                result = await _deliver(adapter, _enveloped(plan.outcome.item.message, server))
+                result = await _deliver(adapter, plan, server)
                 if server_failed(result):
                     broken.append(result.response)
                 elif result.accepted and self.on_accepted is not None:
@@ -201,7 +212,7 @@ class _Round:
         results = await asyncio.gather(*(one(plan) for plan, _ in entries))
         unsent = []
         for (plan, buckets), result in zip(entries, results, strict=True):
-            if result is None or server_failed(result) or slowed_down(result):
+            if result is None or result.code is None or slowed_down(result):
                 unsent.append((buckets, 1))
             self._sorted(plan, server, result)
         if broken:
@@ -222,7 +233,7 @@ class _Round:
         outcome.server_id, outcome.answer = server["id"], result.response
         plan.position = len(plan.servers)
         if result.accepted:
-            outcome.verdict, outcome.provider_id = Verdict.SENT, provider_id(outcome.item.message, result)
+            outcome.verdict, outcome.provider_id = Verdict.SENT, provider_id(outcome.item.message_id, result)
             self.counts[count_key]["accepted"] += 1
             self.accepted_servers.add(server["id"])
         elif result.transient:
@@ -253,12 +264,17 @@ def _enveloped(message: OutgoingMessage, server: dict) -> OutgoingMessage:
     return replace(message, mail_from=bounce) if bounce else message
 
 
-async def _deliver(adapter: EmailServiceProvider, message: OutgoingMessage) -> SendResult:
+async def _deliver(adapter: EmailServiceProvider, plan: _Plan, server: dict) -> SendResult:
+    item = plan.outcome.item
+    try:
+        message = _enveloped(plan.built(), server)
+    except Exception as exc:  # whatever a template does with odd data fails this message only, for good
+        return SendResult(item.message_id, accepted=False, response=f"could not render: {exc}")
     try:
         [result] = await adapter.send([message])
     except Exception as exc:  # an adapter bug must cost this server its turn, not the whole batch
-        log.exception("adapter_failed", message_id=message.message_id)
-        return SendResult(message.message_id, accepted=False, transient=True, response=f"{type(exc).__name__}: {exc}")
+        log.exception("adapter_failed", message_id=item.message_id)
+        return SendResult(item.message_id, accepted=False, transient=True, response=f"{type(exc).__name__}: {exc}")
     return result
 
 

@@ -10,29 +10,36 @@ What keeps a message from being lost or sent twice:
 - mailability (status, suppression lists, blacklist) is read again just
   before sending, so an unsubscribe during a send is honoured for every
   message not yet handed to a server;
-- the campaign's status is read again after rendering: a batch claimed just
-  before a pause or cancel puts its rows back instead of sending them.
+- the campaign's status is read again just before sending: a batch claimed
+  just before a pause or cancel puts its rows back instead of sending them.
+
+Messages are rendered one at a time as connections become free, so a worker
+holds a few rendered messages per batch, not the whole batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from app.esp.base import OutgoingMessage, SendResult
+from app.logs import get_logger
 from app.services import statements
 from app.services.campaigns import counters
 from app.services.campaigns.content import compiled_campaign, merge_values, recipients
 from app.services.campaigns.drafts import get_campaign
 from app.services.campaigns.ending import finish_if_done, note_progress
 from app.services.campaigns.queue import SendQueue, enqueue_ranges, id_ranges
-from app.services.rendering import CompiledMessage, RenderError, message_id
+from app.services.rendering import CompiledMessage, message_id
 from app.services.sending import Adapters
 from app.services.sending_batches import BatchItem, BatchOutcome, Verdict, provider_id, send_batch
 from app.services.sqlparams import Params, fetch
@@ -40,6 +47,7 @@ from app.services.suppression import mailable_sql
 from app.services.tenancy import checked_workspace_id
 from app.settings import get_settings
 
+log = get_logger("ignite.campaigns")
 NOT_MAILABLE = "not sent: unsubscribed, suppressed or removed before its turn came"
 # A deferred batch is queued again a little after its rows are due, so the claim finds them due.
 DUE_SLACK_SECONDS = 0.5
@@ -131,39 +139,53 @@ def _message(compiled: CompiledMessage, campaign: Mapping[str, Any], row: Mappin
     return OutgoingMessage(
         workspace_id=campaign["workspace_id"], mail_from=campaign["from_email"], recipients=(row["email"],),
         raw=compiled.render(values, row["id"]), subject=campaign["snapshot_subject"],
-        message_id=message_id(row["id"], campaign["from_email"].rpartition("@")[2].lower()),
-        job=f"campaign-{campaign['id']}",
+        message_id=_message_id(campaign, row), job=f"campaign-{campaign['id']}",
     )
 
 
-async def _rendered(campaign: Mapping[str, Any], rows: list[dict], subscribers: Mapping[int, dict],
-                    written: Written) -> list[BatchItem]:
+def _message_id(campaign: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    return message_id(row["id"], campaign["from_email"].rpartition("@")[2].lower())
+
+
+async def _items(campaign: Mapping[str, Any], rows: list[dict], subscribers: Mapping[int, dict]) -> list[BatchItem]:
+    """One item per row, each rendered only when its connection is ready (see `BatchItem`)."""
     if not rows:
         return []
     # The campaign's own lists give the postal address; a segments-only campaign uses its recipients' lists.
     lists = sorted(campaign["list_ids"] or {s["list_id"] for s in subscribers.values()})
     compiled = await compiled_campaign(campaign, lists)
-    items = []
-    with recipients({str(row["id"]): row["email"] for row in rows}):
-        for row in rows:
-            subscriber = subscribers[row["subscriber_id"]]
-            try:
-                message = _message(compiled, campaign, row, subscriber)
-            except RenderError as error:
-                written.add(row["id"], "failed", attempted=1, answer=f"could not render: {error}")
-                continue
-            items.append(BatchItem(row["id"], message, subscriber["list_id"]))
-    return items
+    return [BatchItem(row["id"], row["email"], _message_id(campaign, row),
+                      partial(_message, compiled, campaign, row, subscribers[row["subscriber_id"]]),
+                      subscribers[row["subscriber_id"]]["list_id"]) for row in rows]
 
 
-def _recorder(redis: Redis, campaign_id: int):
-    accepted = counters.key(campaign_id, "accepted")
+class AcceptanceLog:
+    """Acceptances written to Redis as the servers answer, several at a time (a group commit).
 
-    async def record(item: BatchItem, server_id: int, result: SendResult) -> None:
-        entry = counters.accepted_entry(server_id, provider_id(item.message, result), result.response)
-        await redis.hset(accepted, str(item.key), entry)
+    A lane waits for the write that holds its acceptance before it sends its next message, so a kill
+    re-sends only what was on the wire or in the write under way. Should Redis refuse the write, the
+    batch goes on: its outcomes still reach PostgreSQL at the end, only the insurance against a kill is lost.
+    """
 
-    return record
+    def __init__(self, redis: Redis, campaign_id: int) -> None:
+        self.redis, self.key = redis, counters.key(campaign_id, "accepted")
+        self._pending: dict[str, str] = {}
+        self._writing: asyncio.Future | None = None
+
+    async def record(self, item: BatchItem, server_id: int, result: SendResult) -> None:
+        key = str(item.key)
+        self._pending[key] = counters.accepted_entry(server_id, provider_id(item.message_id, result), result.response)
+        while key in self._pending:
+            if self._writing is None or self._writing.done():
+                self._writing = asyncio.ensure_future(self._write())
+            await asyncio.shield(self._writing)
+
+    async def _write(self) -> None:
+        entries, self._pending = self._pending, {}
+        try:
+            await self.redis.hset(self.key, mapping=entries)
+        except RedisError:
+            log.warning("acceptances_not_recorded", count=len(entries), exc_info=True)
 
 
 async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters, workspace_id: int,
@@ -184,18 +206,17 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
             written.add(row["id"], "cancelled", answer=NOT_MAILABLE)
     to_send = [row for row in fresh if row["subscriber_id"] in subscribers]
     campaign = await get_campaign(workspace_id, campaign_id)
-    items = await _rendered(campaign, to_send, subscribers, written)
-    # Read after rendering, just before the first message leaves: a pause or cancel in between is honoured.
-    campaign = await get_campaign(workspace_id, campaign_id)
+    items = await _items(campaign, to_send, subscribers)
     if campaign["status"] != "sending":
         back = "cancelled" if campaign["status"] == "cancelled" else "queued"
         for item in items:
             written.add(item.key, back, answer="campaign cancelled" if back == "cancelled" else "")
         items = []
     attempts = {row["id"]: row["attempts"] for row in claimed}
-    outcomes = await send_batch(redis, workspace_id, items, adapters, tag=campaign["routing_tag"],
-                                on_accepted=_recorder(redis, campaign_id),
-                                defer_seconds=sending.throttled_defer_seconds) if items else []
+    with recipients({str(item.key): item.recipient for item in items}):
+        outcomes = await send_batch(redis, workspace_id, items, adapters, tag=campaign["routing_tag"],
+                                    on_accepted=AcceptanceLog(redis, campaign_id).record,
+                                    defer_seconds=sending.throttled_defer_seconds) if items else []
     for outcome in outcomes:
         written.add_outcome(outcome, attempts[outcome.item.key], sending.retry_delays)
     await written.store(redis, queue, workspace_id, campaign_id)

@@ -22,8 +22,10 @@ from app.services.tenancy import owned_by
 from app.services.tokens import signed
 from app.settings import get_settings
 
-# The address of each delivery in the batch being rendered, for the unsubscribe link that names it.
-_RECIPIENTS: ContextVar[Mapping[str, str] | None] = ContextVar("campaign_recipients", default=None)
+# The address of each delivery in the batch being rendered, for the unsubscribe link that names it, and the
+# links already made: the link appears in the HTML, the text and the List-Unsubscribe header of each message.
+_RECIPIENTS: ContextVar[tuple[Mapping[str, str], dict[str, str]] | None] = ContextVar("campaign_recipients",
+                                                                                   default=None)
 _PREHEADER_TAG = re.compile(r"\{\{-?\s*preheader\b")
 _BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 _HIDDEN = '<div style="display:none;max-height:0;overflow:hidden;">{{ preheader }}</div>'
@@ -46,8 +48,11 @@ class CampaignUrls:
     domain: str
 
     def unsubscribe_url(self, delivery_id: str) -> str:
-        email = (_RECIPIENTS.get() or {}).get(delivery_id, "")
-        return f"{self.base_url}/u/{signed(self.secret_key, 'unsubscribe', [self.workspace_id, email])}"
+        addresses, made = _RECIPIENTS.get() or ({}, {})
+        if delivery_id not in made:
+            token = signed(self.secret_key, "unsubscribe", [self.workspace_id, addresses.get(delivery_id, "")])
+            made[delivery_id] = f"{self.base_url}/u/{token}"
+        return made[delivery_id]
 
     def unsubscribe_mailto(self, delivery_id: str) -> str:
         return f"mailto:unsubscribe@{self.domain}?subject=unsubscribe%20{delivery_id}"
@@ -59,7 +64,7 @@ class CampaignUrls:
 @contextmanager
 def recipients(addresses: Mapping[str, str]) -> Iterator[None]:
     """Render inside this block to give each delivery id (as text) its address."""
-    token = _RECIPIENTS.set(addresses)
+    token = _RECIPIENTS.set((addresses, {}))
     try:
         yield
     finally:

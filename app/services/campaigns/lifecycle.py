@@ -29,6 +29,7 @@ from app.services.campaigns import counters
 from app.services.campaigns.audience import Audience
 from app.services.campaigns.drafts import CampaignError, from_domain_problem, get_campaign
 from app.services.campaigns.ending import note_progress
+from app.services.campaigns.materialise import materialise
 from app.services.campaigns.queue import SendQueue, enqueue_ranges
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, PatternUrls, TemplateError
 from app.services.routing import domain_groups
@@ -108,6 +109,8 @@ async def _start(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id:
         **values, Campaign.status: "sending", Campaign.status_reason: "", Campaign.started_at: now()})
     if started:
         await note_progress(redis, campaign_id)
+        # The first, small chunk right here: its batches reach the workers without waiting for a materialiser.
+        await materialise(redis, queue, workspace_id, campaign_id, chunks=1)
         queue.materialise(workspace_id, campaign_id)
     return started
 

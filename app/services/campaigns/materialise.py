@@ -11,6 +11,7 @@ the send actors at once; chunks then double up to LARGEST_CHUNK_IDS.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -84,18 +85,23 @@ async def _status(workspace_id: int, campaign_id: int) -> str:
     return row["status"] if row else "cancelled"
 
 
-async def materialise(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int) -> int:
-    """Write the campaign's remaining chunks; returns the rows written. One writer per campaign at a time."""
+async def materialise(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int,
+                      chunks: int | None = None) -> int:
+    """Write the campaign's remaining chunks (or the next `chunks` of them); returns the rows written.
+
+    One writer per campaign at a time: a second caller returns at once.
+    """
     lock = redis.lock(counters.key(campaign_id, "materialiser"), timeout=LOCK_SECONDS, blocking=False)
     if not await lock.acquire():
         return 0
     try:
-        return await _run(redis, queue, workspace_id, campaign_id, lock.reacquire)
+        return await _run(redis, queue, workspace_id, campaign_id, lock.reacquire, chunks)
     finally:
         await lock.release()
 
 
-async def _run(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int, keep_lock) -> int:
+async def _run(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int,
+               keep_lock: Callable[[], Awaitable[object]], chunks: int | None) -> int:
     campaign = await get_campaign(workspace_id, campaign_id)
     if campaign["materialised_at"] is not None or campaign["status"] not in WRITING:
         return 0
@@ -108,7 +114,13 @@ async def _run(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: i
     if bounds and cursor is None:
         cursor = bounds[0] - 1
     width, written = FIRST_CHUNK_IDS, 0
+    if cursor is not None and bounds:
+        # A later run carries on with chunks as wide as the ones it would have reached by now.
+        width = min(max(FIRST_CHUNK_IDS, 2 * (cursor + 1 - bounds[0])), LARGEST_CHUNK_IDS)
     while bounds and statement and cursor < bounds[1]:
+        if chunks is not None and chunks <= 0:
+            return written
+        chunks = None if chunks is None else chunks - 1
         high = min(cursor + width, bounds[1])
         ids = await _write_chunk(workspace_id, campaign_id, statement, cursor + 1, high)
         written += len(ids)

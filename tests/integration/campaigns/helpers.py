@@ -69,11 +69,11 @@ async def smtp_server(workspace_id: int, port: int, name: str = "Recorder", pool
         "setting_pool_size": str(pool_size), "weight": "100"})
 
 
-async def ready_campaign(workspace_id: int, list_ids: list[int], **values: Any) -> dict:
+async def ready_campaign(workspace_id: int, list_ids: list[int], html: str = HTML, **values: Any) -> dict:
     """A draft with a sender, a template and an audience, ready to launch."""
     await sending_domain(workspace_id)
     template = await create_template(workspace_id, {"name": "Offer", "subject": "Hi {{ first_name }}",
-                                                    "html": HTML}, None)
+                                                    "html": html}, None)
     return await campaigns.create_draft(workspace_id, {
         "name": "Spring offer", "from_email": "offers@news.example.com", "from_name": "Shop",
         "template_id": str(template["id"]), "list_ids": [str(i) for i in list_ids], **values})

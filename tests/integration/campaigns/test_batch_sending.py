@@ -16,8 +16,9 @@ def _items(workspace_id: int, addresses: list[str]) -> list[BatchItem]:
     items = []
     for key, address in enumerate(addresses, start=1):
         raw = f"From: a@example.com\r\nTo: {address}\r\nMessage-ID: <{key}@example.com>\r\nSubject: hi\r\n\r\nhi\r\n"
-        items.append(BatchItem(key, OutgoingMessage(workspace_id, "a@example.com", (address,), raw.encode(),
-                                                    message_id=f"<{key}@example.com>")))
+        message = OutgoingMessage(workspace_id, "a@example.com", (address,), raw.encode(),
+                                  message_id=f"<{key}@example.com>")
+        items.append(BatchItem(key, address, message.message_id, lambda message=message: message))
     return items
 
 

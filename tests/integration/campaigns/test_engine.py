@@ -113,6 +113,23 @@ async def test_deliveries_are_written_in_chunks_each_queued_as_it_lands(redis, q
     assert row["recipient_count"] == 9_000 and row["materialised_at"] is not None
 
 
+async def test_a_message_that_cannot_be_rendered_fails_alone_with_the_reason(redis, queue, adapters):
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await make_subscribers(mailing_list, 3, fields={"first_name": "Sam"})
+    odd = await make_subscribers(mailing_list, 1, prefix="odd", fields={"first_name": "Alice"})
+    fragile = "<p>{% if first_name %}{{ 10 / (first_name | length - 5) }}{% endif %} {{ unsubscribe_url }}</p>"
+    with RecordingServer() as smtp:
+        await smtp_server(workspace["id"], smtp.port)
+        campaign = await ready_campaign(workspace["id"], [mailing_list["id"]], html=fragile)
+        await campaigns.launch(redis, queue, workspace["id"], campaign["id"], PERSON)
+        await queue.drain(redis, adapters)
+        assert smtp.handler.received == 3
+    failed = (await _by_email(campaign["id"]))[odd[0]["email"]]
+    assert failed["status"] == "failed" and "could not render" in failed["last_answer"]
+    assert "ZeroDivisionError" in failed["last_answer"]
+
+
 async def test_a_template_edited_after_launch_does_not_change_the_campaign(redis, queue, adapters):
     workspace = await make_workspace()
     mailing_list = await make_list(workspace)
