@@ -6,7 +6,8 @@ The pieces, in the order a campaign meets them: `drafts` (saved step by step),
 `materialise` (one delivery row per recipient, in chunks, batches queued as
 they land), `batches` (claim, render, send, write back), `ending` (progress and
 the end), `counters` (Redis while sending, the row for pages), `reaper`
-(expired leases, lost queues). `queue` is the port the task module fills.
+(expired leases, lost queues), `reports` (live figures, the send log). `queue` is the port the task
+module fills.
 """
 
 from app.services.campaigns.audience import Audience, recipient_count
@@ -26,6 +27,7 @@ from app.services.campaigns.lifecycle import cancel, launch, pause, queue_due, r
 from app.services.campaigns.materialise import materialise
 from app.services.campaigns.queue import SendQueue, id_ranges
 from app.services.campaigns.reaper import Reaped, reap
+from app.services.campaigns.reports import delivery_log, live_figures
 
 __all__ = [
     "Audience",
@@ -35,12 +37,14 @@ __all__ = [
     "campaigns_page",
     "cancel",
     "create_draft",
+    "delivery_log",
     "duplicate",
     "finish_if_done",
     "flush_counters",
     "get_campaign",
     "id_ranges",
     "launch",
+    "live_figures",
     "materialise",
     "pause",
     "queue_due",

@@ -83,8 +83,10 @@ class Written:
         if not self.rows:
             return
         columns = list(zip(*self.rows, strict=True))
-        stored = {row["id"] for row in await statements.run("campaigns.record-outcomes", workspace_id, *columns)}
-        mine = [row for row in self.rows if row[0] in stored]
+        stored = {row["id"]: row["status"] for row in
+                  await statements.run("campaigns.record-outcomes", workspace_id, *columns)}
+        mine = [(delivery_id, stored[delivery_id], *rest) for delivery_id, _, *rest in self.rows
+                if delivery_id in stored]
         tally: Counter[str] = Counter()
         for _, status, server_id, group, *_ in mine:
             if status in ("sent", "failed", "cancelled"):

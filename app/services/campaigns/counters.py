@@ -37,7 +37,7 @@ def key(campaign_id: int, part: str) -> str:
     return f"ignite:campaign:{campaign_id}:{part}"
 
 
-def _text(value: str | bytes) -> str:
+def text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -81,7 +81,7 @@ async def flush(redis: Redis, workspace_id: int, campaign_id: int) -> None:
     raw = await redis.hgetall(key(campaign_id, "counters"))
     if not raw:
         return
-    fields = {_text(name): int(value) for name, value in raw.items()}
+    fields = {text(name): int(value) for name, value in raw.items()}
     row = await Campaign.select(Campaign.sent_count, Campaign.failed_count, Campaign.skipped_count,
                                 Campaign.deferred_count, Campaign.breakdown).where(
         owned_by(Campaign, workspace_id), Campaign.id == campaign_id).output(load_json=True).first()
@@ -132,5 +132,5 @@ def accepted_entry(server_id: int, provider_id: str, answer: str) -> str:
 
 
 def read_accepted(raw: str | bytes) -> tuple[int, str, str]:
-    server_id, provider_id, answer = json.loads(_text(raw))
+    server_id, provider_id, answer = json.loads(text(raw))
     return int(server_id), str(provider_id), str(answer)

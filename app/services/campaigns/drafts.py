@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.db.accounts import Workspace
 from app.db.campaigns import Campaign
 from app.db.content import EmailTemplate, SendingDomain
 from app.services.accounts import now
@@ -150,7 +151,10 @@ async def _cleaned(workspace_id: int, raw: Mapping[str, Any], timezone: str = "U
 
 
 async def create_draft(workspace_id: int, raw: Mapping[str, Any], user_id: int | None = None) -> dict:
-    values = await _cleaned(workspace_id, {"name": raw.get("name", ""), **raw})
+    """A new draft; its time zone is the workspace's unless one is given."""
+    workspace = await Workspace.select(Workspace.timezone).where(Workspace.id == workspace_id).first()
+    zone = workspace["timezone"] if workspace else "UTC"
+    values = await _cleaned(workspace_id, {"name": raw.get("name", ""), "timezone": zone, **raw}, zone)
     rows = await Campaign.insert(Campaign(
         workspace_id=checked_workspace_id(workspace_id), created_by=user_id, created_at=now(), updated_at=now(),
         **values)).returning(Campaign.id)

@@ -39,7 +39,8 @@ async def reap(redis: Redis, queue: SendQueue, requeue_after: float | None = Non
     report = Reaped()
     expired: dict[int, list[int]] = defaultdict(list)
     for row in await statements.run("campaigns.expire-leases"):
-        expired[row["campaign_id"]].append(row["id"])
+        if row["status"] == "queued":
+            expired[row["campaign_id"]].append(row["id"])
         report.expired_leases += 1
     active = await Campaign.select(Campaign.id, Campaign.workspace_id, Campaign.status, Campaign.materialised_at).where(
         Campaign.status.is_in(["sending", "paused"]))

@@ -20,8 +20,12 @@ RETURNING d.id, d.subscriber_id, d.email, d.variant, d.attempts
 
 -- name: record-outcomes
 -- $1 workspace, then one array per column: ids, statuses, server ids, domain groups, attempts to add,
--- answers, provider message ids, seconds until the next attempt (for deferred rows).
-UPDATE deliveries d SET status = o.status, server_id = coalesce(o.server_id, d.server_id),
+-- answers, provider message ids, seconds until the next attempt (for deferred rows). A row put back
+-- (queued) or deferred in a campaign cancelled meanwhile is cancelled instead.
+UPDATE deliveries d SET
+    status = CASE WHEN c.status = 'cancelled' AND o.status IN ('queued', 'deferred') THEN 'cancelled'
+                  ELSE o.status END,
+    server_id = coalesce(o.server_id, d.server_id),
     domain_group = coalesce(nullif(o.domain_group, ''), d.domain_group), attempts = d.attempts + o.attempted,
     last_answer = o.answer, provider_message_id = o.provider_id,
     next_attempt_at = CASE WHEN o.status = 'deferred' THEN now() + make_interval(secs => o.wait)
@@ -29,9 +33,10 @@ UPDATE deliveries d SET status = o.status, server_id = coalesce(o.server_id, d.s
     sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE d.sent_at END,
     lease_until = NULL, updated_at = now()
 FROM unnest($2::bigint[], $3::text[], $4::integer[], $5::text[], $6::integer[], $7::text[], $8::text[],
-            $9::float8[]) AS o(id, status, server_id, domain_group, attempted, answer, provider_id, wait)
-WHERE d.id = o.id AND d.workspace_id = $1::integer AND d.status = 'claimed'
-RETURNING d.id
+            $9::float8[]) AS o(id, status, server_id, domain_group, attempted, answer, provider_id, wait),
+     campaigns c
+WHERE d.id = o.id AND d.workspace_id = $1::integer AND d.status = 'claimed' AND c.id = d.campaign_id
+RETURNING d.id, d.status
 
 -- name: due-ranges
 -- $1 workspace, $2 campaign, $3 batch size: the rows a send actor could claim now, as ranges of ids.
@@ -42,10 +47,13 @@ SELECT min(id) AS first_id, max(id) AS last_id FROM (
 ) due GROUP BY batch ORDER BY 1
 
 -- name: expire-leases
--- Claims whose worker died: back to the queue, for the reaper to hand out again. Across workspaces.
-UPDATE deliveries SET status = 'queued', lease_until = NULL, updated_at = now()
-WHERE status = 'claimed' AND lease_until < now()
-RETURNING workspace_id, campaign_id, id
+-- Claims whose worker died: back to the queue for the reaper to hand out again (cancelled, when their
+-- campaign was). Across workspaces.
+UPDATE deliveries d SET status = CASE WHEN c.status = 'cancelled' THEN 'cancelled' ELSE 'queued' END,
+    lease_until = NULL, updated_at = now()
+FROM campaigns c
+WHERE d.status = 'claimed' AND d.lease_until < now() AND c.id = d.campaign_id
+RETURNING d.workspace_id, d.campaign_id, d.id, d.status
 
 -- name: cancel-open
 -- $1 workspace, $2 campaign: every row not yet handed to a worker is cancelled.

@@ -13,6 +13,7 @@ from app.db.campaigns import Campaign, Delivery
 from app.services import campaigns, statements
 from app.services.accounts import now
 from app.services.campaigns import counters
+from app.services.campaigns.batches import Written
 from app.services.segments import save_segment
 from app.services.subscribers import SubscriberFilter, change_status
 from app.services.suppression import add_pasted, blacklist
@@ -200,6 +201,49 @@ async def test_cancel_cancels_every_waiting_delivery(redis, queue, adapters):
     assert (cancelled["status"], cancelled["sent_count"], cancelled["skipped_count"]) == ("cancelled", 250, 50)
     with pytest.raises(campaigns.CampaignError):
         await campaigns.resume(redis, queue, workspace["id"], campaign["id"], PERSON)
+
+
+async def test_a_batch_in_flight_when_the_campaign_is_cancelled_leaves_nothing_waiting(redis, queue):
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await make_subscribers(mailing_list, 20)
+    campaign = await _launched(redis, queue, workspace, [mailing_list])
+    await campaigns.materialise(redis, queue, *queue.materialising.pop())
+    queue.batches.clear()
+    # Two workers hold claims: one will write its messages back as deferred, the other dies.
+    deferring = await statements.run("campaigns.claim-batch", workspace["id"], campaign["id"], 0, 10**12, 60)
+    dying, writing = deferring[:10], deferring[10:]
+    await campaigns.cancel(redis, workspace["id"], campaign["id"], PERSON)
+    written = Written()
+    for row in writing:
+        written.add(row["id"], "deferred", answer="421 4.7.0 Try again later", wait=60)
+    await written.store(redis, queue, workspace["id"], campaign["id"])
+    await Delivery.update({Delivery.lease_until: now() - timedelta(seconds=1)}).where(
+        Delivery.id.is_in([row["id"] for row in dying]))
+    assert (await campaigns.reap(redis, queue)).expired_leases == 10
+    assert {row["status"] for row in await _deliveries(campaign["id"])} == {"cancelled"}
+    assert not queue.batches
+
+
+async def test_pages_read_live_figures_and_the_send_log_without_counting(redis, queue, adapters):
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    people = await make_subscribers(mailing_list, 300)
+    with RecordingServer() as smtp:
+        await smtp_server(workspace["id"], smtp.port)
+        campaign = await _launched(redis, queue, workspace, [mailing_list])
+        await campaigns.materialise(redis, queue, *queue.materialising.pop())
+        await campaigns.send_campaign_batch(redis, queue, adapters, *queue.batches.pop(0)[:4])
+        row = await campaigns.get_campaign(workspace["id"], campaign["id"])
+        figures = await campaigns.live_figures(redis, row)
+    assert (figures["recipients"], figures["sent"], figures["waiting"]) == (300, 250, 50)
+    server_id = str((await _deliveries(campaign["id"]))[0]["server_id"])
+    assert figures["breakdown"]["servers"][server_id]["sent"] == 250
+    [found] = await campaigns.delivery_log(workspace["id"], campaign["id"], email=people[0]["email"].upper())
+    assert found["status"] == "sent" and found["last_answer"].startswith("250")
+    assert len(await campaigns.delivery_log(workspace["id"], campaign["id"], status="queued")) == 50
+    with pytest.raises(LookupError):
+        await campaigns.delivery_log((await make_workspace())["id"], campaign["id"])
 
 
 async def test_transient_answers_retry_after_1_5_30_120_minutes_then_fail_with_the_last_answer(
