@@ -50,6 +50,9 @@ ALTER TABLE subscribers
     ADD COLUMN folded_fields jsonb GENERATED ALWAYS AS (subscriber_folded_fields(fields)) STORED;
 CREATE INDEX subscribers_search_idx ON subscribers USING gin (search_text gin_trgm_ops);
 CREATE INDEX subscribers_folded_fields_idx ON subscribers USING gin (folded_fields jsonb_path_ops);
+-- "@example5.com": a page of a domain's subscribers, newest first, straight from the index; "C" order so that
+-- "@gmail" (gmail.com, gmail.co.uk) is a range of it.
+CREATE INDEX subscribers_domain_idx ON subscribers (workspace_id, email_domain COLLATE "C", id);
 -- The exact-case index served only the subscriber search; the folded one replaces it.
 DROP INDEX subscribers_fields_idx;
 """

@@ -3,7 +3,8 @@
 The search box understands three things:
 - `field=value` (`first_name=jose`): a custom field's value, whatever its case, through an index on the
   lower-cased fields;
-- `@domain` (`@example5.com`, `@gmail`): addresses at that domain or under it (`gmail.com`, `gmail.co.uk`);
+- `@domain`: addresses at that domain (`@example5.com`), or with no dot typed, at every domain it starts
+  (`@gmail`: gmail.com, gmail.co.uk), through an index on the domain;
 - anything else: that text anywhere in the address or the name fields, without case or accents (`Zoë`,
   `zoe`, `example0.com`), through a trigram index; trigrams need three characters, so one or two find the
   addresses and names that start with them (`jo`: jo@…, Joanna).
@@ -74,13 +75,12 @@ def _field_sql(params: Params, key: str, value: str) -> str:
     return f"({' OR '.join(tests)})"
 
 
-def _domain_sql(params: Params, domain: str) -> list[str]:
-    under = params.add(_escaped_like(domain) + ".%")
-    parts = [f"(s.email_domain = {params.add(domain)} OR s.email_domain LIKE {under})"]
-    if len(domain) >= SHORTEST_ANYWHERE:
-        # The trigram index finds the candidates quickly; the test on the domain column keeps the real matches.
-        parts.append(_anywhere_sql(params, "@" + domain))
-    return parts
+def _domain_sql(params: Params, domain: str) -> str:
+    """`example5.com` exactly, or with no dot typed (`gmail`), every domain it starts (`gmail.com`, `gmail.co.uk`);
+    both in "C" order, the order of the (workspace, domain, id) index."""
+    if "." in domain:
+        return f'(s.email_domain COLLATE "C") = {params.add(domain)}'
+    return f'(s.email_domain COLLATE "C") LIKE {params.add(_escaped_like(domain) + ".%")}'
 
 
 def _anywhere_sql(params: Params, text: str) -> str:
@@ -101,7 +101,7 @@ def query_sql(params: Params, query: str) -> list[str]:
     if equals and key.strip():
         return [_field_sql(params, key, value.strip())]
     if text.startswith("@") and len(text) > 1:
-        return _domain_sql(params, text[1:].lower())
+        return [_domain_sql(params, text[1:].lower())]
     if len(text) >= SHORTEST_ANYWHERE:
         return [_anywhere_sql(params, text)]
     if text:

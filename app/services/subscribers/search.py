@@ -36,14 +36,18 @@ class TablePage:
     total: Total | None
 
 
-async def _planned_for_values(sql: str, params: Params) -> list[dict]:
+async def _planned_for_values(sql: str, params: Params, dense: bool = False) -> list[dict]:
     """Rows of a search, planned for the values it was sent with.
 
     Prepared statements switch to a generic plan after a few runs, and a generic plan cannot see that
-    `first_name=ann` or `@example5.com` is selective: it scans the whole list instead of the search indexes.
+    `first_name=ann` is selective: it scans the whole list instead of the search indexes. When the filter is
+    known to match many rows (`dense`), a page is found fastest walking the ids backwards, but PostgreSQL
+    cannot estimate how many rows a substring matches: it is told not to gather every match first.
     """
     async with Subscriber._meta.db.transaction():
         await fetch("SET LOCAL plan_cache_mode = force_custom_plan")
+        if dense:
+            await fetch("SET LOCAL enable_bitmapscan = off")
         return await fetch(sql, params)
 
 
@@ -57,10 +61,10 @@ def _cursor_sql(params: Params, sort: str, after: tuple[str, int] | None) -> tup
 
 async def search(
     workspace_id: int, chosen: SubscriberFilter, sort: str = "newest", after: tuple[str, int] | None = None,
-    limit: int = PAGE_SIZE,
+    limit: int = PAGE_SIZE, dense: bool = False,
 ) -> tuple[list[dict], str]:
     """One page of subscribers (`after` the (email, id) or id of the last row shown) and the next page's cursor
-    ("" when this is the last)."""
+    ("" when this is the last); `dense` when the filter is known to match more than COUNT_CAP rows."""
     params = Params()
     where = await filter_sql(params, workspace_id, chosen)
     keyset, order = _cursor_sql(params, sort, after)
@@ -68,7 +72,7 @@ async def search(
         "SELECT s.id, s.list_id, s.email, s.status, s.fields, s.created_at, s.last_open_at, s.last_click_at, "
         "s.engagement_score, l.name AS list_name FROM subscribers s JOIN lists l ON l.id = s.list_id "
         f"WHERE {where}{' AND ' + keyset if keyset else ''} ORDER BY {order} LIMIT {params.add(limit + 1)}",
-        params,
+        params, dense,
     )
     for row in rows:
         row["fields"] = json.loads(row["fields"]) if isinstance(row["fields"], str) else row["fields"]
@@ -113,16 +117,48 @@ async def total(workspace_id: int, chosen: SubscriberFilter, cap: int | None = C
     return Total(found)
 
 
+async def _matches(workspace_id: int, chosen: SubscriberFilter) -> list[int]:
+    """The ids of up to COUNT_CAP + 1 subscribers the filter matches, in no particular order."""
+    params = Params()
+    where = await filter_sql(params, workspace_id, chosen)
+    rows = await _planned_for_values(
+        f"SELECT s.id FROM subscribers s WHERE {where} LIMIT {params.add(COUNT_CAP + 1)}", params)
+    return [row["id"] for row in rows]
+
+
+async def _first_page(workspace_id: int, chosen: SubscriberFilter, sort: str) -> tuple[list[dict], str, Total]:
+    """The first page and the total from one pass over the search index where the counters cannot say.
+
+    A search index is read once: its matches give the count, and when they are all there (at most COUNT_CAP)
+    the page is picked from them by id. Past the cap the filter is dense, and walking the ids finds a page.
+    """
+    if chosen.counted_by_lists():
+        rows, cursor = await search(workspace_id, chosen, sort)
+        return rows, cursor, await total(workspace_id, chosen)
+    found = await _matches(workspace_id, chosen)
+    if len(found) > COUNT_CAP:
+        rows, cursor = await search(workspace_id, chosen, sort, dense=True)
+        return rows, cursor, Total(COUNT_CAP, capped=True)
+    # Newest first needs only the highest ids; by email, PostgreSQL sorts them, in the collation pages use.
+    candidates = found if sort == "email" else sorted(found, reverse=True)[:PAGE_SIZE + 1]
+    rows, cursor = await search(workspace_id, SubscriberFilter(ids=candidates), sort) if candidates else ([], "")
+    return rows, cursor, Total(len(found))
+
+
 async def table_page(
     workspace_id: int, chosen: SubscriberFilter, sort: str, after: tuple[str, int] | None
 ) -> TablePage:
     """A page of the table: rows with why each is not mailable (one query for the page), and the filter's
     total on the first page."""
-    rows, cursor = await search(workspace_id, chosen, sort, after)
+    counted = None
+    if after:
+        rows, cursor = await search(workspace_id, chosen, sort, after)
+    else:
+        rows, cursor, counted = await _first_page(workspace_id, chosen, sort)
     suppressed = await mailable.suppressions_of(workspace_id, [row["email"] for row in rows])
     for row in rows:
         row["not_mailable"] = [entry.label for entry in suppressed.get(row["email"], [])]
-    return TablePage(rows, cursor, None if after else await total(workspace_id, chosen))
+    return TablePage(rows, cursor, counted)
 
 
 async def field_columns(workspace_id: int) -> list[dict]:

@@ -123,6 +123,7 @@ async def test_each_kind_of_search_can_use_its_index():
     mailing_list = await make_list(workspace)
     await make_subscribers(mailing_list, 200, {"first_name": "Ann"})
     assert "subscribers_search_idx" in await _plan("example0")
-    assert "subscribers_search_idx" in await _plan("@example.com")
+    assert "subscribers_domain_idx" in await _plan("@example.com")
+    assert "subscribers_domain_idx" in await _plan("@example")
     assert "subscribers_search_idx" in await _plan("an")
     assert "subscribers_folded_fields_idx" in await _plan("first_name=ann")
