@@ -96,13 +96,6 @@ class _Plan:
     group: dict | None
     position: int = 0
     waits: list[float] = field(default_factory=list)
-    message: OutgoingMessage | None = None
-
-    def built(self) -> OutgoingMessage:
-        """The message, rendered on first use (a message that fails over to another server is not rendered twice)."""
-        if self.message is None:
-            self.message = self.outcome.item.build()
-        return self.message
 
     def next_server(self) -> int | None:
         return self.servers[self.position] if self.position < len(self.servers) else None
@@ -202,7 +195,7 @@ class _Round:
             async with lanes:
                 if broken:
                     return None
-                result = await _deliver(adapter, plan, server)
+                result = await _deliver(adapter, plan.outcome.item, server)
                 if server_failed(result):
                     broken.append(result.response)
                 elif result.accepted and self.on_accepted is not None:
@@ -264,10 +257,10 @@ def _enveloped(message: OutgoingMessage, server: dict) -> OutgoingMessage:
     return replace(message, mail_from=bounce) if bounce else message
 
 
-async def _deliver(adapter: EmailServiceProvider, plan: _Plan, server: dict) -> SendResult:
-    item = plan.outcome.item
+async def _deliver(adapter: EmailServiceProvider, item: BatchItem, server: dict) -> SendResult:
     try:
-        message = _enveloped(plan.built(), server)
+        # Rendered for this attempt and dropped after it: a batch never holds all its messages at once.
+        message = _enveloped(item.build(), server)
     except Exception as exc:  # whatever a template does with odd data fails this message only, for good
         return SendResult(item.message_id, accepted=False, response=f"could not render: {exc}")
     try:
