@@ -119,7 +119,8 @@ async def filter_sql(params: Params, workspace_id: int, chosen: SubscriberFilter
     parts += query_sql(params, chosen.query)
     if chosen.status == "blacklisted":
         # As the list page counts them: the status, or an entry of the blacklist that matches the address.
-        parts.append(f"(s.status = 'blacklisted' OR {await mailable.blacklisted_sql(params, workspace_id)})")
+        matched = await mailable.blacklisted_ids_sql(params, workspace_id)
+        parts.append(f"(s.status = 'blacklisted' OR s.id IN ({matched}))" if matched else "s.status = 'blacklisted'")
     elif chosen.status in STATUSES:
         parts.append(f"s.status = {params.add(chosen.status)}")
     if chosen.tag_id:

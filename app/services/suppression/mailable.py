@@ -111,23 +111,30 @@ async def suppressions_of(workspace_id: int, emails: list[str]) -> dict[str, lis
     return found
 
 
-async def blacklisted_sql(params: Params, workspace_id: int, alias: str = "s") -> str:
-    """A condition on subscribers `alias` that holds when an entry of the workspace's blacklist matches them.
+async def blacklisted_ids_sql(params: Params, workspace_id: int, list_id: int | None = None,
+                              other_statuses_only: bool = False) -> str:
+    """A query of the ids of subscribers (of the workspace, or of one list) an entry of the workspace's blacklist
+    matches; "" when the blacklist is empty.
 
-    Each kind is one uncorrelated IN (a hash PostgreSQL builds once); kinds the blacklist holds no entry of are
-    left out, so no address is hashed for nothing.
+    One branch per kind of entry the blacklist holds, so each is planned on its own: addresses and domains are
+    looked up from the entries through the subscribers' indexes; hashes need every address hashed, so their
+    branches exist only when the blacklist holds hashes.
     """
-    if not alias.isidentifier():
-        raise ValueError(f"not a table alias: {alias!r}")
-    workspace = params.add(checked_workspace_id(workspace_id))
-    blacklist = f"(SELECT b.id FROM suppression_lists b WHERE b.workspace_id = {workspace} AND b.is_blacklist)"
     present = await _blacklist_kinds(workspace_id)
-    tests = [
-        f"{probe} IN (SELECT e.value FROM suppression_entries e WHERE e.workspace_id = {workspace} "
-        f"AND e.kind = '{kind}' AND e.suppression_list_id = {blacklist})"
-        for kind, probe in _probes(alias).items() if kind in present
-    ]
-    return f"({' OR '.join(tests)})" if tests else "false"
+    if not present:
+        return ""
+    workspace = params.add(checked_workspace_id(workspace_id))
+    narrowed = f" AND s.list_id = {params.add(list_id)}" if list_id else ""
+    if other_statuses_only:
+        narrowed += " AND s.status <> 'blacklisted'"
+    blacklist = f"(SELECT b.id FROM suppression_lists b WHERE b.workspace_id = {workspace} AND b.is_blacklist)"
+    probes = {**_probes("s"), "email": "s.email", "domain": '(s.email_domain COLLATE "C")'}
+    return " UNION ".join(
+        f"SELECT s.id FROM subscribers s WHERE s.workspace_id = {workspace}{narrowed} AND {probes[kind]} IN ("
+        f"SELECT e.value FROM suppression_entries e WHERE e.workspace_id = {workspace} AND e.kind = '{kind}' "
+        f"AND e.suppression_list_id = {blacklist})"
+        for kind in entries.KINDS if kind in present
+    )
 
 
 async def _blacklist_kinds(workspace_id: int) -> set[str]:
@@ -146,15 +153,10 @@ async def blacklisted_by_rule(workspace_id: int, list_id: int | None = None) -> 
     """Subscribers (of one list, or of the workspace) the blacklist matches whose status does not already say
     so: the list counters count the status, this adds the rest."""
     params = Params()
-    rule = await blacklisted_sql(params, workspace_id)
-    if rule == "false":
+    matched = await blacklisted_ids_sql(params, workspace_id, list_id, other_statuses_only=True)
+    if not matched:
         return 0
-    narrowed = f"AND s.list_id = {params.add(list_id)}" if list_id else ""
-    rows = await fetch(
-        f"SELECT count(*) AS n FROM subscribers s WHERE s.workspace_id = {params.add(workspace_id)} {narrowed} "
-        f"AND s.status <> 'blacklisted' AND {rule}",
-        params,
-    )
+    rows = await fetch(f"SELECT count(*) AS n FROM ({matched}) matched", params)
     return int(rows[0]["n"])
 
 

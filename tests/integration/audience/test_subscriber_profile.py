@@ -1,6 +1,8 @@
 """A subscriber's profile: edits and status changes by hand, each refused next to its field when wrong, and why
 the address is not mailable, said the same way on the profile, in the table and in the list's counters."""
 
+import hashlib
+
 from app.db.audience import Subscriber, SubscriberStatusChange
 from app.db.audit import AuditEntry
 from app.services import suppression
@@ -86,8 +88,11 @@ async def test_a_blacklisted_address_is_not_mailable_on_the_profile_in_the_table
     blocked = await add_subscriber(workspace["id"], mailing_list["id"], {"email": "blocked@example.com"})
     await add_subscriber(workspace["id"], mailing_list["id"], {"email": "fine@example.org"})
     on_domain = await add_subscriber(workspace["id"], mailing_list["id"], {"email": "any@spam.example"})
+    hashed = await add_subscriber(workspace["id"], mailing_list["id"], {"email": "hashed@example.org"},
+                                  status="unsubscribed")
     blacklist = await suppression.blacklist(workspace["id"])
-    await suppression.add_pasted(workspace["id"], blacklist["id"], "blocked@example.com\n@spam.example")
+    await suppression.add_pasted(workspace["id"], blacklist["id"], "\n".join([
+        "blocked@example.com", "@spam.example", hashlib.md5(b"hashed@example.org").hexdigest()]))
 
     profile = await client.get(f"/mailing/subscribers/{blocked['id']}")
     assert 'data-testid="not-mailable"' in profile.text
@@ -96,10 +101,11 @@ async def test_a_blacklisted_address_is_not_mailable_on_the_profile_in_the_table
     assert f'data-testid="not-mailable-{blocked["id"]}">not mailable: blacklisted (rule: email address)' in table.text
     assert f'data-testid="not-mailable-{on_domain["id"]}">not mailable: blacklisted (rule: domain spam.example)' \
         in table.text
-    assert table.text.count("not mailable:") == 2
+    assert f'data-testid="not-mailable-{hashed["id"]}">not mailable: blacklisted (rule: MD5 hash)' in table.text
+    assert table.text.count("not mailable:") == 3
 
     stats = await client.get(f"/mailing/lists/{mailing_list['id']}")
-    assert '<span class="stat-value">2</span><span class="stat-label">Blacklisted</span>' in stats.text
+    assert '<span class="stat-value">3</span><span class="stat-label">Blacklisted</span>' in stats.text
     rows, _ = await search(workspace["id"], SubscriberFilter(list_id=mailing_list["id"], status="blacklisted"),
                            "email")
-    assert [row["email"] for row in rows] == ["any@spam.example", "blocked@example.com"]
+    assert [row["email"] for row in rows] == ["any@spam.example", "blocked@example.com", "hashed@example.org"]
