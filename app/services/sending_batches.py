@@ -45,7 +45,7 @@ log = get_logger("ignite.sending")
 # Adapters without a pool size of their own get this many messages in flight at once.
 DEFAULT_LANES = 8
 # Answers that mean "this server wants less from us now", not "this message is wrong".
-_SLOW_DOWN_CODES = frozenset({421, 454})
+_SLOW_DOWN_CODES = frozenset({421, 429, 454})
 _SLOW_DOWN_WORDS = re.compile(r"rate|throttl|too many|slow down|try again later", re.IGNORECASE)
 _QUEUE_ID = re.compile(r"queued as ([A-Za-z0-9._-]+)")
 
@@ -120,7 +120,7 @@ def stable_pick(candidates: Sequence[Candidate], email: str) -> Candidate | None
 
 
 def slowed_down(result: SendResult) -> bool:
-    """A transient answer that is about our sending rate rather than this recipient (SES 454, Gmail 421)."""
+    """A transient answer about our sending rate rather than this recipient (SES 454, Gmail 421, HTTP 429)."""
     return result.transient and result.code is not None and (
         result.code in _SLOW_DOWN_CODES or bool(_SLOW_DOWN_WORDS.search(result.response)))
 
