@@ -17,6 +17,7 @@ from app.services.accounts import now
 from app.services.lists import GrowthPoint
 from app.services.routing import BREAKER, quota_buckets
 from app.services.sqlparams import Params, fetch
+from app.services.suppression.mailable import blacklisted_ids_sql
 from app.services.tenancy import checked_workspace_id
 from app.services.throttling import BreakerStatus, breaker_status, tokens_left
 
@@ -85,7 +86,27 @@ async def audience(workspace_id: int) -> Audience:
         f"WHERE l.workspace_id = {params.add(checked_workspace_id(workspace_id))} AND l.archived_at IS NULL",
         params,
     )
-    return Audience(**{key: int(value) for key, value in rows[0].items()})
+    totals = {key: int(value) for key, value in rows[0].items()}
+    matched = await _blacklisted_by_rule(workspace_id)
+    totals["blacklisted"] += matched["blacklisted"]
+    totals["mailable"] -= matched["confirmed"]
+    return Audience(**totals)
+
+
+async def _blacklisted_by_rule(workspace_id: int) -> dict[str, int]:
+    """Subscribers of active lists the blacklist matches though their status does not say so (the counters
+    count statuses), and how many of them are confirmed: the list page and profiles count them the same way."""
+    params = Params()
+    matched = await blacklisted_ids_sql(params, workspace_id, other_statuses_only=True)
+    if not matched:
+        return {"blacklisted": 0, "confirmed": 0}
+    rows = await fetch(
+        "SELECT count(*) AS blacklisted, count(*) FILTER (WHERE s.status = 'confirmed') AS confirmed "
+        "FROM subscribers s JOIN lists l ON l.id = s.list_id AND l.archived_at IS NULL "
+        f"WHERE s.id IN ({matched})",
+        params,
+    )
+    return {key: int(value) for key, value in rows[0].items()}
 
 
 async def growth(workspace_id: int, days: int = GROWTH_DAYS) -> list[GrowthPoint]:

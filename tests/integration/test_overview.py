@@ -10,6 +10,7 @@ from app.redis_client import get_redis
 from app.routes.portals import PORTALS
 from app.services import data_imports, delivery_servers, overview, suppression, warmup_plans
 from app.services.accounts import now
+from app.services.lists import counters as lists_counters
 from app.services.lists import set_archived
 from app.services.routing import BREAKER, quota_buckets
 from app.services.sqlparams import Params, fetch
@@ -173,3 +174,18 @@ async def test_data_imports_lists_the_workspace_imports_page_by_page(client, tmp
     assert ">file0.csv<" in second and ">file1.csv<" not in second and "data-imports-older" not in second
     assert ">file25.csv<" in (await client.get(f"/analytics/data-imports?before={2**40}")).text
     assert "No older imports" in (await client.get("/analytics/data-imports?before=-5")).text
+
+
+async def test_audience_counts_subscribers_the_blacklist_matches_as_the_list_page_does():
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await make_subscribers(mailing_list, 4, prefix="kept")
+    await make_subscribers(mailing_list, 2, status="unconfirmed", prefix="late")
+    blacklist = await suppression.blacklist(workspace["id"])
+    entries, _ = suppression.parse_lines("kept1@example.com\nlate1@example.com")
+    await suppression.add_entries(workspace["id"], blacklist["id"], entries)
+
+    found = await overview.audience(workspace["id"])
+
+    counters = await lists_counters(workspace["id"], mailing_list["id"])
+    assert (found.mailable, found.blacklisted) == (3, 2) == (counters["confirmed"] - 1, counters["blacklisted"])
