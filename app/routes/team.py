@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
-from litestar.plugins.flash import flash
 from litestar.response import Template
 from redis.asyncio import Redis
 
@@ -28,8 +27,9 @@ async def _submitted_to_team(request: Request, workspace_id: int) -> dict[str, s
                            lambda: _team_context(workspace_id))
 
 
-async def _team_page(request: Request, workspace_id: int) -> Template:
-    return page(request, TEAM, partial=TEAM_PARTIAL, **await _team_context(workspace_id))
+async def _team_page(request: Request, workspace_id: int, notice: str = "") -> Template:
+    """The team page or its section; `notice` is said inside the section, which is all HTMX replaces."""
+    return page(request, TEAM, partial=TEAM_PARTIAL, notice=notice, **await _team_context(workspace_id))
 
 
 class TeamController(Controller):
@@ -50,8 +50,7 @@ class TeamController(Controller):
                                            viewer.user_id, settings.base_url, settings.security.invite_ttl_seconds,
                                            by_role=viewer.role)
             change.note("invite.created", "invite", created["id"], {"role": created["role"]})
-        flash(request, "Invitation sent.", category="success")
-        return await _team_page(request, workspace_id)
+        return await _team_page(request, workspace_id, notice="Invitation sent.")
 
     @post("/team/invites/{invite_id:int}/revoke", opt={"action": "team.manage"})
     async def revoke(self, request: Request, invite_id: int, workspace_id: int, redis: Redis) -> Template:

@@ -7,6 +7,9 @@ from tests.factories import PASSWORD, link_in, login, make_user, make_workspace,
 async def _invite_path(client, workspace, email: str, role: str) -> str:
     response = await post_form(client, "/settings/team/invites", {"email": email, "role": role})
     assert response.status_code == 200, response.text[:300]
+    # Said in the section the request replaces, not left in the session for whatever page comes next.
+    assert 'data-testid="team-notice"' in response.text
+    assert "Invitation sent" not in (await client.get("/mailing/lists")).text
     row = await CapturedMessage.select(CapturedMessage.id).where(CapturedMessage.rcpt_to == email).first()
     message = await captured_message(workspace["id"], row["id"])
     return link_in(message.text, "/invite/").split("127.0.0.1:8000", 1)[1]
