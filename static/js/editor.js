@@ -17,6 +17,9 @@
     }
     const editor = window.CodeMirror.fromTextArea(area, {
       mode: area.dataset.codeEditor, lineNumbers: true, lineWrapping: true,
+      // Tab and Shift-Tab move the focus on, as in any field, so keyboard users are never trapped here;
+      // Ctrl-] and Ctrl-[ indent.
+      extraKeys: { Tab: false, "Shift-Tab": false },
     });
     // The textarea is what the form sends: keep it equal to what CodeMirror shows after every change.
     editor.on("change", function () { editor.save(); });

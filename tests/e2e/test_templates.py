@@ -147,3 +147,11 @@ async def test_bad_test_send_recipients_show_in_place_and_send_nothing(page):
     rows = await CapturedMessage.select(CapturedMessage.subject).where(
         CapturedMessage.workspace_id == workspace["id"])
     assert len(rows) == 1 and "Zoë" in rows[0]["subject"]
+
+
+async def test_the_keyboard_leaves_the_html_editor_with_tab(page):
+    await _editor(page)
+    await page.locator(".CodeMirror textarea").focus()
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.closest('.CodeMirror') === null")
+    assert focused, "Tab stayed inside the HTML editor"
