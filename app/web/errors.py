@@ -122,7 +122,8 @@ class FormPage(Response):
 
     def __init__(self, remembered: tuple[str, FormContext, Mapping[str, str]], errors: dict[str, str],
                  status_code: int = 422, headers: dict[str, str] | None = None) -> None:
-        super().__init__(content=b"", status_code=status_code, headers=headers)
+        # The address bar keeps the form's page: reloading a POST address would only answer 405.
+        super().__init__(content=b"", status_code=status_code, headers={**(headers or {}), "HX-Push-Url": "false"})
         self.template, self.form_context, values = remembered
         self.values = {name: value for name, value in values.items() if "password" not in name}
         self.errors = errors

@@ -32,6 +32,10 @@ async def test_list_form_shows_errors_and_clears_a_stale_banner(page):
     await expect(page.get_by_test_id("flash")).to_have_count(0)
     names = await MailingList.select(MailingList.name).where(MailingList.workspace_id == workspace["id"])
     assert [row["name"] for row in names] == ["Alpha"]
+    # The address is still the form's page, so reloading shows the form again rather than "405 Not allowed".
+    assert page.url.endswith("/edit")
+    await page.reload()
+    await expect(page.get_by_test_id("list-form")).to_be_visible()
 
 
 async def test_field_form_shows_errors_in_place(page):
