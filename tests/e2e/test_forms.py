@@ -48,9 +48,11 @@ async def test_field_form_shows_errors_in_place(page):
     await page.goto(f"/mailing/lists/{mailing_list['id']}")
     await page.get_by_test_id("field-label").fill("Town")
     await page.get_by_test_id("field-tag").fill("city")
+    await page.get_by_test_id("field-required").check()
     await page.get_by_test_id("field-add").click()
     await expect(page.get_by_test_id("error-tag")).to_contain_text("merge tag")
     await expect(page.get_by_test_id("field-label")).to_have_value("Town")
+    await expect(page.get_by_test_id("field-required")).to_be_checked()
     assert await ListField.count().where(ListField.list_id == mailing_list["id"]) == 1
 
 
