@@ -1,7 +1,7 @@
 // The subscribers table's bulk form: "tick every row", and the question asked before an action runs.
 // Every destructive or whole-filter action asks with the count ("Delete 878 subscribers?", through
 // data-confirm, which ignite.js asks before htmx sends); deleting a whole filter asks for the count to be typed.
-// The count is the one the server rendered with the rows on screen; when it was capped ("10,000+"), the exact
+// The count is the one the server rendered with the rows on screen; when it was capped ("1,000+"), the exact
 // number is fetched before the question can be asked.
 (function () {
   "use strict";

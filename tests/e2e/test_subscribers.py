@@ -6,6 +6,7 @@ from playwright.async_api import expect
 from app.db.audience import Subscriber
 from app.services import suppression
 from app.services.custom_fields import add_field
+from app.services.subscribers import COUNT_CAP
 from tests.e2e.test_portals import sign_in
 from tests.factories import make_list, make_subscriber, make_subscribers, make_user, make_workspace
 
@@ -82,6 +83,25 @@ async def test_bulk_tag_acts_on_the_filter_typed_after_a_confirm_with_its_count(
     await expect(page.get_by_test_id("flash")).to_contain_text("Tagged 7 subscriber(s) “germany”")
     assert questions == ["Add tag “germany” to 7 subscribers?"]
     assert await _tagged("germany") == {f"de{i}@example.com" for i in range(1, 8)}
+
+
+async def test_a_whole_filter_past_the_shown_total_is_confirmed_with_its_exact_count(page):
+    workspace = await make_workspace("Counting")
+    user = await make_user(workspace, "marketer")
+    mailing_list = await make_list(workspace, "Everyone")
+    await make_subscribers(mailing_list, COUNT_CAP + 3, prefix="many")
+
+    await sign_in(page, user["email"])
+    await page.goto("/mailing/subscribers")
+    await _filter(page, "many", f"{COUNT_CAP:,}+")
+    await page.get_by_test_id("bulk-tag").fill("all")
+    await page.get_by_test_id("bulk-scope").select_option("filter")
+    await expect(page.get_by_test_id("bulk-summary")).to_have_text(f"Applies to {COUNT_CAP + 3:,} subscribers.")
+    questions: list[str] = []
+    answer_dialogs(page, questions)
+    await page.get_by_test_id("bulk-apply").click()
+    await expect(page.get_by_test_id("flash")).to_contain_text(f"Tagged {COUNT_CAP + 3:,} subscriber(s)")
+    assert questions == [f"Add tag “all” to {COUNT_CAP + 3:,} subscribers?"]
 
 
 async def test_deleting_a_whole_filter_asks_for_its_count_to_be_typed(page):
