@@ -92,6 +92,12 @@
     update(form);
   }
 
+  // The search box filters as it is typed in (or pasted into); the change it fires when it loses the focus
+  // would redraw the same rows a second time and clear the boxes ticked meanwhile.
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "filter-q") event.stopPropagation();
+  }, true);
+
   document.addEventListener("change", function (event) {
     const field = event.target;
     const form = formOf(field);

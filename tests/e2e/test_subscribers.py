@@ -150,3 +150,23 @@ async def test_a_blacklisted_subscriber_says_it_is_not_mailable(page):
     await page.get_by_test_id(f"subscriber-open-{blocked['id']}").click()
     await expect(page.get_by_test_id("not-mailable-label")).to_have_text(
         "not mailable: blacklisted (rule: email address)")
+
+
+async def test_rows_ticked_after_a_search_stay_ticked(page):
+    workspace = await make_workspace("Ticking")
+    user = await make_user(workspace, "marketer")
+    mailing_list = await make_list(workspace, "Everyone")
+    await make_subscribers(mailing_list, 3, prefix="kept", domain="example3.com")
+    await make_subscribers(mailing_list, 5, prefix="other")
+
+    await sign_in(page, user["email"])
+    await page.goto("/mailing/subscribers")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url) if "/mailing/subscribers?" in request.url else None)
+    await _filter(page, "@example3.com", "3")
+    searches = len(requests)
+    # Leaving the search box (ticking a row) must not redraw the rows and untick them.
+    await page.get_by_test_id("select-all").check()
+    await page.wait_for_load_state("networkidle")
+    assert len(requests) == searches
+    await expect(page.locator("input[name=ids]:checked")).to_have_count(3)
