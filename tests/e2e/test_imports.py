@@ -110,7 +110,7 @@ async def _uploaded(page, path) -> int:
 
 
 @pytest.mark.parametrize(("name", "body", "message"), [
-    ("empty.csv", b"", "Choose a CSV or XLSX file"),
+    ("empty.csv", b"", "is empty (0 bytes)"),
     ("scan.csv", b"%PDF-1.7\n" + bytes(range(256)) * 4, "a PDF document"),
     ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(64), "Upload a .csv"),
 ], ids=["empty", "pdf", "png"])

@@ -119,8 +119,10 @@ def check_upload(received: ReceivedUpload) -> None:
 
 
 def _check(received: ReceivedUpload) -> None:
-    if received.path is None or received.size == 0:
+    if received.path is None or not received.filename:
         raise ImportProblem("Choose a CSV or XLSX file to upload.")
+    if received.size == 0:
+        raise ImportProblem(f"“{received.filename}” is empty (0 bytes). Choose the file that holds your list.")
     if not received.filename.lower().endswith(ALLOWED_SUFFIXES):
         raise ImportProblem("Upload a .csv, .txt, .tsv or .xlsx file.")
     with received.path.open("rb") as stream:

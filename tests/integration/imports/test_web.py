@@ -97,7 +97,7 @@ async def test_upload_without_a_header_token_and_wrong_file_types(client, db):
 async def test_an_empty_or_binary_upload_is_answered_next_to_the_file_field(client, db):
     workspace, _ = await signed_in_client(client)
     list_id = await make_list(db, workspace["id"])
-    for name, body, message in (("empty.csv", b"", "Choose a CSV or XLSX file"),
+    for name, body, message in (("empty.csv", b"", "is empty (0 bytes)"),
                                 ("scan.csv", b"%PDF-1.7\n" + bytes(range(256)), "a PDF document")):
         refused = await web_upload(client, list_id, name, body)
         assert refused.status_code == 422, name
