@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 
 from app.esp.base import EmailServiceProvider, OutgoingMessage, SendResult
 from app.logs import get_logger
+from app.services.rendering import RenderError
 from app.services.routing import BREAKER, OTHERS, Candidate, RoutingContext, group_of, route, routing_context
 from app.services.sending import (
     DEFAULT_DEFER_SECONDS,
@@ -37,6 +38,7 @@ from app.services.sending import (
     send_buckets,
     server_failed,
 )
+from app.services.system_mail import default_sender
 from app.services.throttling import Bucket, Outcomes, acquire_many, record_failure, record_success
 from app.services.throttling.refunds import give_back
 
@@ -84,7 +86,8 @@ class BatchOutcome:
     tried: list[str] = field(default_factory=list)
 
 
-Accepted = Callable[[BatchItem, int, SendResult], Awaitable[None]]
+# Told of each acceptance as it happens: the item, its server (None for the development inbox), the answer.
+Accepted = Callable[[BatchItem, int | None, SendResult], Awaitable[None]]
 
 
 @dataclass
@@ -152,8 +155,9 @@ async def _plans(redis: Redis, workspace_id: int, items: Sequence[BatchItem], ta
     return plans
 
 
-class _Round:
-    """One pass over the messages still open: take tokens for each, send, sort the answers."""
+class _Rounds:
+    """A batch's rounds: each takes tokens for the messages still open, sends them and sorts the answers;
+    what the breaker and AIMD should hear is gathered over all of them and recorded once."""
 
     def __init__(self, redis: Redis, context: RoutingContext, adapters: Adapters, on_accepted: Accepted | None,
                  defer_seconds: float) -> None:
@@ -271,16 +275,34 @@ async def _deliver(adapter: EmailServiceProvider, item: BatchItem, server: dict)
     return result
 
 
+async def _development_inbox(items: Sequence[BatchItem], on_accepted: Accepted | None) -> list[BatchOutcome]:
+    """A workspace without delivery servers sends into the development inbox, as `send_now` does."""
+    inbox = default_sender()
+    outcomes = []
+    for item in items:
+        try:
+            [result] = await inbox.send([item.build()])
+        except RenderError as exc:
+            outcomes.append(BatchOutcome(item, Verdict.FAILED, answer=f"could not render: {exc}"))
+            continue
+        if on_accepted is not None:
+            await on_accepted(item, None, result)
+        outcomes.append(BatchOutcome(item, Verdict.SENT, answer=result.response))
+    return outcomes
+
+
 async def send_batch(redis: Redis, workspace_id: int, items: Sequence[BatchItem], adapters: Adapters, *,
                      tag: str = "", on_accepted: Accepted | None = None, context: RoutingContext | None = None,
                      defer_seconds: float = DEFAULT_DEFER_SECONDS) -> list[BatchOutcome]:
     """Send every item through its routed server (failing over down its pool); one outcome per item, in order."""
     context = context or await routing_context(workspace_id)
+    if not context.servers:
+        return await _development_inbox(items, on_accepted)
     plans = await _plans(redis, workspace_id, items, tag, context)
-    current = _Round(redis, context, adapters, on_accepted, defer_seconds)
+    rounds = _Rounds(redis, context, adapters, on_accepted, defer_seconds)
     while open_plans := [plan for plan in plans if plan.next_server() is not None]:
-        await current.run(open_plans)
-    await current.record()
+        await rounds.run(open_plans)
+    await rounds.record()
     await adapters.close_retired()
     for plan in plans:
         if plan.outcome.verdict is Verdict.DEFERRED:

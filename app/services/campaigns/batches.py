@@ -174,7 +174,7 @@ class AcceptanceLog:
         self._pending: dict[str, str] = {}
         self._writing: asyncio.Future | None = None
 
-    async def record(self, item: BatchItem, server_id: int, result: SendResult) -> None:
+    async def record(self, item: BatchItem, server_id: int | None, result: SendResult) -> None:
         key = str(item.key)
         self._pending[key] = counters.accepted_entry(server_id, provider_id(item.message_id, result), result.response)
         while key in self._pending:

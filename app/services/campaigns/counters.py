@@ -127,10 +127,10 @@ async def reconcile(redis: Redis, workspace_id: int, campaign_id: int) -> None:
         await pipe.execute()
 
 
-def accepted_entry(server_id: int, provider_id: str, answer: str) -> str:
+def accepted_entry(server_id: int | None, provider_id: str, answer: str) -> str:
     return json.dumps([server_id, provider_id, answer[:500]])
 
 
-def read_accepted(raw: str | bytes) -> tuple[int, str, str]:
+def read_accepted(raw: str | bytes) -> tuple[int | None, str, str]:
     server_id, provider_id, answer = json.loads(text(raw))
-    return int(server_id), str(provider_id), str(answer)
+    return server_id, str(provider_id), str(answer)

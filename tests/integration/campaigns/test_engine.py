@@ -65,6 +65,21 @@ async def test_a_person_on_two_lists_gets_one_message(redis, queue, adapters):
     assert (finished["recipient_count"], finished["sent_count"]) == (35, 35)
 
 
+async def test_a_workspace_without_delivery_servers_sends_into_the_development_inbox(redis, queue, adapters):
+    from app.db.inbox import CapturedMessage
+
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await make_subscribers(mailing_list, 3)
+    campaign = await _launched(redis, queue, workspace, [mailing_list])
+    await queue.drain(redis, adapters)
+    captured = await CapturedMessage.select(CapturedMessage.message_id).where(
+        CapturedMessage.workspace_id == workspace["id"])
+    assert sorted(row["message_id"] for row in captured) == sorted(
+        f"<{row['id']}@news.example.com>" for row in await _deliveries(campaign["id"]))
+    assert (await campaigns.get_campaign(workspace["id"], campaign["id"]))["sent_count"] == 3
+
+
 async def test_the_count_leaves_out_suppressed_blacklisted_unconfirmed_and_excluded_people():
     workspace = await make_workspace()
     main, vip = await make_list(workspace), await make_list(workspace)
