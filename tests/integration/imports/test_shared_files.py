@@ -62,6 +62,16 @@ def _objects(client) -> list[str]:
     return [item["Key"] for item in client.list_objects_v2(Bucket=S3["FILES_S3_BUCKET"]).get("Contents", [])]
 
 
+async def _emptied(listing, seconds: float = 30) -> list:
+    """What `listing()` finally returns, waiting for it to be empty: the worker removes the upload only after
+    the import's completion is committed, so a reader may see "completed" a moment before the file goes."""
+    for _ in range(int(seconds / 0.05)):
+        if not (found := listing()):
+            return found
+        await asyncio.sleep(0.05)
+    return listing()
+
+
 async def _finished(workspace_id: int, import_id: int, log) -> dict:
     """The import once it has finished, woken by its progress messages rather than by polling."""
     async def wait() -> dict:
@@ -103,7 +113,7 @@ async def test_a_shared_directory_carries_an_upload_from_the_web_to_a_worker_els
     final = await _finished(workspace_id, import_id, tmp_path / "worker.log")
 
     assert (final["status"], final["inserted"]) == ("completed", 500), final["error"]
-    assert [path for path in shared.rglob("*") if path.is_file()] == []
+    assert await _emptied(lambda: [path for path in shared.rglob("*") if path.is_file()]) == []
 
 
 async def test_a_bucket_carries_an_upload_from_the_web_to_a_worker_elsewhere(
@@ -121,4 +131,4 @@ async def test_a_bucket_carries_an_upload_from_the_web_to_a_worker_elsewhere(
     final = await _finished(workspace_id, import_id, tmp_path / "worker.log")
 
     assert (final["status"], final["inserted"]) == ("completed", 500), final["error"]
-    assert _objects(bucket) == []
+    assert await _emptied(lambda: _objects(bucket)) == []
