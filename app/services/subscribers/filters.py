@@ -70,7 +70,7 @@ def _field_sql(params: Params, key: str, value: str) -> str:
     candidates = [json.dumps({tag: value})]
     if JSON_NUMBER.fullmatch(value) or value.lower() in ("true", "false"):
         candidates.append(f"{{{json.dumps(tag)}: {value.lower()}}}")
-    tests = [f"s.folded_fields @> subscriber_folded_fields({params.add(c)}::jsonb)"
+    tests = [f"subscriber_folded_fields(s.fields) @> subscriber_folded_fields({params.add(c)}::jsonb)"
              for c in candidates]
     return f"({' OR '.join(tests)})"
 
