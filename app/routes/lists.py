@@ -37,6 +37,14 @@ async def _fields_partial(workspace_id: int, list_id: int) -> Template:
     return Template(FIELDS, context={**await _fields_context(workspace_id, list_id), "errors": {}, "form": {}})
 
 
+async def _set_archived(request: Request, workspace_id: int, redis: Redis, list_id: int, archived: bool) -> Redirect:
+    async with audit.change(redis, workspace_id, actor_of(request)) as change:
+        await lists.set_archived(workspace_id, list_id, archived)
+        change.note("list.archived" if archived else "list.unarchived", "list", list_id)
+    flash(request, "List archived." if archived else "List restored.", "info")
+    return Redirect("/mailing/lists", status_code=303)
+
+
 class ListController(Controller):
     path = "/mailing/lists"
     guards = [signed_in]
@@ -92,19 +100,11 @@ class ListController(Controller):
 
     @post("/{list_id:int}/archive")
     async def archive(self, request: Request, list_id: int, workspace_id: int, redis: Redis) -> Redirect:
-        async with audit.change(redis, workspace_id, actor_of(request)) as change:
-            await lists.set_archived(workspace_id, list_id, True)
-            change.note("list.archived", "list", list_id)
-        flash(request, "List archived.", "info")
-        return Redirect("/mailing/lists", status_code=303)
+        return await _set_archived(request, workspace_id, redis, list_id, archived=True)
 
     @post("/{list_id:int}/unarchive")
     async def unarchive(self, request: Request, list_id: int, workspace_id: int, redis: Redis) -> Redirect:
-        async with audit.change(redis, workspace_id, actor_of(request)) as change:
-            await lists.set_archived(workspace_id, list_id, False)
-            change.note("list.unarchived", "list", list_id)
-        flash(request, "List restored.", "info")
-        return Redirect("/mailing/lists", status_code=303)
+        return await _set_archived(request, workspace_id, redis, list_id, archived=False)
 
     @post("/{list_id:int}/delete")
     async def delete(self, request: Request, list_id: int, workspace_id: int, redis: Redis) -> Redirect:
