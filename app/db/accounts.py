@@ -1,6 +1,6 @@
 """Workspaces, users, memberships and the one-time tokens that belong to them."""
 
-from piccolo.columns import Boolean, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -9,6 +9,9 @@ class Workspace(Table, tablename="workspaces"):
     slug = Varchar(length=80, unique=True)
     timezone = Varchar(length=64, default="UTC")
     created_at = Timestamptz()
+    sending_stopped_at = Timestamptz(null=True, default=None)
+    sending_stopped_reason = Text(default="")
+    sending_stopped_by = Integer(null=True, default=None)
 
 
 class User(Table, tablename="users"):

@@ -79,6 +79,7 @@ class Subscriber(Table, tablename="subscribers"):
     engagement_score = SmallInt(default=0)
     last_open_at = Timestamptz(null=True, default=None)
     last_click_at = Timestamptz(null=True, default=None)
+    timezone = Varchar(length=64, default="")
     confirmed_at = Timestamptz(null=True, default=None)
     unsubscribed_at = Timestamptz(null=True, default=None)
     import_id = Integer(null=True, default=None)

@@ -5,6 +5,8 @@ from piccolo.columns import (
     Array,
     BigInt,
     BigSerial,
+    Boolean,
+    DoublePrecision,
     ForeignKey,
     Integer,
     SmallInt,
@@ -49,11 +51,59 @@ class Campaign(Table, tablename="campaigns"):
     deferred_count = BigInt(default=0)
     breakdown = JSONB(default={})
     counted_at = Timestamptz(null=True, default=None)
+    tags = Array(base_column=Text(), default=[])
+    utm = JSONB(default={})
+    pool_server_ids = Array(base_column=Integer(), default=[])
+    exclude_recent_days = SmallInt(null=True, default=None)
+    send_mode = Varchar(length=12, default="now")
+    # Minutes of the day in the recipient's local time; a window may wrap past midnight.
+    window_start = SmallInt(null=True, default=None)
+    window_end = SmallInt(null=True, default=None)
+    speed_per_hour = Integer(null=True, default=None)
+    ab_dimension = Varchar(length=12, default="")
+    ab_test_percent = SmallInt(default=20)
+    ab_metric = Varchar(length=12, default="opens")
+    ab_wait_minutes = Integer(default=240)
+    ab_winner = SmallInt(null=True, default=None)
+    ab_decided_at = Timestamptz(null=True, default=None)
+    review = JSONB(default={})
     created_by = Integer(null=True, default=None)
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+
+
+class CampaignVariant(Table, tablename="campaign_variants"):
+    workspace_id = ForeignKey(references=Workspace)
+    campaign_id = ForeignKey(references=Campaign)
+    variant = SmallInt()
+    subject = Text(default="")
+    from_name = Varchar(length=120, default="")
+    template_id = Integer(null=True, default=None)
+    snapshot_subject = Text(default="")
+    snapshot_html = Text(default="")
+    snapshot_text = Text(null=True, default=None)
+    snapshot_preheader = Varchar(length=255, default="")
+    snapshot_version = Integer(default=0)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class ContentLearning(Table, tablename="content_learnings"):
+    workspace_id = ForeignKey(references=Workspace)
+    campaign_id = ForeignKey(references=Campaign)
+    variant = SmallInt()
+    dimension = Varchar(length=12)
+    content = Text(default="")
+    metric = Varchar(length=12)
+    sample_size = Integer()
+    successes = Integer()
+    rate = DoublePrecision()
+    lift = DoublePrecision(null=True, default=None)
+    p_value = DoublePrecision(null=True, default=None)
+    winner = Boolean(default=False)
+    created_at = Timestamptz()
 
 
 class Delivery(Table, tablename="deliveries"):

@@ -70,7 +70,7 @@ UPDATE campaigns c SET status = 'sent', finished_at = now(), updated_at = now()
 WHERE c.id = $2::integer AND c.workspace_id = $1::integer AND c.status = 'sending'
   AND c.materialised_at IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = $2::integer
-                  AND d.status IN ('queued', 'claimed', 'deferred'))
+                  AND d.status IN ('queued', 'claimed', 'deferred', 'held'))
 RETURNING c.id
 
 -- name: status-counts
