@@ -11,8 +11,9 @@ the send actors at once; chunks then double up to LARGEST_CHUNK_IDS.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -25,6 +26,7 @@ from app.services.campaigns.audience import Audience, exclusion_sql, id_bounds, 
 from app.services.campaigns.drafts import get_campaign
 from app.services.campaigns.ending import finish_if_done, note_progress
 from app.services.campaigns.queue import SendQueue, enqueue_ranges, id_ranges
+from app.services.campaigns.variants import assignment_sql
 from app.services.sqlparams import Params, fetch_positional
 from app.services.tenancy import checked_workspace_id, owned_by
 from app.settings import get_settings
@@ -50,17 +52,18 @@ class ChunkStatement:
         return values
 
 
-async def chunk_statement(workspace_id: int, campaign_id: int, definitions: list[dict],
-                          audience: Audience) -> ChunkStatement:
+async def chunk_statement(workspace_id: int, campaign: Mapping[str, Any], definitions: list[dict]) -> ChunkStatement:
     params = Params()
-    workspace, campaign = params.add(checked_workspace_id(workspace_id)), params.add(campaign_id)
+    workspace = params.add(checked_workspace_id(workspace_id))
+    audience, campaign_id = Audience.of(campaign), params.add(campaign["id"])
+    variant, status = assignment_sql(campaign)
     low, high = params.add(0), params.add(0)
     union = await union_sql(workspace_id, definitions, params)
     excluded = await exclusion_sql(workspace_id, audience, params)
     sql = (
-        "INSERT INTO deliveries (workspace_id, campaign_id, subscriber_id, email, domain) "
-        f"SELECT {workspace}, {campaign}, s.id, s.email, coalesce(nullif(s.email_domain, ''), "
-        "split_part(s.email, '@', 2)) FROM subscribers s "
+        "INSERT INTO deliveries (workspace_id, campaign_id, subscriber_id, email, domain, variant, status) "
+        f"SELECT {workspace}, {campaign_id}, s.id, s.email, coalesce(nullif(s.email_domain, ''), "
+        f"split_part(s.email, '@', 2)), {variant}, {status} FROM subscribers s "
         f"WHERE s.id IN (SELECT a.id FROM ({union}) a WHERE a.id BETWEEN {low} AND {high}){excluded} "
         "ON CONFLICT (campaign_id, email) DO NOTHING RETURNING id"
     )
@@ -108,7 +111,7 @@ async def _run(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: i
     audience = Audience.of(campaign)
     definitions = await one_list_definitions(workspace_id, audience)
     bounds = await id_bounds(workspace_id, definitions) if definitions else None
-    statement = await chunk_statement(workspace_id, campaign_id, definitions, audience) if bounds else None
+    statement = await chunk_statement(workspace_id, campaign, definitions) if bounds else None
     batch_size = get_settings().sending.batch_size
     cursor = campaign["materialised_through"]
     if bounds and cursor is None:
