@@ -153,6 +153,10 @@ class SendingSettings:
     throttled_defer_seconds: int = field(default_factory=lambda: _env_int("SEND_THROTTLED_DEFER_SECONDS", 60))
     # A scheduled campaign that missed its start by more than this (the platform was down) waits for a person.
     latest_start_minutes: int = field(default_factory=lambda: _env_int("CAMPAIGN_LATEST_START_MINUTES", 60))
+    # The development capture keeps this many newest messages per workspace and counts the rest.
+    capture_keep: int = field(default_factory=lambda: _env_int("CAPTURE_KEEP_PER_WORKSPACE", 1000))
+    # The operator's kill switch as a setting: no campaign of any workspace is sent while it is on.
+    stopped: bool = field(default_factory=lambda: _env_bool("SENDING_STOPPED", False))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -160,12 +161,20 @@ async def save_check(workspace_id: int, domain_id: int, checks: list[RecordCheck
 
 async def signer_for(workspace_id: int, from_domain: str) -> DkimSigner | None:
     """The DKIM signer of the workspace's sending domain for this From domain, if one is configured."""
-    row = await SendingDomain.select().where(owned_by(SendingDomain, workspace_id),
-                                             SendingDomain.domain == from_domain.lower()).first()
+    row = await SendingDomain.select(
+        SendingDomain.domain, SendingDomain.dkim_selector, SendingDomain.dkim_private_key,
+    ).where(owned_by(SendingDomain, workspace_id), SendingDomain.domain == from_domain.lower()).first()
     if row is None or not row["dkim_private_key"]:
         return None
-    return DkimSigner(domain=row["domain"], selector=row["dkim_selector"],
-                      private_key_pem=vault.decrypt(row["dkim_private_key"]))
+    return _signer(row["domain"], row["dkim_selector"], row["dkim_private_key"])
+
+
+@functools.lru_cache(maxsize=256)
+def _signer(domain: str, selector: str, encrypted_key: str) -> DkimSigner:
+    """Decrypting and loading (checking) an RSA key costs milliseconds: once per process and key.
+
+    Keyed by the stored, encrypted key, so a new key is loaded as soon as it is saved."""
+    return DkimSigner(domain=domain, selector=selector, private_key_pem=vault.decrypt(encrypted_key))
 
 
 def configured_resolver(kind: type[dns.resolver.Resolver] = dns.resolver.Resolver) -> dns.resolver.Resolver:

@@ -1,19 +1,36 @@
-"""DKIM: key pairs for sending domains and signing of rendered messages with dkimpy."""
+"""DKIM: key pairs for sending domains, and signing rendered messages with OpenSSL through `cryptography`.
+
+dkimpy does its RSA in pure Python (about 100 signatures a second per core);
+OpenSSL signs RSA-2048 some 30 times faster. This signer keeps dkimpy's
+output (rsa-sha256, relaxed/relaxed, RFC 6376) and leaves dkimpy to the tests,
+which verify with it.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
+import time
 from dataclasses import dataclass
 
-import dkim
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-# List-Unsubscribe and List-Unsubscribe-Post must be signed for RFC 8058 one-click to be trusted.
+# List-Unsubscribe and List-Unsubscribe-Post must be signed for RFC 8058 one-click to be trusted;
+# Gmail reads Feedback-ID only when it is signed.
 SIGNED_HEADERS = (
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"List-Unsubscribe", b"List-Unsubscribe-Post",
-    b"MIME-Version", b"Content-Type",
+    b"Feedback-ID", b"MIME-Version", b"Content-Type",
 )
+_WANTED = tuple(name.lower() for name in SIGNED_HEADERS)
+_WSP_RUN = re.compile(rb"[ \t]+")
+_TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
+_FOLD = re.compile(rb"\r?\n")
+_HEADER_END = b"\r\n\r\n"
+# Lines of the signature header stay within 78 characters; the b= value is cut into pieces this long.
+_LINE = 76
+_B64_PIECE = 72
 
 
 @dataclass(frozen=True)
@@ -33,7 +50,7 @@ def _pkcs1_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 
 def generate_dkim_key(bits: int = 2048) -> DkimKeyPair:
-    """A new RSA key (PKCS#1 PEM, the form dkimpy reads) and the TXT record value to publish."""
+    """A new RSA key (PKCS#1 PEM) and the TXT record value to publish."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     public_der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -44,27 +61,86 @@ def generate_dkim_key(bits: int = 2048) -> DkimKeyPair:
     )
 
 
+def relaxed_body(body: bytes) -> bytes:
+    """RFC 6376 3.4.4: no whitespace at line ends, runs of it made one space, no empty lines at the end."""
+    body = _WSP_RUN.sub(b" ", _TRAILING_WSP.sub(b"\r\n", body))
+    body = body.rstrip(b"\r\n")
+    return body + b"\r\n" if body else b""
+
+
+def relaxed_header(name: bytes, value: bytes) -> bytes:
+    """RFC 6376 3.4.2: lower-case name, value unfolded, runs of whitespace made one space, ends trimmed."""
+    return name.strip().lower() + b":" + _WSP_RUN.sub(b" ", _FOLD.sub(b"", value)).strip()
+
+
+def header_fields(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The header block as (name, raw value) pairs, continuation lines kept in their field."""
+    fields: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, value + b"\r\n" + line)
+        elif b":" in line:
+            name, _, value = line.partition(b":")
+            fields.append((name, value))
+    return fields
+
+
+def _signed_fields(fields: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The last instance of each header to sign that the message has, in the order of SIGNED_HEADERS."""
+    last = {name.strip().lower(): (name, value) for name, value in fields}
+    return [last[name] for name in _WANTED if name in last]
+
+
+def _folded_tags(pieces: list[tuple[bytes, bytes]]) -> bytes:
+    """Tag pieces, each with the glue that joins it to the one before on the same line, folded before
+    a piece that would make its line too long (tag lists and h= allow folding white space there)."""
+    lines = [b"DKIM-Signature:"]
+    for glue, piece in pieces:
+        if len(lines[-1]) + len(glue) + len(piece) > _LINE:
+            lines.append(b" " + piece)
+        else:
+            lines[-1] += glue + piece
+    return b"\r\n".join(lines)[len(b"DKIM-Signature:"):]
+
+
+def _folded_b64(signature: bytes) -> bytes:
+    text = base64.b64encode(signature)
+    return b"\r\n ".join(text[start:start + _B64_PIECE] for start in range(0, len(text), _B64_PIECE))
+
+
 class DkimSigner:
     """Signs with relaxed/relaxed canonicalization and rsa-sha256, for one domain and selector."""
 
     def __init__(self, *, domain: str, selector: str, private_key_pem: str) -> None:
         self.domain = domain.encode()
         self.selector = selector.encode()
-        # Loading checks the key now rather than at the first send; dkimpy reads only PKCS#1 PEM.
+        # Loading checks the key now rather than at the first send.
         key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("DKIM signing needs an RSA private key")
-        self._key = _pkcs1_pem(key)
+        self._key = key
+
+    def signature_header(self, message: bytes, timestamp: int | None = None) -> bytes:
+        """The DKIM-Signature header field (with its CRLF) for the message."""
+        head, _, body = message.partition(_HEADER_END)
+        signed = _signed_fields(header_fields(head))
+        body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
+        names = [name.strip().lower() for name, _ in signed]
+        stamp = int(time.time()) if timestamp is None else timestamp
+        tags = [b"v=1;", b"a=rsa-sha256;", b"c=relaxed/relaxed;", b"d=" + self.domain + b";",
+                b"s=" + self.selector + b";", b"t=" + str(stamp).encode() + b";"]
+        pieces = [(b" ", tag) for tag in tags]
+        pieces += [(b"" if i else b" ", (b"" if i else b"h=") + name + (b":" if i < len(names) - 1 else b";"))
+                   for i, name in enumerate(names)]
+        pieces.append((b" ", b"bh=" + body_hash + b";"))
+        value = _folded_tags(pieces) + b"\r\n b="
+        # RFC 6376 3.7: the signed headers, then this one with an empty b= and no final CRLF.
+        data = b"\r\n".join(relaxed_header(name, field) for name, field in signed)
+        data += b"\r\n" + relaxed_header(b"DKIM-Signature", value)
+        signature = self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return b"DKIM-Signature:" + value + _folded_b64(signature) + b"\r\n"
 
     def sign(self, message: bytes) -> bytes:
         """The message with its DKIM-Signature header prepended."""
-        signature = dkim.sign(
-            message,
-            self.selector,
-            self.domain,
-            self._key,
-            canonicalize=(b"relaxed", b"relaxed"),
-            signature_algorithm=b"rsa-sha256",
-            include_headers=list(SIGNED_HEADERS),
-        )
-        return signature + message
+        return self.signature_header(message) + message

@@ -64,6 +64,7 @@ def signed(key: DkimKeyPair, compile_message: Callable[..., CompiledMessage]) ->
     message = compile_message(
         '<p>Hello {{ first_name }} — ünïcode</p><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
         subject="Grüße {{ first_name }}",
+        feedback_id="42:7:campaign:ignite",
         dkim=signer,
     )
     return message.render({"id": 1, "email": "ada@example.org", "first_name": "Ada"}, 321)
@@ -85,7 +86,7 @@ def test_signature_uses_relaxed_rsa_sha256_over_the_required_headers(signed: byt
     signed_headers = signature.split("h=", 1)[1].split(";", 1)[0].split(":")
     for name in [
         "from", "to", "subject", "date", "message-id", "list-unsubscribe", "list-unsubscribe-post",
-        "mime-version", "content-type",
+        "feedback-id", "mime-version", "content-type",
     ]:
         assert name in signed_headers
 
@@ -104,3 +105,24 @@ def test_tampered_unsubscribe_header_fails_verification(key: DkimKeyPair, signed
 
 def test_another_key_fails_verification(signed: bytes) -> None:
     assert not dkim.verify(signed, dnsfunc=dns_for(generate_dkim_key(), []))
+
+
+def test_feedback_id_is_signed_so_changing_it_fails_verification(key: DkimKeyPair, signed: bytes) -> None:
+    assert b"\r\nFeedback-ID: 42:7:campaign:ignite\r\n" in signed
+    tampered = signed.replace(b"Feedback-ID: 42:7:campaign:ignite", b"Feedback-ID: 43:7:campaign:ignite")
+    assert not dkim.verify(tampered, dnsfunc=dns_for(key, []))
+
+
+@pytest.mark.parametrize("message", [
+    # Folded headers, tabs, runs of spaces and trailing whitespace: relaxed canonicalization must agree.
+    b"From: Ada  <a@mail.example.com>\r\nTo: b@example.org\r\nSubject: a long\r\n\tfolded   subject \r\n"
+    b"Feedback-ID: 1:2:campaign:ignite\r\n\r\nline with trailing space \r\n\tindented\ttabs\r\n\r\n\r\n",
+    # No body at all, and a body without its final line break.
+    b"From: a@mail.example.com\r\nTo: b@example.org\r\nSubject: empty\r\n\r\n",
+    b"From: a@mail.example.com\r\nTo: b@example.org\r\nSubject: open\r\n\r\nno final break  ",
+])
+def test_signatures_of_unusual_messages_verify_with_dkimpy(key: DkimKeyPair, message: bytes) -> None:
+    signed = DkimSigner(domain=DOMAIN, selector=SELECTOR, private_key_pem=key.private_key_pem).sign(message)
+    assert signed.endswith(message)
+    assert dkim.verify(signed, dnsfunc=dns_for(key, []))
+    assert all(len(line) <= 78 for line in signed.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[:6])
