@@ -105,6 +105,15 @@ def worker_command() -> list[str]:
             "--threads", str(workers.threads)]
 
 
+def worker_environment() -> dict[str, str]:
+    """The environment `worker_command()` runs in: this one, with dramatiq's idle poll cut from 1 s to 100 ms.
+
+    dramatiq 2 takes that poll (`worker_timeout`) only from the environment, read when it is imported.
+    An idle worker then notices a new batch, and a stop, within a tenth of a second.
+    """
+    return {"dramatiq_worker_timeout": "100", **os.environ}
+
+
 def scheduler_command() -> list[str]:
     return [sys.executable, "-m", "app.cli", "scheduler"]
 
@@ -131,7 +140,7 @@ def cmd_web(args: argparse.Namespace) -> None:
 
 def cmd_worker(_: argparse.Namespace) -> None:
     _refuse_unready_database()
-    os.execv(sys.executable, worker_command())
+    os.execve(sys.executable, worker_command(), worker_environment())
 
 
 def cmd_scheduler(_: argparse.Namespace) -> None:
@@ -157,8 +166,9 @@ def cmd_dev(_: argparse.Namespace) -> None:
     settings = get_settings()
     # Own sessions: Ctrl-C reaches only this process, which then stops each child gracefully.
     children = [
-        subprocess.Popen(command, start_new_session=True)
-        for command in (web_command(), worker_command(), scheduler_command())
+        subprocess.Popen(command, start_new_session=True, env=env)
+        for command, env in ((web_command(), None), (worker_command(), worker_environment()),
+                             (scheduler_command(), None))
     ]
     print(f"Ignite is up at {settings.base_url} (ready in {time.monotonic() - started_at:.1f}s). "
           "Ctrl-C stops everything.", flush=True)

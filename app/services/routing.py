@@ -84,7 +84,10 @@ class Route:
 
 
 async def domain_groups(workspace_id: int) -> list[dict]:
-    """The workspace's groups, created from the usual mailbox providers on first use."""
+    """The workspace's groups, created from the usual mailbox providers on first use.
+
+    Several workers may ask first at the same moment: a group another caller created meanwhile is kept
+    (unique on workspace and name), so none of them fails."""
     rows = await DomainGroup.select().where(owned_by(DomainGroup, workspace_id)).order_by(DomainGroup.position)
     if rows:
         return rows
@@ -92,7 +95,7 @@ async def domain_groups(workspace_id: int) -> list[dict]:
         DomainGroup(workspace_id=checked_workspace_id(workspace_id), name=name, domains=list(domains),
                     hourly_limit=DEFAULT_DOMAIN_GROUP_PER_HOUR[key], position=index)
         for index, (name, key, domains) in enumerate(DEFAULT_GROUPS)
-    ])
+    ]).on_conflict(target=(DomainGroup.workspace_id, DomainGroup.name), action="DO NOTHING")
     return await DomainGroup.select().where(owned_by(DomainGroup, workspace_id)).order_by(DomainGroup.position)
 
 
