@@ -34,6 +34,8 @@ JOBS: list[Job] = [
     # Every minute: lost batches and dead workers' leases back to the queue; scheduled campaigns that are due.
     Job("reap-deliveries", "reap_deliveries", "* * * * *"),
     Job("start-due-campaigns", "start_due_campaigns", "* * * * *"),
+    # Every minute: A/B tests whose wait is over get their winner, which then goes to the rest.
+    Job("decide-ab-tests", "decide_ab_tests", "* * * * *"),
     Job("discard-abandoned-imports", "discard_abandoned_imports", "41 * * * *"),
 ]
 

@@ -10,6 +10,7 @@ import dramatiq
 
 from app.redis_client import get_redis
 from app.services import campaigns
+from app.services.campaigns import winner
 from app.services.sending import Adapters
 from app.settings import get_settings
 from app.tasks.broker import broker
@@ -55,3 +56,8 @@ async def reap_deliveries() -> None:
 @dramatiq.actor(broker=broker, queue_name="default", max_retries=0, time_limit=300_000)
 async def start_due_campaigns() -> None:
     await campaigns.start_due(get_redis(), QUEUE)
+
+
+@dramatiq.actor(broker=broker, queue_name="default", max_retries=0, time_limit=300_000)
+async def decide_ab_tests() -> None:
+    await winner.decide_due(get_redis(), QUEUE)

@@ -35,7 +35,7 @@ from app.esp.base import OutgoingMessage, SendResult
 from app.logs import get_logger
 from app.services import statements
 from app.services.campaigns import counters
-from app.services.campaigns.content import compiled_campaign, merge_values, recipients
+from app.services.campaigns.content import compiled_campaign, merge_values, recipients, variant_content
 from app.services.campaigns.drafts import get_campaign
 from app.services.campaigns.ending import finish_if_done, note_progress
 from app.services.campaigns.queue import SendQueue, enqueue_ranges, id_ranges
@@ -155,9 +155,13 @@ async def _items(campaign: Mapping[str, Any], rows: list[dict], subscribers: Map
         return []
     # The campaign's own lists give the postal address; a segments-only campaign uses its recipients' lists.
     lists = sorted(campaign["list_ids"] or {s["list_id"] for s in subscribers.values()})
-    compiled = await compiled_campaign(campaign, lists)
+    # Each A/B variant in the batch sends its own snapshot and from name (variant 0: the campaign's).
+    sent_as: dict[int, tuple[CompiledMessage, Mapping[str, Any]]] = {}
+    for variant in {row["variant"] for row in rows}:
+        content = await variant_content(campaign, variant)
+        sent_as[variant] = (await compiled_campaign(content, lists), content)
     return [BatchItem(row["id"], row["email"], _message_id(campaign, row),
-                      partial(_message, compiled, campaign, row, subscribers[row["subscriber_id"]]),
+                      partial(_message, *sent_as[row["variant"]], row, subscribers[row["subscriber_id"]]),
                       subscribers[row["subscriber_id"]]["list_id"]) for row in rows]
 
 

@@ -1,5 +1,7 @@
-"""A campaign's snapshot compiled once per process and version, and the per-delivery links of its messages.
+"""A campaign's snapshot compiled once per process, version and variant, and the per-delivery links of its messages.
 
+An A/B variant sends its own snapshot (subject, HTML, text, preheader, taken at
+launch) and its own from name; variant 0 is the campaign's own snapshot.
 The compiled message is shared by every batch of the campaign a worker sends;
 only the merge values, the links that name the delivery and the headers change
 per message. The Message-ID comes from the delivery id, so a message sent again
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.db.audience import MailingList
+from app.db.campaigns import CampaignVariant
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, compiled_message
 from app.services.sending_domains import signer_for
 from app.services.tenancy import owned_by
@@ -32,6 +35,8 @@ _HIDDEN = '<div style="display:none;max-height:0;overflow:hidden;">{{ preheader 
 # Settings need the database (DKIM key, postal address); kept beside the compiled messages they built.
 _SETTINGS: dict[tuple, CampaignSettings] = {}
 _SETTINGS_KEPT = 32
+# Each variant's snapshot, read once per process and campaign version.
+_VARIANTS: dict[tuple, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,30 @@ def recipients(addresses: Mapping[str, str]) -> Iterator[None]:
 
 
 def content_key(campaign: Mapping[str, Any]) -> tuple:
-    """One compiled message per campaign and snapshot, whatever else changes on the row."""
-    return ("campaign", campaign["id"], campaign["snapshot_at"].isoformat() if campaign["snapshot_at"] else "")
+    """One compiled message per campaign, snapshot and variant, whatever else changes on the row."""
+    return ("campaign", campaign["id"], campaign["snapshot_at"].isoformat() if campaign["snapshot_at"] else "",
+            campaign.get("variant", 0))
+
+
+async def variant_content(campaign: Mapping[str, Any], variant: int) -> Mapping[str, Any]:
+    """The campaign as a delivery of `variant` sends it: that variant's snapshot and from name over the row."""
+    if not variant:
+        return campaign
+    key = content_key({**campaign, "variant": variant})
+    frozen = _VARIANTS.get(key)
+    if frozen is None:
+        row = await CampaignVariant.select().where(
+            owned_by(CampaignVariant, campaign["workspace_id"]), CampaignVariant.campaign_id == campaign["id"],
+            CampaignVariant.variant == variant).first()
+        if row is None:
+            raise LookupError(f"variant {variant} of campaign {campaign['id']}")
+        frozen = _VARIANTS[key] = {
+            "snapshot_subject": row["snapshot_subject"], "snapshot_html": row["snapshot_html"],
+            "snapshot_text": row["snapshot_text"], "snapshot_preheader": row["snapshot_preheader"],
+            "snapshot_version": row["snapshot_version"], "from_name": row["from_name"] or campaign["from_name"]}
+        while len(_VARIANTS) > _SETTINGS_KEPT:
+            del _VARIANTS[next(iter(_VARIANTS))]
+    return {**campaign, **frozen, "variant": variant}
 
 
 def with_preheader(html: str) -> str:
@@ -112,7 +139,7 @@ async def _settings(campaign: Mapping[str, Any], list_ids: list[int]) -> Campaig
 
 
 async def compiled_campaign(campaign: Mapping[str, Any], list_ids: list[int]) -> CompiledMessage:
-    """The campaign's snapshot, compiled on first use in this process."""
+    """The campaign's snapshot (or a variant's, from `variant_content`), compiled on first use in this process."""
     key = content_key(campaign)
     settings = _SETTINGS.get(key)
     if settings is None:

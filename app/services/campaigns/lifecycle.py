@@ -1,7 +1,9 @@
 """Draft → scheduled → sending ⇄ paused → sent / cancelled: launching, scheduling, pausing, resuming, cancelling.
 
-Launching snapshots the template (subject, HTML, text, preheader, version), so
-editing the template later never changes a campaign already on its way.
+Launching a draft first reviews it (`review.py`) and refuses while a check
+finds a problem; it then snapshots the template (subject, HTML, text,
+preheader, version), and each A/B variant's content on the variant's row, so
+editing a template later never changes a campaign already on its way.
 Every change is a compare-and-set on the status, so two people (or a person
 and the scheduler) acting at once cannot both win, and each is audited with
 its change in one transaction.
@@ -14,72 +16,55 @@ it or pick a new time, rather than going out hours late.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
 
 from app.db.campaigns import Campaign
-from app.db.content import EmailTemplate
 from app.services import audit, statements
 from app.services.accounts import now
 from app.services.audit import SYSTEM, Actor
 from app.services.campaigns import counters
-from app.services.campaigns.audience import Audience
-from app.services.campaigns.drafts import CampaignError, from_domain_problem, get_campaign
+from app.services.campaigns.drafts import CampaignError, get_campaign
 from app.services.campaigns.ending import note_progress
 from app.services.campaigns.materialise import materialise
 from app.services.campaigns.queue import SendQueue, enqueue_ranges
-from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, PatternUrls, TemplateError
+from app.services.campaigns.review import review
+from app.services.campaigns.variants import SentContent, store_snapshots
 from app.services.routing import domain_groups
 from app.services.sqlparams import fetch
 from app.services.tenancy import owned_by
 from app.settings import get_settings
 
 CANCELLABLE = ("scheduled", "sending", "paused")
-_CHECK_URLS = PatternUrls(unsubscribe="#", mailto="mailto:unsubscribe@example.com", web_version="#")
 
 
-async def _snapshot(workspace_id: int, campaign: Mapping[str, Any]) -> dict[str, Any]:
-    """The content the campaign will send, frozen now; CampaignError names whatever keeps it from launching."""
-    errors: dict[str, str] = {}
-    template = None
-    if campaign["template_id"] is not None:
-        template = await EmailTemplate.select().where(owned_by(EmailTemplate, workspace_id),
-                                                      EmailTemplate.id == campaign["template_id"]).first()
-    if template is None:
-        errors["template_id"] = "Choose the template to send."
-    if not campaign["from_email"]:
-        errors["from_email"] = "Enter the address the campaign comes from."
-    elif problem := await from_domain_problem(workspace_id, campaign["from_email"]):
-        errors["from_email"] = problem
-    if Audience.of(campaign).empty:
-        errors["list_ids"] = "Choose at least one list or segment to send to."
-    subject = campaign["subject"] or (template["subject"] if template else "")
-    if not subject:
-        errors["subject"] = "Write a subject line."
-    if errors or template is None:
-        raise CampaignError(errors)
-    snapshot = {"snapshot_subject": subject, "snapshot_html": template["html"], "snapshot_text": template["text_part"],
-                "snapshot_preheader": campaign["preheader"] or template["preheader"],
-                "snapshot_version": template["version"], "snapshot_at": now()}
-    try:
-        CompiledMessage(CampaignContent(campaign["id"], subject, template["html"], template["text_part"]),
-                        CampaignSettings(from_email=campaign["from_email"], urls=_CHECK_URLS))
-    except TemplateError as exc:
-        raise CampaignError({"subject": f"The content cannot be rendered: {exc}"}) from exc
-    return snapshot
+async def _reviewed_snapshot(redis: Redis, workspace_id: int, campaign_id: int) -> tuple[dict, list[SentContent]]:
+    """The content the draft will send, frozen now (an A/B test's own snapshot is its first variant's).
+
+    CampaignError names every problem the review finds, field by field.
+    """
+    checked = await review(workspace_id, campaign_id, redis)
+    if not checked.can_launch:
+        raise CampaignError(checked.problems_by_field())
+    return {**checked.sent[0].snapshot(), "snapshot_at": now()}, checked.sent
 
 
 async def _move(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor, action: str,
-                from_statuses: tuple[str, ...], values: Mapping[Any, Any], details: dict | None = None) -> bool:
-    """Change the campaign when it is in one of `from_statuses`, with its audit entry; False when it was not."""
+                from_statuses: tuple[str, ...], values: Mapping[Any, Any], details: dict | None = None,
+                variants: Sequence[SentContent] = ()) -> bool:
+    """Change the campaign when it is in one of `from_statuses`, with its audit entry; False when it was not.
+
+    `variants` are the A/B variants whose snapshots are frozen with the change.
+    """
     async with audit.change(redis, workspace_id, actor) as change:
         rows = await Campaign.update({**values, Campaign.updated_at: now()}).where(
             owned_by(Campaign, workspace_id), Campaign.id == campaign_id, Campaign.status.is_in(list(from_statuses))
         ).returning(Campaign.id)
         if rows:
+            await store_snapshots(workspace_id, campaign_id, variants)
             change.note(action, "campaign", campaign_id, details)
     return bool(rows)
 
@@ -90,23 +75,26 @@ async def launch(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id:
     if campaign["status"] not in ("draft", "scheduled"):
         raise CampaignError(f"This campaign is {campaign['status']}: it cannot be launched again. "
                             "Duplicate it to send the same content as a new campaign.")
-    values: dict[Any, Any] = await _snapshot(workspace_id, campaign) if campaign["status"] == "draft" else {}
+    values: dict[Any, Any] = {}
+    variants: list[SentContent] = []
+    if campaign["status"] == "draft":
+        values, variants = await _reviewed_snapshot(redis, workspace_id, campaign_id)
     future = campaign["scheduled_at"] is not None and campaign["scheduled_at"] > now()
     if campaign["status"] == "draft" and future:
         await _move(redis, workspace_id, campaign_id, actor, "campaign.scheduled", ("draft",),
                     {**values, Campaign.status: "scheduled", Campaign.status_reason: ""},
-                    {"at": campaign["scheduled_at"].isoformat(), "timezone": campaign["timezone"]})
+                    {"at": campaign["scheduled_at"].isoformat(), "timezone": campaign["timezone"]}, variants)
     else:
-        await _start(redis, queue, workspace_id, campaign_id, actor, values)
+        await _start(redis, queue, workspace_id, campaign_id, actor, values, variants)
     return await get_campaign(workspace_id, campaign_id)
 
 
 async def _start(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int, actor: Actor,
-                 values: Mapping[Any, Any]) -> bool:
+                 values: Mapping[Any, Any], variants: Sequence[SentContent] = ()) -> bool:
     # Created here, once: send workers routing their first batches at the same moment would race to create them.
     await domain_groups(workspace_id)
     started = await _move(redis, workspace_id, campaign_id, actor, "campaign.started", ("draft", "scheduled"), {
-        **values, Campaign.status: "sending", Campaign.status_reason: "", Campaign.started_at: now()})
+        **values, Campaign.status: "sending", Campaign.status_reason: "", Campaign.started_at: now()}, None, variants)
     if started:
         await note_progress(redis, campaign_id)
         # The first, small chunk right here: its batches reach the workers without waiting for a materialiser.
@@ -159,6 +147,7 @@ async def cancel(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor
                        {Campaign.status: "cancelled", Campaign.finished_at: now()}):
         raise CampaignError("Only a scheduled, sending or paused campaign can be cancelled.")
     await statements.run("campaigns.cancel-open", workspace_id, campaign_id)
+    await statements.run("ab_tests.cancel-held", workspace_id, campaign_id)
     await counters.reconcile(redis, workspace_id, campaign_id)
     return await get_campaign(workspace_id, campaign_id)
 
