@@ -31,7 +31,7 @@ from app.services.campaigns.drafts import CampaignError, get_campaign
 from app.services.campaigns.ending import note_progress
 from app.services.campaigns.materialise import materialise
 from app.services.campaigns.queue import SendQueue, enqueue_ranges
-from app.services.campaigns.review import review
+from app.services.campaigns.review import launch_review
 from app.services.campaigns.variants import SentContent, store_snapshots
 from app.services.routing import domain_groups
 from app.services.sqlparams import fetch
@@ -41,12 +41,12 @@ from app.settings import get_settings
 CANCELLABLE = ("scheduled", "sending", "paused")
 
 
-async def _reviewed_snapshot(redis: Redis, workspace_id: int, campaign_id: int) -> tuple[dict, list[SentContent]]:
+async def _reviewed_snapshot(redis: Redis, workspace_id: int, campaign: dict) -> tuple[dict, list[SentContent]]:
     """The content the draft will send, frozen now (an A/B test's own snapshot is its first variant's).
 
     CampaignError names every problem the review finds, field by field.
     """
-    checked = await review(workspace_id, campaign_id, redis)
+    checked = await launch_review(redis, workspace_id, campaign)
     if not checked.can_launch:
         raise CampaignError(checked.problems_by_field())
     return {**checked.sent[0].snapshot(), "snapshot_at": now()}, checked.sent
@@ -78,7 +78,7 @@ async def launch(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id:
     values: dict[Any, Any] = {}
     variants: list[SentContent] = []
     if campaign["status"] == "draft":
-        values, variants = await _reviewed_snapshot(redis, workspace_id, campaign_id)
+        values, variants = await _reviewed_snapshot(redis, workspace_id, campaign)
     future = campaign["scheduled_at"] is not None and campaign["scheduled_at"] > now()
     if campaign["status"] == "draft" and future:
         await _move(redis, workspace_id, campaign_id, actor, "campaign.scheduled", ("draft",),

@@ -7,6 +7,10 @@ as the editor does, never on the event loop. The quota is read from the token
 buckets routing uses (daily quotas and today's warm-up caps included) across the
 servers the campaign may use; the estimated finish follows from it and the
 campaign's speed limit. The last review is kept on the campaign (`review`).
+
+Launch reviews again without counting the audience (a million-recipient count
+takes seconds and would delay the first message): it only needs to know that
+someone can be mailed, and the figures that need the count are warnings.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from app.db.content import SendingDomain
 from app.db.delivery import DeliveryServer
 from app.redis_client import get_redis
 from app.services.accounts import now
-from app.services.campaigns.audience import Audience, recipient_count
+from app.services.campaigns.audience import Audience, exclusion_sql, one_list_definitions, recipient_count, union_sql
 from app.services.campaigns.content import with_preheader
 from app.services.campaigns.drafts import get_campaign
 from app.services.campaigns.variants import FEWEST_VARIANTS, SentContent, contents
@@ -39,6 +43,7 @@ from app.services.rendering import (
     render_off_loop,
 )
 from app.services.routing import SENDABLE, daily_cap, quota_buckets
+from app.services.sqlparams import Params, fetch
 from app.services.templates import RENDER_WAIT_SECONDS
 from app.services.tenancy import owned_by
 from app.services.throttling import tokens_left
@@ -147,12 +152,15 @@ async def _content_review(campaign: Mapping[str, Any], sent: list[SentContent]) 
     return checks
 
 
-def _ab_checks(campaign: Mapping[str, Any], sent: list[SentContent], recipients: int) -> list[Check]:
+def _ab_checks(campaign: Mapping[str, Any], sent: list[SentContent], recipients: int | None) -> list[Check]:
+    """The test has its variants and, when the audience was counted, enough people in each."""
     if not campaign["ab_dimension"]:
         return []
     if len(sent) < FEWEST_VARIANTS:
         return [Check("ab", PROBLEM, f"An A/B test needs at least {FEWEST_VARIANTS} variants: add them on the "
                                      "Content step, or choose no test.")]
+    if recipients is None:
+        return [Check("ab", OK, f"{len(sent)} variants.")]
     per_variant = recipients * campaign["ab_test_percent"] // 100 // len(sent)
     if per_variant < SMALL_SAMPLE:
         return [Check("ab", WARNING, f"About {per_variant} recipients per variant: too few to tell the variants "
@@ -259,7 +267,8 @@ def estimated_finish(campaign: Mapping[str, Any], start: datetime, recipients: i
 
 
 async def _quota_check(redis: Redis, workspace_id: int, campaign: Mapping[str, Any],
-                       recipients: int) -> tuple[Check, PoolQuota | None]:
+                       recipients: int | None) -> tuple[Check, PoolQuota | None]:
+    """A server of the pool can send; today's quota, and whether it holds everyone (when counted)."""
     servers, sending = await _pool(workspace_id, campaign)
     if not servers and not campaign["pool_server_ids"]:
         return Check("quota", OK, "No delivery server yet: the campaign goes to the development inbox."), None
@@ -270,11 +279,32 @@ async def _quota_check(redis: Redis, workspace_id: int, campaign: Mapping[str, A
     quota = await _pool_quota(redis, workspace_id, sending)
     if quota.today is None:
         return Check("quota", OK, f"No daily limit on the {quota.servers} server(s) of the pool."), quota
-    if quota.today < recipients:
+    if recipients is not None and quota.today < recipients:
         return Check("quota", WARNING, f"{quota.today:,} messages fit today's quota across the pool (warm-up caps "
                                        f"included) for {recipients:,} recipients: the rest go as it refills."), quota
     return Check("quota", OK, f"{quota.today:,} messages left in today's quota across {quota.servers} "
                               "server(s)."), quota
+
+
+async def anyone_mailable(workspace_id: int, audience: Audience) -> bool:
+    """Whether the audience holds at least one address that can be mailed now (stops at the first)."""
+    definitions = await one_list_definitions(workspace_id, audience)
+    if not definitions:
+        return False
+    params = Params()
+    union = await union_sql(workspace_id, definitions, params)
+    excluded = await exclusion_sql(workspace_id, audience, params)
+    rows = await fetch(f"SELECT 1 FROM ({union}) a JOIN subscribers s ON s.id = a.id WHERE true{excluded} LIMIT 1",
+                       params)
+    return bool(rows)
+
+
+def _audience_check(audience: Audience, recipients: int | None, anyone: bool) -> Check:
+    if audience.empty:
+        return Check("audience", PROBLEM, "Choose at least one list or segment to send to.")
+    if not anyone:
+        return Check("audience", PROBLEM, "Nobody in the chosen lists and segments can be mailed now.")
+    return Check("audience", OK, f"{recipients:,} recipients." if recipients is not None else "Recipients found.")
 
 
 async def review(workspace_id: int, campaign_id: int, redis: Redis | None = None) -> Review:
@@ -284,15 +314,8 @@ async def review(workspace_id: int, campaign_id: int, redis: Redis | None = None
     sent = await contents(workspace_id, campaign)
     audience = Audience.of(campaign)
     recipients = 0 if audience.empty else await recipient_count(workspace_id, audience)
-    checks = await _content_review(campaign, sent)
-    checks += await _sender_checks(workspace_id, campaign)
-    if audience.empty:
-        checks.append(Check("audience", PROBLEM, "Choose at least one list or segment to send to."))
-    elif not recipients:
-        checks.append(Check("audience", PROBLEM, "Nobody in the chosen lists and segments can be mailed now."))
-    else:
-        checks.append(Check("audience", OK, f"{recipients:,} recipients."))
-    checks += _ab_checks(campaign, sent, recipients)
+    checks = [*await _content_review(campaign, sent), *await _sender_checks(workspace_id, campaign),
+              _audience_check(audience, recipients, recipients > 0), *_ab_checks(campaign, sent, recipients)]
     quota_check, quota = await _quota_check(redis, workspace_id, campaign, recipients)
     checks.append(quota_check)
     start = max(campaign["scheduled_at"] or now(), now())
@@ -301,3 +324,15 @@ async def review(workspace_id: int, campaign_id: int, redis: Redis | None = None
     await Campaign.update({Campaign.review: result.stored()}).where(owned_by(Campaign, workspace_id),
                                                                     Campaign.id == campaign["id"])
     return result
+
+
+async def launch_review(redis: Redis, workspace_id: int, campaign: dict) -> Review:
+    """The checks that can stop a launch, without counting the audience; not kept (the last full review stays)."""
+    sent = await contents(workspace_id, campaign)
+    audience = Audience.of(campaign)
+    anyone = not audience.empty and await anyone_mailable(workspace_id, audience)
+    checks = [*await _content_review(campaign, sent), *await _sender_checks(workspace_id, campaign),
+              _audience_check(audience, None, anyone), *_ab_checks(campaign, sent, None)]
+    quota_check, quota = await _quota_check(redis, workspace_id, campaign, None)
+    checks.append(quota_check)
+    return Review(checks, 0, quota.today if quota else None, None, sent)
