@@ -240,3 +240,14 @@ async def test_the_content_step_names_each_field_it_cannot_save():
     cleared = await variants.save_content(workspace["id"], campaign["id"], {"template_id": template_id,
                                                                             "ab_dimension": ""})
     assert cleared["ab_dimension"] == "" and cleared["variants"] == []
+
+
+def test_the_figures_of_a_decision():
+    # 30% against 20% of 100 each: pooled 25%, z = 1.633, two-sided p = 0.102.
+    assert winner.p_value(30, 100, 20, 100) == pytest.approx(0.1025, abs=5e-4)
+    assert winner.p_value(50, 100, 50, 100) == 1.0 and winner.p_value(3, 0, 1, 10) is None
+    assert winner.lift(0.3, 0.2) == pytest.approx(0.5) and winner.lift(0.3, 0.0) is None
+    tie = [{"variant": 1, "sent": 10, "successes": 2}, {"variant": 2, "sent": 20, "successes": 4},
+           {"variant": 3, "sent": 10, "successes": 1}]
+    assert winner.winning_variant(tie) == 1
+    assert winner.winning_variant([*tie, {"variant": 4, "sent": 5, "successes": 2}]) == 4
