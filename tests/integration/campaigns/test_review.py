@@ -12,6 +12,7 @@ from app.db.content import EmailTemplate, SendingDomain
 from app.db.delivery import DeliveryServer
 from app.services import campaigns
 from app.services.accounts import now
+from app.services.campaigns import variants
 from app.services.campaigns.review import review
 from app.services.delivery_servers import set_status
 from app.services.templates import create_template
@@ -146,3 +147,17 @@ async def test_the_speed_limit_sets_the_estimated_finish():
     before = now()
     result = await review(workspace["id"], campaign["id"])
     assert timedelta(minutes=30) <= result.estimated_finish - before <= timedelta(minutes=35)
+
+
+async def test_a_test_too_small_to_tell_is_a_warning_and_a_variant_without_template_a_problem(redis, queue):
+    workspace, campaign = await _campaign(10)
+    second = await create_template(workspace["id"], {"name": "Second", "subject": "Hi",
+                                                     "html": "<p>{{ unsubscribe_url }}</p>"}, None)
+    await variants.save_content(workspace["id"], campaign["id"], {
+        "ab_dimension": "content", "ab_test_percent": "50", "variant_1_template_id": str(campaign["template_id"]),
+        "variant_2_template_id": str(second["id"])})
+    result = await review(workspace["id"], campaign["id"])
+    assert _levels(result)["ab"] == "warning" and result.can_launch
+    await EmailTemplate.delete().where(EmailTemplate.id == second["id"])
+    with pytest.raises(campaigns.CampaignError, match="Variant 2: Choose the template"):
+        await campaigns.launch(redis, queue, workspace["id"], campaign["id"], PERSON)
