@@ -94,7 +94,8 @@ async def _start(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id:
     # Created here, once: send workers routing their first batches at the same moment would race to create them.
     await domain_groups(workspace_id)
     started = await _move(redis, workspace_id, campaign_id, actor, "campaign.started", ("draft", "scheduled"), {
-        **values, Campaign.status: "sending", Campaign.status_reason: "", Campaign.started_at: now()}, None, variants)
+        **values, Campaign.status: "sending", Campaign.status_reason: "", Campaign.started_at: now()},
+        variants=variants)
     if started:
         await note_progress(redis, campaign_id)
         # The first, small chunk right here: its batches reach the workers without waiting for a materialiser.

@@ -251,3 +251,17 @@ def test_the_figures_of_a_decision():
            {"variant": 3, "sent": 10, "successes": 1}]
     assert winner.winning_variant(tie) == 1
     assert winner.winning_variant([*tie, {"variant": 4, "sent": 5, "successes": 2}]) == 4
+
+
+async def test_cancelling_a_test_cancels_its_held_rest_and_it_is_never_decided(redis, queue):
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await make_subscribers(mailing_list, 200)
+    campaign = await _ab_campaign(workspace, mailing_list, variant_1_subject="A", variant_2_subject="B")
+    await campaigns.launch(redis, queue, workspace["id"], campaign["id"], PERSON)
+    await campaigns.materialise(redis, queue, workspace["id"], campaign["id"])
+    await campaigns.cancel(redis, workspace["id"], campaign["id"], PERSON)
+    await _wait_over(campaign["id"])
+    assert await winner.decide_due(redis, queue) == []
+    assert {row["status"] for row in await _deliveries(campaign["id"])} == {"cancelled"}
+    assert (await campaigns.get_campaign(workspace["id"], campaign["id"]))["skipped_count"] == 200
