@@ -36,7 +36,7 @@ async def test_a_failure_after_the_change_leaves_neither():
 async def test_a_rejected_form_writes_no_entry(client):
     from tests.factories import post_form, signed_in_client
 
-    workspace, _ = await signed_in_client(client)
+    await signed_in_client(client)
     response = await post_form(client, "/mailing/lists", {"name": "   "})
     assert response.status_code == 422 and 'data-testid="error-name"' in response.text
     assert await AuditEntry.count().where(AuditEntry.action == "list.created") == 0

@@ -26,7 +26,7 @@ async def test_a_statement_that_no_longer_fits_is_named(monkeypatch):
     monkeypatch.setattr(statements, "all_statements", lambda: broken)
     connection = await _connection()
     try:
-        with pytest.raises(statements.StatementError, match="lists.broken"):
+        with pytest.raises(statements.StatementError, match=r"lists\.broken"):
             await statements.check_all(connection)
     finally:
         await connection.close()
