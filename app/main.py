@@ -23,6 +23,7 @@ from app.redis_client import get_redis
 from app.routes.activity import ActivityController
 from app.routes.api import ApiRootController
 from app.routes.auth import AuthController
+from app.routes.campaigns import CampaignController
 from app.routes.delivery import DeliveryController
 from app.routes.forms import PublicFormController
 from app.routes.imports import ImportController
@@ -105,6 +106,7 @@ def create_app() -> Litestar:
             SubscriberController,
             ImportController,
             SegmentController,
+            CampaignController,
             SuppressionController,
             PublicFormController,
             TemplateController,

@@ -39,12 +39,8 @@ PORTALS: dict[str, dict] = {
             Section("subscribers", "Subscribers", "Find, add, edit, tag and move subscribers."),
             Section("segments", "Segments", "Audiences built from field, engagement and list conditions."),
             Section("templates", "Templates", "Email designs with preview and test sends."),
-            Section("campaigns", "Campaigns", "Sending a template to a segment.",
-                    "Campaigns are not built yet.",
-                    "Until then you can build the segment you will send to, design a template and send test "
-                    "messages of it, and set up the delivery servers that will carry the campaign.",
-                    (("Segments", "/mailing/segments"), ("Templates", "/mailing/templates"),
-                     ("Delivery", "/mailing/delivery"))),
+            Section("campaigns", "Campaigns", "Send a template to lists and segments: A/B tests, schedules, "
+                    "live progress."),
             Section("automations", "Automations", "Welcome series and re-engagement flows.",
                     "Automations are not built yet.",
                     "Until then, a list's hosted subscribe form can ask new subscribers to confirm by email "

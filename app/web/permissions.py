@@ -23,6 +23,10 @@ MINIMUM_ROLE: dict[str, str] = {
     "delivery.manage": "admin",
     "domains.manage": "admin",
     "routing.manage": "admin",
+    # Mail leaves the platform: launching, scheduling, pausing, resuming and cancelling campaigns.
+    "campaigns.send": "marketer",
+    # The workspace kill switch: stopping every send, and starting again.
+    "sending.stop": "admin",
     # Members, roles and invitations.
     "team.manage": "admin",
     # Who did what, with their addresses.
