@@ -196,7 +196,8 @@ class CampaignController(Controller):
             meter, shown_status, shown_live, quiet_since = PaceMeter(), None, None, time.monotonic()
             while True:
                 campaign = await campaigns.get_campaign(workspace_id, campaign_id)
-                context = await live_context(redis, viewer, campaign, meter)
+                # The request gives the partials what a page response would: csrf_token() for their forms.
+                context = {**await live_context(redis, viewer, campaign, meter), "request": request}
                 meter.add(time.monotonic(), done_of(context["figures"]))
                 if campaign["status"] != shown_status:
                     shown_status = campaign["status"]

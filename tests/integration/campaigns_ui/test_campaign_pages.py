@@ -173,3 +173,17 @@ async def test_the_content_step_saves_an_ab_test_of_subjects(client):
         "template_id": str(draft["template_id"]), "ab_dimension": "subject", "variant_1_subject": "Only one"})
     assert refused.status_code == 422 and 'data-testid="error-variant_2_subject"' in refused.text
     assert len(await variants.variants_of(workspace["id"], draft["id"])) == 2
+
+
+async def test_the_event_stream_of_an_ended_campaign_sends_its_head_figures_and_done(client, redis, adapters):
+    workspace, _ = await signed_in_client(client)
+    draft = await _draft(workspace)
+    queue = LocalQueue()
+    await campaigns.launch(redis, queue, workspace["id"], draft["id"], PERSON)
+    await queue.drain(redis, adapters)
+
+    stream = await client.get(f"/mailing/campaigns/{draft['id']}/events")
+    events = [line.removeprefix("event: ") for line in stream.text.splitlines() if line.startswith("event: ")]
+    assert events == ["status", "figures", "done"]
+    assert 'data-status="sent"' in stream.text and 'data-testid="campaign-percent">100%' in stream.text
+    assert 'data-testid="campaign-pause-' not in stream.text

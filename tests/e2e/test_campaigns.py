@@ -1,0 +1,114 @@
+"""A marketer runs the campaign wizard in the browser: refused input is shown beside its field with nothing
+saved, the audience count follows the ticked lists, the campaign launches into the development capture, the
+detail page fills to 100% without reloading, and the message is in the development inbox.
+
+The send worker starts only once the detail page shows the campaign waiting, so the page must be updated
+live, over Server-Sent Events, to see it finish.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from playwright.async_api import expect
+
+from app.db.campaigns import Campaign
+from app.services import campaigns
+from app.services.templates import create_template
+from tests.e2e.test_portals import sign_in
+from tests.factories import make_list, make_subscribers, make_user, make_workspace
+from tests.integration.campaigns.helpers import HTML, sending_domain
+
+SETTLED = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+
+
+@pytest.fixture
+def start_send_worker():
+    processes: list[subprocess.Popen] = []
+
+    def start() -> None:
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "app.tasks", "--processes", "1", "--threads", "2", "--queues", "send"],
+            env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def _next(page) -> None:
+    await page.get_by_test_id("step-next").click()
+    await page.wait_for_function(SETTLED)
+
+
+async def test_wizard_refuses_bad_input_then_launches_into_the_development_inbox(page, start_send_worker):
+    workspace = await make_workspace("Campaigners")
+    user = await make_user(workspace, "owner")
+    mailing_list = await make_list(workspace, "Customers")
+    await make_subscribers(mailing_list, 5, prefix="reader")
+    await sending_domain(workspace["id"], "news.example.com")
+    await create_template(workspace["id"], {"name": "Spring offer", "subject": "Spring is here", "html": HTML}, None)
+
+    await sign_in(page, user["email"])
+    await page.get_by_test_id("portal-card-mailing").click()
+    await page.get_by_test_id("nav-campaigns").click()
+    await expect(page.get_by_test_id("empty-state")).to_contain_text("No campaigns yet")
+    await page.get_by_test_id("campaign-new").click()
+
+    await page.get_by_test_id("input-subject").fill("Our spring sale")
+    await page.get_by_test_id("input-from_email").fill("offers@elsewhere.example")
+    await _next(page)
+    await expect(page.get_by_test_id("error-name")).to_be_visible()
+    await expect(page.get_by_test_id("error-from_email")).to_contain_text("news.example.com")
+    await expect(page.get_by_test_id("input-subject")).to_have_value("Our spring sale")
+    assert await Campaign.count().where(Campaign.workspace_id == workspace["id"]) == 0
+
+    await page.get_by_test_id("input-name").fill("Spring sale")
+    await page.get_by_test_id("input-from_email").fill("offers@news.example.com")
+    await page.get_by_test_id("input-from_name").fill("The Shop")
+    await _next(page)
+    await expect(page.get_by_test_id("step-audience")).to_have_attribute("aria-current", "step")
+    [campaign] = await Campaign.select().where(Campaign.workspace_id == workspace["id"])
+
+    await expect(page.get_by_test_id("recipient-count")).to_have_text("0")
+    await page.get_by_test_id(f"list_ids-{mailing_list['id']}").check()
+    await expect(page.get_by_test_id("recipient-count")).to_have_text("5")
+    await _next(page)
+
+    await expect(page.get_by_test_id("step-content")).to_have_attribute("aria-current", "step")
+    await page.get_by_test_id("input-template_id").select_option(label="Spring offer")
+    await _next(page)
+
+    await expect(page.get_by_test_id("step-delivery")).to_have_attribute("aria-current", "step")
+    await page.get_by_test_id("send-mode-at").check()
+    await page.get_by_test_id("input-scheduled_at").fill("2020-01-01T09:30")
+    await _next(page)
+    await expect(page.get_by_test_id("error-scheduled_at")).to_be_visible()
+    await expect(page.get_by_test_id("input-scheduled_at")).to_have_value("2020-01-01T09:30")
+    unchanged = await campaigns.get_campaign(workspace["id"], campaign["id"])
+    assert (unchanged["send_mode"], unchanged["scheduled_at"]) == ("now", None)
+
+    await page.get_by_test_id("send-mode-now").check()
+    await page.get_by_test_id("input-scheduled_at").fill("")
+    await _next(page)
+    await expect(page.get_by_test_id("step-review")).to_have_attribute("aria-current", "step")
+    await expect(page.get_by_test_id("review-recipients")).to_contain_text("5")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_test_id("campaign-launch").click()
+    await expect(page.get_by_test_id("flash")).to_contain_text("is sending")
+    await expect(page.get_by_test_id("campaign-percent")).to_have_text("0%")
+    start_send_worker()
+    await expect(page.get_by_test_id("campaign-percent")).to_have_text("100%", timeout=60_000)
+    await expect(page.get_by_test_id(f"campaign-status-{campaign['id']}")).to_have_attribute("data-status", "sent")
+    await expect(page.get_by_test_id("count-sent")).to_contain_text("5")
+    await expect(page.get_by_test_id("log-row")).to_have_count(5)
+    await expect(page.get_by_test_id(f"campaign-pause-{campaign['id']}")).to_have_count(0)
+
+    await page.get_by_test_id("nav-inbox").click()
+    await expect(page.get_by_test_id("inbox-row").filter(has_text="reader3@example.com")).to_contain_text(
+        "Our spring sale")
