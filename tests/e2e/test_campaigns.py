@@ -20,7 +20,8 @@ from app.services import campaigns
 from app.services.templates import create_template
 from tests.e2e.test_portals import sign_in
 from tests.factories import make_list, make_subscribers, make_user, make_workspace
-from tests.integration.campaigns.helpers import HTML, sending_domain
+from tests.integration.campaigns.helpers import HTML
+from tests.integration.campaigns_ui.helpers import verified_domain
 
 SETTLED = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
 
@@ -50,7 +51,7 @@ async def test_wizard_refuses_bad_input_then_launches_into_the_development_inbox
     user = await make_user(workspace, "owner")
     mailing_list = await make_list(workspace, "Customers")
     await make_subscribers(mailing_list, 5, prefix="reader")
-    await sending_domain(workspace["id"], "news.example.com")
+    await verified_domain(workspace["id"], "news.example.com")
     await create_template(workspace["id"], {"name": "Spring offer", "subject": "Spring is here", "html": HTML}, None)
 
     await sign_in(page, user["email"])

@@ -4,7 +4,9 @@ and changes nothing, an analyst is refused every change."""
 
 from __future__ import annotations
 
+from app.db.content import SendingDomain
 from app.services import campaigns
+from app.services.accounts import now
 from app.services.templates import create_template
 from tests.factories import login, make_user, make_workspace
 from tests.integration.campaigns.helpers import HTML, PERSON, LocalQueue
@@ -19,6 +21,8 @@ async def _with_campaigns(redis, adapters) -> tuple:
     """The first workspace, with a draft and a campaign that was sent (deliveries for the send log)."""
     first = await first_workspace()
     workspace_id = first.workspace["id"]
+    await SendingDomain.update({SendingDomain.checked_at: now(), SendingDomain.dns_status: {"SPF": True, "DKIM": True}}
+                               ).where(SendingDomain.id == first.ids["domain_id"])
     template = await create_template(workspace_id, {"name": "ZqOfferXv", "subject": "Hi", "html": HTML}, None)
     values = {"name": "ZqCampaignXv", "from_email": "zq@zqdomain.example", "template_id": str(template["id"]),
               "list_ids": [str(first.ids["list_id"])]}
