@@ -88,3 +88,21 @@ async def make_subscriber(mailing_list: dict, email: str, fields: dict | None = 
                      email_domain=email.rpartition("@")[2], fields=fields or {}, **columns)
     rows = await Subscriber.insert(row).returning(*Subscriber.all_columns())
     return rows[0]
+
+
+async def make_verified_domain(workspace_id: int, domain: str = "news.example.com", *, dkim_key: bool = False) -> dict:
+    """A sending domain whose DNS check passed (SPF, DKIM, DMARC, Return-Path), so campaigns may come from it.
+
+    Without `dkim_key` its key is dropped, for tests about delivery rather than signing.
+    """
+    from app.db.content import SendingDomain
+    from app.services.accounts import now
+    from app.services.sending_domains import add_domain
+
+    row = await add_domain(workspace_id, domain)
+    changes: dict = {SendingDomain.checked_at: now(),
+                     SendingDomain.dns_status: {"DKIM": True, "SPF": True, "DMARC": True, "Return-Path": True}}
+    if not dkim_key:
+        changes[SendingDomain.dkim_private_key] = ""
+    await SendingDomain.update(changes).where(SendingDomain.id == row["id"])
+    return row

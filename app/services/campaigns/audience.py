@@ -1,4 +1,5 @@
-"""Who a campaign goes to: its lists and segments, minus its exclusions, minus everyone not mailable.
+"""Who a campaign goes to: its lists and segments, minus its exclusions (segments, and everyone sent a campaign
+in the last N days), minus everyone not mailable.
 
 Every source becomes one-list definitions for `segments.matching_ids_query`,
 whose one-list form is a plain `SELECT s.id FROM subscribers s WHERE ...`
@@ -29,11 +30,13 @@ class Audience:
     list_ids: tuple[int, ...] = ()
     segment_ids: tuple[int, ...] = ()
     exclusion_segment_ids: tuple[int, ...] = ()
+    # Leave out everyone the workspace sent a campaign to in this many days (None: nobody).
+    exclude_recent_days: int | None = None
 
     @classmethod
     def of(cls, campaign: Mapping[str, Any]) -> Audience:
         return cls(tuple(campaign["list_ids"] or ()), tuple(campaign["segment_ids"] or ()),
-                   tuple(campaign["exclusion_segment_ids"] or ()))
+                   tuple(campaign["exclusion_segment_ids"] or ()), campaign.get("exclude_recent_days"))
 
     @property
     def empty(self) -> bool:
@@ -66,7 +69,24 @@ async def union_sql(workspace_id: int, definitions: list[dict], params: Params) 
 
 
 async def exclusion_sql(workspace_id: int, audience: Audience, params: Params) -> str:
-    """` AND NOT EXISTS (...)` dropping every address an exclusion segment matches (mailable or not), or ""."""
+    """` AND NOT EXISTS (...)` dropping every address an exclusion segment matches (mailable or not), and
+    every address sent a campaign of the workspace in the last `exclude_recent_days`; or ""."""
+    return await _segments_exclusion(workspace_id, audience, params) + recent_exclusion(workspace_id, audience,
+                                                                                         params)
+
+
+def recent_exclusion(workspace_id: int, audience: Audience, params: Params) -> str:
+    """` AND NOT EXISTS (...)` dropping addresses a campaign of the workspace was sent to in the last N days."""
+    if not audience.exclude_recent_days:
+        return ""
+    workspace = params.add(checked_workspace_id(workspace_id))
+    days = params.add(audience.exclude_recent_days)
+    return (f" AND NOT EXISTS (SELECT 1 FROM deliveries rd WHERE rd.workspace_id = {workspace} "
+            f"AND rd.email = s.email AND rd.status = 'sent' "
+            f"AND rd.sent_at >= now() - make_interval(days => {days}::integer))")
+
+
+async def _segments_exclusion(workspace_id: int, audience: Audience, params: Params) -> str:
     if not audience.exclusion_segment_ids:
         return ""
     arms = []
@@ -113,7 +133,7 @@ async def id_bounds(workspace_id: int, definitions: list[dict]) -> tuple[int, in
 
 
 async def checked_audience(workspace_id: int, list_ids: list[int], segment_ids: list[int],
-                           exclusion_ids: list[int]) -> Audience:
+                           exclusion_ids: list[int], exclude_recent_days: int | None = None) -> Audience:
     """The ids, each held to the workspace: one of another workspace is a LookupError (404)."""
     for table, ids in ((MailingList, list_ids), (Segment, [*segment_ids, *exclusion_ids])):
         if not ids:
@@ -122,4 +142,5 @@ async def checked_audience(workspace_id: int, list_ids: list[int], segment_ids: 
             owned_by(table, workspace_id), table._meta.primary_key.is_in(ids))}
         if missing := set(ids) - found:
             raise LookupError(f"{table._meta.tablename} {min(missing)}")
-    return Audience(tuple(sorted(set(list_ids))), tuple(sorted(set(segment_ids))), tuple(sorted(set(exclusion_ids))))
+    return Audience(tuple(sorted(set(list_ids))), tuple(sorted(set(segment_ids))), tuple(sorted(set(exclusion_ids))),
+                    exclude_recent_days)

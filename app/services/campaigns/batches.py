@@ -11,7 +11,10 @@ What keeps a message from being lost or sent twice:
   before sending, so an unsubscribe during a send is honoured for every
   message not yet handed to a server;
 - the campaign's status is read again just before sending: a batch claimed
-  just before a pause or cancel puts its rows back instead of sending them.
+  just before a pause or cancel puts its rows back instead of sending them;
+- a row whose recipient is outside the sending window (a retry, a resumed
+  campaign), or beyond the campaign's speed limit, goes back to wait without
+  spending an attempt.
 
 Messages are rendered one at a time as connections become free, so a worker
 holds a few rendered messages per batch, not the whole batch.
@@ -25,6 +28,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -34,11 +38,12 @@ from redis.exceptions import RedisError
 from app.esp.base import OutgoingMessage, SendResult
 from app.logs import get_logger
 from app.services import statements
-from app.services.campaigns import counters
+from app.services.campaigns import counters, send_times, speed
 from app.services.campaigns.content import compiled_campaign, merge_values, recipients, variant_content
 from app.services.campaigns.drafts import get_campaign
 from app.services.campaigns.ending import finish_if_done, note_progress
 from app.services.campaigns.queue import SendQueue, enqueue_ranges, id_ranges
+from app.services.campaigns.send_times import workspace_zone
 from app.services.rendering import CompiledMessage, message_id
 from app.services.sending import Adapters
 from app.services.sending_batches import BatchItem, BatchOutcome, Verdict, provider_id, send_batch
@@ -52,6 +57,8 @@ NOT_MAILABLE = "not sent: unsubscribed, suppressed or removed before its turn ca
 # A deferred batch is queued again a little after its rows are due, so the claim finds them due.
 DUE_SLACK_SECONDS = 0.5
 ANSWER_CHARS = 1000
+OUTSIDE_WINDOW = "waiting for the recipient's sending window"
+SPEED_LIMITED = "waiting for the campaign's speed limit"
 
 
 @dataclass
@@ -126,7 +133,7 @@ async def _mailable(workspace_id: int, subscriber_ids: list[int]) -> dict[int, d
     params = Params()
     workspace = params.add(checked_workspace_id(workspace_id))
     rows = await fetch(
-        "SELECT s.id, s.list_id, s.email, s.fields, s.created_at FROM subscribers s "
+        "SELECT s.id, s.list_id, s.email, s.fields, s.created_at, s.timezone FROM subscribers s "
         f"WHERE s.id = ANY({params.add(subscriber_ids)}::bigint[]) AND s.workspace_id = {workspace} "
         f"AND {mailable_sql(params, workspace_id)}", params)
     for row in rows:
@@ -194,9 +201,31 @@ class AcceptanceLog:
             log.warning("acceptances_not_recorded", count=len(entries), exc_info=True)
 
 
+async def _on_time(redis: Redis, campaign: Mapping[str, Any], rows: list[dict], subscribers: Mapping[int, dict],
+                   written: Written, moment: datetime | None) -> list[dict]:
+    """The rows that may go now; the others go back to wait for their recipient's sending window or for the
+    campaign's speed limit, without spending an attempt (the minute sweep queues them when they are due)."""
+    window = send_times.Window.of(campaign)
+    waits: dict[int, float] = {}
+    if window is not None and rows:
+        waits = send_times.window_waits(window, rows, subscribers, await workspace_zone(campaign["workspace_id"]),
+                                        moment or datetime.now(UTC))
+    for delivery_id, wait in waits.items():
+        written.add(delivery_id, "queued", wait=wait, answer=OUTSIDE_WINDOW)
+    ready = [row for row in rows if row["id"] not in waits]
+    allowed = await speed.allowance(redis, campaign, [row["id"] for row in ready],
+                                    moment.timestamp() if moment else None)
+    for delivery_id, wait in allowed.later.items():
+        written.add(delivery_id, "queued", wait=wait, answer=SPEED_LIMITED)
+    return [row for row in ready if row["id"] not in allowed.later]
+
+
 async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters, workspace_id: int,
-                              campaign_id: int, first_id: int, last_id: int) -> int:
-    """Claim the waiting deliveries of the range and send them; returns how many were claimed."""
+                              campaign_id: int, first_id: int, last_id: int, now: datetime | None = None) -> int:
+    """Claim the waiting deliveries of the range and send them; returns how many were claimed.
+
+    `now` stands in for the clock of the sending window and the speed limit (tests move time with it).
+    """
     sending = get_settings().sending
     claimed = await statements.run("campaigns.claim-batch", workspace_id, campaign_id, first_id, last_id,
                                    sending.lease_seconds)
@@ -212,6 +241,8 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
             written.add(row["id"], "cancelled", answer=NOT_MAILABLE)
     to_send = [row for row in fresh if row["subscriber_id"] in subscribers]
     campaign = await get_campaign(workspace_id, campaign_id)
+    if campaign["status"] == "sending":
+        to_send = await _on_time(redis, campaign, to_send, subscribers, written, now)
     items = await _items(campaign, to_send, subscribers)
     if campaign["status"] != "sending":
         back = "cancelled" if campaign["status"] == "cancelled" else "queued"

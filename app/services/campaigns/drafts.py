@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app.db.accounts import Workspace
 from app.db.campaigns import Campaign
 from app.db.content import EmailTemplate, SendingDomain
+from app.db.delivery import DeliveryServer
 from app.services.accounts import now
+from app.services.campaigns import send_times
 from app.services.campaigns.audience import checked_audience
-from app.services.form_input import LARGEST_INTEGER, chosen_id, owned_id
+from app.services.form_input import LARGEST_INTEGER, chosen_id, owned_id, whole_number
 from app.services.forms import FormError
 from app.services.subscribers import SubscriberError, normalized_email
 from app.services.tenancy import checked_workspace_id, owned_by
@@ -27,9 +29,17 @@ PREHEADER_LENGTH = 255
 TAG_LENGTH = 64
 PAGE_SIZE = 50
 ID_FIELDS = ("list_ids", "segment_ids", "exclusion_segment_ids")
-# What "duplicate as new" copies: everything a person chose, nothing the send did.
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+UTM_LENGTH = 255
+MOST_TAGS = 20
+MOST_RECENT_DAYS = 365
+# What "duplicate as new" copies: everything a person chose, nothing the send did (the time only when it
+# is still ahead: see `duplicate`).
 CHOSEN = ("from_name", "from_email", "reply_to", "subject", "preheader", "template_id", "routing_tag",
-          *ID_FIELDS, "timezone")
+          *ID_FIELDS, "timezone", "tags", "utm", "pool_server_ids", "exclude_recent_days", "send_mode",
+          "window_start", "window_end", "speed_per_hour")
+# Records that must check out before a domain is verified: the ones mailbox providers authenticate with.
+VERIFYING_RECORDS = ("SPF", "DKIM")
 
 
 class CampaignError(FormError):
@@ -97,23 +107,130 @@ def _zone(name: str) -> str:
     return name
 
 
+def is_verified(domain: Mapping[str, Any]) -> bool:
+    """A sending domain is verified once its last DNS check found its SPF and DKIM records published."""
+    status = domain["dns_status"] or {}
+    return domain["checked_at"] is not None and all(status.get(record) for record in VERIFYING_RECORDS)
+
+
 async def from_domain_problem(workspace_id: int, address: str) -> str | None:
-    domains = [row["domain"] for row in await SendingDomain.select(SendingDomain.domain).where(
-        owned_by(SendingDomain, workspace_id)).order_by(SendingDomain.domain)]
-    if address.rpartition("@")[2] in domains:
+    """Why a campaign cannot come from `address` (its domain is not a verified sending domain), or None."""
+    domains = await SendingDomain.select(SendingDomain.domain, SendingDomain.dns_status,
+                                         SendingDomain.checked_at).where(
+        owned_by(SendingDomain, workspace_id)).order_by(SendingDomain.domain).output(load_json=True)
+    verified = [row["domain"] for row in domains if is_verified(row)]
+    domain = address.rpartition("@")[2].lower()
+    if domain in verified:
         return None
     if not domains:
         return "Add the sender's domain under Delivery → Sending domains first."
-    return f"Send from one of your sending domains: {', '.join(domains)}."
+    if domain in {row["domain"] for row in domains}:
+        return (f"{domain} is not verified yet: publish its DNS records and check them under "
+                "Delivery → Sending domains.")
+    if not verified:
+        return ("None of your sending domains is verified yet: publish their DNS records and check them under "
+                "Delivery → Sending domains.")
+    return f"Send from one of your verified sending domains: {', '.join(verified)}."
 
 
-async def _cleaned(workspace_id: int, raw: Mapping[str, Any], timezone: str = "UTC") -> dict[str, Any]:
-    """The submitted fields only, checked; a missing field is left as it is.
+def _tags(raw: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
+    """Tags typed as "a, b" (or picked one by one), without repeats, in the order given."""
+    value = raw.get("tags")
+    parts = value if isinstance(value, list | tuple) else str(value or "").split(",")
+    tags: dict[str, str] = {}
+    for part in parts:
+        tag = " ".join(str(part).split())
+        if tag:
+            tags.setdefault(tag.lower(), tag)
+    if any(len(tag) > TAG_LENGTH for tag in tags.values()) or len(tags) > MOST_TAGS:
+        errors["tags"] = f"Use at most {MOST_TAGS} tags of up to {TAG_LENGTH} characters each."
+    return list(tags.values())
 
-    A time is read in the submitted time zone, else in `timezone` (the one the campaign has).
+
+def _utm(raw: Mapping[str, Any], current: Mapping[str, Any], errors: dict[str, str]) -> dict[str, str]:
+    """The campaign's UTM parameters with the submitted ones changed (a blank one is dropped)."""
+    utm = dict(current.get("utm") or {})
+    for field in UTM_FIELDS:
+        if field not in raw:
+            continue
+        utm.pop(field, None)
+        if value := _text(raw, field):
+            utm[field] = value
+            if len(value) > UTM_LENGTH:
+                errors[field] = f"Use at most {UTM_LENGTH} characters."
+    return utm
+
+
+async def _pool(workspace_id: int, raw: Mapping[str, Any]) -> list[int]:
+    """The delivery servers picked to send through instead of the routing rules; each held to the workspace."""
+    ids = sorted(set(_ids(raw, "pool_server_ids")))
+    if ids:
+        found = {row["id"] for row in await DeliveryServer.select(DeliveryServer.id).where(
+            owned_by(DeliveryServer, workspace_id), DeliveryServer.id.is_in(ids))}
+        if missing := set(ids) - found:
+            raise LookupError(f"delivery server {min(missing)}")
+    return ids
+
+
+def _clock(raw: Mapping[str, Any], field: str, errors: dict[str, str]) -> int | None:
+    text = _text(raw, field)
+    if not text:
+        return None
+    try:
+        return send_times.clock_minutes(text, end=field == "window_end")
+    except ValueError:
+        errors[field] = "Enter a time such as 08:00."
+        return None
+
+
+def _delivery(raw: Mapping[str, Any], current: Mapping[str, Any], values: dict[str, Any],
+              errors: dict[str, str]) -> None:
+    """The Delivery step: how and when it goes, the sending window, the speed limit; checked together with
+    what the campaign already has, since a step may submit only some of them."""
+    if "send_mode" in raw:
+        values["send_mode"] = _text(raw, "send_mode") or "now"
+        if values["send_mode"] not in send_times.MODES:
+            errors["send_mode"] = "Choose when the campaign goes out."
+    mode = values.get("send_mode", current.get("send_mode", "now"))
+    if mode == "now" and "send_mode" in raw:
+        values["scheduled_at"] = None
+    elif mode == "now" and values.get("scheduled_at"):
+        # A time given without a mode (an API call, an older form) means "at that time".
+        values["send_mode"] = "at"
+    elif mode in send_times.TIMED_MODES and values.get("scheduled_at", current.get("scheduled_at")) is None \
+            and "scheduled_at" not in errors:
+        errors["scheduled_at"] = "Choose the date and time."
+    for field in ("window_start", "window_end"):
+        if field in raw:
+            values[field] = _clock(raw, field, errors)
+    start, end = (values.get(field, current.get(field)) for field in ("window_start", "window_end"))
+    if "window_start" not in errors and "window_end" not in errors:
+        if (start is None) != (end is None):
+            errors["window_end" if end is None else "window_start"] = "Give both ends of the window, or neither."
+        elif start is not None and start % send_times.MINUTES_PER_DAY == end % send_times.MINUTES_PER_DAY:
+            errors["window_end"] = "The window must end at another time than it starts."
+    if "speed_per_hour" in raw:
+        values["speed_per_hour"] = _whole(raw, "speed_per_hour", 1, LARGEST_INTEGER, errors,
+                                          "Enter a number of messages an hour, or leave it empty for no limit.")
+
+
+def _whole(raw: Mapping[str, Any], field: str, low: int, high: int, errors: dict[str, str],
+           message: str) -> int | None:
+    try:
+        return whole_number(raw.get(field), field, CampaignError, message, low=low, high=high)
+    except CampaignError as exc:
+        errors.update(exc.errors)
+        return None
+
+
+async def _cleaned(workspace_id: int, raw: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The submitted fields only, checked; a missing field is left as it is (`current` has what is saved).
+
+    A time is read in the submitted time zone, else in the one the campaign has.
     """
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    timezone = current.get("timezone") or "UTC"
     if "name" in raw:
         values["name"] = _text(raw, "name")
         if not values["name"] or len(values["name"]) > NAME_LENGTH:
@@ -132,13 +249,30 @@ async def _cleaned(workspace_id: int, raw: Mapping[str, Any], timezone: str = "U
             values[field] = _text(raw, field)
             if len(values[field]) > limit:
                 errors[field] = f"Use at most {limit} characters."
+    if "tags" in raw:
+        values["tags"] = _tags(raw, errors)
+    if any(field in raw for field in UTM_FIELDS):
+        values["utm"] = _utm(raw, current, errors)
+    if "exclude_recent_days" in raw:
+        values["exclude_recent_days"] = _whole(
+            raw, "exclude_recent_days", 1, MOST_RECENT_DAYS, errors,
+            f"Enter a number of days from 1 to {MOST_RECENT_DAYS}, or leave it empty.")
     if "timezone" in raw:
-        values["timezone"] = _zone(_text(raw, "timezone") or "UTC")
+        try:
+            values["timezone"] = _zone(_text(raw, "timezone") or "UTC")
+        except CampaignError as exc:
+            errors.update(exc.errors)
     if "scheduled_at" in raw:
         local = _text(raw, "scheduled_at")
-        values["scheduled_at"] = scheduled_instant(local, values.get("timezone", timezone)) if local else None
+        try:
+            values["scheduled_at"] = scheduled_instant(local, values.get("timezone", timezone)) if local else None
+        except CampaignError as exc:
+            errors.update(exc.errors)
+    _delivery(raw, current, values, errors)
     if errors:
         raise CampaignError(errors)
+    if "pool_server_ids" in raw:
+        values["pool_server_ids"] = await _pool(workspace_id, raw)
     if "template_id" in raw:
         values["template_id"] = await owned_id(EmailTemplate, workspace_id, chosen_id(
             raw.get("template_id"), "template_id", CampaignError, "Choose a template."))
@@ -154,7 +288,7 @@ async def create_draft(workspace_id: int, raw: Mapping[str, Any], user_id: int |
     """A new draft; its time zone is the workspace's unless one is given."""
     workspace = await Workspace.select(Workspace.timezone).where(Workspace.id == workspace_id).first()
     zone = workspace["timezone"] if workspace else "UTC"
-    values = await _cleaned(workspace_id, {"name": raw.get("name", ""), "timezone": zone, **raw}, zone)
+    values = await _cleaned(workspace_id, {"name": raw.get("name", ""), "timezone": zone, **raw}, {"timezone": zone})
     rows = await Campaign.insert(Campaign(
         workspace_id=checked_workspace_id(workspace_id), created_by=user_id, created_at=now(), updated_at=now(),
         **values)).returning(Campaign.id)
@@ -164,7 +298,7 @@ async def create_draft(workspace_id: int, raw: Mapping[str, Any], user_id: int |
 async def update_draft(workspace_id: int, campaign_id: int, raw: Mapping[str, Any]) -> dict:
     """Save the submitted fields of a draft; CampaignError when it is no longer a draft."""
     campaign = await get_campaign(workspace_id, campaign_id)
-    values = await _cleaned(workspace_id, raw, campaign["timezone"])
+    values = await _cleaned(workspace_id, raw, campaign)
     rows = await Campaign.update({**values, Campaign.updated_at: now()}).where(
         owned_by(Campaign, workspace_id), Campaign.id == campaign["id"], Campaign.status == "draft"
     ).returning(Campaign.id)
@@ -174,10 +308,14 @@ async def update_draft(workspace_id: int, campaign_id: int, raw: Mapping[str, An
 
 
 async def duplicate(workspace_id: int, campaign_id: int, user_id: int | None = None) -> dict:
-    """A new draft with the same choices (sender, content, audience), whatever state the original is in."""
+    """A new draft with the same choices (sender, content, audience, delivery), whatever state the original is in.
+
+    A time already past is not copied: the copy of a campaign sent last week asks for a new one.
+    """
     source = await get_campaign(workspace_id, campaign_id)
     name = f"{source['name']} (copy)"[:NAME_LENGTH]
+    ahead = source["scheduled_at"] if source["scheduled_at"] and source["scheduled_at"] > now() else None
     rows = await Campaign.insert(Campaign(
         workspace_id=checked_workspace_id(workspace_id), name=name, created_by=user_id, created_at=now(),
-        updated_at=now(), **{field: source[field] for field in CHOSEN})).returning(Campaign.id)
+        updated_at=now(), scheduled_at=ahead, **{field: source[field] for field in CHOSEN})).returning(Campaign.id)
     return await get_campaign(workspace_id, rows[0]["id"])

@@ -7,12 +7,16 @@ starts from the cursor stored with the last chunk. Suppression is read as each
 chunk is written, so an address suppressed after launch is left out of every
 chunk not yet written. The first chunk is small, so the first batches reach
 the send actors at once; chunks then double up to LARGEST_CHUNK_IDS.
+Each row's `next_attempt_at` (local time, best hour, sending window) is
+written by the same statement (see `send_times`); only rows due at once are
+queued here, the minute sweep queues the others as they fall due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -26,6 +30,7 @@ from app.services.campaigns.audience import Audience, exclusion_sql, id_bounds, 
 from app.services.campaigns.drafts import get_campaign
 from app.services.campaigns.ending import finish_if_done, note_progress
 from app.services.campaigns.queue import SendQueue, enqueue_ranges, id_ranges
+from app.services.campaigns.send_times import advance_cursor, timing_sql, workspace_zone
 from app.services.campaigns.variants import assignment_sql
 from app.services.sqlparams import Params, fetch_positional
 from app.services.tenancy import checked_workspace_id, owned_by
@@ -60,26 +65,43 @@ async def chunk_statement(workspace_id: int, campaign: Mapping[str, Any], defini
     low, high = params.add(0), params.add(0)
     union = await union_sql(workspace_id, definitions, params)
     excluded = await exclusion_sql(workspace_id, audience, params)
+    # Each recipient's time is computed here, in the same statement, so a chunk costs one pass whatever the mode.
+    timing = await timing_sql(params, workspace_id, campaign, await workspace_zone(workspace_id),
+                              {definition["list_ids"][0] for definition in definitions},
+                              campaign["started_at"] or now())
+    column, value, joins = ("", "", "") if timing is None else (
+        ", next_attempt_at", f", {timing.expression}", f" {timing.lateral}")
     sql = (
-        "INSERT INTO deliveries (workspace_id, campaign_id, subscriber_id, email, domain, variant, status) "
+        f"INSERT INTO deliveries (workspace_id, campaign_id, subscriber_id, email, domain, variant, status{column}) "
         f"SELECT {workspace}, {campaign_id}, s.id, s.email, coalesce(nullif(s.email_domain, ''), "
-        f"split_part(s.email, '@', 2)), {variant}, {status} FROM subscribers s "
+        f"split_part(s.email, '@', 2)), {variant}, {status}{value} FROM subscribers s{joins} "
         f"WHERE s.id IN (SELECT a.id FROM ({union}) a WHERE a.id BETWEEN {low} AND {high}){excluded} "
-        "ON CONFLICT (campaign_id, email) DO NOTHING RETURNING id"
+        "ON CONFLICT (campaign_id, email) DO NOTHING "
+        "RETURNING id, status = 'queued' AND next_attempt_at <= now() AS due, now() AS written_at"
     )
     return ChunkStatement(sql, params.values, int(low[1:]) - 1, int(high[1:]) - 1)
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """The rows one chunk wrote, those of them a worker may claim at once, and when it was written."""
+
+    ids: list[int]
+    due: list[int]
+    written_at: datetime | None
+
+
 async def _write_chunk(workspace_id: int, campaign_id: int, statement: ChunkStatement, low: int,
-                       high: int) -> list[int]:
+                       high: int) -> Chunk:
     """Insert one chunk and move the cursor past it, together or not at all."""
     async with DB.transaction():
-        ids = [row["id"] for row in await fetch_positional(statement.sql, statement.args(low, high))]
+        rows = await fetch_positional(statement.sql, statement.args(low, high))
         await Campaign.update({
-            Campaign.materialised_through: high, Campaign.recipient_count: Campaign.recipient_count + len(ids),
+            Campaign.materialised_through: high, Campaign.recipient_count: Campaign.recipient_count + len(rows),
             Campaign.updated_at: now(),
         }).where(owned_by(Campaign, workspace_id), Campaign.id == campaign_id)
-    return ids
+    return Chunk([row["id"] for row in rows], [row["id"] for row in rows if row["due"]],
+                 rows[0]["written_at"] if rows else None)
 
 
 async def _status(workspace_id: int, campaign_id: int) -> str:
@@ -125,14 +147,17 @@ async def _run(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: i
             return written
         chunks = None if chunks is None else chunks - 1
         high = min(cursor + width, bounds[1])
-        ids = await _write_chunk(workspace_id, campaign_id, statement, cursor + 1, high)
-        written += len(ids)
+        chunk = await _write_chunk(workspace_id, campaign_id, statement, cursor + 1, high)
+        written += len(chunk.ids)
         status = await _status(workspace_id, campaign_id)
         if status == "cancelled":
             # Rows of a chunk that was being written while the campaign was cancelled.
             await statements.run("campaigns.cancel-open", workspace_id, campaign_id)
             break
-        enqueue_ranges(queue, workspace_id, campaign_id, id_ranges(ids, batch_size))
+        enqueue_ranges(queue, workspace_id, campaign_id, id_ranges(chunk.due, batch_size))
+        if chunk.written_at is not None:
+            # The rest of the chunk is due later: the minute sweep queues it from here on.
+            await advance_cursor(redis, campaign_id, chunk.written_at)
         await note_progress(redis, campaign_id)
         cursor, width = high, min(width * 2, LARGEST_CHUNK_IDS)
         await keep_lock()

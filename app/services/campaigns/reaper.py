@@ -2,6 +2,8 @@
 
 Run every minute by the scheduler, across workspaces:
 - a claim whose lease ran out (its worker died) goes back to the queue;
+- rows that came due since the last sweep (a recipient's local time or best
+  hour, a window opening, a speed limit's turn) are queued;
 - a sending campaign that nobody has claimed from for `requeue_after` while
   rows are due has lost its queued messages (a Redis restart, say): its due
   rows are queued again. Progress is what is checked, not each row's age, so a
@@ -23,6 +25,7 @@ from app.services.campaigns import counters
 from app.services.campaigns.ending import finish_if_done, seconds_since_progress
 from app.services.campaigns.lifecycle import queue_due
 from app.services.campaigns.queue import SendQueue, enqueue_ranges, id_ranges
+from app.services.campaigns.send_times import queue_fallen_due
 from app.settings import get_settings
 
 
@@ -51,6 +54,7 @@ async def reap(redis: Redis, queue: SendQueue, requeue_after: float | None = Non
         if campaign["status"] != "sending":
             continue
         enqueue_ranges(queue, workspace_id, campaign_id, id_ranges(expired.get(campaign_id, []), sending.batch_size))
+        await queue_fallen_due(redis, queue, workspace_id, campaign_id)
         idle = await seconds_since_progress(redis, campaign_id)
         if idle is None or idle >= requeue_after:
             if await queue_due(redis, queue, workspace_id, campaign_id):

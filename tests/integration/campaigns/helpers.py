@@ -8,13 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.db.content import SendingDomain
 from app.services import campaigns
 from app.services.audit import Actor
 from app.services.delivery_servers import create_server
 from app.services.sending import Adapters
-from app.services.sending_domains import add_domain
 from app.services.templates import create_template
+from tests.factories import make_verified_domain
 
 PERSON = Actor(user_id=None, email="tester@example.com")
 HTML = ("<html><body><p>Hello {{ first_name | default('there') }}, this is for {{ email }}.</p>"
@@ -57,10 +56,8 @@ class LocalQueue:
 
 
 async def sending_domain(workspace_id: int, domain: str = "news.example.com") -> dict:
-    """A sending domain without a DKIM key: these tests are about delivery, not signing."""
-    row = await add_domain(workspace_id, domain)
-    await SendingDomain.update({SendingDomain.dkim_private_key: ""}).where(SendingDomain.id == row["id"])
-    return row
+    """A verified sending domain without a DKIM key: these tests are about delivery, not signing."""
+    return await make_verified_domain(workspace_id, domain)
 
 
 async def smtp_server(workspace_id: int, port: int, name: str = "Recorder", pool_size: int = 4) -> dict:
