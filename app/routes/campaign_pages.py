@@ -89,7 +89,7 @@ def values_of(campaign: Mapping[str, Any], rows: list[dict]) -> dict[str, str]:
         "name", "from_name", "from_email", "reply_to", "subject", "preheader", "routing_tag", "ab_dimension",
         "ab_metric", "send_mode", "timezone")}
     utm = campaign["utm"] or {}
-    values.update({name: str(utm.get(name.removeprefix("utm_"), utm.get(name, ""))) for name in UTM})
+    values.update({name: str(utm.get(name, "")) for name in UTM})
     values.update(tags=", ".join(campaign["tags"] or ()), template_id=_blank_or(campaign["template_id"]),
                   exclude_recent_days=_blank_or(campaign["exclude_recent_days"]),
                   ab_test_percent=str(campaign["ab_test_percent"]), ab_wait_minutes=str(campaign["ab_wait_minutes"]),

@@ -122,8 +122,10 @@ class CampaignController(Controller):
         campaign = await campaigns.get_campaign(workspace_id, campaign_id)
         form = await request.form()
         context = await step_context(viewer, workspace_id, campaign, "content")
-        return Template("mailing/campaigns/partials/ab_test.html",
-                        context={**context, "form": {key: str(value) for key, value in form.items()}})
+        # What was typed wins; what the form did not show yet (the test's share and wait) keeps its saved value.
+        typed = {key: str(value) for key, value in form.items()}
+        return Template("mailing/campaigns/partials/ab_test.html", context={**context, "form": {**context["form"],
+                                                                                               **typed}})
 
     @post("/{campaign_id:int}/launch", opt=SEND)
     async def launch(self, request: Request, viewer: Viewer, workspace_id: int, campaign_id: int,
