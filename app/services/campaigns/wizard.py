@@ -3,17 +3,14 @@ would reach, counted live as they change."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from app.services.campaigns.audience import Audience, checked_audience, recipient_count
-from app.services.campaigns.drafts import CampaignError
+from app.services.campaigns.drafts import MOST_RECENT_DAYS, CampaignError
 from app.services.form_input import chosen_id, whole_number
 
 ID_FIELDS = ("list_ids", "segment_ids", "exclusion_segment_ids")
-# "Received a campaign in the last N days": at most a year back.
-MOST_RECENT_DAYS = 366
 
 
 def _ids(raw: Mapping[str, Any], field: str) -> list[int]:
@@ -25,13 +22,10 @@ def _ids(raw: Mapping[str, Any], field: str) -> list[int]:
 
 async def chosen_audience(workspace_id: int, raw: Mapping[str, Any]) -> Audience:
     """The audience of the Audience step's values as submitted, each id held to the workspace (LookupError)."""
-    audience = await checked_audience(workspace_id, *(_ids(raw, field) for field in ID_FIELDS))
     days = whole_number(raw.get("exclude_recent_days"), "exclude_recent_days", CampaignError,
                         f"Enter a number of days from 1 to {MOST_RECENT_DAYS}, or leave it empty.",
                         low=1, high=MOST_RECENT_DAYS)
-    if days is not None and "exclude_recent_days" in {field.name for field in dataclasses.fields(Audience)}:
-        audience = dataclasses.replace(audience, exclude_recent_days=days)  # type: ignore[call-arg]
-    return audience
+    return await checked_audience(workspace_id, *(_ids(raw, field) for field in ID_FIELDS), days)
 
 
 async def live_count(workspace_id: int, raw: Mapping[str, Any]) -> int:

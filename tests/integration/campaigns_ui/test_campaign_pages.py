@@ -187,3 +187,20 @@ async def test_the_event_stream_of_an_ended_campaign_sends_its_head_figures_and_
     assert events == ["status", "figures", "done"]
     assert 'data-status="sent"' in stream.text and 'data-testid="campaign-percent">100%' in stream.text
     assert 'data-testid="campaign-pause-' not in stream.text
+
+
+async def test_the_live_count_leaves_out_whoever_received_a_campaign_lately(client, redis, adapters):
+    workspace, _ = await signed_in_client(client)
+    first = await _draft(workspace)
+    queue = LocalQueue()
+    await campaigns.launch(redis, queue, workspace["id"], first["id"], PERSON)
+    await queue.drain(redis, adapters)
+    second = await campaigns.duplicate(workspace["id"], first["id"])
+    url, chosen = f"/mailing/campaigns/{second['id']}/recipients", {"list_ids": str(first["list_ids"][0])}
+
+    everyone = await post_form(client, url, {**chosen, "exclude_recent_days": ""}, headers={"hx-request": "true"})
+    assert 'data-testid="recipient-count">3<' in everyone.text
+    lately = await post_form(client, url, {**chosen, "exclude_recent_days": "7"}, headers={"hx-request": "true"})
+    assert 'data-testid="recipient-count">0<' in lately.text
+    refused = await post_form(client, url, {**chosen, "exclude_recent_days": "-2"}, headers={"hx-request": "true"})
+    assert 'data-testid="count-error-exclude_recent_days"' in refused.text
