@@ -115,3 +115,51 @@ async def test_wizard_refuses_bad_input_then_launches_into_the_development_inbox
     await page.get_by_test_id("nav-inbox").click()
     await expect(page.get_by_test_id("inbox-row").filter(has_text="reader3@example.com")).to_contain_text(
         "Our spring sale")
+
+
+async def test_an_ab_test_of_subjects_is_scheduled_in_a_time_zone_then_taken_back_to_draft(page):
+    workspace = await make_workspace("Testers")
+    user = await make_user(workspace, "marketer")
+    mailing_list = await make_list(workspace, "Customers")
+    await make_subscribers(mailing_list, 4, prefix="reader")
+    await verified_domain(workspace["id"], "news.example.com")
+    await create_template(workspace["id"], {"name": "Spring offer", "subject": "Spring is here", "html": HTML}, None)
+
+    await sign_in(page, user["email"])
+    await page.goto("/mailing/campaigns/new")
+    await page.get_by_test_id("input-from_email").fill("offers@news.example.com")
+    await page.get_by_test_id("input-name").fill("Subject test")
+    await page.get_by_test_id("input-name").press("Enter")
+    await expect(page.get_by_test_id("step-audience")).to_have_attribute("aria-current", "step")
+    [campaign] = await Campaign.select().where(Campaign.workspace_id == workspace["id"])
+    await page.get_by_test_id(f"list_ids-{mailing_list['id']}").check()
+    await expect(page.get_by_test_id("recipient-count")).to_have_text("4")
+    await _next(page)
+
+    await page.get_by_test_id("input-template_id").select_option(label="Spring offer")
+    await page.get_by_test_id("input-ab_dimension").select_option("subject")
+    await page.get_by_test_id("input-variant_1_subject").fill("Spring is here")
+    await page.get_by_test_id("input-ab_test_percent").fill("50")
+    await _next(page)
+    await expect(page.get_by_test_id("error-variant_2_subject")).to_contain_text("at least 2")
+    await expect(page.get_by_test_id("input-variant_1_subject")).to_have_value("Spring is here")
+    assert (await campaigns.get_campaign(workspace["id"], campaign["id"]))["ab_dimension"] == ""
+    await page.get_by_test_id("input-variant_2_subject").fill("Last days of spring")
+    await _next(page)
+
+    await page.get_by_test_id("send-mode-at").check()
+    await page.get_by_test_id("input-scheduled_at").fill("2030-01-01T09:30")
+    await page.get_by_test_id("input-timezone").select_option("Europe/Paris")
+    await _next(page)
+    await expect(page.get_by_test_id("check-ab")).to_have_attribute("data-level", "warning")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_test_id("campaign-launch").click()
+    await expect(page.get_by_test_id("flash")).to_contain_text("is scheduled")
+    await expect(page.get_by_test_id(f"campaign-status-{campaign['id']}")).to_have_attribute("data-status",
+                                                                                            "scheduled")
+    await expect(page.get_by_test_id("campaign-summary")).to_contain_text("2030-01-01 08:30 UTC")
+    await expect(page.get_by_test_id("ab-variant-2")).to_contain_text("Last days of spring")
+
+    await page.get_by_test_id(f"campaign-unschedule-{campaign['id']}").click()
+    await expect(page.get_by_test_id("step-setup")).to_have_attribute("aria-current", "step")
+    assert (await campaigns.get_campaign(workspace["id"], campaign["id"]))["status"] == "draft"
