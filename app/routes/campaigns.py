@@ -28,7 +28,7 @@ from app.routes.campaign_pages import (
     step_context,
     step_input,
 )
-from app.services import campaigns
+from app.services import audit, campaigns
 from app.services.accounts import Viewer
 from app.services.campaigns import variants, wizard
 from app.services.campaigns.pace import PaceMeter, done_of
@@ -77,11 +77,13 @@ class CampaignController(Controller):
         return Template(STEPS_TEMPLATE["setup"], context=await step_context(viewer, workspace_id, None, "setup"))
 
     @post("/")
-    async def create(self, request: Request, viewer: Viewer, workspace_id: int) -> Redirect:
+    async def create(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis) -> Redirect:
         form = await request.form()
         await submitted(request, STEPS_TEMPLATE["setup"],
                         lambda: step_context(viewer, workspace_id, None, "setup", chosen_of_form(form)))
-        created = await campaigns.create_draft(workspace_id, step_input(form, "setup"), viewer.user_id)
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            created = await campaigns.create_draft(workspace_id, step_input(form, "setup"), viewer.user_id)
+            change.note("campaign.created", "campaign", created["id"], {"name": created["name"]})
         return Redirect(_step_url(created["id"], "audience"), status_code=303)
 
     @get("/{campaign_id:int}/{step:str}", name="campaign_step")
@@ -94,15 +96,17 @@ class CampaignController(Controller):
         return Template(STEPS_TEMPLATE[step], context=await step_context(viewer, workspace_id, campaign, step))
 
     @post("/{campaign_id:int}/{step:str}")
-    async def save_step(self, request: Request, viewer: Viewer, workspace_id: int, campaign_id: int,
-                        step: str) -> Redirect:
+    async def save_step(self, request: Request, viewer: Viewer, workspace_id: int, campaign_id: int, step: str,
+                        redis: Redis) -> Redirect:
         campaign = await campaigns.get_campaign(workspace_id, campaign_id)
         if step not in SAVERS:
             raise LookupError(step)
         form = await request.form()
         await submitted(request, STEPS_TEMPLATE[step],
                         lambda: step_context(viewer, workspace_id, campaign, step, chosen_of_form(form)))
-        await SAVERS[step](workspace_id, campaign_id, step_input(form, step))
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            await SAVERS[step](workspace_id, campaign_id, step_input(form, step))
+            change.note("campaign.updated", "campaign", campaign_id, {"step": step})
         return Redirect(_step_url(campaign_id, _after(step, form)), status_code=303)
 
     @post("/{campaign_id:int}/recipients", opt={"action": "self"})
@@ -167,8 +171,11 @@ class CampaignController(Controller):
         return Redirect(_step_url(campaign_id, "setup"), status_code=303)
 
     @post("/{campaign_id:int}/duplicate")
-    async def duplicate(self, request: Request, viewer: Viewer, workspace_id: int, campaign_id: int) -> Redirect:
-        copy = await campaigns.duplicate(workspace_id, campaign_id, viewer.user_id)
+    async def duplicate(self, request: Request, viewer: Viewer, workspace_id: int, campaign_id: int,
+                        redis: Redis) -> Redirect:
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            copy = await campaigns.duplicate(workspace_id, campaign_id, viewer.user_id)
+            change.note("campaign.duplicated", "campaign", copy["id"], {"from": campaign_id})
         flash(request, f"“{copy['name']}” is a new draft with the same choices: check each step and launch it.",
               "success")
         return Redirect(_step_url(copy["id"], "setup"), status_code=303)

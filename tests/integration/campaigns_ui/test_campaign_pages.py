@@ -3,6 +3,7 @@ send log, the list's keyset pages; another workspace's campaign is a 404 and an 
 
 from __future__ import annotations
 
+from app.db.audit import AuditEntry
 from app.db.campaigns import Campaign
 from app.services import campaigns
 from app.services.campaigns import variants
@@ -53,6 +54,9 @@ async def test_the_wizard_saves_each_step_and_launches_from_the_review(client):
     detail = await client.get(base)
     assert detail.status_code == 200 and "Spring sale" in detail.text
     assert (await client.get(f"{base}/setup")).headers["location"] == base
+    actions = [row["action"] for row in await AuditEntry.select(AuditEntry.action).where(
+        AuditEntry.target_id == str(campaign["id"])).order_by(AuditEntry.id)]
+    assert actions == ["campaign.created", *["campaign.updated"] * 4, "campaign.started"]
 
 
 async def test_refused_setup_shows_each_message_beside_its_field_and_saves_nothing(client):
