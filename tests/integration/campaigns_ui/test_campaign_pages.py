@@ -208,3 +208,27 @@ async def test_the_live_count_leaves_out_whoever_received_a_campaign_lately(clie
     assert 'data-testid="recipient-count">0<' in lately.text
     refused = await post_form(client, url, {**chosen, "exclude_recent_days": "-2"}, headers={"hx-request": "true"})
     assert 'data-testid="count-error-exclude_recent_days"' in refused.text
+
+
+async def test_pause_resume_and_cancel_from_the_list_come_back_to_it(client, redis):
+    workspace, _ = await signed_in_client(client)
+    draft = await _draft(workspace)
+    await campaigns.launch(redis, LocalQueue(), workspace["id"], draft["id"], PERSON)
+    base = f"/mailing/campaigns/{draft['id']}"
+    listed = await client.get("/mailing/campaigns/")
+    assert f'data-testid="campaign-pause-{draft["id"]}"' in listed.text
+    assert f'data-testid="campaign-edit-{draft["id"]}"' not in listed.text
+
+    paused = await post_form(client, f"{base}/pause", {"next": "/mailing/campaigns"})
+    assert paused.headers["location"] == "/mailing/campaigns"
+    assert (await campaigns.get_campaign(workspace["id"], draft["id"]))["status"] == "paused"
+    assert f'data-testid="campaign-resume-{draft["id"]}"' in (await client.get("/mailing/campaigns/")).text
+    await post_form(client, f"{base}/resume", {"next": "//elsewhere.example"})
+    assert (await campaigns.get_campaign(workspace["id"], draft["id"]))["status"] == "sending"
+    cancelled = await post_form(client, f"{base}/cancel", {"next": "//elsewhere.example"})
+    assert cancelled.headers["location"] == base
+    assert (await campaigns.get_campaign(workspace["id"], draft["id"]))["status"] == "cancelled"
+    refused = await post_form(client, f"{base}/pause", {"next": base},
+                              headers={"referer": f"http://127.0.0.1:8000{base}"})
+    assert refused.status_code == 303 and refused.headers["location"] == base
+    assert "Only a campaign that is sending can be paused." in (await client.get(base)).text
