@@ -38,6 +38,8 @@ from app.web.pages import actor_of, is_htmx, on_form_error, submitted
 
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 LIVE_INTERVAL_SECONDS = 1.0
+# A scheduled or paused campaign changes when someone acts or its time comes: looked at less often.
+IDLE_INTERVAL_SECONDS = 5.0
 # A quiet stream still says something this often, so proxies keep it open.
 KEEP_ALIVE_SECONDS = 15.0
 SEND = {"action": "campaigns.send"}
@@ -221,6 +223,6 @@ class CampaignController(Controller):
                 if campaign["status"] in FINISHED:
                     yield ServerSentEventMessage(event="done", data="finished")
                     return
-                await asyncio.sleep(LIVE_INTERVAL_SECONDS)
+                await asyncio.sleep(LIVE_INTERVAL_SECONDS if campaign["status"] == "sending" else IDLE_INTERVAL_SECONDS)
 
         return ServerSentEvent(stream(), headers=SSE_HEADERS)
