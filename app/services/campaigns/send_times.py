@@ -108,6 +108,13 @@ def starts_at(campaign: Mapping[str, Any]) -> datetime | None:
     return campaign.get("scheduled_at")
 
 
+def timing_problem(campaign: Mapping[str, Any]) -> str | None:
+    """Why the campaign cannot go out as its Delivery step says (a mode that needs a time has none), or None."""
+    if campaign.get("send_mode") in TIMED_MODES and campaign.get("scheduled_at") is None:
+        return "Choose the date and time."
+    return None
+
+
 # The same start, for a query over campaigns (`start_due`): columns of the campaigns table `c`.
 STARTS_AT_SQL = (f"CASE WHEN c.send_mode = 'local' THEN (c.scheduled_at AT TIME ZONE c.timezone) "
                  f"AT TIME ZONE '{EARLIEST_ZONE}' ELSE c.scheduled_at END")

@@ -101,9 +101,10 @@ async def test_each_recipient_gets_it_at_the_chosen_time_in_their_own_zone(redis
     assert await campaigns.send_campaign_batch(redis, queue, adapters, workspace["id"], draft["id"],
                                                ids[0], ids[-1]) == 0
 
-    # Tokyo's moment comes: the minute sweep queues that row alone, once.
+    # Tokyo's moment comes: the reaper's minute sweep queues that row alone, once.
     await Delivery.update({Delivery.next_attempt_at: now()}).where(Delivery.id == rows["tokyo@example.com"]["id"])
-    assert await send_times.queue_fallen_due(redis, queue, workspace["id"], draft["id"]) == 1
+    await campaigns.reap(redis, queue)
+    assert [batch[2:4] for batch in queue.batches] == [(rows["tokyo@example.com"]["id"],) * 2]
     assert await send_times.queue_fallen_due(redis, queue, workspace["id"], draft["id"]) == 0
     assert await _run_batches(redis, queue, adapters) == 1
     sent = {email for email, row in (await _deliveries(draft["id"])).items() if row["status"] == "sent"}
@@ -115,6 +116,8 @@ def test_a_campaign_in_local_time_starts_when_the_first_zone_reaches_its_time():
                 "scheduled_at": datetime(2099, 1, 15, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))}
     assert send_times.starts_at(campaign) == datetime(2099, 1, 14, 19, 0, tzinfo=UTC)
     assert send_times.starts_at({**campaign, "send_mode": "at"}) == campaign["scheduled_at"]
+    assert send_times.timing_problem({**campaign, "scheduled_at": None}) == "Choose the date and time."
+    assert send_times.timing_problem({**campaign, "send_mode": "now", "scheduled_at": None}) is None
 
 
 def _hour_of_week(moment: datetime) -> int:
