@@ -144,7 +144,10 @@ def stop_postgres(folder: Path) -> None:
 
 
 def start_redis(folder: Path, port: int) -> bool:
-    """Start (or reuse) Redis in `folder` on `port`; True when this call started it."""
+    """Start (or reuse) Redis in `folder` on `port`; True when this call started it.
+
+    The append-only file, written every second, keeps queued batches, acceptances and token buckets
+    across a restart (at most the last second is lost; the reaper and the quota rebuild cover that)."""
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     if port_is_open(port):
@@ -152,7 +155,7 @@ def start_redis(folder: Path, port: int) -> bool:
     subprocess.run(
         [str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
          "--daemonize", "yes", "--pidfile", str(folder / "redis.pid"), "--logfile", str(folder / "redis.log"),
-         "--save", "60 1000", "--appendonly", "no"],
+         "--save", "60 1000", "--appendonly", "yes", "--appendfsync", "everysec"],
         check=True, stdout=subprocess.DEVNULL,
     )
     if not _wait_for(port, 10):

@@ -23,10 +23,14 @@ from app.db.delivery import DeliveryServer
 from app.esp.base import EmailServiceProvider, OutgoingMessage, SendResult
 from app.esp.registry import adapter_for
 from app.services.delivery_servers import stored_secrets
-from app.services.routing import BREAKER, OTHERS, Candidate, quota_buckets, route, routing_context
+from app.services.routing import BREAKER, OTHERS, Candidate, RoutingContext, quota_buckets, route, routing_context
+from app.services.sqlparams import fetch_positional
 from app.services.system_mail import default_sender
 from app.services.tenancy import owned_by
 from app.services.throttling import (
+    DAY,
+    HOUR,
+    MONTH,
     AimdPolicy,
     Bucket,
     Outcomes,
@@ -39,9 +43,23 @@ from app.services.throttling import (
     record_success,
     workspace_bucket,
 )
+from app.services.throttling.restore import needs_restore, period_usage, restore
 from app.settings import get_settings
 
 DEFAULT_DEFER_SECONDS = 60.0
+# What each server of a workspace sent in the last hour, day and month: the campaigns still sending, or
+# finished within the month, and their sent deliveries (through the (campaign_id, email) index).
+_SENT_BY_SERVER = """
+SELECT d.server_id,
+       count(*) FILTER (WHERE d.sent_at > now() - interval '1 hour') AS hour,
+       count(*) FILTER (WHERE d.sent_at > now() - interval '1 day') AS day,
+       count(*) AS month
+FROM campaigns c JOIN deliveries d ON d.campaign_id = c.id
+WHERE c.workspace_id = $1::integer AND d.workspace_id = $1::integer
+  AND (c.status IN ('sending', 'paused') OR c.finished_at > now() - interval '30 days')
+  AND d.status = 'sent' AND d.server_id IS NOT NULL AND d.sent_at > now() - interval '30 days'
+GROUP BY d.server_id
+"""
 
 
 @dataclass
@@ -125,9 +143,29 @@ async def send_buckets(redis: Redis, server: dict, group: dict | None, plans: Ma
     return buckets
 
 
+async def sent_by_server(workspace_id: int) -> dict[int, dict[float, int]]:
+    """Messages each server of the workspace sent within the last hour, day and month, by period in seconds."""
+    rows = await fetch_positional(_SENT_BY_SERVER, [workspace_id])
+    return {row["server_id"]: {HOUR: row["hour"], DAY: row["day"], MONTH: row["month"]} for row in rows}
+
+
+async def restore_quotas(redis: Redis, workspace_id: int, context: RoutingContext) -> None:
+    """After Redis lost the buckets, set each server's hour, day (warm-up cap included) and month buckets
+    from what the deliveries table says it sent, before any of them gives out a token."""
+    if not await needs_restore(redis, workspace_id):
+        return
+    sent = await sent_by_server(workspace_id)
+    used = []
+    for server in context.servers.values():
+        buckets, _ = quota_buckets(server, context.plans)
+        used += period_usage(buckets, sent.get(server["id"], {}))
+    await restore(redis, workspace_id, used)
+
+
 async def send_routed(redis: Redis, workspace_id: int, messages: list[OutgoingMessage], adapters: Adapters,
                       list_id: int | None = None, tag: str = "") -> list[Outcome]:
     context = await routing_context(workspace_id)
+    await restore_quotas(redis, workspace_id, context)
     servers = context.servers
     by_name = {group["name"]: group for group in context.groups}
     outcomes = []

@@ -20,11 +20,13 @@ import asyncio
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from app.esp.base import EmailServiceProvider, OutgoingMessage, SendResult
 from app.logs import get_logger
@@ -35,6 +37,7 @@ from app.services.sending import (
     Adapters,
     count_outcomes,
     failover_order,
+    restore_quotas,
     send_buckets,
     server_failed,
 )
@@ -213,8 +216,8 @@ class _Rounds:
                 unsent.append((buckets, 1))
             self._sorted(plan, server, result)
         if broken:
-            await record_failure(self.redis, server_id, BREAKER, broken[0][:200])
-        await give_back(self.redis, unsent)
+            await _best_effort("breaker", record_failure(self.redis, server_id, BREAKER, broken[0][:200]))
+        await _best_effort("refund", give_back(self.redis, unsent))
 
     def _sorted(self, plan: _Plan, server: dict, result: SendResult | None) -> None:
         outcome, name = plan.outcome, server["name"]
@@ -248,6 +251,15 @@ class _Rounds:
         for (server_id, group_name), counted in self.counts.items():
             await count_outcomes(self.redis, server_id, group_name, Outcomes(**counted),
                                  self.groups.get((server_id, group_name)))
+
+
+async def _best_effort(what: str, work: Coroutine[Any, Any, None]) -> None:
+    """Bookkeeping once messages went out: Redis failing (restarting) here must not keep their outcomes
+    from reaching PostgreSQL, or the batch would be sent again when its lease runs out."""
+    try:
+        await work
+    except RedisError:
+        log.warning("sending_bookkeeping_failed", what=what, exc_info=True)
 
 
 def _lanes(adapter: EmailServiceProvider) -> int:
@@ -298,11 +310,19 @@ async def send_batch(redis: Redis, workspace_id: int, items: Sequence[BatchItem]
     context = context or await routing_context(workspace_id)
     if not context.servers:
         return await _development_inbox(items, on_accepted)
+    await restore_quotas(redis, workspace_id, context)
     plans = await _plans(redis, workspace_id, items, tag, context)
     rounds = _Rounds(redis, context, adapters, on_accepted, defer_seconds)
     while open_plans := [plan for plan in plans if plan.next_server() is not None]:
-        await rounds.run(open_plans)
-    await rounds.record()
+        try:
+            await rounds.run(open_plans)
+        except RedisError as exc:
+            # No token could be taken for this round: its messages were not sent, and wait like throttled ones.
+            log.warning("sending_round_failed", error=str(exc))
+            for plan in open_plans:
+                plan.move_on(f"not sent: Redis failed ({exc})", defer_seconds)
+                plan.position = len(plan.servers)
+    await _best_effort("outcomes", rounds.record())
     await adapters.close_retired()
     for plan in plans:
         if plan.outcome.verdict is Verdict.DEFERRED:
