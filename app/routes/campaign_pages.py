@@ -137,7 +137,8 @@ async def _review_data(workspace_id: int, campaign: Mapping[str, Any] | None) ->
     checked = await review.review(workspace_id, campaign["id"])
     scheduled = campaign["scheduled_at"]
     return {"review": checked, "schedules": scheduled is not None and scheduled > now(), "field_steps": FIELD_STEPS,
-            "step_titles": dict(STEPS)}
+            "step_titles": dict(STEPS),
+            "check_steps": {key: FIELD_STEPS[field] for key, field in review.FIELDS.items() if field in FIELD_STEPS}}
 
 
 STEP_DATA = {"setup": _setup_data, "audience": _audience_data, "content": _content_data,

@@ -75,6 +75,8 @@ async def test_a_refused_launch_names_the_problem_and_the_step_to_fix_it(client)
     workspace, _ = await signed_in_client(client)
     draft = await _draft(workspace, list_ids=[])
 
+    review = await client.get(f"/mailing/campaigns/{draft['id']}/review")
+    assert f'href="/mailing/campaigns/{draft["id"]}/audience" data-testid="check-fix-audience"' in review.text
     answer = await post_form(client, f"/mailing/campaigns/{draft['id']}/launch")
     assert answer.status_code == 422
     assert 'data-testid="launch-refused"' in answer.text and 'data-testid="fix-list_ids"' in answer.text
