@@ -15,6 +15,8 @@ from app.db.accounts import Workspace
 from app.db.campaigns import Campaign
 from app.db.content import EmailTemplate, SendingDomain
 from app.db.delivery import DeliveryServer
+from app.piccolo_conf import DB
+from app.services import statements
 from app.services.accounts import now
 from app.services.campaigns import send_times
 from app.services.campaigns.audience import checked_audience
@@ -37,7 +39,8 @@ MOST_RECENT_DAYS = 365
 # is still ahead: see `duplicate`).
 CHOSEN = ("from_name", "from_email", "reply_to", "subject", "preheader", "template_id", "routing_tag",
           *ID_FIELDS, "timezone", "tags", "utm", "pool_server_ids", "exclude_recent_days", "send_mode",
-          "window_start", "window_end", "speed_per_hour")
+          "window_start", "window_end", "speed_per_hour", "ab_dimension", "ab_test_percent", "ab_metric",
+          "ab_wait_minutes")
 # Records that must check out before a domain is verified: the ones mailbox providers authenticate with.
 VERIFYING_RECORDS = ("SPF", "DKIM")
 
@@ -315,7 +318,9 @@ async def duplicate(workspace_id: int, campaign_id: int, user_id: int | None = N
     source = await get_campaign(workspace_id, campaign_id)
     name = f"{source['name']} (copy)"[:NAME_LENGTH]
     ahead = source["scheduled_at"] if source["scheduled_at"] and source["scheduled_at"] > now() else None
-    rows = await Campaign.insert(Campaign(
-        workspace_id=checked_workspace_id(workspace_id), name=name, created_by=user_id, created_at=now(),
-        updated_at=now(), scheduled_at=ahead, **{field: source[field] for field in CHOSEN})).returning(Campaign.id)
+    async with DB.transaction():
+        rows = await Campaign.insert(Campaign(
+            workspace_id=checked_workspace_id(workspace_id), name=name, created_by=user_id, created_at=now(),
+            updated_at=now(), scheduled_at=ahead, **{field: source[field] for field in CHOSEN})).returning(Campaign.id)
+        await statements.run("ab_tests.copy-variants", workspace_id, source["id"], rows[0]["id"])
     return await get_campaign(workspace_id, rows[0]["id"])

@@ -26,7 +26,7 @@ from app.db.campaigns import Campaign
 from app.services import audit, statements
 from app.services.accounts import now
 from app.services.audit import SYSTEM, Actor
-from app.services.campaigns import counters
+from app.services.campaigns import counters, send_times
 from app.services.campaigns.drafts import CampaignError, get_campaign
 from app.services.campaigns.ending import note_progress
 from app.services.campaigns.materialise import materialise
@@ -79,7 +79,8 @@ async def launch(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id:
     variants: list[SentContent] = []
     if campaign["status"] == "draft":
         values, variants = await _reviewed_snapshot(redis, workspace_id, campaign)
-    future = campaign["scheduled_at"] is not None and campaign["scheduled_at"] > now()
+    # A local-time campaign starts when the earliest time zone reaches its time.
+    future = (start := send_times.starts_at(campaign)) is not None and start > now()
     if campaign["status"] == "draft" and future:
         await _move(redis, workspace_id, campaign_id, actor, "campaign.scheduled", ("draft",),
                     {**values, Campaign.status: "scheduled", Campaign.status_reason: ""},
@@ -148,7 +149,6 @@ async def cancel(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor
                        {Campaign.status: "cancelled", Campaign.finished_at: now()}):
         raise CampaignError("Only a scheduled, sending or paused campaign can be cancelled.")
     await statements.run("campaigns.cancel-open", workspace_id, campaign_id)
-    await statements.run("ab_tests.cancel-held", workspace_id, campaign_id)
     await counters.reconcile(redis, workspace_id, campaign_id)
     return await get_campaign(workspace_id, campaign_id)
 
@@ -162,14 +162,18 @@ def held_reason(scheduled_at: datetime, late: timedelta) -> str:
 async def start_due(redis: Redis, queue: SendQueue, latest_start: timedelta | None = None) -> list[int]:
     """Start the scheduled campaigns whose time has come (across workspaces); hold those too late to start."""
     grace = latest_start or timedelta(minutes=get_settings().sending.latest_start_minutes)
-    due = await fetch("SELECT id, workspace_id, scheduled_at, now() AS now FROM campaigns WHERE status = 'scheduled' "
-                      "AND status_reason = '' AND scheduled_at <= now() ORDER BY scheduled_at")
+    # A local-time campaign starts up to 27 hours before its scheduled_at (its time in UTC+14 vs its own zone);
+    # the bound keeps the scheduled_at index in use.
+    due = await fetch(f"SELECT c.id, c.workspace_id, {send_times.STARTS_AT_SQL} AS starts_at, now() AS now "
+                      "FROM campaigns c WHERE c.status = 'scheduled' AND c.status_reason = '' "
+                      f"AND c.scheduled_at <= now() + interval '27 hours' AND {send_times.STARTS_AT_SQL} <= now() "
+                      "ORDER BY 3")
     started = []
     for row in due:
-        late = row["now"] - row["scheduled_at"]
+        late = row["now"] - row["starts_at"]
         if late > grace:
             await _move(redis, row["workspace_id"], row["id"], SYSTEM, "campaign.held", ("scheduled",),
-                        {Campaign.status_reason: held_reason(row["scheduled_at"], late)},
+                        {Campaign.status_reason: held_reason(row["starts_at"], late)},
                         {"late_minutes": int(late.total_seconds() // 60)})
         elif await _start(redis, queue, row["workspace_id"], row["id"], SYSTEM, {}):
             started.append(row["id"])

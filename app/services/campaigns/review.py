@@ -28,6 +28,7 @@ from app.db.content import SendingDomain
 from app.db.delivery import DeliveryServer
 from app.redis_client import get_redis
 from app.services.accounts import now
+from app.services.campaigns import send_times
 from app.services.campaigns.audience import Audience, exclusion_sql, one_list_definitions, recipient_count, union_sql
 from app.services.campaigns.content import with_preheader
 from app.services.campaigns.drafts import get_campaign
@@ -60,7 +61,8 @@ REVIEW_URLS = PatternUrls(unsubscribe=UNSUBSCRIBE_MARKER, mailto="mailto:unsubsc
                           web_version="https://review.ignite.invalid/web-version")
 # The form field each check's problem is shown next to when launch refuses.
 FIELDS = {"template": "template_id", "subject": "subject", "unsubscribe": "template_id", "sender": "from_email",
-          "dns": "from_email", "audience": "list_ids", "ab": "ab_dimension", "quota": "__all__"}
+          "dns": "from_email", "audience": "list_ids", "ab": "ab_dimension", "quota": "__all__",
+          "timing": "scheduled_at"}
 # Per-recipient sends (local time, best hour) spread over a day of time zones.
 SPREAD_OVER = timedelta(days=1)
 # Content checks of the renderer shown as warnings: they deserve a look but may be intended.
@@ -307,6 +309,11 @@ def _audience_check(audience: Audience, recipients: int | None, anyone: bool) ->
     return Check("audience", OK, f"{recipients:,} recipients." if recipients is not None else "Recipients found.")
 
 
+def _timing_checks(campaign: Mapping[str, Any]) -> list[Check]:
+    problem = send_times.timing_problem(campaign)
+    return [Check("timing", PROBLEM, problem)] if problem else []
+
+
 async def review(workspace_id: int, campaign_id: int, redis: Redis | None = None) -> Review:
     """Every check of the campaign as it stands now; kept on the campaign as its last review."""
     redis = redis or get_redis()
@@ -315,7 +322,8 @@ async def review(workspace_id: int, campaign_id: int, redis: Redis | None = None
     audience = Audience.of(campaign)
     recipients = 0 if audience.empty else await recipient_count(workspace_id, audience)
     checks = [*await _content_review(campaign, sent), *await _sender_checks(workspace_id, campaign),
-              _audience_check(audience, recipients, recipients > 0), *_ab_checks(campaign, sent, recipients)]
+              _audience_check(audience, recipients, recipients > 0), *_ab_checks(campaign, sent, recipients),
+              *_timing_checks(campaign)]
     quota_check, quota = await _quota_check(redis, workspace_id, campaign, recipients)
     checks.append(quota_check)
     start = max(campaign["scheduled_at"] or now(), now())
@@ -332,7 +340,7 @@ async def launch_review(redis: Redis, workspace_id: int, campaign: dict) -> Revi
     audience = Audience.of(campaign)
     anyone = not audience.empty and await anyone_mailable(workspace_id, audience)
     checks = [*await _content_review(campaign, sent), *await _sender_checks(workspace_id, campaign),
-              _audience_check(audience, None, anyone), *_ab_checks(campaign, sent, None)]
+              _audience_check(audience, None, anyone), *_ab_checks(campaign, sent, None), *_timing_checks(campaign)]
     quota_check, quota = await _quota_check(redis, workspace_id, campaign, None)
     checks.append(quota_check)
     return Review(checks, 0, quota.today if quota else None, None, sent)

@@ -36,11 +36,8 @@ UPDATE deliveries d SET variant = $3::smallint, status = 'queued', updated_at = 
 FROM picked WHERE d.id = picked.id
 RETURNING d.id
 
--- name: cancel-held
--- $1 workspace, $2 campaign: the held rest of a cancelled campaign's test will never be sent.
-WITH cancelled AS (
-    UPDATE deliveries SET status = 'cancelled', last_answer = 'campaign cancelled', updated_at = now()
-    WHERE workspace_id = $1::integer AND campaign_id = $2::integer AND status = 'held'
-    RETURNING 1
-)
-SELECT count(*) AS n FROM cancelled
+-- name: copy-variants
+-- $1 workspace, $2 the campaign copied, $3 its copy: the variants as chosen, without their snapshots.
+INSERT INTO campaign_variants (workspace_id, campaign_id, variant, subject, from_name, template_id)
+SELECT workspace_id, $3::integer, variant, subject, from_name, template_id FROM campaign_variants
+WHERE workspace_id = $1::integer AND campaign_id = $2::integer

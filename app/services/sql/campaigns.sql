@@ -70,10 +70,10 @@ WHERE d.status = 'claimed' AND d.lease_until < now() AND c.id = d.campaign_id
 RETURNING d.workspace_id, d.campaign_id, d.id, d.status
 
 -- name: cancel-open
--- $1 workspace, $2 campaign: every row not yet handed to a worker is cancelled.
+-- $1 workspace, $2 campaign: every row not yet handed to a worker (an A/B test's held rest too) is cancelled.
 WITH cancelled AS (
     UPDATE deliveries SET status = 'cancelled', last_answer = 'campaign cancelled', updated_at = now()
-    WHERE workspace_id = $1::integer AND campaign_id = $2::integer AND status IN ('queued', 'deferred')
+    WHERE workspace_id = $1::integer AND campaign_id = $2::integer AND status IN ('queued', 'deferred', 'held')
     RETURNING 1
 )
 SELECT count(*) AS n FROM cancelled

@@ -265,3 +265,12 @@ async def test_cancelling_a_test_cancels_its_held_rest_and_it_is_never_decided(r
     assert await winner.decide_due(redis, queue) == []
     assert {row["status"] for row in await _deliveries(campaign["id"])} == {"cancelled"}
     assert (await campaigns.get_campaign(workspace["id"], campaign["id"]))["skipped_count"] == 200
+
+
+async def test_duplicating_an_ab_campaign_keeps_its_test_and_variants():
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    source = await _ab_campaign(workspace, mailing_list, variant_1_subject="Red", variant_2_subject="Blue")
+    copy = await campaigns.duplicate(workspace["id"], source["id"])
+    assert (copy["ab_dimension"], copy["ab_test_percent"]) == ("subject", 50)
+    assert [row["subject"] for row in await variants.variants_of(workspace["id"], copy["id"])] == ["Red", "Blue"]

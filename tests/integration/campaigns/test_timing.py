@@ -243,3 +243,41 @@ async def test_the_speed_limit_holds_over_an_hour_whatever_the_demand(redis):
         allowed = await speed.allowance(redis, campaign, list(range(5)), now=start + step * 10)
         granted += len(allowed.now)
     assert 120 <= granted <= 120 + 2  # the limit, plus the two a minute's burst holds at the start
+
+
+async def test_a_local_time_campaign_is_started_by_the_scheduler_when_the_earliest_zone_reaches_its_time(
+        redis, queue):
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await make_subscriber(mailing_list, "ann@example.com", status="confirmed", timezone="Pacific/Kiritimati")
+    # 09:00 in Paris, tomorrow: already past in UTC+14 only once its clock reads 09:00 there.
+    paris_time = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).replace(hour=9, minute=0, second=0,
+                                                                                      microsecond=0)
+    draft = await ready_campaign(workspace["id"], [mailing_list["id"]], send_mode="local", timezone="Europe/Paris",
+                                 scheduled_at=paris_time.strftime("%Y-%m-%dT%H:%M"))
+    scheduled = await campaigns.launch(redis, queue, workspace["id"], draft["id"], PERSON)
+    assert scheduled["status"] == "scheduled"
+    starts = send_times.starts_at(scheduled)
+    assert starts is not None and starts < scheduled["scheduled_at"]
+
+    # Time moves on to a minute after the earliest zone's 09:00, still hours before Paris's.
+    moved = starts - now() + timedelta(minutes=1)
+    await Campaign.update({Campaign.scheduled_at: scheduled["scheduled_at"] - moved}).where(
+        Campaign.id == draft["id"])
+    assert await campaigns.start_due(redis, queue) == [draft["id"]]
+    assert (await campaigns.get_campaign(workspace["id"], draft["id"]))["status"] == "sending"
+
+
+async def test_a_timed_mode_without_its_time_cannot_launch(redis, queue):
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await make_subscriber(mailing_list, "ann@example.com", status="confirmed")
+    draft = await ready_campaign(workspace["id"], [mailing_list["id"]])
+    await Campaign.update({Campaign.send_mode: "best_hour"}).where(Campaign.id == draft["id"])
+    try:
+        await campaigns.launch(redis, queue, workspace["id"], draft["id"], PERSON)
+    except campaigns.CampaignError as refused:
+        assert refused.errors["scheduled_at"] == "Choose the date and time."
+    else:
+        raise AssertionError("launched without a time")
+    assert (await campaigns.get_campaign(workspace["id"], draft["id"]))["status"] == "draft"
