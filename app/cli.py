@@ -86,6 +86,38 @@ def cmd_createuser(args: argparse.Namespace) -> None:
     asyncio.run(create())
 
 
+def cmd_stop_sending(args: argparse.Namespace) -> None:
+    """The operator's kill switch: no campaign of any workspace is sent until `ignite resume-sending`."""
+    _ensure_backing_services()
+
+    async def stop() -> None:
+        from app.services.forms import FormError
+        from app.services.kill_switch import stop_platform
+
+        try:
+            stopped = await stop_platform(args.reason, args.by or getpass.getuser())
+        except FormError as exc:
+            _fail(str(exc))
+        print(f"Sending is stopped for every workspace ({stopped.reason}). `ignite resume-sending` restarts it.")
+
+    asyncio.run(stop())
+
+
+def cmd_resume_sending(_: argparse.Namespace) -> None:
+    _ensure_backing_services()
+
+    async def resume() -> None:
+        from app.services.kill_switch import platform_stop, resume_platform
+
+        lifted = await resume_platform()
+        still = await platform_stop()
+        if still is not None:
+            _fail(f"sending stays stopped: {still.reason} (unset SENDING_STOPPED and restart the workers)")
+        print("Sending restarted for every workspace." if lifted else "Sending was not stopped.")
+
+    asyncio.run(resume())
+
+
 def web_command(port: int | None = None) -> list[str]:
     from app.settings import get_settings
 
@@ -213,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     commands.add_parser("seed", help="create the demo workspace if none exists").set_defaults(func=cmd_seed)
     commands.add_parser("services", help="start the embedded PostgreSQL and Redis").set_defaults(func=cmd_services)
+    stop = commands.add_parser("stop-sending", help="stop every campaign send of every workspace")
+    stop.add_argument("--reason", required=True, help="why; shown to every workspace")
+    stop.add_argument("--by", default="", help="who stops it (default: your user name)")
+    stop.set_defaults(func=cmd_stop_sending)
+    commands.add_parser("resume-sending", help="lift `ignite stop-sending`").set_defaults(func=cmd_resume_sending)
     create = commands.add_parser("createuser", help="create a user in a workspace")
     create.add_argument("--email", required=True)
     create.add_argument("--name", default="")

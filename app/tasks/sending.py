@@ -9,7 +9,7 @@ from __future__ import annotations
 import dramatiq
 
 from app.redis_client import get_redis
-from app.services import campaigns
+from app.services import campaigns, kill_switch
 from app.services.campaigns import winner
 from app.services.sending import Adapters
 from app.settings import get_settings
@@ -40,6 +40,10 @@ QUEUE = DramatiqQueue()
 # No retries: a failed batch keeps its lease until the reaper hands its rows out again.
 @dramatiq.actor(broker=broker, queue_name="send", max_retries=0, time_limit=BATCH_TIME_LIMIT_MS)
 async def send_campaign_batch(workspace_id: int, campaign_id: int, first_id: int, last_id: int) -> None:
+    if await kill_switch.held_by_operator(get_redis(), campaign_id):
+        # Nothing claimed: the batch looks again in a minute, and sends once the operator restarts sending.
+        QUEUE.send_batch(workspace_id, campaign_id, first_id, last_id, kill_switch.HELD_RETRY_SECONDS)
+        return
     await campaigns.send_campaign_batch(get_redis(), QUEUE, ADAPTERS, workspace_id, campaign_id, first_id, last_id)
 
 

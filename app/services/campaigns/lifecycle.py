@@ -23,7 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.db.campaigns import Campaign
-from app.services import audit, statements
+from app.services import audit, kill_switch, statements
 from app.services.accounts import now
 from app.services.audit import SYSTEM, Actor
 from app.services.campaigns import counters, send_times
@@ -92,6 +92,8 @@ async def launch(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id:
 
 async def _start(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int, actor: Actor,
                  values: Mapping[Any, Any], variants: Sequence[SentContent] = ()) -> bool:
+    if not await kill_switch.may_start(workspace_id, actor):
+        return False
     # Created here, once: send workers routing their first batches at the same moment would race to create them.
     await domain_groups(workspace_id)
     started = await _move(redis, workspace_id, campaign_id, actor, "campaign.started", ("draft", "scheduled"), {
@@ -133,6 +135,7 @@ async def queue_due(redis: Redis, queue: SendQueue, workspace_id: int, campaign_
 
 async def resume(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id: int, actor: Actor) -> dict:
     campaign = await get_campaign(workspace_id, campaign_id)
+    await kill_switch.refuse_while_stopped(workspace_id)
     if not await _move(redis, workspace_id, campaign_id, actor, "campaign.resumed", ("paused",),
                        {Campaign.status: "sending"}):
         raise CampaignError("Only a paused campaign can be resumed.")
