@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from redis.asyncio import Redis
 
 from app.routes.portals import permitted, section_context
-from app.services import campaigns, delivery_servers, lists, sending_domains, templates
+from app.services import campaigns, delivery_servers, kill_switch, lists, sending_domains, templates
 from app.services.accounts import Viewer, now
 from app.services.campaigns import Audience, recipient_count, review, variants
 from app.services.campaigns.drafts import PAGE_SIZE
@@ -136,7 +136,8 @@ async def _review_data(workspace_id: int, campaign: Mapping[str, Any] | None) ->
     assert campaign is not None
     checked = await review.review(workspace_id, campaign["id"])
     scheduled = campaign["scheduled_at"]
-    return {"review": checked, "schedules": scheduled is not None and scheduled > now(), "field_steps": FIELD_STEPS,
+    return {"review": checked, "stop": await kill_switch.stop_for(workspace_id),
+            "schedules": scheduled is not None and scheduled > now(), "field_steps": FIELD_STEPS,
             "step_titles": dict(STEPS),
             "check_steps": {key: FIELD_STEPS[field] for key, field in review.FIELDS.items() if field in FIELD_STEPS}}
 
@@ -161,6 +162,7 @@ async def index_context(viewer: Viewer, workspace_id: int, before: int | None) -
     return {**section_context("mailing", "campaigns"), "campaigns": rows, "before": before,
             "next_before": rows[-1]["id"] if len(rows) == PAGE_SIZE else None,
             "labels": STATUS_LABELS, "can": permitted(viewer, CHANGE, "campaigns.send", "sending.stop"),
+            "stop": await kill_switch.workspace_stop(workspace_id), "platform_stop": await kill_switch.platform_stop(),
             "errors": {}, "form": {}}
 
 

@@ -28,7 +28,7 @@ from app.routes.campaign_pages import (
     step_context,
     step_input,
 )
-from app.services import audit, campaigns
+from app.services import audit, campaigns, kill_switch
 from app.services.accounts import Viewer
 from app.services.campaigns import variants, wizard
 from app.services.campaigns.pace import PaceMeter, done_of
@@ -226,3 +226,19 @@ class CampaignController(Controller):
                 await asyncio.sleep(LIVE_INTERVAL_SECONDS if campaign["status"] == "sending" else IDLE_INTERVAL_SECONDS)
 
         return ServerSentEvent(stream(), headers=SSE_HEADERS)
+
+    @post("/stop", opt=STOP)
+    async def stop_sending(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis) -> Redirect:
+        form = await submitted(request, "mailing/campaigns/index.html",
+                               lambda: index_context(viewer, workspace_id, None))
+        stop = await kill_switch.stop_workspace(redis, workspace_id, actor_of(request), form.get("reason", ""))
+        flash(request, f"Every send of this workspace is stopped: “{stop.reason}”. Campaigns that were sending are "
+                       "paused until you restart sending.", "info")
+        return Redirect("/mailing/campaigns", status_code=303)
+
+    @post("/restart", opt=STOP)
+    async def restart_sending(self, request: Request, workspace_id: int, redis: Redis) -> Redirect:
+        resumed = await kill_switch.restart_workspace(redis, workspace_id, actor_of(request), QUEUE)
+        flash(request, f"Sending is allowed again; {len(resumed)} campaign(s) the stop paused are sending again.",
+              "success")
+        return Redirect("/mailing/campaigns", status_code=303)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app.db.audit import AuditEntry
 from app.db.campaigns import Campaign
-from app.services import campaigns
+from app.services import campaigns, kill_switch
 from app.services.campaigns import variants
 from tests.factories import login, make_user, make_workspace, post_form, signed_in_client
 from tests.integration.campaigns.helpers import PERSON, LocalQueue
@@ -234,3 +234,44 @@ async def test_pause_resume_and_cancel_from_the_list_come_back_to_it(client, red
                               headers={"referer": f"http://127.0.0.1:8000{base}"})
     assert refused.status_code == 303 and refused.headers["location"] == base
     assert "Only a campaign that is sending can be paused." in (await client.get(base)).text
+
+
+async def test_an_admin_stops_all_sending_with_a_reason_and_restarts_it(client, redis):
+    workspace, owner = await signed_in_client(client)
+    sending = await _draft(workspace)
+    await campaigns.launch(redis, LocalQueue(), workspace["id"], sending["id"], PERSON)
+    waiting = await campaigns.duplicate(workspace["id"], sending["id"])
+
+    blank = await post_form(client, "/mailing/campaigns/stop", {"reason": "  "})
+    assert blank.status_code == 422 and 'data-testid="error-reason"' in blank.text
+    assert await kill_switch.workspace_stop(workspace["id"]) is None
+
+    stopped = await post_form(client, "/mailing/campaigns/stop", {"reason": "Wrong list picked"})
+    assert stopped.status_code == 303
+    listed = await client.get("/mailing/campaigns/")
+    assert 'data-testid="kill-switch-state"' in listed.text and "Wrong list picked" in listed.text
+    assert owner["email"] in listed.text and 'data-testid="sending-restart"' in listed.text
+    assert (await campaigns.get_campaign(workspace["id"], sending["id"]))["status"] == "paused"
+    review = await client.get(f"/mailing/campaigns/{waiting['id']}/review")
+    assert 'data-testid="review-stopped"' in review.text
+    refused = await post_form(client, f"/mailing/campaigns/{waiting['id']}/launch")
+    assert refused.status_code == 422 and "Wrong list picked" in refused.text
+    assert (await campaigns.get_campaign(workspace["id"], waiting["id"]))["status"] == "draft"
+
+    await post_form(client, "/mailing/campaigns/restart")
+    assert await kill_switch.workspace_stop(workspace["id"]) is None
+    assert (await campaigns.get_campaign(workspace["id"], sending["id"]))["status"] == "sending"
+    assert 'data-testid="sending-stop"' in (await client.get("/mailing/campaigns/")).text
+
+
+async def test_a_marketer_sees_the_stop_but_cannot_stop_or_restart_sending(client, redis):
+    workspace = await make_workspace()
+    marketer = await make_user(workspace, "marketer")
+    await login(client, marketer["email"])
+    assert 'data-testid="sending-stop"' not in (await client.get("/mailing/campaigns/")).text
+    assert (await post_form(client, "/mailing/campaigns/stop", {"reason": "Because"})).status_code == 403
+    await kill_switch.stop_workspace(redis, workspace["id"], PERSON, "Complaint spike")
+    listed = await client.get("/mailing/campaigns/")
+    assert "Complaint spike" in listed.text and 'data-testid="sending-restart"' not in listed.text
+    assert (await post_form(client, "/mailing/campaigns/restart")).status_code == 403
+    assert await kill_switch.workspace_stop(workspace["id"]) is not None
