@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import expect
 
 from app.db.campaigns import Campaign
-from app.services import campaigns
+from app.services import campaigns, kill_switch
 from app.services.templates import create_template
 from tests.e2e.test_portals import sign_in
 from tests.factories import make_list, make_subscribers, make_user, make_workspace
@@ -163,3 +163,28 @@ async def test_an_ab_test_of_subjects_is_scheduled_in_a_time_zone_then_taken_bac
     await page.get_by_test_id(f"campaign-unschedule-{campaign['id']}").click()
     await expect(page.get_by_test_id("step-setup")).to_have_attribute("aria-current", "step")
     assert (await campaigns.get_campaign(workspace["id"], campaign["id"]))["status"] == "draft"
+
+
+async def test_an_admin_stops_all_sending_only_with_a_reason_and_restarts_it(page):
+    workspace = await make_workspace("Stoppers")
+    admin = await make_user(workspace, "admin")
+
+    await sign_in(page, admin["email"])
+    await page.goto("/mailing/campaigns")
+    await page.get_by_test_id("kill-switch-open").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_test_id("sending-stop").click()
+    await expect(page.get_by_test_id("error-reason")).to_contain_text("Say why")
+    assert await kill_switch.workspace_stop(workspace["id"]) is None
+
+    await page.get_by_test_id("input-reason").fill("Complaints from the spring list")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_test_id("sending-stop").click()
+    await expect(page.get_by_test_id("kill-switch-state")).to_contain_text("Complaints from the spring list")
+    await expect(page.get_by_test_id("kill-switch-state")).to_contain_text(admin["email"])
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_test_id("sending-restart").click()
+    await expect(page.get_by_test_id("flash")).to_contain_text("Sending is allowed again")
+    await expect(page.get_by_test_id("kill-switch-open")).to_be_visible()
+    assert await kill_switch.workspace_stop(workspace["id"]) is None
