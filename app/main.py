@@ -38,8 +38,10 @@ from app.routes.subscribers import SubscriberController
 from app.routes.suppression import SuppressionController
 from app.routes.team import TeamController
 from app.routes.templates import TemplateController
+from app.routes.tracking import TrackingController
 from app.services import statements
 from app.services.system_mail import warn_without_platform_sender
+from app.services.tracking.events import close_appender
 from app.settings import PROJECT_ROOT, get_settings
 from app.web.auth import current_viewer, current_workspace_id
 from app.web.csrf import CsrfConfig, csrf_middleware
@@ -49,11 +51,12 @@ from app.web.params import checked_parameters
 from app.web.rate_limits import RATE_LIMIT_HANDLERS
 from app.web.security import security_headers_middleware
 from app.web.sessions import SESSION_COOKIE, RotatingSessionConfig
+from app.web.tracking import TRACKING_PATHS, bypassed_by_tracking
 
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 STATIC = PROJECT_ROOT / "static"
 # Paths that carry no browser session state, or authenticate otherwise: prefixes, matched from the start only.
-NO_SESSION = ("/api/", "/health", "/metrics", "/static/")
+NO_SESSION = ("/api/", "/health", "/metrics", "/static/", *TRACKING_PATHS)
 # Also posted from other sites (embedded subscribe forms, RFC 8058 one-click unsubscribe),
 # where a signed token in the URL stands in for the CSRF token.
 NO_CSRF = (*NO_SESSION, "/s/", "/u/")
@@ -116,16 +119,19 @@ def create_app() -> Litestar:
             ActivityController,
             OpsController,
             ApiRootController,
+            TrackingController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         lifespan=[database_pool],
+        # Events queued for Redis are appended before the process exits.
+        on_shutdown=[close_appender],
         # Handlers behind the `signed_in` guard take what they need by name.
         dependencies={
             "viewer": Provide(current_viewer, sync_to_thread=False),
             "workspace_id": Provide(current_workspace_id, sync_to_thread=False),
             "redis": Provide(get_redis, sync_to_thread=False),
         },
-        middleware=[observability_middleware, security_headers_middleware, sessions.middleware,
+        middleware=[bypassed_by_tracking(observability_middleware), security_headers_middleware, sessions.middleware,
                     csrf_middleware(CsrfConfig(settings.security.secret_key, NO_CSRF, settings.secure_cookies))],
         stores={"sessions": RedisStore(get_redis(), namespace="ignite:sessions")},
         template_config=template_config,

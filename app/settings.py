@@ -159,6 +159,25 @@ class SendingSettings:
     stopped: bool = field(default_factory=lambda: _env_bool("SENDING_STOPPED", False))
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in _env(name).split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """Open and click tracking: the keys of its links, and how events travel to the database."""
+
+    # Keys the links of mail already sent were signed with, comma-separated: they still verify after
+    # SECRET_KEY is rotated, while new links are signed with SECRET_KEY only.
+    previous_keys: tuple[str, ...] = field(default_factory=lambda: _env_list("TRACKING_PREVIOUS_KEYS"))
+    # Events waiting in one web process for their append to Redis; past this, requests wait for room.
+    buffer_max: int = field(default_factory=lambda: _env_int("TRACKING_BUFFER_MAX", 10_000))
+    # Stream entries the aggregator reads and writes to PostgreSQL in one transaction.
+    batch_size: int = field(default_factory=lambda: _env_int("TRACKING_BATCH_SIZE", 2000))
+    # A batch left unacknowledged this long (its aggregator died) is taken over by another one.
+    reclaim_after_seconds: int = field(default_factory=lambda: _env_int("TRACKING_RECLAIM_AFTER_SECONDS", 60))
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str
@@ -174,6 +193,7 @@ class Settings:
     sending: SendingSettings = field(default_factory=SendingSettings)
     files: FileSettings = field(default_factory=FileSettings)
     imports: ImportLimits = field(default_factory=ImportLimits)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
     @property
     def uses_development_inbox(self) -> bool:

@@ -2,8 +2,8 @@
 
 Discovery runs once per campaign version on the cleaned, inlined HTML. A
 rewriter or pixel of `None` is the no-op: links keep their (UTM-tagged) URL
-and nothing is inserted, with no per-message cost. The tracking issue supplies
-real implementations that put a signed delivery token in the URL.
+and nothing is inserted, with no per-message cost. The real implementations
+(app/services/tracking/urls.py) put a signed delivery token in the URL.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from jinja2.runtime import Context
+from jinja2.utils import pass_context
 from markupsafe import Markup
 
 from app.services.rendering.sanitizing import safe_url
 
 OPT_OUT_ATTRIBUTE = "data-no-track"
 TRACK_FUNCTION = "_track"
+TRACK_MERGED_FUNCTION = "_track_merged"
 LINKS_VARIABLE = "_links"
 CHECKED_URL_FUNCTION = "_checked_url"
 PIXEL_VARIABLE = "_pixel"
@@ -40,6 +43,9 @@ class Link:
     text: str
     tracked: bool
     dynamic: bool
+    # The whole href is a merge tag (`{{ offer_url }}`): tracked per message when it renders to a web address
+    # other than the message's own unsubscribe or web-version link.
+    merged: bool = False
 
 
 class LinkRewriter(Protocol):
@@ -110,8 +116,9 @@ def rewrite_links(
     """Find every `<a href>`, tag http(s) links with UTM and, when tracking, route them through the rewriter.
 
     `markup` is serialized HTML whose merge tags are placeholders; a link whose URL
-    *starts* with a merge tag (`{{ unsubscribe_url }}`) is not tracked, and the
-    URL it renders to must pass `checked_url`.
+    *starts* with a merge tag (`{{ offer_url }}`, `{{ unsubscribe_url }}`) is `merged`: the URL it renders
+    to must pass `checked_url`, and when tracking it goes through the rewriter if it is a web address
+    other than the message's own unsubscribe and web-version links.
     """
     links: list[Link] = []
 
@@ -124,6 +131,7 @@ def rewrite_links(
         kept = [(name, value) for name, value in attributes if name != OPT_OUT_ATTRIBUTE]
         href = html.unescape(next(value for name, value in kept if name == "href") or "").strip()
         trackable = bool(_TRACKABLE.match(href))
+        merged = bool(_MERGE_TAG.match(href))
         # An opted-out link is left exactly as written: no tracking and no UTM parameters.
         url = append_utm(href, utm) if trackable and not opted_out else href
         link = Link(
@@ -132,11 +140,15 @@ def rewrite_links(
             text=_SPACE.sub(" ", html.unescape(_TAGS.sub("", _MERGE_TAG.sub("", match.group(2))))).strip(),
             tracked=track and trackable and not opted_out,
             dynamic=bool(_MERGE_TAG.search(url)),
+            merged=merged,
         )
         links.append(link)
         if link.tracked:
             new_href = link_expression(link, html.escape(url))
-        elif _MERGE_TAG.match(url):
+        elif merged and track and not opted_out:
+            new_href = (f"{{% set _href %}}{html.escape(url)}{{% endset %}}"
+                        f"{{{{ {TRACK_MERGED_FUNCTION}({link.index}, _href) }}}}")
+        elif merged:
             # The scheme comes from data (possibly a subscriber's own), so it is checked per message.
             new_href = f"{{% set _href %}}{html.escape(url)}{{% endset %}}{{{{ {CHECKED_URL_FUNCTION}(_href) }}}}"
         else:
@@ -175,8 +187,16 @@ def tracking_context(rewriter: LinkRewriter, links: Sequence[Link], delivery_id:
         url = rendered.unescape() if isinstance(rendered, Markup) else str(rendered)
         return rewriter.rewrite(url.strip(), links[index], delivery_id)
 
+    @pass_context
+    def track_merged(context: Context, index: int, rendered: str) -> str:
+        url = checked_url(rendered)
+        own = (context.get("unsubscribe_url"), context.get("web_version_url"))
+        if not _TRACKABLE.match(url) or url in own:
+            return url
+        return rewriter.rewrite(url, links[index], delivery_id)
+
     fixed = [
         rewriter.rewrite(link.url, link, delivery_id) if link.tracked and not link.dynamic else ""
         for link in links
     ]
-    return {LINKS_VARIABLE: fixed, TRACK_FUNCTION: track}
+    return {LINKS_VARIABLE: fixed, TRACK_FUNCTION: track, TRACK_MERGED_FUNCTION: track_merged}
