@@ -10,8 +10,8 @@
 -- Returns the events inserted, the subscribers updated and each campaign's figures as they now stand.
 WITH batch AS (
     SELECT * FROM unnest($1::text[], $2::integer[], $3::integer[], $4::bigint[], $5::text[], $6::smallint[],
-                         $7::text[], $8::text[], $9::timestamptz[])
-        AS b(stream_id, workspace_id, campaign_id, delivery_id, kind, link_index, url, meta, occurred_at)
+                         $7::text[], $8::text[], $9::timestamptz[]) WITH ORDINALITY
+        AS b(stream_id, workspace_id, campaign_id, delivery_id, kind, link_index, url, meta, occurred_at, position)
 ), inserted AS (
     INSERT INTO events (workspace_id, subscriber_id, campaign_id, delivery_id, kind, url, meta, occurred_at,
                         stream_id, link_index)
@@ -19,6 +19,8 @@ WITH batch AS (
            b.occurred_at, b.stream_id, b.link_index
     FROM batch b
     JOIN deliveries d ON d.id = b.delivery_id AND d.workspace_id = b.workspace_id AND d.campaign_id = b.campaign_id
+    -- Ids in stream order, so a timeline that sorts by time then id shows them as they happened.
+    ORDER BY b.position
     ON CONFLICT (stream_id, occurred_at) DO NOTHING
     RETURNING workspace_id, subscriber_id, campaign_id, delivery_id, kind, occurred_at
 ), per_delivery AS (

@@ -54,6 +54,7 @@ class EventAppender:
         self._room = asyncio.Event()
         self._room.set()
         self._writer: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def append(self, fields: dict[str, str]) -> None:
         """Returns once the event is in the stream; raises the Redis error when it could not be appended."""
@@ -68,7 +69,7 @@ class EventAppender:
         await done
 
     async def _write_forever(self) -> None:
-        while True:
+        while not (self._closing and not self._queued):
             await self._wake.wait()
             self._wake.clear()
             # One more turn of the loop lets requests already being handled join this batch.
@@ -97,12 +98,13 @@ class EventAppender:
                 done.set_result(None)
 
     async def close(self) -> None:
-        """Append everything queued, then stop the writer (at shutdown)."""
+        """Append everything queued, the batch in flight included, and let the writer end (at shutdown)."""
+        self._closing = True
+        self._wake.set()
+        if self._writer is not None:
+            await self._writer
         while self._queued:
             await self._write(self._take())
-        if self._writer is not None:
-            self._writer.cancel()
-            self._writer = None
 
 
 _appenders: dict[asyncio.AbstractEventLoop, EventAppender] = {}
