@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
+from litestar.response.base import ASGIResponse
 
 from app.logs import get_logger
 from app.redis_client import get_redis
-from app.services.tracking.events import CLICK, OPEN, appender, event_fields
+from app.services.tracking.events import CLICK, OPEN, appender, event_line
 from app.services.tracking.link_tables import link_url
 from app.services.tracking.tokens import TrackingKeys, delivery_ref, tracking_keys, url_is_signed
 from app.services.tracking.urls import redirectable
@@ -30,8 +31,10 @@ log = get_logger("ignite.tracking")
 # The smallest transparent GIF: 1x1, one palette entry, 43 bytes.
 PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
          b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
-NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0", "Pragma": "no-cache",
-            "Expires": "0"}
+# The responses are ASGI responses built directly, skipping Litestar's Response object and its
+# per-request serialisation, header and cookie handling.
+NO_CACHE = (("cache-control", "no-store, no-cache, must-revalidate, max-age=0"), ("pragma", "no-cache"),
+            ("expires", "0"))
 NOT_FOUND_PAGE = (b"<!doctype html><html><head><title>Not found</title></head>"
                   b"<body><p>This link is not valid.</p></body></html>")
 
@@ -40,58 +43,54 @@ def _keys() -> TrackingKeys:
     return tracking_keys(get_settings())
 
 
-def _not_found() -> Response[bytes]:
-    return Response(NOT_FOUND_PAGE, status_code=404, media_type="text/html; charset=utf-8", headers=NO_CACHE)
+def _not_found() -> ASGIResponse:
+    return ASGIResponse(body=NOT_FOUND_PAGE, status_code=404, media_type="text/html", headers=NO_CACHE)
 
 
-async def _recorded(fields: dict[str, str]) -> None:
+async def _recorded(request: Request, kind: str, token: str, link: int | None = None, url: str = "") -> None:
     """Appends the event; when Redis is down the recipient is still served, and the loss is logged."""
+    client = request.scope.get("client")
+    line = event_line(kind, token, request.headers.get("user-agent", ""), client[0] if client else "", link, url)
     try:
-        await appender(get_redis, get_settings().tracking.buffer_max).append(fields)
+        await appender(get_redis, get_settings().tracking.buffer_max).append(line)
     # Whatever Redis raised, the recipient gets the pixel or the redirect.
     except Exception as error:
-        log.error("tracking_event_lost", kind=fields["k"], error=f"{type(error).__name__}: {error}")
+        log.error("tracking_event_lost", kind=kind, error=f"{type(error).__name__}: {error}")
 
 
-def _fields(request: Request, kind: str, token: str, link: int | None = None, url: str = "") -> dict[str, str]:
-    client = request.scope.get("client")
-    return event_fields(kind, token, request.headers.get("user-agent", ""), client[0] if client else "",
-                        link, url)
-
-
-def _redirect(url: str) -> Response[bytes]:
+def _redirect(url: str) -> ASGIResponse:
     # Headers are Latin-1: characters beyond ASCII travel percent-encoded, everything else as written.
     location = quote(url, safe="!#$%&'()*+,/:;=?@[]~")
-    return Response(b"", status_code=302, headers={"Location": location, **NO_CACHE})
+    return ASGIResponse(status_code=302, media_type="text/plain", headers=(("location", location), *NO_CACHE))
 
 
 class TrackingController(Controller):
     include_in_schema = False
 
     @get("/o/{token:str}", name="track_open")
-    async def open_pixel(self, request: Request, token: str) -> Response[bytes]:
+    async def open_pixel(self, request: Request, token: str) -> ASGIResponse:
         if delivery_ref(_keys(), token) is None:
             return _not_found()
-        await _recorded(_fields(request, OPEN, token))
-        return Response(PIXEL, media_type="image/gif", headers=NO_CACHE)
+        await _recorded(request, OPEN, token)
+        return ASGIResponse(body=PIXEL, media_type="image/gif", headers=NO_CACHE)
 
     @get("/c/{token:str}/{index:int}", name="track_click")
-    async def click(self, request: Request, token: str, index: int) -> Response[bytes]:
+    async def click(self, request: Request, token: str, index: int) -> ASGIResponse:
         keys = _keys()
         ref = delivery_ref(keys, token)
         url = await link_url(ref, index, keys) if ref is not None else None
         if url is None:
             return _not_found()
-        await _recorded(_fields(request, CLICK, token, index))
+        await _recorded(request, CLICK, token, index)
         return _redirect(url)
 
     @get("/c/{token:str}/{index:int}/{signature:str}", name="track_personal_click")
     async def personal_click(self, request: Request, token: str, index: int, signature: str,
-                             u: str = "") -> Response[bytes]:
+                             u: str = "") -> ASGIResponse:
         """A link built per recipient: the URL travels in `u`, and the signature binds it to this token."""
         keys = _keys()
         if (delivery_ref(keys, token) is None or not redirectable(u)
                 or not url_is_signed(keys, token, index, u, signature)):
             return _not_found()
-        await _recorded(_fields(request, CLICK, token, index, u))
+        await _recorded(request, CLICK, token, index, u)
         return _redirect(u)

@@ -33,7 +33,7 @@ from app.logs import get_logger
 from app.piccolo_conf import DB
 from app.services import statements
 from app.services.sqlparams import fetch_positional
-from app.services.tracking.events import ADDRESS, AGENT, AT, CLICK, GROUP, KIND, LINK, OPEN, STREAM, TOKEN, URL
+from app.services.tracking.events import CLICK, GROUP, OPEN, STREAM, StreamEvent, entry_events
 from app.services.tracking.tokens import TrackingKeys, delivery_ref
 
 log = get_logger("ignite.tracking")
@@ -54,9 +54,9 @@ Entry = tuple[str, dict[str, str]]
 
 @dataclass(frozen=True)
 class Drained:
-    read: int = 0
-    recorded: int = 0
-    dropped: int = 0
+    read: int = 0  # stream entries
+    recorded: int = 0  # events inserted now (not those already stored)
+    dropped: int = 0  # events that were not usable
 
 
 def figures_key(workspace_id: int, campaign_id: int) -> str:
@@ -89,19 +89,16 @@ def agent_details(agent: str) -> tuple[str, str, str]:
     return known.user_agent.family, known.os.family, known.device.family
 
 
-def _row(stream_id: str, fields: dict[str, str], keys: TrackingKeys) -> tuple | None:
-    """One event's column values, or None when the entry is unusable (never written by our hot path)."""
-    ref = delivery_ref(keys, fields.get(TOKEN, ""))
-    kind = fields.get(KIND)
-    if ref is None or kind not in (OPEN, CLICK) or not fields.get(AT, "").isdigit():
+def _row(event: StreamEvent | None, keys: TrackingKeys) -> tuple | None:
+    """One event's column values, or None when it is unusable (never written by our hot path)."""
+    ref = delivery_ref(keys, event.token) if event is not None else None
+    if event is None or ref is None or event.kind not in (OPEN, CLICK):
         return None
-    link = fields.get(LINK, "")
-    agent = fields.get(AGENT, "")
-    client, system, device = agent_details(agent)
-    meta = {"ua": agent, "ip": fields.get(ADDRESS, ""), "client": client, "os": system, "device": device}
-    occurred_at = datetime.fromtimestamp(int(fields[AT]) / 1_000_000, UTC)
-    return (stream_id, ref.workspace_id, ref.campaign_id, ref.delivery_id, kind,
-            int(link) if link.isdigit() else None, fields.get(URL, ""), json.dumps(meta), occurred_at)
+    client, system, device = agent_details(event.agent)
+    meta = {"ua": event.agent, "ip": event.address, "client": client, "os": system, "device": device}
+    occurred_at = datetime.fromtimestamp(event.at_us / 1_000_000, UTC)
+    return (event.stream_id, ref.workspace_id, ref.campaign_id, ref.delivery_id, event.kind, event.link,
+            event.url, json.dumps(meta), occurred_at)
 
 
 def _columns(rows: Iterable[tuple]) -> list[list[Any]]:
@@ -113,14 +110,15 @@ def _columns(rows: Iterable[tuple]) -> list[list[Any]]:
 
 
 async def record(entries: list[Entry], keys: TrackingKeys) -> tuple[dict[str, Any], int]:
-    """Writes the batch in one transaction; returns the statement's result and the entries dropped."""
-    rows = [row for row in (_row(stream_id, fields, keys) for stream_id, fields in entries) if row]
+    """Writes the batch in one transaction; returns the statement's result and the events dropped."""
+    events = [event for entry_id, fields in entries for event in entry_events(entry_id, fields)]
+    rows = [row for row in (_row(event, keys) for event in events) if row]
     if not rows:
-        return {"recorded": 0, "subscribers": 0, "campaigns": "[]"}, len(entries)
+        return {"recorded": 0, "subscribers": 0, "campaigns": "[]"}, len(events)
     async with DB.transaction():
         await fetch_positional(_LOCK, [])
         result = (await statements.run("tracking.record", *_columns(rows)))[0]
-    return result, len(entries) - len(rows)
+    return result, len(events) - len(rows)
 
 
 async def _publish(redis: Redis, stream: str, entry_ids: list[str], campaigns: list[dict[str, Any]]) -> None:

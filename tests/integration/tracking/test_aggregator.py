@@ -10,7 +10,7 @@ import pytest
 
 from app.db.audience import Subscriber
 from app.services.tracking.aggregator import campaign_figures, trim
-from app.services.tracking.events import GROUP, STREAM, EventAppender, event_fields
+from app.services.tracking.events import FIELD, GROUP, STREAM, EventAppender, event_line
 from app.services.tracking.partitions import ensure_partitions
 from tests.integration.tracking.helpers import drain_all, path_of, pixel, sent_campaign
 
@@ -109,9 +109,10 @@ async def test_shutdown_appends_what_is_still_queued(redis) -> None:
     from app.redis_client import get_redis
 
     events = EventAppender(get_redis, buffer_max=100)
-    waiting = [asyncio.ensure_future(events.append(event_fields("open", f"t{n}", "", "127.0.0.1")))
+    waiting = [asyncio.ensure_future(events.append(event_line("open", f"t{n}", "", "127.0.0.1")))
                for n in range(20)]
     await asyncio.sleep(0)
     await events.close()
     await asyncio.gather(*waiting)
-    assert await redis.xlen(STREAM) == 20
+    lines = [line for _, fields in await redis.xrange(STREAM) for line in fields[FIELD].split("\n")]
+    assert sorted(line.split("\t")[1] for line in lines) == sorted(f"t{n}" for n in range(20))
