@@ -23,6 +23,8 @@ from app.services.rendering import CampaignContent, CampaignSettings, CompiledMe
 from app.services.sending_domains import signer_for
 from app.services.tenancy import owned_by
 from app.services.tokens import signed
+from app.services.tracking.tokens import tracking_keys
+from app.services.tracking.urls import DeliveryTracker, campaign_utm
 from app.settings import get_settings
 
 # The address of each delivery in the batch being rendered, for the unsubscribe link that names it, and the
@@ -127,6 +129,9 @@ async def _settings(campaign: Mapping[str, Any], list_ids: list[int]) -> Campaig
     app = get_settings()
     domain = campaign["from_email"].rpartition("@")[2].lower()
     workspace_id = campaign["workspace_id"]
+    # One token per message, shared by the open pixel and every link; /c/ rebuilds the links with the same UTM.
+    tracker = DeliveryTracker(app.base_url, tracking_keys(app), workspace_id, campaign["id"],
+                              campaign["snapshot_version"], campaign.get("variant", 0))
     return CampaignSettings(
         from_email=campaign["from_email"], from_name=campaign["from_name"], reply_to=campaign["reply_to"] or None,
         sending_domain=domain, physical_address=await _physical_address(workspace_id, list_ids),
@@ -135,6 +140,7 @@ async def _settings(campaign: Mapping[str, Any], list_ids: list[int]) -> Campaig
         feedback_id=f"{campaign['id']}:{workspace_id}:campaign:ignite",
         tags={"preheader": campaign["snapshot_preheader"]},
         dkim=await signer_for(workspace_id, domain),
+        utm=campaign_utm(campaign), link_rewriter=tracker, open_pixel=tracker,
     )
 
 

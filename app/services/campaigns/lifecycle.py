@@ -109,6 +109,7 @@ async def _start(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id:
 
 async def unschedule(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor) -> dict:
     """Back to a draft, to change it or its time."""
+    await get_campaign(workspace_id, campaign_id)
     if not await _move(redis, workspace_id, campaign_id, actor, "campaign.unscheduled", ("scheduled",),
                        {Campaign.status: "draft", Campaign.status_reason: ""}):
         raise CampaignError("Only a scheduled campaign can go back to draft.")

@@ -11,7 +11,6 @@ dropped past `KEPT` versions.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +20,7 @@ from app.services.campaigns.content import variant_content, with_preheader
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, PatternUrls
 from app.services.tenancy import owned_by
 from app.services.tracking.tokens import DeliveryRef, TrackingKeys
-from app.services.tracking.urls import DeliveryTracker, redirectable
+from app.services.tracking.urls import DeliveryTracker, campaign_utm, redirectable
 
 KEPT = 512
 # The table only needs the links; these stand in for the per-delivery URLs a real message carries.
@@ -30,14 +29,6 @@ _NO_URLS = PatternUrls(unsubscribe="https://invalid.invalid/u", mailto="mailto:u
 
 LinkTable = tuple[str | None, ...]
 _tables: OrderedDict[tuple[int, int, int, int], asyncio.Future[LinkTable | None]] = OrderedDict()
-
-
-def campaign_utm(campaign: Mapping[str, Any]) -> dict[str, str]:
-    """The UTM parameters the campaign's links carry; the sender must tag links with the same ones."""
-    utm = campaign.get("utm") or {}
-    # Piccolo hands JSONB columns over as text.
-    utm = json.loads(utm) if isinstance(utm, str) else utm
-    return {key: str(value) for key, value in utm.items() if value}
 
 
 def link_table(content: Mapping[str, Any], keys: TrackingKeys) -> LinkTable:

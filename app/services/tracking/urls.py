@@ -13,7 +13,10 @@ Threads sharing the compiled message may race on that one slot, which costs at m
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from app.services.rendering.links import Link, checked_url
@@ -57,3 +60,11 @@ class DeliveryTracker:
             return checked_url(url)
         signature = url_signature(self.keys, token, link.index, url)
         return f"{self.base_url}/c/{token}/{link.index}/{signature}?u={quote(url, safe='')}"
+
+
+def campaign_utm(campaign: Mapping[str, Any]) -> dict[str, str]:
+    """The UTM parameters the campaign's links carry; the sender must tag links with the same ones."""
+    utm = campaign.get("utm") or {}
+    # Piccolo hands JSONB columns over as text.
+    utm = json.loads(utm) if isinstance(utm, str) else utm
+    return {key: str(value) for key, value in utm.items() if value}

@@ -107,6 +107,7 @@ async def first_workspace() -> FirstWorkspace:
     """One of every object a route can name, all in one workspace, with an owner and a marketer."""
     from app.db.inbox import CapturedMessage
     from app.services import custom_fields, routing, sending_domains, templates, warmup_plans
+    from app.services.campaigns import create_draft
     from app.services.delivery_servers import create_server
     from app.services.segments import save_segment
     from app.services.suppression import add_pasted, create_list
@@ -130,6 +131,8 @@ async def first_workspace() -> FirstWorkspace:
         SuppressionEntry.suppression_list_id == suppression["id"]).first()
     template = await templates.create_template(workspace["id"], {
         "name": _marked("Template"), "subject": _marked("Subject"), "html": "<p>Zq body Xv</p>"}, owner["id"])
+    campaign = await create_draft(workspace["id"], {"name": _marked("Campaign"), "list_ids": [str(mailing_list["id"])],
+                                                    "template_id": str(template["id"])})
     domain = await sending_domains.add_domain(workspace["id"], "zqdomain.example")
     server = await create_server(workspace["id"], "capture", {"name": _marked("Server")})
     group = (await routing.domain_groups(workspace["id"]))[0]
@@ -152,10 +155,10 @@ async def first_workspace() -> FirstWorkspace:
         "domain_id": domain["id"], "server_id": server["id"], "group_id": group["id"], "rule_id": rule["id"],
         "plan_id": plan["id"], "user_id": member["id"], "invite_id": pending["id"], "message_id": message["id"],
         "import_id": imported["id"], "workspace_id": workspace["id"], "token": token,
-        "suppression_list_id": suppression["id"],
+        "suppression_list_id": suppression["id"], "campaign_id": campaign["id"],
     }
     secrets = [_marked(name) for name in ("Workspace", "List", "Field", "Segment", "Suppression", "Template",
-                                          "Subject", "Server", "Rule", "Plan", "Captured")]
+                                          "Subject", "Server", "Rule", "Plan", "Captured", "Campaign")]
     secrets += ["zqsubscriber@first.example", "zqsuppressed@first.example", "zqmember@first.example",
                 "zqowner@first.example", "zqinvitee@first.example", "zqdomain.example", "zqimport.csv"]
     return FirstWorkspace(workspace, owner, ids, secrets)

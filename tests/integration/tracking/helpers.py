@@ -14,9 +14,8 @@ from app.services.accounts import now
 from app.services.campaigns.content import with_preheader
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, PatternUrls
 from app.services.tracking.aggregator import drain_once, ensure_group
-from app.services.tracking.link_tables import campaign_utm
 from app.services.tracking.tokens import TrackingKeys, tracking_keys
-from app.services.tracking.urls import DeliveryTracker
+from app.services.tracking.urls import DeliveryTracker, campaign_utm
 from app.settings import get_settings
 from tests.factories import make_list, make_subscribers, make_workspace
 
