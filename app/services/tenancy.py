@@ -14,7 +14,8 @@ from piccolo.columns.combination import Where
 from piccolo.table import Table
 
 # Tables that hold no customer data of their own: the tenants and their people.
-GLOBAL_TABLES = frozenset({"workspaces", "users", "password_resets", "migration"})
+# platform_sending_stop is the operator's kill switch over every workspace.
+GLOBAL_TABLES = frozenset({"workspaces", "users", "password_resets", "migration", "platform_sending_stop"})
 
 
 class TenancyError(ValueError):
