@@ -25,6 +25,8 @@ SIGNED_HEADERS = (
 )
 _WANTED = tuple(name.lower() for name in SIGNED_HEADERS)
 _WSP_RUN = re.compile(rb"[ \t]+")
+# Runs of whitespace in a body, matching only what changes: thousands of single spaces stay as they are.
+_WSP_TO_COMPRESS = re.compile(rb"[ \t]{2,}|\t")
 _TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
 _FOLD = re.compile(rb"\r?\n")
 _HEADER_END = b"\r\n\r\n"
@@ -63,7 +65,11 @@ def generate_dkim_key(bits: int = 2048) -> DkimKeyPair:
 
 def relaxed_body(body: bytes) -> bytes:
     """RFC 6376 3.4.4: no whitespace at line ends, runs of it made one space, no empty lines at the end."""
-    body = _WSP_RUN.sub(b" ", _TRAILING_WSP.sub(b"\r\n", body))
+    if b" \r\n" in body or b"\t\r\n" in body:
+        body = _TRAILING_WSP.sub(b"\r\n", body)
+    # Python's regex engine tries every position (0.7 ms for 40 KB); `in` finds the rare body that needs it.
+    if b"\t" in body or b"  " in body:
+        body = _WSP_TO_COMPRESS.sub(b" ", body)
     body = body.rstrip(b"\r\n")
     return body + b"\r\n" if body else b""
 
