@@ -120,7 +120,7 @@ async def setup(recipients: int, port: int, dkim: bool) -> tuple[dict, dict]:
     from app.db.audience import Subscriber
     from app.db.content import SendingDomain
     from app.services import campaigns
-    from app.services.accounts import create_workspace
+    from app.services.accounts import create_workspace, now
     from app.services.delivery_servers import create_server
     from app.services.lists import create_list
     from app.services.sending_domains import add_domain
@@ -136,7 +136,8 @@ async def setup(recipients: int, port: int, dkim: bool) -> tuple[dict, dict]:
         workspace["id"], mailing_list["id"], recipients)
     domain = await add_domain(workspace["id"], "mail.example.com")
     # Campaigns come only from verified domains: this one's DNS check is taken as passed.
-    verified: dict = {SendingDomain.dns_status: {"DKIM": True, "SPF": True, "DMARC": True, "Return-Path": True}}
+    verified: dict = {SendingDomain.checked_at: now(),
+                      SendingDomain.dns_status: {"DKIM": True, "SPF": True, "DMARC": True, "Return-Path": True}}
     if not dkim:
         verified[SendingDomain.dkim_private_key] = ""
     await SendingDomain.update(verified).where(SendingDomain.id == domain["id"])

@@ -19,8 +19,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from aiosmtplib import SMTP, SMTPException, SMTPRecipientRefused, SMTPResponseException
+from aiosmtplib import (
+    SMTP,
+    SMTPDataError,
+    SMTPException,
+    SMTPRecipientRefused,
+    SMTPResponse,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+)
 from aiosmtplib.email import parse_address
+from aiosmtplib.protocol import normalize_message_line_endings
 
 from app.esp.base import Health, OutgoingMessage, SendResult
 
@@ -74,6 +83,37 @@ def _describe(exc: BaseException) -> str:
 def _one_line(value: str) -> str:
     # A header value must not smuggle in line breaks (header injection).
     return " ".join(value.split())
+
+
+def data_payload(headers: bytes, raw: bytes) -> bytes:
+    """What follows DATA: the message with CRLF line ends, leading dots doubled and the final dot line.
+
+    aiosmtplib's own `data()` runs two regexes over every message for this (0.7 ms for 40 KB here, more
+    than signing it); a message already written with CRLF line ends, as rendered ones are, needs only
+    `bytes.replace`.
+    """
+    if raw.count(b"\r") != raw.count(b"\n") or raw.count(b"\r") != raw.count(b"\r\n"):
+        raw = normalize_message_line_endings(raw)
+    elif not raw.endswith(b"\r\n"):
+        raw += b"\r\n"
+    body = (headers + raw).replace(b"\r\n.", b"\r\n..")
+    return b"".join((b"." if body.startswith(b".") else b"", body, b".\r\n"))
+
+
+async def _data(client: SMTP, payload: bytes, reply_seconds: float) -> SMTPResponse:
+    """DATA with a ready payload (`data_payload`), answered like aiosmtplib's `data()`."""
+    protocol = client.protocol
+    if protocol is None:
+        raise SMTPServerDisconnected("Connection lost")
+    start = await client.execute_command(b"DATA", timeout=reply_seconds)
+    if start.code != 354:
+        raise SMTPDataError(start.code, start.message)
+    # read_response marks the reply as expected before the loop can deliver it: nothing runs in between.
+    protocol.write(payload)
+    reply = await protocol.read_response(timeout=reply_seconds)
+    if reply.code != 250:
+        raise SMTPDataError(reply.code, reply.message)
+    return reply
 
 
 def _unanswered(message: OutgoingMessage, why: str) -> SendResult:
@@ -195,13 +235,15 @@ class SmtpESP:
                 await link.client.quit()
         link.client.close()
 
-    def _decorate(self, message: OutgoingMessage) -> bytes:
+    def _payload(self, message: OutgoingMessage) -> bytes:
+        """The DATA payload, PowerMTA's headers first."""
         headers: list[tuple[str, str]] = []
         if self.config.virtual_mta:
             headers.append((self.config.virtual_mta_header, self.config.virtual_mta))
         if self.config.job_header and message.job:
             headers.append((self.config.job_header, message.job))
-        return b"".join(f"{name}: {_one_line(value)}\r\n".encode() for name, value in headers) + message.raw
+        added = b"".join(f"{name}: {_one_line(value)}\r\n".encode() for name, value in headers)
+        return data_payload(added, message.raw)
 
     async def _transaction(self, client: SMTP, message: OutgoingMessage) -> SendResult:
         """One MAIL/RCPT/DATA exchange; raises OSError when the connection fails under it."""
@@ -226,7 +268,7 @@ class SmtpESP:
                 await self._reset(client)
                 # A 4xx for any recipient makes the whole message worth retrying.
                 return _refused(message, min(exc.code for exc in refused), _refusals(refused))
-            reply = await client.data(self._decorate(message))
+            reply = await _data(client, self._payload(message), self.config.timeout)
         except SMTPResponseException as exc:
             await self._reset(client)
             return _refused(message, exc.code, f"{exc.code} {exc.message}")

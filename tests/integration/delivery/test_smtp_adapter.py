@@ -233,3 +233,20 @@ async def test_implicit_tls_from_the_first_byte(tmp_path: Path) -> None:
 
     assert (health.ok, health.extra["security"]) == (True, "tls")
     assert result.accepted
+
+
+@pytest.mark.parametrize(("raw", "arrives"), [
+    # Lines that start with a dot are doubled on the wire and arrive as written.
+    (b"Subject: dots\r\n\r\n.starts with a dot\r\n..two dots\r\n.\r\nend\r\n",
+     b"Subject: dots\r\n\r\n.starts with a dot\r\n..two dots\r\n.\r\nend\r\n"),
+    # Bare line feeds and carriage returns become CRLF, and a missing final line break is added.
+    (b"Subject: ends\n\nline one\rline two\n.dot after LF",
+     b"Subject: ends\r\n\r\nline one\r\nline two\r\n.dot after LF\r\n"),
+])
+async def test_data_arrives_exactly_as_written_whatever_its_dots_and_line_ends(
+        server: Controller, handler: ScriptedHandler, raw: bytes, arrives: bytes) -> None:
+    async with SmtpESP(config_for(server)) as esp:
+        [result] = await esp.send([OutgoingMessage(workspace_id=1, mail_from="bounce@example.com",
+                                                   recipients=("reader@example.net",), raw=raw, message_id="<d@x>")])
+    assert result.accepted
+    assert handler.received[0].content == arrives
