@@ -28,6 +28,7 @@ STEPS = (("setup", "Setup"), ("audience", "Audience"), ("content", "Content"), (
 DETAIL = "mailing/campaigns/show.html"
 HEAD = "mailing/campaigns/partials/head.html"
 LIVE = "mailing/campaigns/partials/live.html"
+AB_RESULTS = "mailing/campaigns/partials/ab_results.html"
 LOG_ROWS = "mailing/campaigns/partials/log_rows.html"
 FINISHED = ("sent", "cancelled", "failed")
 STATUS_LABELS = {"draft": "Draft", "scheduled": "Scheduled", "sending": "Sending", "paused": "Paused", "sent": "Sent",

@@ -14,6 +14,7 @@ from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage,
 from redis.asyncio import Redis
 
 from app.routes.campaign_pages import (
+    AB_RESULTS,
     DETAIL,
     FINISHED,
     HEAD,
@@ -38,6 +39,7 @@ from app.web.pages import actor_of, is_htmx, on_form_error, submitted
 
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 LIVE_INTERVAL_SECONDS = 1.0
+AB_INTERVAL_SECONDS = 5.0
 # A scheduled or paused campaign changes when someone acts or its time comes: looked at less often.
 IDLE_INTERVAL_SECONDS = 5.0
 # A quiet stream still says something this often, so proxies keep it open.
@@ -201,18 +203,27 @@ class CampaignController(Controller):
         """Figures every second while the campaign may still change, its head when its status does; then done."""
         await campaigns.get_campaign(workspace_id, campaign_id)
         engine = request.app.template_engine
-        live, head = engine.get_template(LIVE), engine.get_template(HEAD)
+        live, head, ab = engine.get_template(LIVE), engine.get_template(HEAD), engine.get_template(AB_RESULTS)
 
         async def stream() -> AsyncIterator[ServerSentEventMessage]:
             meter, shown_status, shown_live, quiet_since = PaceMeter(), None, None, time.monotonic()
+            shown_ab, ab_checked = None, 0.0
             while True:
                 campaign = await campaigns.get_campaign(workspace_id, campaign_id)
                 # The request gives the partials what a page response would: csrf_token() for their forms.
                 context = {**await live_context(redis, viewer, campaign, meter), "request": request}
                 meter.add(time.monotonic(), done_of(context["figures"]))
                 if campaign["status"] != shown_status:
-                    shown_status = campaign["status"]
+                    shown_status, ab_checked = campaign["status"], 0.0
                     yield ServerSentEventMessage(event="status", data=head.render(**context))
+                # A test's figures cost a grouped read of its deliveries: every few seconds is fresh enough.
+                if campaign["ab_dimension"] and time.monotonic() - ab_checked >= AB_INTERVAL_SECONDS:
+                    ab_checked = time.monotonic()
+                    results = await variants.ab_results(workspace_id, campaign_id)
+                    rendered_ab = ab.render(campaign=campaign, ab_results=results)
+                    if rendered_ab != shown_ab:
+                        shown_ab = rendered_ab
+                        yield ServerSentEventMessage(event="ab", data=rendered_ab)
                 rendered = live.render(**context)
                 if rendered != shown_live:
                     shown_live, quiet_since = rendered, time.monotonic()

@@ -237,7 +237,8 @@ async def _cleaned(workspace_id: int, raw: Mapping[str, Any], current: Mapping[s
     if "name" in raw:
         values["name"] = _text(raw, "name")
         if not values["name"] or len(values["name"]) > NAME_LENGTH:
-            errors["name"] = f"Give the campaign a name of up to {NAME_LENGTH} characters."
+            errors["name"] = ("Give the campaign a name." if not values["name"]
+                              else f"Use at most {NAME_LENGTH} characters for the name.")
     if "from_name" in raw:
         values["from_name"] = _text(raw, "from_name")[:120]
     for field in ("from_email", "reply_to"):

@@ -74,6 +74,9 @@ def pace(campaign: Mapping[str, Any], figures: Mapping[str, Any], now: datetime,
         per_second = average_per_second(campaign, done_of(figures), now)
     if per_second is None:
         return Pace(None, None)
+    if campaign.get("speed_per_hour"):
+        # A burst measured before the limit bit says nothing of the pace the limit allows.
+        per_second = min(per_second, campaign["speed_per_hour"] / 3600)
     waiting = int(figures["waiting"])
     finish = None
     if campaign["status"] == "sending" and waiting and per_second > 0:

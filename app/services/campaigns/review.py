@@ -164,6 +164,9 @@ def _ab_checks(campaign: Mapping[str, Any], sent: list[SentContent], recipients:
     if recipients is None:
         return [Check("ab", OK, f"{len(sent)} variants.")]
     per_variant = recipients * campaign["ab_test_percent"] // 100 // len(sent)
+    if recipients < fewest_for_test(campaign, len(sent)):
+        return [Check("ab", PROBLEM, f"The test share of {recipients:,} recipients leaves a variant with nobody: "
+                                     "test on a larger share or send without a test.")]
     if per_variant < SMALL_SAMPLE:
         return [Check("ab", WARNING, f"About {per_variant} recipients per variant: too few to tell the variants "
                                      "apart. Test on a larger share or send without a test.")]
@@ -288,17 +291,22 @@ async def _quota_check(redis: Redis, workspace_id: int, campaign: Mapping[str, A
                               "server(s)."), quota
 
 
-async def anyone_mailable(workspace_id: int, audience: Audience) -> bool:
-    """Whether the audience holds at least one address that can be mailed now (stops at the first)."""
+async def mailable_up_to(workspace_id: int, audience: Audience, limit: int) -> int:
+    """How many mailable addresses the audience holds, counting no further than `limit` (stops there)."""
     definitions = await one_list_definitions(workspace_id, audience)
     if not definitions:
-        return False
+        return 0
     params = Params()
     union = await union_sql(workspace_id, definitions, params)
     excluded = await exclusion_sql(workspace_id, audience, params)
-    rows = await fetch(f"SELECT 1 FROM ({union}) a JOIN subscribers s ON s.id = a.id WHERE true{excluded} LIMIT 1",
-                       params)
-    return bool(rows)
+    rows = await fetch(f"SELECT count(*) AS n FROM (SELECT 1 FROM ({union}) a JOIN subscribers s ON s.id = a.id "
+                       f"WHERE true{excluded} LIMIT {int(limit)}) found", params)
+    return int(rows[0]["n"])
+
+
+def fewest_for_test(campaign: Mapping[str, Any], variants: int) -> int:
+    """The audience that gives every variant of the test share at least one recipient."""
+    return math.ceil(variants * 100 / campaign["ab_test_percent"])
 
 
 def _audience_check(audience: Audience, recipients: int | None, anyone: bool) -> Check:
@@ -338,9 +346,13 @@ async def launch_review(redis: Redis, workspace_id: int, campaign: dict) -> Revi
     """The checks that can stop a launch, without counting the audience; not kept (the last full review stays)."""
     sent = await contents(workspace_id, campaign)
     audience = Audience.of(campaign)
-    anyone = not audience.empty and await anyone_mailable(workspace_id, audience)
+    tested = bool(campaign["ab_dimension"]) and len(sent) >= FEWEST_VARIANTS
+    needed = fewest_for_test(campaign, len(sent)) if tested else 1
+    found = 0 if audience.empty else await mailable_up_to(workspace_id, audience, needed)
+    anyone = found > 0
     checks = [*await _content_review(campaign, sent), *await _sender_checks(workspace_id, campaign),
-              _audience_check(audience, None, anyone), *_ab_checks(campaign, sent, None), *_timing_checks(campaign)]
+              _audience_check(audience, None, anyone), *_ab_checks(campaign, sent, found if found < needed else None),
+              *_timing_checks(campaign)]
     quota_check, quota = await _quota_check(redis, workspace_id, campaign, None)
     checks.append(quota_check)
     return Review(checks, 0, quota.today if quota else None, None, sent)

@@ -274,3 +274,15 @@ async def test_duplicating_an_ab_campaign_keeps_its_test_and_variants():
     copy = await campaigns.duplicate(workspace["id"], source["id"])
     assert (copy["ab_dimension"], copy["ab_test_percent"]) == ("subject", 50)
     assert [row["subject"] for row in await variants.variants_of(workspace["id"], copy["id"])] == ["Red", "Blue"]
+
+
+async def test_a_test_share_that_leaves_a_variant_with_nobody_cannot_launch(redis, queue):
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await make_subscribers(mailing_list, 3)
+    draft = await _ab_campaign(workspace, mailing_list, percent=20, variant_1_subject="Red",
+                               variant_2_subject="Blue")
+    with pytest.raises(campaigns.CampaignError) as refused:
+        await campaigns.launch(redis, queue, workspace["id"], draft["id"], PERSON)
+    assert "leaves a variant with nobody" in refused.value.errors["ab_dimension"]
+    assert (await campaigns.get_campaign(workspace["id"], draft["id"]))["status"] == "draft"
