@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar import Litestar
 from litestar.contrib.jinja import JinjaTemplateEngine
@@ -76,9 +78,18 @@ async def database_pool(_: Litestar) -> AsyncIterator[None]:
         await get_redis().aclose()
 
 
+def in_zone(moment: datetime, zone: str) -> str:
+    """A moment as read in a time zone, named: "2026-12-02 09:30 America/New_York"."""
+    try:
+        return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
 def _template_config() -> TemplateConfig:
     def add_globals(engine: JinjaTemplateEngine) -> None:
         engine.engine.globals.update(PORTALS=PORTALS, app_name="Ignite")
+        engine.engine.filters["in_zone"] = in_zone
 
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=add_globals)
 

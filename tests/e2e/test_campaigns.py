@@ -157,7 +157,7 @@ async def test_an_ab_test_of_subjects_is_scheduled_in_a_time_zone_then_taken_bac
     await expect(page.get_by_test_id("flash")).to_contain_text("is scheduled")
     await expect(page.get_by_test_id(f"campaign-status-{campaign['id']}")).to_have_attribute("data-status",
                                                                                             "scheduled")
-    await expect(page.get_by_test_id("campaign-summary")).to_contain_text("2030-01-01 08:30 UTC")
+    await expect(page.get_by_test_id("campaign-summary")).to_contain_text("2030-01-01 09:30 Europe/Paris (08:30 UTC)")
     await expect(page.get_by_test_id("ab-variant-2")).to_contain_text("Last days of spring")
 
     await page.get_by_test_id(f"campaign-unschedule-{campaign['id']}").click()

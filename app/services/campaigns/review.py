@@ -211,6 +211,10 @@ class PoolQuota:
     per_hour: int | None
 
 
+def _servers(count: int) -> str:
+    return "1 server" if count == 1 else f"{count:,} servers"
+
+
 def _total(values: list[int | None]) -> int | None:
     return None if any(value is None for value in values) else sum(v for v in values if v is not None)
 
@@ -283,12 +287,12 @@ async def _quota_check(redis: Redis, workspace_id: int, campaign: Mapping[str, A
                                        + ". Resume one under Delivery → Servers."), None
     quota = await _pool_quota(redis, workspace_id, sending)
     if quota.today is None:
-        return Check("quota", OK, f"No daily limit on the {quota.servers} server(s) of the pool."), quota
+        return Check("quota", OK, f"No daily limit on the {_servers(quota.servers)} of the pool."), quota
     if recipients is not None and quota.today < recipients:
         return Check("quota", WARNING, f"{quota.today:,} messages fit today's quota across the pool (warm-up caps "
                                        f"included) for {recipients:,} recipients: the rest go as it refills."), quota
-    return Check("quota", OK, f"{quota.today:,} messages left in today's quota across {quota.servers} "
-                              "server(s)."), quota
+    return Check("quota", OK, f"{quota.today:,} messages left in today's quota across "
+                              f"{_servers(quota.servers)}."), quota
 
 
 async def mailable_up_to(workspace_id: int, audience: Audience, limit: int) -> int:

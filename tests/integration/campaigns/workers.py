@@ -7,7 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from app.cli import worker_command
+from app.cli import worker_command, worker_environment
 
 # Short leases and a short "nobody is claiming" wait, so a killed worker's batch comes back within a test.
 FAST_RECOVERY = {"SEND_LEASE_SECONDS": "10", "SEND_REQUEUE_AFTER_SECONDS": "3"}
@@ -22,7 +22,7 @@ class Worker:
         command[command.index("--threads") + 1] = str(threads)
         self.log = log
         self.process = subprocess.Popen(
-            command, env={**os.environ, **FAST_RECOVERY, **(env or {})}, start_new_session=True,
+            command, env={**worker_environment(), **FAST_RECOVERY, **(env or {})}, start_new_session=True,
             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
