@@ -230,6 +230,9 @@ async def test_pause_resume_and_cancel_from_the_list_come_back_to_it(client, red
     cancelled = await post_form(client, f"{base}/cancel", {"next": "//elsewhere.example"})
     assert cancelled.headers["location"] == base
     assert (await campaigns.get_campaign(workspace["id"], draft["id"]))["status"] == "cancelled"
+    # A cancelled campaign says how far it got, not that it is done.
+    detail = (await client.get(base)).text
+    assert "sent before it was cancelled" in detail and "% done" not in detail
     refused = await post_form(client, f"{base}/pause", {"next": base},
                               headers={"referer": f"http://127.0.0.1:8000{base}"})
     assert refused.status_code == 303 and refused.headers["location"] == base
