@@ -6,12 +6,6 @@ reaper (which the scheduler runs every minute) as often as it polls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from app.cli import worker_environment
 from app.db.campaigns import Delivery
 from app.services import campaigns
 from app.services.delivery_servers import create_server
@@ -20,29 +14,10 @@ from tests.integration.campaigns.helpers import PERSON, ready_campaign, smtp_ser
 from tests.integration.campaigns.recorder import RecordingServer
 from tests.integration.campaigns.redis_restart import restart_redis_under
 from tests.integration.campaigns.scripted_ses import ScriptedSes
-from tests.integration.campaigns.workers import Worker
 
 RECIPIENTS = 4_000
-THREADS = 4
 # Throttled messages come back after a second instead of a minute, so the test needs no long wait.
 QUICK_RETRY = {"SEND_THROTTLED_DEFER_SECONDS": "1"}
-
-
-@pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator:
-    started: list[Worker] = []
-
-    def start(env: dict[str, str] | None = None) -> Worker:
-        worker = Worker(tmp_path / f"worker-{len(started)}.log", threads=THREADS,
-                        env={**worker_environment(), **(env or {})})
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.terminate()
-    for worker in started:
-        worker.wait()
 
 
 def _queue():

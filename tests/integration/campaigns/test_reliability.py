@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,11 +19,10 @@ from app.services import campaigns
 from tests.factories import make_list, make_subscribers, make_workspace
 from tests.integration.campaigns.helpers import PERSON, ready_campaign, smtp_server, wait_for
 from tests.integration.campaigns.recorder import RecordingServer
-from tests.integration.campaigns.workers import Worker
+from tests.integration.campaigns.workers import THREADS
 
 RECIPIENTS = 20_000
 SMALLER = 5_000
-THREADS = 4
 POOL = 8
 # A killed worker can re-send only messages on the wire or just accepted and not yet noted in Redis:
 # at most one lane per connection of each batch it was running.
@@ -35,22 +33,6 @@ IN_FLIGHT_BOUND = THREADS * POOL
 def recorder() -> Iterator[RecordingServer]:
     with RecordingServer() as server:
         yield server
-
-
-@pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator:
-    started: list[Worker] = []
-
-    def start() -> Worker:
-        worker = Worker(tmp_path / f"worker-{len(started)}.log", threads=THREADS)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.terminate()
-    for worker in started:
-        worker.wait()
 
 
 def _queue():

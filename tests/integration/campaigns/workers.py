@@ -9,6 +9,9 @@ from pathlib import Path
 
 from app.cli import worker_command, worker_environment
 
+# Threads of each test worker; the reliability bounds count lanes per thread.
+THREADS = 4
+
 # Short leases and a short "nobody is claiming" wait, so a killed worker's batch comes back within a test.
 FAST_RECOVERY = {"SEND_LEASE_SECONDS": "10", "SEND_REQUEUE_AFTER_SECONDS": "3"}
 
