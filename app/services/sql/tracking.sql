@@ -73,8 +73,9 @@ SELECT (SELECT count(*) FROM inserted) AS recorded, (SELECT count(*) FROM touche
        (SELECT coalesce(json_agg(counted), '[]') FROM counted)::text AS campaigns
 
 -- name: campaign-figures
--- $1 workspace, $2 campaign: the campaign page's opens and clicks when Redis has lost its copy.
-SELECT opens, unique_opens, clicks, unique_clicks FROM campaign_engagement
+-- $1 workspace, $2 campaign: the campaign page's figures when Redis has lost its copy.
+SELECT opens, unique_opens, clicks, unique_clicks, machine_opens, bot_clicks, web_views, unsubscribes,
+       conversions, revenue FROM campaign_engagement
 WHERE workspace_id = $1::integer AND campaign_id = $2::integer
 
 -- name: ensure-partitions

@@ -34,19 +34,10 @@ from app.piccolo_conf import DB
 from app.services import statements
 from app.services.sqlparams import fetch_positional
 from app.services.tracking.events import CLICK, GROUP, OPEN, STREAM, StreamEvent, entry_events
+from app.services.tracking.figures import raise_figures
 from app.services.tracking.tokens import TrackingKeys, delivery_ref
 
 log = get_logger("ignite.tracking")
-FIGURES_PREFIX = "ignite:tracking:campaign:"
-FIGURES = ("opens", "unique_opens", "clicks", "unique_clicks")
-# Counts only grow: a slower aggregator never writes an older figure over a newer one.
-_RAISE_FIGURES = """
-for i = 1, #ARGV, 2 do
-    local current = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '-1')
-    if tonumber(ARGV[i + 1]) > current then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-end
-return 1
-"""
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('ignite:tracking:aggregate'))"
 
 Entry = tuple[str, dict[str, str]]
@@ -57,10 +48,6 @@ class Drained:
     read: int = 0  # stream entries
     recorded: int = 0  # events inserted now (not those already stored)
     dropped: int = 0  # events that were not usable
-
-
-def figures_key(workspace_id: int, campaign_id: int) -> str:
-    return f"{FIGURES_PREFIX}{workspace_id}:{campaign_id}"
 
 
 def consumer_name() -> str:
@@ -125,8 +112,7 @@ async def _publish(redis: Redis, stream: str, entry_ids: list[str], campaigns: l
     """The campaigns' figures as they now stand, and the acknowledgement, in one round trip."""
     pipeline = redis.pipeline(transaction=True)
     for figures in campaigns:
-        arguments = [value for name in FIGURES for value in (name, figures[name])]
-        pipeline.eval(_RAISE_FIGURES, 1, figures_key(figures["workspace_id"], figures["campaign_id"]), *arguments)
+        raise_figures(pipeline, figures["workspace_id"], figures["campaign_id"], figures)
     pipeline.xack(stream, GROUP, *entry_ids)
     await pipeline.execute()
 
@@ -173,17 +159,6 @@ async def trim(redis: Redis, stream: str = STREAM) -> None:
     milliseconds, _, sequence = last.partition("-")
     keep_from = pending["min"] if pending["pending"] else f"{milliseconds}-{int(sequence or 0) + 1}"
     await redis.xtrim(stream, minid=keep_from, approximate=False)
-
-
-async def campaign_figures(redis: Redis, workspace_id: int, campaign_id: int) -> dict[str, int]:
-    """Opens and clicks (total and unique) for the campaign page: Redis, else the table it mirrors."""
-    cached = await redis.hgetall(figures_key(workspace_id, campaign_id))
-    if cached:
-        figures = {name: int(cached.get(name, 0)) for name in FIGURES}
-    else:
-        rows = await statements.run("tracking.campaign-figures", workspace_id, campaign_id)
-        figures = {name: int(rows[0][name]) if rows else 0 for name in FIGURES}
-    return figures
 
 
 async def aggregate_for(redis: Redis, keys: TrackingKeys, seconds: float, *, batch_size: int,
