@@ -136,22 +136,32 @@ def _rows(name: str) -> Iterable[list[str]]:
     return (line.split("\t") for line in _tab_lines(name) if line and not line.startswith("#"))
 
 
-def _preferred(zones: list[tuple[str, str]]) -> str:
-    """Of a country's (zone, comment) lines, the one covering "most" of it, else the first listed."""
-    return next((zone for zone, comment in zones if "most" in comment.lower()), zones[0][0])
+# zone.tab orders a country's zones by geography, not people: its first line for Brazil is Fernando de
+# Noronha, for Russia Kaliningrad, for Canada Halifax. For the countries where that first line (or the one
+# marked "most areas") is not where most people live, the zone of the most populous region.
+MOST_PEOPLE = {"BR": "America/Sao_Paulo", "RU": "Europe/Moscow", "CA": "America/Toronto",
+               "MX": "America/Mexico_City", "AR": "America/Argentina/Buenos_Aires", "CN": "Asia/Shanghai",
+               "KZ": "Asia/Almaty", "AU": "Australia/Sydney", "US": "America/New_York",
+               "ID": "Asia/Jakarta", "CD": "Africa/Kinshasa", "ES": "Europe/Madrid", "PT": "Europe/Lisbon",
+               "EC": "America/Guayaquil", "CL": "America/Santiago", "MN": "Asia/Ulaanbaatar"}
+
+
+def _preferred(code: str, zones: list[tuple[str, str]]) -> str:
+    """The zone most of a country's people keep: known for the big ones, else zone.tab's "most areas" line,
+    else the first it lists."""
+    return MOST_PEOPLE.get(code) or next((zone for zone, comment in zones if "most" in comment.lower()), zones[0][0])
 
 
 @cache
 def country_zones() -> dict[str, str]:
     """Country code and English name (upper case) → the zone most of it keeps, from the tz database's zone.tab.
 
-    A country spanning several zones gets the one zone.tab marks as its "most areas", else the first it
-    lists (the tz database lists the most populous first where geography allows).
+    A country spanning several zones gets the zone of its most populous region (see `_preferred`).
     """
     by_country: dict[str, list[tuple[str, str]]] = {}
     for columns in _rows("zone.tab"):
         by_country.setdefault(columns[0], []).append((columns[2], columns[3] if len(columns) > 3 else ""))
-    zones = {code: _preferred(lines) for code, lines in by_country.items()}
+    zones = {code: _preferred(code, lines) for code, lines in by_country.items()}
     for columns in _rows("iso3166.tab"):
         if len(columns) > 1 and columns[0] in zones:
             zones[columns[1].strip().upper()] = zones[columns[0]]
