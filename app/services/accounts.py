@@ -26,6 +26,7 @@ class WorkspaceChoice:
     id: int
     name: str
     role: str
+    sending_stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Viewer:
     workspace_name: str
     role: str
     workspaces: tuple[WorkspaceChoice, ...]
+    # The workspace's kill switch is on: every page of the Mailing portal says so, not only Campaigns.
+    sending_stopped: bool = False
 
     def has_role(self, minimum: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[minimum]
@@ -135,9 +138,11 @@ async def set_password(user_id: int, password: str) -> None:
 
 async def workspace_choices(user_id: int) -> tuple[WorkspaceChoice, ...]:
     rows = await Membership.select(
-        Membership.workspace_id.id.as_alias("id"), Membership.workspace_id.name.as_alias("name"), Membership.role
+        Membership.workspace_id.id.as_alias("id"), Membership.workspace_id.name.as_alias("name"), Membership.role,
+        Membership.workspace_id.sending_stopped_at.as_alias("stopped_at"),
     ).where(Membership.user_id == user_id).order_by(Membership.workspace_id.name)
-    return tuple(WorkspaceChoice(id=row["id"], name=row["name"], role=row["role"]) for row in rows)
+    return tuple(WorkspaceChoice(id=row["id"], name=row["name"], role=row["role"],
+                                 sending_stopped=row["stopped_at"] is not None) for row in rows)
 
 
 async def viewer_for(user_id: int, workspace_id: int | None) -> Viewer | None:
@@ -160,6 +165,7 @@ async def viewer_for(user_id: int, workspace_id: int | None) -> Viewer | None:
         workspace_name=current.name,
         role=current.role,
         workspaces=choices,
+        sending_stopped=current.sending_stopped,
     )
 
 

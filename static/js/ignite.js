@@ -66,10 +66,13 @@
   });
 
   // Confirmation before destructive actions: data-confirm on the form or on the button that submits it;
-  // data-confirm-type="878" also asks for that text to be typed.
+  // data-confirm-type="878" also asks for that text to be typed. data-confirm-needs="reason" asks only
+  // once that field is filled in: until then the server's message next to the field is the answer.
   function confirmationFor(form, submitter) {
     const source = (submitter && submitter.dataset.confirm) ? submitter : form;
     if (!source || !source.dataset || !source.dataset.confirm) return null;
+    const needed = source.dataset.confirmNeeds && form.elements.namedItem(source.dataset.confirmNeeds);
+    if (needed && !String(needed.value || "").trim()) return null;
     return { message: source.dataset.confirm, typed: source.dataset.confirmType || "" };
   }
 

@@ -78,6 +78,14 @@ async def test_wizard_refuses_bad_input_then_launches_into_the_development_inbox
     await expect(page.get_by_test_id("recipient-count")).to_have_text("0")
     await page.get_by_test_id(f"list_ids-{mailing_list['id']}").check()
     await expect(page.get_by_test_id("recipient-count")).to_have_text("5")
+    await page.get_by_test_id("input-exclude_recent_days").fill("0")
+    await _next(page)
+    await expect(page.get_by_test_id("error-exclude_recent_days")).to_be_visible()
+    await expect(page.get_by_test_id("input-exclude_recent_days")).to_have_value("0")
+    await expect(page.get_by_test_id(f"list_ids-{mailing_list['id']}")).to_be_checked()
+    unchanged = await campaigns.get_campaign(workspace["id"], campaign["id"])
+    assert (unchanged["exclude_recent_days"], unchanged["list_ids"]) == (None, [])
+    await page.get_by_test_id("input-exclude_recent_days").fill("")
     await _next(page)
 
     await expect(page.get_by_test_id("step-content")).to_have_attribute("aria-current", "step")
@@ -85,7 +93,10 @@ async def test_wizard_refuses_bad_input_then_launches_into_the_development_inbox
     await _next(page)
 
     await expect(page.get_by_test_id("step-delivery")).to_have_attribute("aria-current", "step")
+    # A date, time and zone mean nothing for "now": they appear with the modes that use them.
+    await expect(page.get_by_test_id("when-fields")).to_be_hidden()
     await page.get_by_test_id("send-mode-at").check()
+    await expect(page.get_by_test_id("when-fields")).to_be_visible()
     await page.get_by_test_id("input-window_start").fill("08:00")
     await _next(page)
     await expect(page.get_by_test_id("error-scheduled_at")).to_contain_text("Choose the date and time")
@@ -172,16 +183,30 @@ async def test_an_admin_stops_all_sending_only_with_a_reason_and_restarts_it(pag
     await sign_in(page, admin["email"])
     await page.goto("/mailing/campaigns")
     await page.get_by_test_id("kill-switch-open").click()
-    page.once("dialog", lambda dialog: dialog.accept())
+    questions: list[str] = []
+
+    async def dismiss(dialog) -> None:
+        questions.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    # No reason: the message says so next to the field, without first asking "Stop every send?".
     await page.get_by_test_id("sending-stop").click()
     await expect(page.get_by_test_id("error-reason")).to_contain_text("Say why")
+    assert questions == []
     assert await kill_switch.workspace_stop(workspace["id"]) is None
+    page.remove_listener("dialog", dismiss)
 
     await page.get_by_test_id("input-reason").fill("Complaints from the spring list")
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_test_id("sending-stop").click()
     await expect(page.get_by_test_id("kill-switch-state")).to_contain_text("Complaints from the spring list")
     await expect(page.get_by_test_id("kill-switch-state")).to_contain_text(admin["email"])
+    # Every page of the Mailing portal says so, not only Campaigns.
+    for path in ("/mailing", "/mailing/delivery"):
+        await page.goto(path)
+        await expect(page.get_by_test_id("sending-stopped-banner")).to_be_visible()
+    await page.get_by_test_id("sending-stopped-link").click()
 
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_test_id("sending-restart").click()
