@@ -25,6 +25,7 @@ from app.redis_client import get_redis
 from app.routes.activity import ActivityController
 from app.routes.api import ApiRootController
 from app.routes.auth import AuthController
+from app.routes.campaign_engagement import CampaignEngagementController
 from app.routes.campaigns import CampaignController
 from app.routes.delivery import DeliveryController
 from app.routes.forms import PublicFormController
@@ -121,6 +122,7 @@ def create_app() -> Litestar:
             ImportController,
             SegmentController,
             CampaignController,
+            CampaignEngagementController,
             SuppressionController,
             PublicFormController,
             TemplateController,

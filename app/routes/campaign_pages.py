@@ -17,9 +17,10 @@ from app.routes.portals import permitted, section_context
 from app.services import campaigns, delivery_servers, kill_switch, lists, sending_domains, templates
 from app.services.accounts import Viewer, now
 from app.services.campaigns import Audience, recipient_count, review, variants
+from app.services.campaigns.click_map import LinkClicks, click_map
 from app.services.campaigns.drafts import PAGE_SIZE
 from app.services.campaigns.pace import PaceMeter, pace, percent_done
-from app.services.campaigns.reports import LOG_PAGE
+from app.services.campaigns.reports import LOG_PAGE, engagement
 from app.services.segments import list_segments
 from app.web.permissions import CHANGE
 
@@ -30,6 +31,7 @@ HEAD = "mailing/campaigns/partials/head.html"
 LIVE = "mailing/campaigns/partials/live.html"
 AB_RESULTS = "mailing/campaigns/partials/ab_results.html"
 LOG_ROWS = "mailing/campaigns/partials/log_rows.html"
+ENGAGEMENT = "mailing/campaigns/partials/engagement.html"
 FINISHED = ("sent", "cancelled", "failed")
 STATUS_LABELS = {"draft": "Draft", "scheduled": "Scheduled", "sending": "Sending", "paused": "Paused", "sent": "Sent",
                  "cancelled": "Cancelled", "failed": "Failed"}
@@ -182,6 +184,15 @@ async def live_context(redis: Redis, viewer: Viewer, campaign: Mapping[str, Any]
             "can": permitted(viewer, CHANGE, "campaigns.send")}
 
 
+async def engagement_context(redis: Redis, campaign: Mapping[str, Any],
+                             links: list[LinkClicks] | None = None) -> dict[str, Any]:
+    """Opens, clicks, robots, web views, unsubscribes, conversions and revenue against the messages delivered,
+    and the click map (read again unless the caller passes the one it holds)."""
+    delivered = (await campaigns.live_figures(redis, campaign))["sent"]
+    return {"campaign": campaign, "engagement": await engagement(redis, campaign, delivered),
+            "click_map": links if links is not None else await click_map(campaign["workspace_id"], campaign["id"])}
+
+
 async def log_context(workspace_id: int, campaign_id: int, email: str = "", before: int | None = None) -> dict:
     rows = await campaigns.delivery_log(workspace_id, campaign_id, email=email, before_id=before)
     return {"log": rows, "log_email": email.strip(), "log_before": before, "campaign_id": campaign_id,
@@ -193,6 +204,7 @@ async def detail_context(viewer: Viewer, workspace_id: int, campaign_id: int, re
     campaign = await campaigns.get_campaign(workspace_id, campaign_id)
     return {**section_context("mailing", "campaigns"), **await live_context(redis, viewer, campaign),
             **await log_context(workspace_id, campaign_id),
+            **(await engagement_context(redis, campaign) if campaign["status"] != "draft" else {}),
             "ab_results": await variants.ab_results(workspace_id, campaign_id),
             "template": await templates.get_template(workspace_id, campaign["template_id"])
             if campaign["template_id"] else None,

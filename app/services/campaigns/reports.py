@@ -1,8 +1,11 @@
-"""What the campaign pages show: live figures (from the counters, never a count of deliveries) and the send log."""
+"""What the campaign pages show: live figures (from the counters, never a count of deliveries), engagement
+figures with their rates, and the send log."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from redis.asyncio import Redis
@@ -11,6 +14,7 @@ from app.db.campaigns import Delivery
 from app.services.campaigns import counters
 from app.services.campaigns.drafts import get_campaign
 from app.services.tenancy import owned_by
+from app.services.tracking.figures import campaign_figures
 
 LOG_PAGE = 50
 LOG_COLUMNS = (Delivery.id, Delivery.email, Delivery.status, Delivery.server_id, Delivery.domain_group,
@@ -29,6 +33,39 @@ async def live_figures(redis: Redis, campaign: Mapping[str, Any]) -> dict[str, A
                                                           - figures["skipped"]),
                    breakdown=counters.breakdown(fields) if fields else campaign["breakdown"])
     return figures
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """A campaign's engagement figures and, against the messages delivered, its rates (None before any)."""
+
+    figures: Mapping[str, int | Decimal]
+    delivered: int
+
+    def rate(self, name: str) -> float | None:
+        """Figure `name` as a percentage of the messages delivered."""
+        return _percent(self.figures[name], self.delivered)
+
+    @property
+    def click_to_open(self) -> float | None:
+        """Of the people who opened, the share who clicked (machine opens and bot clicks left out)."""
+        return _percent(self.figures["unique_clicks"], self.figures["unique_opens"])
+
+    @property
+    def revenue_per_thousand(self) -> Decimal | None:
+        """Revenue per thousand messages delivered: how affiliate senders compare campaigns of any size."""
+        if not self.delivered:
+            return None
+        return (Decimal(self.figures["revenue"]) * 1000 / self.delivered).quantize(Decimal("0.01"))
+
+
+def _percent(part: int | Decimal, whole: int | Decimal) -> float | None:
+    return round(100 * float(part) / float(whole), 1) if whole else None
+
+
+async def engagement(redis: Redis, campaign: Mapping[str, Any], delivered: int) -> Engagement:
+    """Opens, clicks, robots, web views, unsubscribes, conversions and revenue as they stand now."""
+    return Engagement(await campaign_figures(redis, campaign["workspace_id"], campaign["id"]), delivered)
 
 
 async def delivery_log(workspace_id: int, campaign_id: int, email: str = "", status: str = "",
