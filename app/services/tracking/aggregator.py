@@ -8,8 +8,10 @@ stream id in each row makes the second write a no-op. Aggregators take turns on 
 advisory lock), which keeps the unique-open arithmetic right and costs little: one batch of thousands of
 events is one statement.
 
-User-Agent parsing happens here, never on the hot path, with a cache since a few clients send most
-opens. The robot rules of a later step decide `kind` (machine opens, bot clicks) from what is parsed here.
+User-Agent parsing and the robot rules (app/services/tracking/robots.py) happen here, never on the hot
+path: an open or click a rule flags is stored as a `machine_open` or `bot_click` naming the rule in
+`meta.rule`. After the commit, one pipeline raises each campaign's figures, publishes one summary per
+campaign to the activity feed and acknowledges the batch.
 """
 
 from __future__ import annotations
@@ -31,16 +33,21 @@ from ua_parser import parse
 
 from app.logs import get_logger
 from app.piccolo_conf import DB
-from app.services import statements
+from app.services import activity, statements
 from app.services.sqlparams import fetch_positional
+from app.services.tracking.engagement import score_arguments
 from app.services.tracking.events import CLICK, GROUP, OPEN, STREAM, StreamEvent, entry_events
 from app.services.tracking.figures import raise_figures
-from app.services.tracking.tokens import TrackingKeys, delivery_ref
+from app.services.tracking.robots import ROBOT_KINDS, Rule, Sighting, robot_rules_for
+from app.services.tracking.tokens import DeliveryRef, TrackingKeys, delivery_ref
 
 log = get_logger("ignite.tracking")
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('ignite:tracking:aggregate'))"
 
 Entry = tuple[str, dict[str, str]]
+WEB_VIEW = "web_view"
+# The kinds the public endpoints append; robots' kinds are decided here.
+STREAM_KINDS = (OPEN, CLICK, WEB_VIEW)
 
 
 @dataclass(frozen=True)
@@ -76,16 +83,32 @@ def agent_details(agent: str) -> tuple[str, str, str]:
     return known.user_agent.family, known.os.family, known.device.family
 
 
-def _row(event: StreamEvent | None, keys: TrackingKeys) -> tuple | None:
-    """One event's column values, or None when it is unusable (never written by our hot path)."""
-    ref = delivery_ref(keys, event.token) if event is not None else None
-    if event is None or ref is None or event.kind not in (OPEN, CLICK):
-        return None
+def _usable(events: Iterable[StreamEvent | None], keys: TrackingKeys) -> list[tuple[StreamEvent, DeliveryRef]]:
+    """The events with a valid token and a known kind (anything else was never written by our endpoints)."""
+    usable = []
+    for event in events:
+        ref = delivery_ref(keys, event.token) if event is not None and event.kind in STREAM_KINDS else None
+        if event is not None and ref is not None:
+            usable.append((event, ref))
+    return usable
+
+
+def _sighting(event: StreamEvent, ref: DeliveryRef) -> Sighting:
+    return Sighting(ref.workspace_id, ref.delivery_id, event.kind, event.agent, event.address,
+                    datetime.fromtimestamp(event.at_us / 1_000_000, UTC), event.link)
+
+
+def _row(event: StreamEvent, ref: DeliveryRef, sighting: Sighting, robot: Rule | None) -> tuple:
+    """One event's column values; a robot's open or click gets its own kind and names the rule."""
     client, system, device = agent_details(event.agent)
-    meta = {"ua": event.agent, "ip": event.address, "client": client, "os": system, "device": device}
-    occurred_at = datetime.fromtimestamp(event.at_us / 1_000_000, UTC)
-    return (event.stream_id, ref.workspace_id, ref.campaign_id, ref.delivery_id, event.kind, event.link,
-            event.url, json.dumps(meta), occurred_at)
+    meta: dict[str, Any] = {"ua": event.agent, "ip": event.address, "client": client, "os": system,
+                            "device": device}
+    kind = event.kind
+    if robot is not None:
+        kind = ROBOT_KINDS[event.kind]
+        meta.update(rule=robot.name, rule_id=robot.id)
+    return (event.stream_id, ref.workspace_id, ref.campaign_id, ref.delivery_id, kind, event.link, event.url,
+            json.dumps(meta), sighting.at)
 
 
 def _columns(rows: Iterable[tuple]) -> list[list[Any]]:
@@ -99,20 +122,27 @@ def _columns(rows: Iterable[tuple]) -> list[list[Any]]:
 async def record(entries: list[Entry], keys: TrackingKeys) -> tuple[dict[str, Any], int]:
     """Writes the batch in one transaction; returns the statement's result and the events dropped."""
     events = [event for entry_id, fields in entries for event in entry_events(entry_id, fields)]
-    rows = [row for row in (_row(event, keys) for event in events) if row]
-    if not rows:
+    usable = _usable(events, keys)
+    if not usable:
         return {"recorded": 0, "subscribers": 0, "campaigns": "[]"}, len(events)
+    sightings = [_sighting(event, ref) for event, ref in usable]
+    robots = await robot_rules_for(sightings)
+    rows = [_row(event, ref, sighting, robot)
+            for (event, ref), sighting, robot in zip(usable, sightings, robots, strict=True)]
     async with DB.transaction():
         await fetch_positional(_LOCK, [])
-        result = (await statements.run("tracking.record", *_columns(rows)))[0]
+        result = (await statements.run("tracking.record", *_columns(rows), *score_arguments()))[0]
     return result, len(events) - len(rows)
 
 
 async def _publish(redis: Redis, stream: str, entry_ids: list[str], campaigns: list[dict[str, Any]]) -> None:
-    """The campaigns' figures as they now stand, and the acknowledgement, in one round trip."""
+    """The campaigns' figures as they now stand, the activity feed's summaries and the acknowledgement, in
+    one round trip."""
     pipeline = redis.pipeline(transaction=True)
     for figures in campaigns:
         raise_figures(pipeline, figures["workspace_id"], figures["campaign_id"], figures)
+        if (entry := activity.engagement_entry(figures)) is not None:
+            activity.queue_publish(pipeline, figures["workspace_id"], entry)
     pipeline.xack(stream, GROUP, *entry_ids)
     await pipeline.execute()
 
