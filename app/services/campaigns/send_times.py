@@ -7,7 +7,8 @@ writes it per recipient, in SQL, inside the chunk INSERT:
   its own zone) in the recipient's zone;
 - `best_hour`: the next occurrence, within a week of the start, of the hour of
   the week (in UTC) at which the subscriber opened most, else the one at which
-  their list opened most, else the chosen time.
+  their list opened most, else the chosen time. Only a person's opens count:
+  machine opens (privacy proxies, scanners) are events of their own kind.
 A sending window then moves a time outside it to the window's next opening in
 the recipient's zone. The recipient's zone is the subscriber's own, else the
 zone of their `country` field, else the workspace's.
@@ -38,6 +39,7 @@ from app.services.campaigns.ending import note_progress
 from app.services.campaigns.queue import SendQueue, enqueue_ranges
 from app.services.sqlparams import Params, fetch
 from app.services.tenancy import checked_workspace_id
+from app.services.tracking.events import OPEN
 from app.settings import get_settings
 
 MODES = ("now", "at", "local", "best_hour")
@@ -229,7 +231,7 @@ def _best_hour_sql(params: Params, workspace_id: int, list_hours: Mapping[int, i
     lists = params.add(json.dumps({str(list_id): hour for list_id, hour in list_hours.items()}))
     start_at = params.add(start)
     own = (f"(SELECT mode() WITHIN GROUP (ORDER BY {hour_of_week_sql('e.occurred_at')}) FROM events e "
-           f"WHERE e.subscriber_id = s.id AND e.kind = 'open' AND e.workspace_id = {workspace})")
+           f"WHERE e.subscriber_id = s.id AND e.kind = '{OPEN}' AND e.workspace_id = {workspace})")
     hour = f"coalesce({own}, ({lists}::jsonb ->> s.list_id::text)::integer)"
     week = f"(date_trunc('week', {start_at}::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
     at = f"{week} + make_interval(hours => bh.hour)"
@@ -267,7 +269,7 @@ async def list_best_hours(workspace_id: int, list_ids: Iterable[int]) -> dict[in
     rows = await fetch(
         f"SELECT s.list_id, mode() WITHIN GROUP (ORDER BY {hour_of_week_sql('e.occurred_at')}) AS hour "
         f"FROM events e JOIN subscribers s ON s.id = e.subscriber_id AND s.workspace_id = {workspace} "
-        f"WHERE e.workspace_id = {workspace} AND e.kind = 'open' AND s.list_id = ANY({params.add(ids)}::integer[]) "
+        f"WHERE e.workspace_id = {workspace} AND e.kind = '{OPEN}' AND s.list_id = ANY({params.add(ids)}::integer[]) "
         "GROUP BY s.list_id", params)
     return {row["list_id"]: row["hour"] for row in rows}
 

@@ -69,7 +69,8 @@ async def test_privacy_proxies_and_scanners_are_machine_opens_that_name_their_ru
     agents = ["Mozilla/5.0", "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com "
               "GoogleImageProxy)", "Barracuda Sentinel (EE)"]
     for delivery, agent in zip(sent.deliveries, agents, strict=True):
-        assert (await client.get(path_of(pixel(sent.message(delivery))), headers={"User-Agent": agent})).status_code == 200
+        response = await client.get(path_of(pixel(sent.message(delivery))), headers={"User-Agent": agent})
+        assert response.status_code == 200
     assert await drain_all(redis) == 3
     events = await _events(sent.campaign["id"])
     assert [(e["kind"], e["meta"]["rule"]) for e in events] == [
