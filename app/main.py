@@ -34,6 +34,7 @@ from app.routes.inbox import InboxController
 from app.routes.lists import ListController
 from app.routes.ops import OpsController
 from app.routes.portals import PORTALS, PortalController
+from app.routes.postback import PostbackController
 from app.routes.routing import RoutingController
 from app.routes.segments import SegmentController
 from app.routes.sending_domains import SendingDomainController
@@ -42,6 +43,7 @@ from app.routes.suppression import SuppressionController
 from app.routes.team import TeamController
 from app.routes.templates import TemplateController
 from app.routes.tracking import TrackingController
+from app.routes.tracking_settings import TrackingSettingsController
 from app.services import statements
 from app.services.system_mail import warn_without_platform_sender
 from app.services.tracking.events import close_appender
@@ -59,7 +61,7 @@ from app.web.tracking import TRACKING_PATHS, bypassed_by_tracking
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 STATIC = PROJECT_ROOT / "static"
 # Paths that carry no browser session state, or authenticate otherwise: prefixes, matched from the start only.
-NO_SESSION = ("/api/", "/health", "/metrics", "/static/", *TRACKING_PATHS)
+NO_SESSION = ("/api/", "/health", "/metrics", "/static/", "/postback", *TRACKING_PATHS)
 # Also posted from other sites (embedded subscribe forms, RFC 8058 one-click unsubscribe),
 # where a signed token in the URL stands in for the CSRF token.
 NO_CSRF = (*NO_SESSION, "/s/", "/u/")
@@ -133,6 +135,8 @@ def create_app() -> Litestar:
             OpsController,
             ApiRootController,
             TrackingController,
+            PostbackController,
+            TrackingSettingsController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         lifespan=[database_pool],

@@ -3,7 +3,9 @@
 Discovery runs once per campaign version on the cleaned, inlined HTML. A
 rewriter or pixel of `None` is the no-op: links keep their (UTM-tagged) URL
 and nothing is inserted, with no per-message cost. The real implementations
-(app/services/tracking/urls.py) put a signed delivery token in the URL.
+(app/services/tracking/urls.py) put a signed delivery token in the URL, and
+append the recipient's affiliate sub-ids to offer links (marked `data-offer`, or
+on one of the workspace's offer domains).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jinja2.runtime import Context
@@ -22,7 +24,11 @@ from markupsafe import Markup
 from app.services.rendering.sanitizing import safe_url
 
 OPT_OUT_ATTRIBUTE = "data-no-track"
+# Marks an affiliate offer link: its URL carries the recipient's sub-ids (app/services/tracking/offers.py).
+OFFER_ATTRIBUTE = "data-offer"
+MARKERS = (OPT_OUT_ATTRIBUTE, OFFER_ATTRIBUTE)
 TRACK_FUNCTION = "_track"
+OFFER_FUNCTION = "_offer"
 TRACK_MERGED_FUNCTION = "_track_merged"
 LINKS_VARIABLE = "_links"
 CHECKED_URL_FUNCTION = "_checked_url"
@@ -46,12 +52,23 @@ class Link:
     # The whole href is a merge tag (`{{ offer_url }}`): tracked per message when it renders to a web address
     # other than the message's own unsubscribe or web-version link.
     merged: bool = False
+    # Marked `data-offer` in the template.
+    offer: bool = False
 
 
 class LinkRewriter(Protocol):
     def rewrite(self, url: str, link: Link, delivery_id: str) -> str:
         """The URL to put in this delivery's message instead of `url` (already merged and UTM-tagged)."""
         ...
+
+
+@runtime_checkable
+class OfferRewriter(Protocol):
+    """A rewriter that also knows offer links, whose URL names the recipient (affiliate sub-ids)."""
+
+    def is_offer(self, url: str, link: Link) -> bool: ...
+
+    def rewrite_offer(self, url: str, link: Link, delivery_id: str, subscriber_id: str) -> str: ...
 
 
 class OpenPixel(Protocol):
@@ -128,7 +145,7 @@ def rewrite_links(
         if "href" not in names:
             return match.group(0)
         opted_out = OPT_OUT_ATTRIBUTE in names
-        kept = [(name, value) for name, value in attributes if name != OPT_OUT_ATTRIBUTE]
+        kept = [(name, value) for name, value in attributes if name not in MARKERS]
         href = html.unescape(next(value for name, value in kept if name == "href") or "").strip()
         trackable = bool(_TRACKABLE.match(href))
         merged = bool(_MERGE_TAG.match(href))
@@ -141,6 +158,7 @@ def rewrite_links(
             tracked=track and trackable and not opted_out,
             dynamic=bool(_MERGE_TAG.search(url)),
             merged=merged,
+            offer=OFFER_ATTRIBUTE in names,
         )
         links.append(link)
         if link.tracked:
@@ -160,9 +178,13 @@ def rewrite_links(
 
 
 def link_expression(link: Link, url_source: str) -> str:
-    """Jinja that prints the rewritten URL; a URL with merge tags is rendered first, then rewritten."""
+    """Jinja that prints the rewritten URL; a URL with merge tags is rendered first, then rewritten.
+
+    A fixed link's URL comes from the list made per message, unless it is an offer link: only the
+    template context knows the recipient its sub-ids name, so its entry is empty and `_offer` makes it.
+    """
     if not link.dynamic:
-        return f"{{{{ {LINKS_VARIABLE}[{link.index}] }}}}"
+        return f"{{{{ {LINKS_VARIABLE}[{link.index}] or {OFFER_FUNCTION}({link.index}) }}}}"
     return f"{{% set _href %}}{url_source}{{% endset %}}{{{{ {TRACK_FUNCTION}({link.index}, _href) }}}}"
 
 
@@ -176,16 +198,29 @@ def insert_pixel(body: str) -> str:
     return f'{body}<img src="{{{{ {PIXEL_VARIABLE} }}}}" width="1" height="1" alt="" style="display: block">'
 
 
+def _subscriber_id(context: Context) -> str:
+    subscriber = context.get("subscriber")
+    return str(subscriber.get("id") or "") if isinstance(subscriber, Mapping) else ""
+
+
 def tracking_context(rewriter: LinkRewriter, links: Sequence[Link], delivery_id: str) -> dict[str, Any]:
     """Per-message values for the expressions `link_expression` wrote into the template.
 
     Fixed URLs are rewritten up front into a list, which the template indexes: a
-    sandboxed function call per link would cost several times more.
+    sandboxed function call per link would cost several times more. Offer links are the exception
+    (see `link_expression`).
     """
+    offers = rewriter if isinstance(rewriter, OfferRewriter) else None
 
-    def track(index: int, rendered: str) -> str:
+    def rewritten(url: str, link: Link, context: Context) -> str:
+        if offers is not None and offers.is_offer(url, link):
+            return offers.rewrite_offer(url, link, delivery_id, _subscriber_id(context))
+        return rewriter.rewrite(url, link, delivery_id)
+
+    @pass_context
+    def track(context: Context, index: int, rendered: str) -> str:
         url = rendered.unescape() if isinstance(rendered, Markup) else str(rendered)
-        return rewriter.rewrite(url.strip(), links[index], delivery_id)
+        return rewritten(url.strip(), links[index], context)
 
     @pass_context
     def track_merged(context: Context, index: int, rendered: str) -> str:
@@ -193,10 +228,17 @@ def tracking_context(rewriter: LinkRewriter, links: Sequence[Link], delivery_id:
         own = (context.get("unsubscribe_url"), context.get("web_version_url"))
         if not _TRACKABLE.match(url) or url in own:
             return url
-        return rewriter.rewrite(url, links[index], delivery_id)
+        return rewritten(url, links[index], context)
+
+    @pass_context
+    def offer(context: Context, index: int) -> str:
+        return rewritten(links[index].url, links[index], context)
 
     fixed = [
-        rewriter.rewrite(link.url, link, delivery_id) if link.tracked and not link.dynamic else ""
+        rewriter.rewrite(link.url, link, delivery_id)
+        if link.tracked and not link.dynamic and not (offers is not None and offers.is_offer(link.url, link))
+        else ""
         for link in links
     ]
-    return {LINKS_VARIABLE: fixed, TRACK_FUNCTION: track, TRACK_MERGED_FUNCTION: track_merged}
+    return {LINKS_VARIABLE: fixed, TRACK_FUNCTION: track, TRACK_MERGED_FUNCTION: track_merged,
+            OFFER_FUNCTION: offer}
