@@ -35,6 +35,7 @@ from app.routes.lists import ListController
 from app.routes.ops import OpsController
 from app.routes.portals import PORTALS, PortalController
 from app.routes.postback import PostbackController
+from app.routes.robot_rules import RobotRulesController
 from app.routes.routing import RoutingController
 from app.routes.segments import SegmentController
 from app.routes.sending_domains import SendingDomainController
@@ -118,6 +119,7 @@ def create_app() -> Litestar:
             AuthController,
             PortalController,
             TeamController,
+            RobotRulesController,
             InboxController,
             ListController,
             SubscriberController,
