@@ -18,9 +18,10 @@ from app.services import audit, custom_fields, lists, privacy, subscriber_action
 from app.services.lists import STATUSES
 from app.services.subscriber_actions import BulkOrder
 from app.services.subscribers import SubscriberFilter
+from app.services.subscribers.timeline import arrived_since, timeline, watermark
 from app.services.suppression import mailable
 from app.web.auth import signed_in
-from app.web.pages import actor_of, form_values, on_form_error, page, submitted
+from app.web.pages import actor_of, form_values, is_htmx, on_form_error, page, submitted
 from app.web.params import int_param, keyset_param
 
 INDEX = "mailing/subscribers/index.html"
@@ -30,6 +31,8 @@ NEW = "mailing/subscribers/new.html"
 FIELDS = "mailing/subscribers/partials/custom_fields.html"
 PROFILE = "mailing/subscribers/profile.html"
 PRIVACY = "mailing/subscribers/privacy.html"
+TIMELINE_OLDER = "mailing/subscribers/partials/timeline_older.html"
+TIMELINE_NEW = "mailing/subscribers/partials/timeline_new.html"
 
 
 def _date(value: object) -> date | None:
@@ -90,7 +93,7 @@ def _stored_values(subscriber: dict) -> dict[str, str]:
             **{f"field_{key}": value for key, value in subscriber["fields"].items()}}
 
 
-async def _profile_context(workspace_id: int, subscriber_id: int) -> dict:
+async def _profile_context(workspace_id: int, subscriber_id: int, older: tuple[str, int] | None = None) -> dict:
     subscriber = await subscribers.subscriber_of(workspace_id, subscriber_id)
     suppressed = await mailable.suppressions_of(workspace_id, [subscriber["email"]])
     return {
@@ -100,7 +103,9 @@ async def _profile_context(workspace_id: int, subscriber_id: int) -> dict:
         "tags": await subscribers.tags_of(workspace_id, subscriber_id),
         "history": await subscribers.status_history(workspace_id, subscriber_id),
         "memberships": await subscribers.memberships(workspace_id, subscriber["email"]),
-        "activity": await subscribers.activity(workspace_id, subscriber_id),
+        # The watermark is taken before the page, so whatever lands in between is shown by the first poll.
+        "watermark": await watermark(workspace_id, subscriber_id),
+        "timeline": await timeline(workspace_id, subscriber_id, older),
         "not_mailable": mailable.not_mailable_labels(subscriber["status"],
                                                      suppressed.get(subscriber["email"], [])),
         "not_mailable_reasons": await mailable.why_not_mailable(workspace_id, subscriber["email"]),
@@ -174,6 +179,24 @@ class SubscriberController(Controller):
     @get("/{subscriber_id:int}", name="subscriber_profile")
     async def profile(self, workspace_id: int, subscriber_id: int) -> Template:
         return Template(PROFILE, context=await _profile_context(workspace_id, subscriber_id))
+
+    @get("/{subscriber_id:int}/timeline", name="subscriber_timeline")
+    async def timeline_page(self, request: Request, workspace_id: int, subscriber_id: int) -> Template:
+        """The page of the timeline below the `older` cursor: appended rows for HTMX, else the whole profile."""
+        older = keyset_param(request.query_params, "older")
+        if not is_htmx(request):
+            return Template(PROFILE, context=await _profile_context(workspace_id, subscriber_id, older))
+        return Template(TIMELINE_OLDER, context={"timeline": await timeline(workspace_id, subscriber_id, older),
+                                                 "subscriber": {"id": subscriber_id}})
+
+    @get("/{subscriber_id:int}/timeline/new", name="subscriber_timeline_new")
+    async def timeline_new(self, request: Request, workspace_id: int, subscriber_id: int) -> Response | Template:
+        """What arrived after the page's watermark (`since`), for the live timeline; 204 when nothing did."""
+        since = keyset_param(request.query_params, "since") or ("", 0)
+        entries, after = await arrived_since(workspace_id, subscriber_id, since)
+        if not entries:
+            return Response(content=b"", status_code=204)
+        return Template(TIMELINE_NEW, context={"entries": entries, "watermark": after})
 
     @post("/{subscriber_id:int}")
     async def update(self, request: Request, subscriber_id: int, workspace_id: int, redis: Redis) -> Redirect:
