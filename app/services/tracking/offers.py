@@ -126,9 +126,9 @@ def _domain(text: str) -> str | None:
 
 
 def parsed_domains(text: str) -> list[str]:
-    """The offer domains typed one per line (or separated by commas or spaces); FormError names a bad one."""
+    """The offer domains typed one per line (or separated by commas); FormError names a bad one."""
     domains: list[str] = []
-    for typed in re.split(r"[\s,]+", text.strip()):
+    for typed in (part.strip() for part in re.split(r"[\r\n,]+", text)):
         if not typed:
             continue
         domain = _domain(typed)
