@@ -62,7 +62,7 @@ from app.web.tracking import TRACKING_PATHS, bypassed_by_tracking
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 STATIC = PROJECT_ROOT / "static"
 # Paths that carry no browser session state, or authenticate otherwise: prefixes, matched from the start only.
-NO_SESSION = ("/api/", "/health", "/metrics", "/static/", "/postback", *TRACKING_PATHS)
+NO_SESSION = ("/api/", "/health", "/metrics", "/static/", "/postback", "/u/", "/v/", *TRACKING_PATHS)
 # Also posted from other sites (embedded subscribe forms, RFC 8058 one-click unsubscribe),
 # where a signed token in the URL stands in for the CSRF token.
 NO_CSRF = (*NO_SESSION, "/s/", "/u/")

@@ -1,10 +1,13 @@
-"""The open pixel and the click redirect: public, no session, the tenant named by the signed token.
+"""The open pixel, the click redirect and the web version: public, no session, the tenant named by the token.
 
 These are the busiest endpoints of the platform, so each does the least it can: check the token (no
 I/O), append the event to the Redis stream through the process's group-committed appender, answer.
 No PostgreSQL on the way, except once per process and campaign version to learn its links. They skip
 the session and CSRF middleware (NO_SESSION in app/main.py) and the access log and request metrics
 (app/web/tracking.py).
+
+The web version (/v/) is rare beside them and renders the whole message, so it reads PostgreSQL and
+renders on a render thread; its `web_view` event takes the same way into the stream.
 
 Rate limits: none per request. The per-address buckets of app/services/public_limits.py cost a Redis
 round trip per request, more than the whole hot path; a forged or altered token is refused by its
@@ -25,6 +28,7 @@ from app.services.tracking.events import CLICK, OPEN, appender, event_line
 from app.services.tracking.link_tables import link_url
 from app.services.tracking.tokens import TrackingKeys, delivery_ref, tracking_keys, url_is_signed
 from app.services.tracking.urls import redirectable
+from app.services.tracking.web_version import WEB_VIEW, web_version
 from app.settings import get_settings
 
 log = get_logger("ignite.tracking")
@@ -35,6 +39,13 @@ PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x
 # per-request serialisation, header and cookie handling.
 NO_CACHE = (("cache-control", "no-store, no-cache, must-revalidate, max-age=0"), ("pragma", "no-cache"),
             ("expires", "0"))
+# The message is the customer's HTML: no script, no form, no same-origin access; links may open a new tab.
+WEB_VERSION_HEADERS = (
+    ("content-security-policy", "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+                                "img-src https: http: data:; style-src 'unsafe-inline'; font-src https:"),
+    ("x-content-type-options", "nosniff"), ("x-robots-tag", "noindex"),
+    ("cache-control", "private, no-store"),
+)
 NOT_FOUND_PAGE = (b"<!doctype html><html><head><title>Not found</title></head>"
                   b"<body><p>This link is not valid.</p></body></html>")
 
@@ -94,3 +105,12 @@ class TrackingController(Controller):
             return _not_found()
         await _recorded(request, CLICK, token, index, u)
         return _redirect(u)
+
+    @get("/v/{token:str}", name="web_version")
+    async def web_version_page(self, request: Request, token: str) -> ASGIResponse:
+        """The message as its recipient got it (their links, tracked), counted as a web view."""
+        html = await web_version(get_settings(), token)
+        if html is None:
+            return _not_found()
+        await _recorded(request, WEB_VIEW, token)
+        return ASGIResponse(body=html.encode(), media_type="text/html; charset=utf-8", headers=WEB_VERSION_HEADERS)

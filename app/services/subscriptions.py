@@ -1,4 +1,10 @@
-"""Public subscribe forms, double opt-in confirmation, and one-link unsubscribe from every list."""
+"""Public subscribe forms, double opt-in confirmation, and the address-only unsubscribe links of older mail.
+
+Neither confirming nor unsubscribing ever happens on a GET: link scanners (Microsoft Safe Links and
+others) fetch every link of a message, and would otherwise confirm subscriptions nobody asked for
+(mautic/mautic#9400) and unsubscribe people who did not ask to leave. The link opens a page whose button
+posts. Campaign messages name their delivery instead (app/services/tracking/recipients.py).
+"""
 
 from __future__ import annotations
 
@@ -105,35 +111,47 @@ async def _send_confirmation(settings: Settings, redis: Redis, mailing_list: dic
         message_id=message["Message-ID"], subject=mail.subject, job="confirmation")])
 
 
-async def confirm(redis: Redis, secret_key: str, token: str, ip: str) -> dict | None:
-    """Confirm the subscription behind a link; None when the link is expired or forged."""
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirmation link asks for: this subscriber on this list; `done` once it is confirmed."""
+
+    subscriber_id: int
+    workspace_id: int
+    mailing_list: dict
+    done: bool
+
+
+async def confirmation(redis: Redis, secret_key: str, token: str, ip: str) -> Confirmation | None:
+    """The subscription a link would confirm, changing nothing; None when the link is expired or forged."""
     try:
         subscriber_id = _confirm_serializer(secret_key).loads(token, max_age=CONFIRM_MAX_AGE)
     except (BadSignature, SignatureExpired):
         await admit(redis, FORGED_LINK, ip=ip)
         return None
-    await admit(redis, MAILED_LINK, address=token)
     row = await Subscriber.select(Subscriber.workspace_id, Subscriber.list_id, Subscriber.status).where(
         Subscriber.id == subscriber_id
     ).first()
-    if row is None:
+    mailing_list = await MailingList.select().where(MailingList.id == row["list_id"]).first() if row else None
+    if row is None or mailing_list is None:
         return None
-    if row["status"] == "unconfirmed":
-        await change_status(row["workspace_id"], SubscriberFilter(ids=[subscriber_id]), "confirmed", "double-opt-in")
-    return await MailingList.select().where(MailingList.id == row["list_id"]).first()
+    return Confirmation(subscriber_id, row["workspace_id"], mailing_list, done=row["status"] != "unconfirmed")
 
 
-async def unsubscribe_everywhere(redis: Redis, secret_key: str, token: str, ip: str) -> int | None:
-    """Unsubscribe the address in the link from every list of its workspace; None for a forged link."""
-    value = unsigned(secret_key, "unsubscribe", token)
-    if not (isinstance(value, list) and len(value) == 2):
-        await admit(redis, FORGED_LINK, ip=ip)
+async def confirm(redis: Redis, secret_key: str, token: str, ip: str) -> Confirmation | None:
+    """Confirm the subscription behind a link (the button of its page); None when expired or forged."""
+    found = await confirmation(redis, secret_key, token, ip)
+    if found is None:
         return None
     await admit(redis, MAILED_LINK, address=token)
-    workspace_id, email = value
-    rows = await Subscriber.select(Subscriber.id).where(Subscriber.workspace_id == workspace_id,
-                                                        Subscriber.email == email, Subscriber.status != "unsubscribed")
-    if not rows:
-        return 0
-    return await change_status(workspace_id, SubscriberFilter(ids=[r["id"] for r in rows]), "unsubscribed",
-                               "unsubscribe-link")
+    if not found.done:
+        await change_status(found.workspace_id, SubscriberFilter(ids=[found.subscriber_id]), "confirmed",
+                            "double-opt-in")
+    return Confirmation(found.subscriber_id, found.workspace_id, found.mailing_list, done=True)
+
+
+def address_from_unsubscribe_token(secret_key: str, token: str) -> tuple[int, str] | None:
+    """(workspace, address) of an unsubscribe link of older mail, which named the address, not the delivery."""
+    value = unsigned(secret_key, "unsubscribe", token)
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str)):
+        return None
+    return value[0], value[1]

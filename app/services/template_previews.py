@@ -20,6 +20,7 @@ from app.services.rendering import (
     CampaignSettings,
     Check,
     CompiledMessage,
+    PatternUrls,
     RenderedParts,
     RenderError,
     TemplateError,
@@ -40,6 +41,9 @@ from app.services.templates import (
 from app.services.tenancy import owned_by
 
 MAX_TEST_RECIPIENTS = 5
+# A test send names no delivery, so it has no unsubscribe link anyone could use: it carries no
+# List-Unsubscribe header (and so no One-Click header) rather than one pointing at a placeholder.
+TEST_SEND_URLS = PatternUrls(unsubscribe="#unsubscribe", mailto="", web_version="#web-version")
 SAMPLE_SUBSCRIBER = {"email": "sample@example.com", "first_name": "Alex", "last_name": "Sample",
                      "fields": {"first_name": "Alex", "city": "Lisbon"}}
 
@@ -170,7 +174,7 @@ async def send_test(redis: Redis, workspace_id: int, template: dict, form: dict[
     recipients = test_recipients(form.get("recipients", ""))
     subscriber = await _test_subscriber(workspace_id, form.get("subscriber", ""))
     from_email = await default_from_address(workspace_id)
-    settings = replace(preview_settings(), from_email=from_email, from_name="",
+    settings = replace(preview_settings(), from_email=from_email, from_name="", urls=TEST_SEND_URLS,
                        dkim=await signer_for(workspace_id, from_email.rpartition("@")[2]))
     try:
         messages = await off_loop(

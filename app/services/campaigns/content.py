@@ -22,7 +22,6 @@ from app.db.campaigns import CampaignVariant
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, compiled_message
 from app.services.sending_domains import signer_for
 from app.services.tenancy import owned_by
-from app.services.tokens import signed
 from app.services.tracking.tokens import tracking_keys
 from app.services.tracking.urls import DeliveryTracker, campaign_utm
 from app.settings import get_settings
@@ -45,27 +44,21 @@ _VARIANTS: dict[tuple, dict[str, Any]] = {}
 class CampaignUrls:
     """Unsubscribe and web-version links of a campaign's messages.
 
-    The unsubscribe page takes a signed (workspace, address) token today, so the
-    address of the delivery being rendered comes from `recipients()`.
+    Both carry the message's delivery token, the one its tracked links and open pixel carry, signed once
+    per message by the tracker: /u/ and /v/ then know the delivery, its campaign and its lists.
     """
 
-    base_url: str
-    secret_key: str
-    workspace_id: int
+    tracker: DeliveryTracker
     domain: str
 
     def unsubscribe_url(self, delivery_id: str) -> str:
-        addresses, made = _RECIPIENTS.get() or ({}, {})
-        if delivery_id not in made:
-            token = signed(self.secret_key, "unsubscribe", [self.workspace_id, addresses.get(delivery_id, "")])
-            made[delivery_id] = f"{self.base_url}/u/{token}"
-        return made[delivery_id]
+        return f"{self.tracker.base_url}/u/{self.tracker.token(delivery_id)}"
 
     def unsubscribe_mailto(self, delivery_id: str) -> str:
         return f"mailto:unsubscribe@{self.domain}?subject=unsubscribe%20{delivery_id}"
 
     def web_version_url(self, delivery_id: str) -> str:
-        return f"{self.base_url}/v/{signed(self.secret_key, 'web-version', [self.workspace_id, delivery_id])}"
+        return f"{self.tracker.base_url}/v/{self.tracker.token(delivery_id)}"
 
 
 @contextmanager
@@ -135,7 +128,7 @@ async def _settings(campaign: Mapping[str, Any], list_ids: list[int]) -> Campaig
     return CampaignSettings(
         from_email=campaign["from_email"], from_name=campaign["from_name"], reply_to=campaign["reply_to"] or None,
         sending_domain=domain, physical_address=await _physical_address(workspace_id, list_ids),
-        urls=CampaignUrls(app.base_url, app.security.secret_key, workspace_id, domain),
+        urls=CampaignUrls(tracker, domain),
         # Gmail's Feedback-ID: campaign, workspace, kind, sender.
         feedback_id=f"{campaign['id']}:{workspace_id}:campaign:ignite",
         tags={"preheader": campaign["snapshot_preheader"]},

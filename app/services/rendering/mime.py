@@ -32,6 +32,8 @@ _WHITESPACE = re.compile(r"\s+")
 # 39 bytes make a 64-character encoded word, which fits a folded line after any header name.
 _ENCODED_WORD_BYTES = 39
 _FOLD_AT = 78
+_UNSUBSCRIBE_SCHEMES = ("mailto:", "https://", "http://")
+_ONE_CLICK = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
 
 _INLINER = css_inline.CSSInliner(
     load_remote_stylesheets=False, apply_width_attributes=True, apply_height_attributes=True
@@ -156,6 +158,19 @@ class QuotedPrintable:
         return b"".join(out)
 
 
+def list_unsubscribe_headers(urls: tuple[str, ...]) -> bytes:
+    """List-Unsubscribe with the URIs a mail client can act on (mailto, http, https), none without one.
+
+    RFC 8058's One-Click header goes with an https URI only: providers post to nothing else, and a
+    placeholder (a test send's "#unsubscribe") or plain http would make the header a false promise."""
+    usable = [url for url in (_one_line(url) for url in urls) if url.startswith(_UNSUBSCRIBE_SCHEMES)]
+    if not usable:
+        return b""
+    listed = ",\r\n ".join(f"<{url}>" for url in usable)
+    one_click = any(url.startswith("https://") for url in usable)
+    return f"List-Unsubscribe: {listed}\r\n".encode() + (_ONE_CLICK if one_click else b"")
+
+
 @dataclass
 class MessageSkeleton:
     """Everything about a message's bytes that is the same for every recipient of a campaign version."""
@@ -175,7 +190,6 @@ class MessageSkeleton:
         if self.reply_to:
             top.append(header("Reply-To", address(self.reply_to)))
         bottom = [
-            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             *([header("Feedback-ID", self.feedback_id)] if self.feedback_id else []),
             *(header(name, value) for name, value in self.custom_headers.items()),
             b"MIME-Version: 1.0\r\n",
@@ -209,13 +223,12 @@ class MessageSkeleton:
 
         `to` is a formatted address and `list_unsubscribe` holds the mailto and https URLs.
         """
-        unsubscribe = ",\r\n ".join(f"<{_one_line(url)}>" for url in list_unsubscribe)
         return b"".join((
             self._top,
             header("To", to),
             header("Subject", subject),
             f"Date: {date or formatdate(usegmt=True)}\r\nMessage-ID: {message_id}\r\n".encode(),
-            f"List-Unsubscribe: {unsubscribe}\r\n".encode(),
+            list_unsubscribe_headers(list_unsubscribe),
             self._bottom,
             text,
             self._middle,
