@@ -95,7 +95,11 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 class RuleSet:
-    """A workspace's enabled rules, compiled once for as long as they stay the same."""
+    """A workspace's enabled rules, compiled once for as long as they stay the same.
+
+    Rules that look only at the request (User-Agent, network, CrawlerDetect) give the same answer for the
+    same kind, User-Agent and address, which a batch repeats often: that answer is remembered. Rules about
+    the delivery are tried for every event, but only those ordered before the remembered match."""
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
@@ -103,43 +107,49 @@ class RuleSet:
                          if rule.kind == "user_agent"}
         self.networks = {rule.id: tuple(ipaddress.ip_network(n, strict=False) for n in rule.networks)
                          for rule in rules if rule.kind == "network"}
-        self._in_network: dict[tuple[int, str], bool] = {}
+        self.delivery_rules = [(order, rule) for order, rule in enumerate(rules) if rule.kind in DELIVERY_RULES]
+        self._request_matches: dict[tuple[str, str, str], tuple[int, Rule | None]] = {}
 
     def needs_history(self, kind: str) -> bool:
-        return any(rule.kind in DELIVERY_RULES and rule.covers(kind) for rule in self.rules)
+        return any(rule.covers(kind) for _, rule in self.delivery_rules)
 
     def longest_burst(self) -> float:
-        return max((rule.seconds or 0.0 for rule in self.rules if rule.kind == "link_burst"), default=0.0)
+        return max((rule.seconds or 0.0 for _, rule in self.delivery_rules if rule.kind == "link_burst"),
+                   default=0.0)
 
     def first_match(self, sighting: Sighting, history: DeliveryHistory | None, bursts: set[int]) -> Rule | None:
         """The first rule that calls the event a robot's; `bursts` holds the ids of the link_burst rules
         whose burst the event is part of."""
-        for rule in self.rules:
-            if rule.covers(sighting.kind) and self._matches(rule, sighting, history, bursts):
+        order, found = self._request_match(sighting.kind, sighting.agent, sighting.address)
+        for position, rule in self.delivery_rules:
+            if position > order:
+                break
+            if rule.covers(sighting.kind) and (rule.id in bursts if rule.kind == "link_burst"
+                                               else _soon_after_delivery(rule, sighting, history)):
                 return rule
-        return None
-
-    def _matches(self, rule: Rule, sighting: Sighting, history: DeliveryHistory | None, bursts: set[int]) -> bool:
-        if rule.kind == "known_robots":
-            return known_robot(sighting.agent)
-        if rule.kind == "user_agent":
-            return self.patterns[rule.id].search(sighting.agent) is not None
-        if rule.kind == "network":
-            return self._from_network(rule.id, sighting.address)
-        if rule.kind == "link_burst":
-            return rule.id in bursts
-        return _soon_after_delivery(rule, sighting, history)
-
-    def _from_network(self, rule_id: int, address: str) -> bool:
-        key = (rule_id, address)
-        found = self._in_network.get(key)
-        if found is None:
-            if len(self._in_network) >= _MEMO_MAX:
-                self._in_network.clear()
-            parsed = _address(address)
-            found = self._in_network[key] = parsed is not None and any(
-                parsed in network for network in self.networks[rule_id] if network.version == parsed.version)
         return found
+
+    def _request_match(self, kind: str, agent: str, address: str) -> tuple[int, Rule | None]:
+        """(order, rule) of the first request rule that matches, (number of rules, None) when none does."""
+        key = (kind, agent, address)
+        found = self._request_matches.get(key)
+        if found is None:
+            if len(self._request_matches) >= _MEMO_MAX:
+                self._request_matches.clear()
+            found = self._request_matches[key] = next(
+                ((order, rule) for order, rule in enumerate(self.rules)
+                 if rule.kind not in DELIVERY_RULES and rule.covers(kind) and self._matches(rule, agent, address)),
+                (len(self.rules), None))
+        return found
+
+    def _matches(self, rule: Rule, agent: str, address: str) -> bool:
+        if rule.kind == "known_robots":
+            return known_robot(agent)
+        if rule.kind == "user_agent":
+            return self.patterns[rule.id].search(agent) is not None
+        parsed = _address(address)
+        return parsed is not None and any(parsed in network for network in self.networks[rule.id]
+                                          if network.version == parsed.version)
 
 
 def _soon_after_delivery(rule: Rule, sighting: Sighting, history: DeliveryHistory | None) -> bool:
