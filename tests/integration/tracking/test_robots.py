@@ -14,7 +14,11 @@ from app.db.audience import Subscriber
 from app.db.campaigns import Delivery
 from app.services.accounts import now
 from app.services.tracking import robot_rules
+from app.services.tracking.events import FIELD, STREAM, event_line
 from app.services.tracking.figures import campaign_figures
+from app.services.tracking.robots import burst_members
+from app.services.tracking.tokens import DeliveryRef, delivery_token, tracking_keys
+from app.settings import get_settings
 from tests.factories import make_workspace
 from tests.integration.tracking.helpers import SentCampaign, drain_all, hrefs, path_of, pixel, sent_campaign
 
@@ -162,3 +166,29 @@ async def test_rules_of_another_workspace_do_not_apply(client, redis) -> None:
     await client.get(path_of(pixel(sent.message(sent.deliveries[0]))), headers={"User-Agent": BROWSER})
     await drain_all(redis)
     assert [e["kind"] for e in await _events(sent.campaign["id"])] == ["open"]
+
+
+async def test_a_web_view_is_counted_as_one_whatever_reads_it(redis) -> None:
+    sent = await _sent_an_hour_ago()
+    delivery = sent.deliveries[0]
+    token = delivery_token(tracking_keys(get_settings()), DeliveryRef(
+        sent.workspace["id"], sent.campaign["id"], sent.campaign["snapshot_version"], 0, delivery["id"]))
+    lines = [event_line("web_view", token, agent, "127.0.0.1") for agent in (BROWSER, "Barracuda Sentinel (EE)")]
+    await redis.xadd(STREAM, {FIELD: "\n".join(lines)})
+    assert await drain_all(redis) == 2
+    assert [e["kind"] for e in await _events(sent.campaign["id"])] == ["web_view", "web_view"]
+    figures = await campaign_figures(redis, sent.workspace["id"], sent.campaign["id"])
+    assert (figures["web_views"], figures["opens"], figures["machine_opens"]) == (2, 0, 0)
+    assert (await _subscriber(sent))["engagement_score"] == 0
+
+
+def test_a_burst_is_enough_different_links_inside_one_window() -> None:
+    # (seconds, link, tag): three links within a second, then a fourth click alone.
+    clicks = [(0.0, 0, 1), (0.5, 1, 2), (0.9, 2, 3), (5.0, 3, 4)]
+    assert burst_members(clicks, links=3, seconds=1) == {1, 2, 3}
+    # The same link again and again is a person coming back, not a scanner.
+    assert burst_members([(0.0, 0, 1), (0.1, 0, 2), (0.2, 0, 3)], links=3, seconds=1) == set()
+    # Spread over more than the window: no three links share one second.
+    assert burst_members([(0.0, 0, 1), (0.6, 1, 2), (1.2, 2, 3)], links=3, seconds=1) == set()
+    # Clicks already stored (tag None) count towards a burst but are not returned.
+    assert burst_members([(0.0, 0, None), (0.3, 1, None), (0.4, 2, 7)], links=3, seconds=1) == {7}
