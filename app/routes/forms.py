@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from app.services import custom_fields, subscriptions
 from app.services.tracking import preferences, recipients
-from app.services.tracking.recipients import ALL, LIST, Recipient, Visit
+from app.services.tracking.recipients import Recipient, Visit
 from app.settings import get_settings
 from app.web.auth import client_ip
 from app.web.pages import submitted
@@ -23,7 +23,6 @@ MESSAGE = "public/message.html"
 CONFIRM = "public/confirm.html"
 UNSUBSCRIBE = "public/unsubscribe.html"
 PREFERENCES = "public/preferences.html"
-ONE_CLICK = ("List-Unsubscribe", "One-Click")
 
 
 def _unavailable() -> Template:
@@ -113,11 +112,10 @@ class PublicFormController(Controller):
         if recipient is None:
             return _invalid_link()
         form = await submitted(request, UNSUBSCRIBE, lambda: _unsubscribe_context(recipient, token))
-        one_click = form.get(ONE_CLICK[0]) == ONE_CLICK[1]
-        scope = form.get("scope") or (LIST if recipient.message_list_ids else ALL)
-        left = await recipients.unsubscribe(redis, recipient, scope,
-                                            _visit(request, "page" if "scope" in form else "one-click"))
-        if one_click:
+        asked = form.get("scope", "")
+        left = await recipients.unsubscribe(redis, recipient, asked or recipients.one_click_scope(recipient),
+                                            _visit(request, "page" if asked else "one-click"))
+        if form.get("List-Unsubscribe") == "One-Click":
             return Response("You are unsubscribed.\n", media_type="text/plain")
         return Template(UNSUBSCRIBE, context={"token": token, "email": recipient.email, "done": True, "left": left})
 

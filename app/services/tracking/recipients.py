@@ -132,6 +132,11 @@ def message_lists(recipient: Recipient, rows: Iterable[Membership]) -> list[Memb
     return [row for row in rows if row.subscribed and row.list_id in recipient.message_list_ids]
 
 
+def one_click_scope(recipient: Recipient) -> str:
+    """What a one-click unsubscribe leaves: the message's lists, or every list for a link naming no message."""
+    return LIST if recipient.message_list_ids else ALL
+
+
 def chosen_rows(recipient: Recipient, rows: list[Membership], scope: str) -> list[Membership]:
     """The rows an unsubscribe of `scope` leaves: the message's lists, or every subscribed row."""
     if scope == LIST:
