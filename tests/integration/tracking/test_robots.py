@@ -128,9 +128,8 @@ async def test_a_burst_that_began_in_an_earlier_batch_is_still_caught(client, re
 
 
 async def test_a_click_within_seconds_of_delivery_is_a_bot_click_and_a_later_one_a_persons(client, redis) -> None:
-    sent = await sent_campaign(recipients=2)
-    await Delivery.update({Delivery.sent_at: now() - timedelta(hours=1)}).where(
-        Delivery.id == sent.deliveries[1]["id"])
+    sent = await _sent_an_hour_ago(recipients=2)
+    await Delivery.update({Delivery.sent_at: now()}).where(Delivery.id == sent.deliveries[0]["id"])
     for delivery in sent.deliveries:
         spring = hrefs(sent.message(delivery, OFFER))[0]
         await client.get(path_of(spring), headers={"User-Agent": BROWSER})
