@@ -16,6 +16,9 @@ class OutgoingMessage:
     subject: str = ""
     # Campaign/job name for the ESP's own accounting: PowerMTA's X-Job header, SES and Mailgun tags.
     job: str = ""
+    # `raw` has CRLF line ends only and no line starting with a dot, as the campaign renderer writes it:
+    # SMTP sends it without scanning it for dot-stuffing (see rendering/mime._canonical).
+    wire_ready: bool = False
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,8 @@ class SmtpESP:
         if self.config.job_header and message.job:
             headers.append((self.config.job_header, message.job))
         added = b"".join(f"{name}: {_one_line(value)}\r\n".encode() for name, value in headers)
+        if message.wire_ready:
+            return b"".join((added, message.raw, b".\r\n"))
         return data_payload(added, message.raw)
 
     async def _transaction(self, client: SMTP, message: OutgoingMessage) -> SendResult:

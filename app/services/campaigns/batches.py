@@ -148,7 +148,7 @@ def _message(compiled: CompiledMessage, campaign: Mapping[str, Any], row: Mappin
     return OutgoingMessage(
         workspace_id=campaign["workspace_id"], mail_from=campaign["from_email"], recipients=(row["email"],),
         raw=compiled.render(values, row["id"]), subject=campaign["snapshot_subject"],
-        message_id=_message_id(campaign, row), job=f"campaign-{campaign['id']}",
+        message_id=_message_id(campaign, row), job=f"campaign-{campaign['id']}", wire_ready=True,
     )
 
 

@@ -223,7 +223,7 @@ class CompiledMessage:
             text=text,
             html=html,
         )
-        return self.settings.dkim.sign(message) if self.settings.dkim else message
+        return self.settings.dkim.sign(message, canonical_body=True) if self.settings.dkim else message
 
 
 def _compiled_part(source: str, part: str) -> None:

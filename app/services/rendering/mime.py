@@ -108,8 +108,28 @@ def _wrap(line: bytes) -> bytes:
             cut -= 2
         out.append(line[:cut] + b"=")
         line = line[cut:]
+        # A dot starting the new line would need SMTP dot-stuffing (see `_canonical`).
+        if line.startswith(b"."):
+            line = b"=2E" + line[1:]
     out.append(line)
     return b"\n".join(out)
+
+
+def _canonical(data: bytes) -> bytes:
+    """QP that DKIM's relaxed body canonicalisation leaves as it is, and that needs no SMTP dot-stuffing.
+
+    b2a_qp already encodes whitespace at line ends (and at the end of a piece, since the next piece may
+    start a new line). Encoding the second space of a run, tabs and a dot that starts a line as well
+    decodes to the same text, and spares the signer and the SMTP adapter a scan of every 40 KB message
+    (see `DkimSigner.sign(canonical_body=True)` and `OutgoingMessage.wire_ready`).
+    """
+    if b"  " in data:
+        data = data.replace(b"  ", b" =20")
+    if b"\t" in data:
+        data = data.replace(b"\t", b"=09")
+    if b"\n." in data:
+        data = data.replace(b"\n.", b"\n=2E")
+    return b"=2E" + data[1:] if data.startswith(b".") else data
 
 
 def _encode_chunk(chunk: str) -> tuple[bytes, int, int, bool]:
@@ -117,7 +137,7 @@ def _encode_chunk(chunk: str) -> tuple[bytes, int, int, bool]:
     # str methods explicitly: rendered values are Markup, whose own replace() would escape its arguments.
     if "\r" in chunk:
         chunk = str.replace(str.replace(chunk, "\r\n", "\n"), "\r", "\n")
-    data = binascii.b2a_qp(str.encode(chunk), istext=True)
+    data = _canonical(binascii.b2a_qp(str.encode(chunk), istext=True))
     if len(data) > _MAX_LINE and any(len(line) > _MAX_LINE for line in data.split(b"\n")):
         data = b"\n".join(_wrap(line) for line in data.split(b"\n"))
     first_break, last_break = data.find(b"\n"), data.rfind(b"\n")

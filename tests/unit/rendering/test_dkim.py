@@ -126,3 +126,17 @@ def test_signatures_of_unusual_messages_verify_with_dkimpy(key: DkimKeyPair, mes
     assert signed.endswith(message)
     assert dkim.verify(signed, dnsfunc=dns_for(key, []))
     assert all(len(line) <= 78 for line in signed.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[:6])
+
+
+def test_bodies_with_space_runs_tabs_and_leading_dots_verify(key: DkimKeyPair,
+                                                             compile_message: Callable[..., CompiledMessage]) -> None:
+    # The renderer signs its body as already canonical (mime._canonical): dkimpy recomputes it the long way.
+    signer = DkimSigner(domain=DOMAIN, selector=SELECTOR, private_key_pem=key.private_key_pem)
+    message = compile_message(
+        "<pre>two  spaces\tand a tab\n.leading dot\n..two dots   </pre><p>{{ motto }}</p>"
+        '<p>' + "word " * 40 + '.</p><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
+        dkim=signer,
+    )
+    raw = message.render({"id": 1, "email": "ada@example.org", "fields": {"motto": ".  dotted\t\tmotto  "}}, 7)
+    assert dkim.verify(raw, dnsfunc=dns_for(key, []))
+    assert b"\r\n." not in raw

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 import pytest
 
 from app.services.rendering import CompiledMessage, MessageSkeleton, RenderError, message_id
+from app.services.rendering.dkim import relaxed_body
 from app.services.rendering.mime import QuotedPrintable, header
 
 SUBSCRIBER = {"id": 17, "email": "zoe@example.org", "first_name": "Zoë", "last_name": "Ångström"}
@@ -152,3 +153,7 @@ def test_quoted_printable_pieces_decode_to_their_concatenation() -> None:
         assert quopri.decodestring(encoded).decode().replace("\r\n", "\n") == "".join(pieces)
         assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
         assert not any(line.endswith((b" ", b"\t")) for line in encoded.split(b"\r\n"))
+        # Already in DKIM's relaxed form, and never a line SMTP would have to dot-stuff.
+        part = encoded + b"\r\n--boundary--\r\n"
+        assert relaxed_body(part) == part
+        assert not encoded.startswith(b".") and b"\r\n." not in encoded
