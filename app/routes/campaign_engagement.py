@@ -10,43 +10,65 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
 from redis.asyncio import Redis
 
-from app.routes.campaign_pages import ENGAGEMENT, engagement_context
+from app.routes.campaign_pages import (
+    CONVERSION_ROWS,
+    ENGAGEMENT,
+    engagement_context,
+    latest_conversions,
+    older_than_shown,
+)
 from app.services import campaigns
 from app.services.campaigns.click_map import click_map
+from app.services.tracking.conversions import campaign_conversions
 from app.web.auth import signed_in
 
+CONVERSIONS_PAGE = 50
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 LOOK_EVERY_SECONDS = 1.0
-CLICK_MAP_SECONDS = 5.0
+REREAD_SECONDS = 5.0
 # A quiet stream still says something this often, so proxies keep it open.
 KEEP_ALIVE_SECONDS = 15.0
 
 
-def _click_figures(context: dict) -> tuple[int, int]:
-    figures = context["engagement"].figures
-    return figures["clicks"], figures["bot_clicks"]
+@dataclass
+class _Reread:
+    """A costly part of the section (click map, conversions), read again only when the figures it follows
+    have moved, and at most every REREAD_SECONDS."""
+
+    read: Callable[[], Awaitable[list]]
+    follows: tuple[str, ...]
+    rows: list | None = None
+    seen: tuple | None = None
+    read_at: float = -REREAD_SECONDS
+
+    async def current(self, figures: Mapping[str, object]) -> list:
+        moved = tuple(figures[name] for name in self.follows)
+        if self.rows is None or (moved != self.seen and time.monotonic() - self.read_at >= REREAD_SECONDS):
+            self.rows, self.seen, self.read_at = await self.read(), moved, time.monotonic()
+        return self.rows
 
 
 async def engagement_messages(redis: Redis, workspace_id: int, campaign_id: int, section: Any,
                               pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
                               ) -> AsyncIterator[ServerSentEventMessage]:
     """The engagement section each time it changes (first as it stands), a keep-alive comment when quiet."""
-    shown, links, links_for, links_read = None, None, None, 0.0
-    quiet_since = time.monotonic()
+    links = _Reread(lambda: click_map(workspace_id, campaign_id), ("clicks", "bot_clicks"))
+    sales = _Reread(lambda: latest_conversions(workspace_id, campaign_id), ("conversions",))
+    shown, quiet_since = None, time.monotonic()
     while True:
         campaign = await campaigns.get_campaign(workspace_id, campaign_id)
-        context = await engagement_context(redis, campaign, links if links is not None else [])
-        clicked = _click_figures(context)
-        if clicked != links_for and time.monotonic() - links_read >= CLICK_MAP_SECONDS:
-            links, links_for, links_read = await click_map(workspace_id, campaign_id), clicked, time.monotonic()
-            context["click_map"] = links
+        context = await engagement_context(redis, campaign, links=[], conversions=[])
+        figures = context["engagement"].figures
+        latest = await sales.current(figures)
+        context.update(click_map=await links.current(figures), conversions=latest, older=older_than_shown(latest))
         rendered = section.render(**context)
         if rendered != shown:
             shown, quiet_since = rendered, time.monotonic()
@@ -74,3 +96,10 @@ class CampaignEngagementController(Controller):
         await campaigns.get_campaign(workspace_id, campaign_id)
         section = request.app.template_engine.get_template(ENGAGEMENT)
         return ServerSentEvent(engagement_messages(redis, workspace_id, campaign_id, section), headers=SSE_HEADERS)
+
+    @get("/{campaign_id:int}/conversions", name="campaign_conversions")
+    async def conversions(self, workspace_id: int, campaign_id: int, before: int | None = None) -> Template:
+        """Older conversions, appended below the ones the page shows."""
+        rows = await campaign_conversions(workspace_id, campaign_id, before=before, limit=CONVERSIONS_PAGE)
+        return Template(CONVERSION_ROWS, context={"conversions": rows, "campaign": {"id": campaign_id},
+                                                  "older": older_than_shown(rows, CONVERSIONS_PAGE)})

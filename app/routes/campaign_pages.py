@@ -22,6 +22,7 @@ from app.services.campaigns.drafts import PAGE_SIZE
 from app.services.campaigns.pace import PaceMeter, pace, percent_done
 from app.services.campaigns.reports import LOG_PAGE, engagement
 from app.services.segments import list_segments
+from app.services.tracking.conversions import campaign_conversions
 from app.web.permissions import CHANGE
 
 STEPS = (("setup", "Setup"), ("audience", "Audience"), ("content", "Content"), ("delivery", "Delivery"),
@@ -32,6 +33,9 @@ LIVE = "mailing/campaigns/partials/live.html"
 AB_RESULTS = "mailing/campaigns/partials/ab_results.html"
 LOG_ROWS = "mailing/campaigns/partials/log_rows.html"
 ENGAGEMENT = "mailing/campaigns/partials/engagement.html"
+CONVERSION_ROWS = "mailing/campaigns/partials/conversion_rows.html"
+# The newest conversions the campaign page shows; older ones are a click away.
+CONVERSIONS_SHOWN = 10
 FINISHED = ("sent", "cancelled", "failed")
 STATUS_LABELS = {"draft": "Draft", "scheduled": "Scheduled", "sending": "Sending", "paused": "Paused", "sent": "Sent",
                  "cancelled": "Cancelled", "failed": "Failed"}
@@ -184,13 +188,26 @@ async def live_context(redis: Redis, viewer: Viewer, campaign: Mapping[str, Any]
             "can": permitted(viewer, CHANGE, "campaigns.send")}
 
 
-async def engagement_context(redis: Redis, campaign: Mapping[str, Any],
-                             links: list[LinkClicks] | None = None) -> dict[str, Any]:
+async def latest_conversions(workspace_id: int, campaign_id: int) -> list[dict[str, Any]]:
+    return await campaign_conversions(workspace_id, campaign_id, limit=CONVERSIONS_SHOWN)
+
+
+async def engagement_context(redis: Redis, campaign: Mapping[str, Any], links: list[LinkClicks] | None = None,
+                             conversions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Opens, clicks, robots, web views, unsubscribes, conversions and revenue against the messages delivered,
-    and the click map (read again unless the caller passes the one it holds)."""
+    the click map and the latest conversions (each read unless the caller passes the one it holds)."""
+    workspace_id, campaign_id = campaign["workspace_id"], campaign["id"]
     delivered = (await campaigns.live_figures(redis, campaign))["sent"]
+    if conversions is None:
+        conversions = await latest_conversions(workspace_id, campaign_id)
     return {"campaign": campaign, "engagement": await engagement(redis, campaign, delivered),
-            "click_map": links if links is not None else await click_map(campaign["workspace_id"], campaign["id"])}
+            "click_map": links if links is not None else await click_map(workspace_id, campaign_id),
+            "conversions": conversions, "older": older_than_shown(conversions)}
+
+
+def older_than_shown(conversions: list[dict[str, Any]], shown: int = CONVERSIONS_SHOWN) -> int | None:
+    """Where the next page of conversions starts, None when these are all there are."""
+    return conversions[-1]["id"] if len(conversions) == shown else None
 
 
 async def log_context(workspace_id: int, campaign_id: int, email: str = "", before: int | None = None) -> dict:

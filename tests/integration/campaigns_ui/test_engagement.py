@@ -17,12 +17,14 @@ import pytest
 from app.db.audience import Subscriber
 from app.db.campaigns import Campaign, Delivery
 from app.routes.campaign_engagement import engagement_messages
-from app.routes.campaign_pages import ENGAGEMENT
+from app.routes.campaign_pages import CONVERSIONS_SHOWN, ENGAGEMENT
 from app.services.campaigns.click_map import forget_sent_links
+from app.services.tracking.conversions import rotate_postback_secret
 from app.services.tracking.figures import raise_figures
 from app.services.tracking.link_tables import forget_link_tables
 from tests.factories import make_workspace, signed_in_client
 from tests.integration.tracking.helpers import drain_all, hrefs, path_of, pixel, sent_campaign
+from tests.integration.tracking.offer_helpers import postback
 
 OFFER = {"offer_url": "https://offers.example.com/go?aff=12"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -157,3 +159,29 @@ async def test_another_workspaces_engagement_is_not_found(client, redis):
 
     for path in ("/engagement", "/engagement/events"):
         assert (await client.get(f"/mailing/campaigns/{theirs.campaign['id']}{path}")).status_code == 404, path
+
+
+async def test_conversions_come_in_by_postback_and_show_newest_first_with_older_ones_a_click_away(client, redis):
+    workspace, _ = await signed_in_client(client)
+    sent = await _person_reading(client, workspace, 1)
+    delivery = sent.deliveries[0]
+    key = await rotate_postback_secret(workspace["id"])
+    base = f"/mailing/campaigns/{sent.campaign['id']}"
+    assert 'data-testid="conversions-empty"' in (await client.get(base)).text
+    for n in range(CONVERSIONS_SHOWN + 2):
+        answer = await postback(client, key=key, transaction_id=f"tx-{n}", sub3=delivery["id"], payout=f"{n}.50",
+                                currency="usd", offer_id="77", event="Sale")
+        assert answer.status_code == 200, answer.text
+
+    page = (await client.get(base)).text
+    rows = re.findall(r'data-testid="conversion-row">(.*?)</tr>', page, re.DOTALL)
+
+    assert len(rows) == CONVERSIONS_SHOWN
+    assert "tx-11" in rows[0] and delivery["email"] in rows[0] and "11.50 USD" in rows[0]
+    assert _shown(page, "engagement-conversions") == "12"
+    assert _shown(page, "engagement-revenue") == "72.00"
+    older = re.search(r'hx-get="([^"]*/conversions\?before=\d+)"', page)
+    assert older, "a button for the older conversions"
+    rest = (await client.get(older.group(1), headers={"HX-Request": "true"})).text
+    assert re.findall(r"<td class=\"muted\">(tx-\d+)</td>", rest) == ["tx-1", "tx-0"]
+    assert 'data-testid="conversions-older"' not in rest
