@@ -132,8 +132,15 @@ def _canonical(data: bytes) -> bytes:
     return b"=2E" + data[1:] if data.startswith(b".") else data
 
 
+# A piece QP leaves exactly as it is: printable ASCII but "=", single spaces only between other characters,
+# not starting with a dot, short enough for one line. Most per-recipient pieces (tracked URLs, names) are.
+_AS_IS = re.compile(r"[!-<>-~](?:[!-<>-~]| (?=[!-<>-~]))*")
+
+
 def _encode_chunk(chunk: str) -> tuple[bytes, int, int, bool]:
     """QP bytes of a piece of a body, with the lengths of its first and last lines."""
+    if len(chunk) <= _MAX_LINE and chunk[:1] != "." and _AS_IS.fullmatch(chunk):
+        return str.encode(chunk), len(chunk), len(chunk), False
     # str methods explicitly: rendered values are Markup, whose own replace() would escape its arguments.
     if "\r" in chunk:
         chunk = str.replace(str.replace(chunk, "\r\n", "\n"), "\r", "\n")
