@@ -39,7 +39,7 @@ from app.esp.base import OutgoingMessage, SendResult
 from app.logs import get_logger
 from app.services import statements
 from app.services.campaigns import counters, send_times, speed
-from app.services.campaigns.content import compiled_campaign, merge_values, recipients, variant_content
+from app.services.campaigns.content import compiled_campaign, merge_values, variant_content
 from app.services.campaigns.drafts import get_campaign
 from app.services.campaigns.ending import finish_if_done, note_progress
 from app.services.campaigns.queue import SendQueue, enqueue_ranges, id_ranges
@@ -250,10 +250,9 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
             written.add(item.key, back, answer="campaign cancelled" if back == "cancelled" else "")
         items = []
     attempts = {row["id"]: row["attempts"] for row in claimed}
-    with recipients({str(item.key): item.recipient for item in items}):
-        outcomes = await send_batch(redis, workspace_id, items, adapters, tag=campaign["routing_tag"],
-                                    on_accepted=AcceptanceLog(redis, campaign_id).record,
-                                    defer_seconds=sending.throttled_defer_seconds) if items else []
+    outcomes = await send_batch(redis, workspace_id, items, adapters, tag=campaign["routing_tag"],
+                                on_accepted=AcceptanceLog(redis, campaign_id).record,
+                                defer_seconds=sending.throttled_defer_seconds) if items else []
     for outcome in outcomes:
         written.add_outcome(outcome, attempts[outcome.item.key], sending.retry_delays)
     await written.store(redis, queue, workspace_id, campaign_id)

@@ -11,9 +11,7 @@ after a crash carries the Message-ID of its first copy.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +20,11 @@ from app.db.campaigns import CampaignVariant
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, compiled_message
 from app.services.sending_domains import signer_for
 from app.services.tenancy import owned_by
+from app.services.tracking.offers import offer_links
 from app.services.tracking.tokens import tracking_keys
 from app.services.tracking.urls import DeliveryTracker, campaign_utm
 from app.settings import get_settings
 
-# The address of each delivery in the batch being rendered, for the unsubscribe link that names it, and the
-# links already made: the link appears in the HTML, the text and the List-Unsubscribe header of each message.
-_RECIPIENTS: ContextVar[tuple[Mapping[str, str], dict[str, str]] | None] = ContextVar("campaign_recipients",
-                                                                                   default=None)
 _PREHEADER_TAG = re.compile(r"\{\{-?\s*preheader\b")
 _BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 _HIDDEN = '<div style="display:none;max-height:0;overflow:hidden;">{{ preheader }}</div>'
@@ -59,16 +54,6 @@ class CampaignUrls:
 
     def web_version_url(self, delivery_id: str) -> str:
         return f"{self.tracker.base_url}/v/{self.tracker.token(delivery_id)}"
-
-
-@contextmanager
-def recipients(addresses: Mapping[str, str]) -> Iterator[None]:
-    """Render inside this block to give each delivery id (as text) its address."""
-    token = _RECIPIENTS.set((addresses, {}))
-    try:
-        yield
-    finally:
-        _RECIPIENTS.reset(token)
 
 
 def content_key(campaign: Mapping[str, Any]) -> tuple:
@@ -124,7 +109,8 @@ async def _settings(campaign: Mapping[str, Any], list_ids: list[int]) -> Campaig
     workspace_id = campaign["workspace_id"]
     # One token per message, shared by the open pixel and every link; /c/ rebuilds the links with the same UTM.
     tracker = DeliveryTracker(app.base_url, tracking_keys(app), workspace_id, campaign["id"],
-                              campaign["snapshot_version"], campaign.get("variant", 0))
+                              campaign["snapshot_version"], campaign.get("variant", 0),
+                              offers=await offer_links(workspace_id))
     return CampaignSettings(
         from_email=campaign["from_email"], from_name=campaign["from_name"], reply_to=campaign["reply_to"] or None,
         sending_domain=domain, physical_address=await _physical_address(workspace_id, list_ids),

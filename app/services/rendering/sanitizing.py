@@ -45,7 +45,7 @@ ALLOWED_TAGS = frozenset({
 })
 GLOBAL_ATTRIBUTES = frozenset({
     "align", "bgcolor", "border", "class", "dir", "height", "id", "lang", "role", "style", "title",
-    "valign", "width", "data-no-track",
+    "valign", "width", "data-no-track", "data-offer",
 })
 TAG_ATTRIBUTES: dict[str, frozenset[str]] = {
     "a": frozenset({"href", "name", "rel", "target"}),

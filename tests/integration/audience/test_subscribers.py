@@ -181,9 +181,12 @@ async def test_double_opt_in_sends_confirmation_link(client):
     captured = await CapturedMessage.select(CapturedMessage.id).first()
     message = await captured_message(workspace["id"], captured["id"])
     link = re.search(r"/s/confirm/\S+", message.text).group(0)
-    assert "Subscription confirmed" in (await client.get(link)).text
+    # A GET (a mail scanner following the link) only shows the button.
+    assert 'data-testid="confirm-subscription"' in (await client.get(link)).text
+    assert (await Subscriber.select().first())["status"] == "unconfirmed"
+    assert "Subscription confirmed" in (await client.post(link)).text
     assert (await Subscriber.select().first())["status"] == "confirmed"
-    assert (await client.get(link + "x")).status_code == 410
+    assert (await client.post(link + "x")).status_code == 410
 
 
 async def test_unsubscribe_link_needs_a_post_and_covers_every_list(client):
@@ -197,7 +200,7 @@ async def test_unsubscribe_link_needs_a_post_and_covers_every_list(client):
     done = await client.post(path)
     assert 'data-testid="unsubscribed"' in done.text
     assert await Subscriber.count().where(Subscriber.status == "unsubscribed") == 2
-    assert (await client.post(path[:-3] + "abc")).status_code == 400
+    assert (await client.post(path[:-3] + "abc")).status_code == 404
 
 
 async def test_gdpr_export_and_erase(client):

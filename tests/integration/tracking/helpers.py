@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from html import unescape
 from typing import Any
 
@@ -80,8 +81,9 @@ async def sent_campaign(recipients: int = 2, html: str = HTML, workspace: dict |
     )).returning(*Campaign.all_columns()))[0]
     deliveries = [(await Delivery.insert(Delivery(
         workspace_id=workspace["id"], campaign_id=campaign["id"], subscriber_id=subscriber["id"],
-        email=subscriber["email"], status="sent", next_attempt_at=moment, sent_at=moment, created_at=moment,
-        updated_at=moment)).returning(*Delivery.all_columns()))[0] for subscriber in subscribers]
+        # Sent an hour ago: a click seconds after delivery would be a scanner's.
+        email=subscriber["email"], status="sent", next_attempt_at=moment, sent_at=moment - timedelta(hours=1),
+        created_at=moment, updated_at=moment)).returning(*Delivery.all_columns()))[0] for subscriber in subscribers]
     return SentCampaign(workspace, campaign, deliveries)
 
 
