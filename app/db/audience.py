@@ -77,6 +77,8 @@ class Subscriber(Table, tablename="subscribers"):
     source = Varchar(length=32, default="manual")
     ip = Varchar(length=64, default="")
     engagement_score = SmallInt(default=0)
+    # When the score was last worked out: it halves every 30 days from then (services/tracking/engagement.py).
+    engagement_scored_at = Timestamptz(null=True, default=None)
     last_open_at = Timestamptz(null=True, default=None)
     last_click_at = Timestamptz(null=True, default=None)
     timezone = Varchar(length=64, default="")

@@ -23,6 +23,8 @@ from app.services.campaigns.pace import PaceMeter, pace, percent_done
 from app.services.campaigns.reports import LOG_PAGE, engagement
 from app.services.segments import list_segments
 from app.services.tracking.conversions import campaign_conversions
+from app.services.tracking.recipients import one_click_problem
+from app.settings import get_settings
 from app.web.permissions import CHANGE
 
 STEPS = (("setup", "Setup"), ("audience", "Audience"), ("content", "Content"), ("delivery", "Delivery"),
@@ -136,7 +138,8 @@ async def _content_data(workspace_id: int, campaign: Mapping[str, Any] | None) -
 
 
 async def _delivery_data(workspace_id: int, campaign: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {"time_zones": time_zones(), "send_modes": SEND_MODES}
+    return {"time_zones": time_zones(), "send_modes": SEND_MODES,
+            "one_click_problem": one_click_problem(get_settings().base_url)}
 
 
 async def _review_data(workspace_id: int, campaign: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -10,9 +10,8 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from redis.asyncio import Redis
 
-from app.services import accounts, data_imports, overview
+from app.services import accounts, activity_feed, data_imports, overview
 from app.services.accounts import Viewer
-from app.services.audit import recent_entries
 from app.web.auth import safe_next, signed_in
 from app.web.charts import two_way_bars
 from app.web.permissions import CHANGE, MINIMUM_ROLE
@@ -139,7 +138,7 @@ class PortalController(Controller):
     async def landing(self, viewer: Viewer, workspace_id: int) -> Template:
         return Template("portal/landing.html", context={
             "portals": ordered_portals(viewer.last_portal), "last_portal": viewer.last_portal,
-            "entries": await recent_entries(workspace_id, limit=10),
+            "entries": await activity_feed.recent(workspace_id, limit=10),
         })
 
     @get("/mailing", name="mailing_home")
@@ -153,7 +152,7 @@ class PortalController(Controller):
             "growth": growth, "growth_chart": two_way_bars([(p.day.isoformat(), p.joined, p.left) for p in growth]),
             "imports": (await data_imports.import_page(workspace_id, limit=5)).imports,
             "servers": await overview.servers(redis, workspace_id),
-            "entries": await recent_entries(workspace_id, limit=10),
+            "entries": await activity_feed.recent(workspace_id, limit=10),
         })
 
     @get("/analytics", name="analytics_home")
@@ -162,7 +161,7 @@ class PortalController(Controller):
         return Template("portal/home.html", context={
             "portal": "analytics", "details": PORTALS["analytics"], "section": None, "can": permitted(viewer, CHANGE),
             "imports": (await data_imports.import_page(workspace_id, limit=5)).imports,
-            "entries": await recent_entries(workspace_id, limit=20),
+            "entries": await activity_feed.recent(workspace_id, limit=20),
         })
 
     @get("/analytics/data-imports", name="data_imports")

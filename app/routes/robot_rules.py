@@ -16,7 +16,7 @@ INDEX = "settings/robot_rules.html"
 FORM = "settings/robot_rules_form.html"
 HOME = "/settings/robots"
 # Robot rules decide what the statistics of every campaign count: the same people as sending settings.
-MANAGE = {"action": "delivery.manage"}
+MANAGE = {"action": "tracking.manage"}
 
 
 def _form_context(rule: dict | None) -> dict:

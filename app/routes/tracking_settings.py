@@ -18,7 +18,7 @@ from app.web.pages import actor_of, is_htmx, page, submitted
 
 PAGE = "settings/tracking.html"
 SECTION = "settings/tracking_section.html"
-MANAGE = {"action": "delivery.manage"}
+MANAGE = {"action": "tracking.manage"}
 
 
 def _form_of(settings: dict[str, Any]) -> dict[str, str]:

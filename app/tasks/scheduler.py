@@ -40,6 +40,7 @@ JOBS: list[Job] = [
     # Opens and clicks into PostgreSQL, nearly continuously; next months' event partitions, daily.
     Job("aggregate-tracking", "aggregate_tracking_events", "* * * * *"),
     Job("create-event-partitions", "create_event_partitions", "23 3 * * *"),
+    Job("decay-engagement-scores", "decay_engagement_scores", "41 4 * * *"),
 ]
 
 

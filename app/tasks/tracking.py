@@ -1,11 +1,14 @@
-"""Tracking actors: the aggregator that drains opens and clicks into PostgreSQL, and the monthly partitions."""
+"""Tracking actors: the aggregator that drains opens and clicks into PostgreSQL, the monthly partitions, the
+engagement scores' daily decay."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import dramatiq
 
 from app.redis_client import get_redis
-from app.services.tracking import aggregator, partitions
+from app.services.tracking import aggregator, engagement, partitions
 from app.services.tracking.tokens import tracking_keys
 from app.settings import get_settings
 from app.tasks.broker import broker
@@ -26,3 +29,8 @@ async def aggregate_tracking_events() -> None:
 @dramatiq.actor(broker=broker, queue_name="default", max_retries=3, time_limit=300_000)
 async def create_event_partitions() -> None:
     await partitions.ensure_partitions()
+
+
+@dramatiq.actor(broker=broker, queue_name="default", max_retries=3, time_limit=600_000)
+async def decay_engagement_scores() -> None:
+    await engagement.decay_every_workspace(datetime.now(UTC))

@@ -27,6 +27,8 @@ MINIMUM_ROLE: dict[str, str] = {
     "campaigns.send": "marketer",
     # The workspace kill switch: stopping every send, and starting again.
     "sending.stop": "admin",
+    # What counts as a person and what brings revenue back: robot rules, the postback key, offer sub-ids.
+    "tracking.manage": "admin",
     # Members, roles and invitations.
     "team.manage": "admin",
     # Who did what, with their addresses.

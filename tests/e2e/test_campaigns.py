@@ -93,6 +93,8 @@ async def test_wizard_refuses_bad_input_then_launches_into_the_development_inbox
     await _next(page)
 
     await expect(page.get_by_test_id("step-delivery")).to_have_attribute("aria-current", "step")
+    # The test server's BASE_URL is http: mailbox providers could not use one-click unsubscribe.
+    await expect(page.get_by_test_id("one-click-warning")).to_contain_text("https")
     # A date, time and zone mean nothing for "now": they appear with the modes that use them.
     await expect(page.get_by_test_id("when-fields")).to_be_hidden()
     await page.get_by_test_id("send-mode-at").check()

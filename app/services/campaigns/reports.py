@@ -68,15 +68,32 @@ async def engagement(redis: Redis, campaign: Mapping[str, Any], delivered: int) 
     return Engagement(await campaign_figures(redis, campaign["workspace_id"], campaign["id"]), delivered)
 
 
+def _escaped(text: str) -> str:
+    """`text` for a LIKE pattern, its own % and _ matched as themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 async def delivery_log(workspace_id: int, campaign_id: int, email: str = "", status: str = "",
                        before_id: int | None = None, limit: int = LOG_PAGE) -> list[dict]:
-    """The campaign's deliveries, newest first, with each one's last server answer; `email` finds one address."""
+    """The campaign's deliveries, newest first, with each one's last server answer.
+
+    `email` finds a whole address through the unique index; any part of one ("ana@", "@gmail.com", or a
+    whole address that is not there) is matched while walking the campaign's deliveries newest first until
+    a page is full."""
     await get_campaign(workspace_id, campaign_id)
-    query = Delivery.select(*LOG_COLUMNS).where(owned_by(Delivery, workspace_id), Delivery.campaign_id == campaign_id)
-    if email:
-        query = query.where(Delivery.email == email.strip().lower())
-    if status:
-        query = query.where(Delivery.status == status)
-    if before_id is not None:
-        query = query.where(Delivery.id < before_id)
-    return await query.order_by(Delivery.id, ascending=False).limit(limit)
+
+    async def page(*conditions: Any) -> list[dict]:
+        # Piccolo's where() adds to the query it is called on: each search builds its own.
+        query = Delivery.select(*LOG_COLUMNS).where(owned_by(Delivery, workspace_id),
+                                                    Delivery.campaign_id == campaign_id, *conditions)
+        if status:
+            query = query.where(Delivery.status == status)
+        if before_id is not None:
+            query = query.where(Delivery.id < before_id)
+        return await query.order_by(Delivery.id, ascending=False).limit(limit)
+
+    wanted = email.strip().lower()
+    if not wanted:
+        return await page()
+    found = await page(Delivery.email == wanted) if "@" in wanted.strip("@") else []
+    return found or await page(Delivery.email.like(f"%{_escaped(wanted)}%"))

@@ -7,7 +7,6 @@ while this package is still loading, when `filters` brings the suppression servi
 
 from app.services.subscribers.records import (
     SubscriberError,
-    activity,
     add_subscriber,
     address_on_file,
     checked_status,
@@ -44,7 +43,6 @@ __all__ = [
     "SubscriberFilter",
     "TablePage",
     "Total",
-    "activity",
     "add_subscriber",
     "address_on_file",
     "change_status",

@@ -1,4 +1,4 @@
-"""One subscriber: adding and editing them by hand, their tags, history, other lists and activity."""
+"""One subscriber: adding and editing them by hand, their tags, history and other lists (activity: timeline.py)."""
 
 from __future__ import annotations
 
@@ -178,11 +178,3 @@ async def memberships(workspace_id: int, email: str) -> list[dict]:
         checked_workspace_id(workspace_id), email,
     )
 
-
-async def activity(workspace_id: int, subscriber_id: int, limit: int = 50) -> list[dict]:
-    """Sent, opened, clicked, bounced, converted: newest first."""
-    return await Subscriber.raw(
-        "SELECT kind, campaign_id, url, occurred_at FROM events WHERE workspace_id = {} AND subscriber_id = {} "
-        "ORDER BY occurred_at DESC LIMIT {}",
-        checked_workspace_id(workspace_id), subscriber_id, limit,
-    )

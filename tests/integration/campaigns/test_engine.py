@@ -256,6 +256,12 @@ async def test_pages_read_live_figures_and_the_send_log_without_counting(redis, 
     assert figures["breakdown"]["servers"][server_id]["sent"] == 250
     [found] = await campaigns.delivery_log(workspace["id"], campaign["id"], email=people[0]["email"].upper())
     assert found["status"] == "sent" and found["last_answer"].startswith("250")
+    # Any part of an address finds it too; LIKE's own wildcards are matched as typed.
+    local, _, domain = people[0]["email"].partition("@")
+    assert found["id"] in {row["id"] for row in await campaigns.delivery_log(
+        workspace["id"], campaign["id"], email=f" {local.upper()}@", limit=300)}
+    assert len(await campaigns.delivery_log(workspace["id"], campaign["id"], email=f"@{domain}")) == 50
+    assert await campaigns.delivery_log(workspace["id"], campaign["id"], email="%") == []
     assert len(await campaigns.delivery_log(workspace["id"], campaign["id"], status="queued")) == 50
     with pytest.raises(LookupError):
         await campaigns.delivery_log((await make_workspace())["id"], campaign["id"])
