@@ -59,13 +59,13 @@ async def test_activity_feed_updates_without_reload(page):
     redis = get_redis()
     feed = page.get_by_test_id("activity-feed")
     for _ in range(20):
-        await record(redis, workspace["id"], SYSTEM, "campaign.sent", "campaign", 99)
+        await record(redis, workspace["id"], SYSTEM, "campaign.started", "campaign", 99)
         try:
-            await expect(feed).to_contain_text("campaign.sent", timeout=1000)
+            await expect(feed).to_contain_text("started sending campaign", timeout=1000)
             break
         except AssertionError:
             continue
-    await expect(feed).to_contain_text("campaign.sent")
+    await expect(feed).to_contain_text("started sending campaign")
     assert await page.evaluate("window.__notReloaded === true")
 
 
