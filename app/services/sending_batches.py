@@ -63,6 +63,8 @@ class Verdict(StrEnum):
     RETRY = "retry"
     # Not attempted, or not the message's fault (throttled, no server reachable): try again after `wait`.
     DEFERRED = "deferred"
+    # Not attempted and never will be: the recipient opted out after the batch was claimed (`skip`).
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,9 @@ class BatchOutcome:
 
 # Told of each acceptance as it happens: the item, its server (None for the development inbox), the answer.
 Accepted = Callable[[BatchItem, int | None, SendResult], Awaitable[None]]
+Skip = Callable[[BatchItem], bool]
+# What `_Rounds._send` answers for a message `skip` cancelled: nothing was sent, its token goes back.
+OPTED_OUT = SendResult("", accepted=False, response="not sent: the recipient opted out")
 
 
 @dataclass
@@ -163,9 +168,9 @@ class _Rounds:
     what the breaker and AIMD should hear is gathered over all of them and recorded once."""
 
     def __init__(self, redis: Redis, context: RoutingContext, adapters: Adapters, on_accepted: Accepted | None,
-                 defer_seconds: float) -> None:
+                 defer_seconds: float, skip: Skip | None = None) -> None:
         self.redis, self.context, self.adapters = redis, context, adapters
-        self.on_accepted, self.defer_seconds = on_accepted, defer_seconds
+        self.on_accepted, self.defer_seconds, self.skip = on_accepted, defer_seconds, skip
         self.buckets: dict[tuple[int, str], list[Bucket]] = {}
         self.counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
         self.groups: dict[tuple[int, str], dict | None] = {}
@@ -202,6 +207,9 @@ class _Rounds:
             async with lanes:
                 if broken:
                     return None
+                # Asked as late as can be: the moment before the message is rendered and handed over.
+                if self.skip is not None and self.skip(plan.outcome.item):
+                    return OPTED_OUT
                 result = await _deliver(adapter, plan.outcome.item, server)
                 if server_failed(result):
                     broken.append(result.response)
@@ -214,6 +222,9 @@ class _Rounds:
         for (plan, buckets), result in zip(entries, results, strict=True):
             if result is None or result.code is None or slowed_down(result):
                 unsent.append((buckets, 1))
+            if result is OPTED_OUT:
+                plan.outcome.verdict, plan.position = Verdict.CANCELLED, len(plan.servers)
+                continue
             self._sorted(plan, server, result)
         if broken:
             await _best_effort("breaker", record_failure(self.redis, server_id, BREAKER, broken[0][:200]))
@@ -287,11 +298,15 @@ async def _deliver(adapter: EmailServiceProvider, item: BatchItem, server: dict)
     return result
 
 
-async def _development_inbox(items: Sequence[BatchItem], on_accepted: Accepted | None) -> list[BatchOutcome]:
+async def _development_inbox(items: Sequence[BatchItem], on_accepted: Accepted | None,
+                             skip: Skip | None) -> list[BatchOutcome]:
     """A workspace without delivery servers sends into the development inbox, as `send_now` does."""
     inbox = default_sender()
     outcomes = []
     for item in items:
+        if skip is not None and skip(item):
+            outcomes.append(BatchOutcome(item, Verdict.CANCELLED))
+            continue
         try:
             [result] = await inbox.send([item.build()])
         except RenderError as exc:
@@ -305,14 +320,16 @@ async def _development_inbox(items: Sequence[BatchItem], on_accepted: Accepted |
 
 async def send_batch(redis: Redis, workspace_id: int, items: Sequence[BatchItem], adapters: Adapters, *,
                      tag: str = "", on_accepted: Accepted | None = None, context: RoutingContext | None = None,
-                     defer_seconds: float = DEFAULT_DEFER_SECONDS) -> list[BatchOutcome]:
-    """Send every item through its routed server (failing over down its pool); one outcome per item, in order."""
+                     defer_seconds: float = DEFAULT_DEFER_SECONDS, skip: Skip | None = None) -> list[BatchOutcome]:
+    """Send every item through its routed server (failing over down its pool); one outcome per item, in order.
+
+    `skip` is asked just before each message goes: True cancels it (the recipient opted out meanwhile)."""
     context = context or await routing_context(workspace_id)
     if not context.servers:
-        return await _development_inbox(items, on_accepted)
+        return await _development_inbox(items, on_accepted, skip)
     await restore_quotas(redis, workspace_id, context)
     plans = await _plans(redis, workspace_id, items, tag, context)
-    rounds = _Rounds(redis, context, adapters, on_accepted, defer_seconds)
+    rounds = _Rounds(redis, context, adapters, on_accepted, defer_seconds, skip)
     while open_plans := [plan for plan in plans if plan.next_server() is not None]:
         try:
             await rounds.run(open_plans)

@@ -37,7 +37,8 @@ from redis.exceptions import RedisError
 
 from app.esp.base import OutgoingMessage, SendResult
 from app.logs import get_logger
-from app.services import statements
+from app.redis_client import get_redis
+from app.services import opt_outs, statements
 from app.services.campaigns import counters, send_times, speed
 from app.services.campaigns.content import compiled_campaign, merge_values, variant_content
 from app.services.campaigns.drafts import get_campaign
@@ -76,6 +77,8 @@ class Written:
         common = {"server_id": outcome.server_id, "group": outcome.group}
         if outcome.verdict is Verdict.SENT:
             self.add(key, "sent", attempted=1, answer=outcome.answer, provider=outcome.provider_id, **common)
+        elif outcome.verdict is Verdict.CANCELLED:
+            self.add(key, "cancelled", answer=NOT_MAILABLE, **common)
         elif outcome.verdict is Verdict.FAILED:
             self.add(key, "failed", attempted=1, answer=outcome.answer, **common)
         elif outcome.verdict is Verdict.RETRY and attempts_before < len(retry_delays):
@@ -227,6 +230,9 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
     `now` stands in for the clock of the sending window and the speed limit (tests move time with it).
     """
     sending = get_settings().sending
+    # Listening before the rows are read: an opt-out is either in them or heard while sending (opt_outs).
+    opted = await opt_outs.watch(get_redis)
+    read_at = opted.since()
     claimed = await statements.run("campaigns.claim-batch", workspace_id, campaign_id, first_id, last_id,
                                    sending.lease_seconds)
     if not claimed:
@@ -252,7 +258,9 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
     attempts = {row["id"]: row["attempts"] for row in claimed}
     outcomes = await send_batch(redis, workspace_id, items, adapters, tag=campaign["routing_tag"],
                                 on_accepted=AcceptanceLog(redis, campaign_id).record,
-                                defer_seconds=sending.throttled_defer_seconds) if items else []
+                                defer_seconds=sending.throttled_defer_seconds,
+                                skip=lambda item: opted.opted_out(workspace_id, item.list_id, item.recipient, read_at),
+                                ) if items else []
     for outcome in outcomes:
         written.add_outcome(outcome, attempts[outcome.item.key], sending.retry_delays)
     await written.store(redis, queue, workspace_id, campaign_id)

@@ -31,9 +31,9 @@ from app.services.tracking.recipients import (
     Membership,
     Recipient,
     Visit,
+    after_unsubscribe,
     left_lists,
     memberships,
-    raise_unsubscribes,
 )
 
 SHOWN = "shown"
@@ -126,5 +126,5 @@ async def save_preferences(redis: Redis, recipient: Recipient, raw: dict[str, An
         if fields is not None and form.own is not None:
             await Subscriber.update({Subscriber.fields: fields, Subscriber.updated_at: now()}).where(
                 owned_by(Subscriber, recipient.workspace_id), Subscriber.id == form.own.subscriber_id)
-    await raise_unsubscribes(redis, recipient, figure)
+    await after_unsubscribe(redis, recipient, leaving, figure)
     return Saved([row.list_name for row in leaving], [row.list_name for row in joining], fields is not None)

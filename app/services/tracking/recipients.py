@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from app.logs import get_logger
 from app.piccolo_conf import DB
-from app.services import statements
+from app.services import opt_outs, statements
 from app.services.forms import FormError
 from app.services.public_limits import FORGED_LINK, MAILED_LINK, admit
 from app.services.subscribers import SubscriberFilter, change_status
@@ -162,8 +162,10 @@ async def left_lists(recipient: Recipient, rows: list[Membership], scope: str, v
     return result[0]["unsubscribes"]
 
 
-async def raise_unsubscribes(redis: Redis, recipient: Recipient, figure: int | None) -> None:
-    """After the commit: the campaign page's figure. Its table already holds it, so a Redis error only logs."""
+async def after_unsubscribe(redis: Redis, recipient: Recipient, rows: list[Membership], figure: int | None) -> None:
+    """After the commit: batches being sent skip these rows at once (opt_outs), and the campaign page's figure
+    moves. Both are already true in PostgreSQL, so a Redis error only logs."""
+    await opt_outs.announce(redis, recipient.workspace_id, [(row.list_id, recipient.email) for row in rows])
     if figure is None or recipient.campaign_id is None:
         return
     pipeline = redis.pipeline(transaction=False)
@@ -181,7 +183,7 @@ async def unsubscribe(redis: Redis, recipient: Recipient, scope: str, visit: Vis
     async with DB.transaction():
         rows = chosen_rows(recipient, await memberships(recipient), scope)
         figure = await left_lists(recipient, rows, scope, visit)
-    await raise_unsubscribes(redis, recipient, figure)
+    await after_unsubscribe(redis, recipient, rows, figure)
     return [row.list_name for row in rows]
 
 

@@ -3,11 +3,16 @@ every message to that person that no batch has claimed yet is skipped, in every 
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
 
 from app.db.campaigns import Delivery
 from app.db.inbox import CapturedMessage
@@ -15,8 +20,11 @@ from app.services import campaigns
 from app.services.campaigns.batches import NOT_MAILABLE
 from app.services.inbox import captured_message
 from app.services.sending import Adapters
+from app.services.subscriptions import unsubscribe_url
+from app.settings import get_settings
 from tests.factories import make_list, make_subscribers, make_workspace
-from tests.integration.campaigns.helpers import PERSON, LocalQueue, ready_campaign
+from tests.integration.campaigns.helpers import PERSON, LocalQueue, ready_campaign, smtp_server
+from tests.integration.campaigns.recorder import RecordingHandler, RecordingServer
 
 HEADER_LINK = re.compile(r"<(https?://[^>]+/u/[^>]+)>")
 
@@ -63,3 +71,46 @@ async def test_messages_not_yet_claimed_are_skipped_once_the_person_unsubscribes
     assert len(received) == 1, "only the first campaign's message reached the person who unsubscribed"
     finished = await campaigns.get_campaign(workspace["id"], second["id"])
     assert (finished["sent_count"], finished["skipped_count"]) == (2, 1)
+
+
+@dataclass
+class HoldingHandler(RecordingHandler):
+    """Holds the first message in DATA until told to go on: the batch is claimed and being sent meanwhile."""
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    go_on: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        if not self.arrived.is_set():
+            self.arrived.set()
+            await asyncio.to_thread(self.go_on.wait, 30)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_person_who_opts_out_while_their_batch_is_being_sent_is_not_mailed(client, redis, adapters):
+    workspace = await make_workspace()
+    newsletter = await make_list(workspace, "Newsletter")
+    people = await make_subscribers(newsletter, 3)
+    handler = HoldingHandler()
+    with RecordingServer(handler) as server:
+        # One connection: the messages go one after another, the last one well after the opt-out.
+        await smtp_server(workspace["id"], server.port, pool_size=1)
+        campaign = await ready_campaign(workspace["id"], [newsletter["id"]])
+        queue = LocalQueue()
+        await campaigns.launch(redis, queue, workspace["id"], campaign["id"], PERSON)
+        await campaigns.materialise(redis, queue, *queue.materialising.pop())
+        sending = asyncio.create_task(queue.drain(redis, adapters))
+        assert await asyncio.to_thread(handler.arrived.wait, 30)
+        assert await Delivery.count().where(Delivery.campaign_id == campaign["id"], Delivery.status == "claimed") == 3
+
+        link = unsubscribe_url(get_settings(), workspace["id"], people[-1]["email"])
+        answer = await client.post(urlsplit(link).path, data={"List-Unsubscribe": "One-Click"})
+        handler.go_on.set()
+        await sending
+
+    assert answer.status_code == 200
+    rows = {row["email"]: row for row in await Delivery.select().where(Delivery.campaign_id == campaign["id"])}
+    assert (rows[people[-1]["email"]]["status"], rows[people[-1]["email"]]["last_answer"]) == ("cancelled",
+                                                                                            NOT_MAILABLE)
+    assert {rows[p["email"]]["status"] for p in people[:-1]} == {"sent"}
+    assert people[-1]["email"] not in handler.recipients and len(handler.recipients) == 2
