@@ -107,7 +107,7 @@ async def test_server_error_shows_reference_not_trace(client, app, monkeypatch):
     workspace = await make_workspace()
     user = await make_user(workspace)
     await login(client, user["email"])
-    monkeypatch.setattr(portals, "recent_entries", explode)
+    monkeypatch.setattr(portals.activity_feed, "recent", explode)
     response = await client.get("/")
     assert response.status_code == 500
     assert "secret internals" not in response.text
