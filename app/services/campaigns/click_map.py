@@ -14,19 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.services import statements
-from app.services.campaigns.content import variant_content, with_preheader
+from app.services.campaigns.content import variant_content
 from app.services.campaigns.drafts import get_campaign
 from app.services.campaigns.variants import variants_of
-from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, PatternUrls
 from app.services.rendering.links import Link
+from app.services.tracking.link_tables import message_links
 from app.services.tracking.tokens import tracking_keys
-from app.services.tracking.urls import DeliveryTracker, campaign_utm
 from app.settings import get_settings
 
 KEPT = 256
-# Only the links matter here; these stand in for the per-delivery URLs of a real message.
-_NO_URLS = PatternUrls(unsubscribe="https://invalid.invalid/u", mailto="mailto:u@invalid.invalid",
-                       web_version="https://invalid.invalid/v")
 _links: dict[tuple[int, int, int, int], tuple[Link, ...]] = {}
 
 
@@ -43,20 +39,6 @@ class LinkClicks:
     share: float | None  # of the variant's human clicks, in percent
 
 
-def message_links(content: Mapping[str, Any]) -> tuple[Link, ...]:
-    """The links of the campaign version `content` holds, in the order their indexes count."""
-    tracker = DeliveryTracker("https://invalid.invalid", tracking_keys(get_settings()), content["workspace_id"],
-                              content["id"], content["snapshot_version"], content.get("variant", 0))
-    compiled = CompiledMessage(
-        CampaignContent(content["id"], content["snapshot_subject"], with_preheader(content["snapshot_html"]),
-                        content["snapshot_text"]),
-        CampaignSettings(from_email=content["from_email"] or "sender@invalid.invalid", urls=_NO_URLS,
-                         utm=campaign_utm(content), tags={"preheader": content["snapshot_preheader"]},
-                         link_rewriter=tracker),
-    )
-    return tuple(compiled.links)
-
-
 async def sent_links(campaign: Mapping[str, Any], variant: int) -> tuple[Link, ...]:
     """The links of what `variant` of the campaign sent (none before its snapshot is taken)."""
     if campaign["snapshot_at"] is None:
@@ -64,7 +46,7 @@ async def sent_links(campaign: Mapping[str, Any], variant: int) -> tuple[Link, .
     content = await variant_content(campaign, variant)
     key = (campaign["workspace_id"], campaign["id"], content["snapshot_version"], variant)
     if key not in _links:
-        _links[key] = await asyncio.to_thread(message_links, content)
+        _links[key] = await asyncio.to_thread(message_links, content, tracking_keys(get_settings()))
         while len(_links) > KEPT:
             del _links[next(iter(_links))]
     return _links[key]

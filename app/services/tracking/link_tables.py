@@ -18,6 +18,7 @@ from typing import Any
 from app.db.campaigns import Campaign
 from app.services.campaigns.content import variant_content, with_preheader
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, PatternUrls
+from app.services.rendering.links import Link
 from app.services.tenancy import owned_by
 from app.services.tracking.tokens import DeliveryRef, TrackingKeys
 from app.services.tracking.urls import DeliveryTracker, campaign_utm, redirectable
@@ -31,11 +32,9 @@ LinkTable = tuple[str | None, ...]
 _tables: OrderedDict[tuple[int, int, int, int], asyncio.Future[LinkTable | None]] = OrderedDict()
 
 
-def link_table(content: Mapping[str, Any], keys: TrackingKeys) -> LinkTable:
-    """For each link of the compiled snapshot, its URL when /c/ may redirect to it by index, else None.
-
-    Links built per recipient (and links not tracked) are None: those redirect only with a signed URL.
-    """
+def message_links(content: Mapping[str, Any], keys: TrackingKeys) -> tuple[Link, ...]:
+    """The links of the campaign version `content` holds, compiled as the sender compiles it, in the order
+    their indexes count (the /c/ redirect and the campaign page's click map both go by them)."""
     tracker = DeliveryTracker("https://invalid.invalid", keys, content["workspace_id"], content["id"],
                               content["snapshot_version"], content.get("variant", 0))
     compiled = CompiledMessage(
@@ -45,11 +44,20 @@ def link_table(content: Mapping[str, Any], keys: TrackingKeys) -> LinkTable:
                          utm=campaign_utm(content), tags={"preheader": content["snapshot_preheader"]},
                          link_rewriter=tracker),
     )
+    return tuple(compiled.links)
+
+
+def link_table(content: Mapping[str, Any], keys: TrackingKeys) -> LinkTable:
+    """For each link of the compiled snapshot, its URL when /c/ may redirect to it by index, else None.
+
+    Links built per recipient (and links not tracked) are None: those redirect only with a signed URL.
+    """
     return tuple(link.url if link.tracked and not link.dynamic and redirectable(link.url) else None
-                 for link in compiled.links)
+                 for link in message_links(content, keys))
 
 
-async def _load(ref: DeliveryRef, keys: TrackingKeys) -> LinkTable | None:
+async def sent_content(ref: DeliveryRef) -> Mapping[str, Any] | None:
+    """The campaign as this delivery's variant sent it, if that is still the version the token names."""
     campaign = await Campaign.select().where(owned_by(Campaign, ref.workspace_id),
                                              Campaign.id == ref.campaign_id).first()
     if campaign is None or campaign["snapshot_at"] is None:
@@ -58,8 +66,13 @@ async def _load(ref: DeliveryRef, keys: TrackingKeys) -> LinkTable | None:
         content = await variant_content(campaign, ref.variant)
     except LookupError:
         return None
-    if content["snapshot_version"] != ref.version:
-        # Not the content this message was sent with: better no redirect than the wrong one.
+    # Not the content this message was sent with: better no redirect (or page) than the wrong one.
+    return content if content["snapshot_version"] == ref.version else None
+
+
+async def _load(ref: DeliveryRef, keys: TrackingKeys) -> LinkTable | None:
+    content = await sent_content(ref)
+    if content is None:
         return None
     return await asyncio.to_thread(link_table, content, keys)
 

@@ -10,33 +10,18 @@ one the message was sent with finds nothing, like a forged one: better no page t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
-from app.db.campaigns import Campaign
 from app.services import statements
-from app.services.campaigns.content import compiled_campaign, merge_values, variant_content
+from app.services.campaigns.content import compiled_campaign, merge_values
 from app.services.rendering import RenderError, render_off_loop
 from app.services.rendering.links import PIXEL_VARIABLE, insert_pixel
 from app.services.templates import RENDER_WAIT_SECONDS
-from app.services.tenancy import owned_by
+from app.services.tracking.link_tables import sent_content
 from app.services.tracking.tokens import DeliveryRef, delivery_ref, tracking_keys
 from app.settings import Settings
 
 WEB_VIEW = "web_view"
-
-
-async def _sent_content(ref: DeliveryRef) -> Mapping[str, Any] | None:
-    """The campaign as this delivery's variant sent it, if that is still the version the token names."""
-    campaign = await Campaign.select().where(owned_by(Campaign, ref.workspace_id),
-                                             Campaign.id == ref.campaign_id).first()
-    if campaign is None or campaign["snapshot_at"] is None:
-        return None
-    try:
-        content = await variant_content(campaign, ref.variant)
-    except LookupError:
-        return None
-    return content if content["snapshot_version"] == ref.version else None
 
 
 async def _recipient_values(ref: DeliveryRef) -> dict[str, Any] | None:
@@ -57,7 +42,7 @@ def without_pixel(html: str, pixel_url: str) -> str:
 async def web_version(settings: Settings, token: str) -> str | None:
     """The message's HTML as its recipient got it, or None (forged token, another version, erased person)."""
     ref = delivery_ref(tracking_keys(settings), token)
-    content = await _sent_content(ref) if ref is not None else None
+    content = await sent_content(ref) if ref is not None else None
     values = await _recipient_values(ref) if ref is not None and content is not None else None
     if ref is None or content is None or values is None:
         return None
