@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
 
 from app.db.inbox import CapturedMessage
 from app.esp.base import Health, OutgoingMessage, SendResult
@@ -29,6 +31,18 @@ INSERT INTO captured_overflow AS o (workspace_id, dropped)
 SELECT $1::integer, count(*) FROM doomed HAVING count(*) > 0
 ON CONFLICT (workspace_id) DO UPDATE SET dropped = o.dropped + excluded.dropped, updated_at = now()
 """
+
+
+def received_subject(message: OutgoingMessage) -> str:
+    """The Subject the recipient sees (merged, spun, decoded), from the message itself; the message's own
+    `subject` (a campaign's template subject) when the bytes carry none."""
+    found = BytesHeaderParser().parsebytes(message.raw).get("Subject")
+    if found is None:
+        return message.subject
+    try:
+        return str(make_header(decode_header(str(found))))
+    except (LookupError, UnicodeDecodeError, ValueError):
+        return str(found)
 
 
 async def dropped_count(workspace_id: int) -> int:
@@ -52,7 +66,7 @@ class CaptureESP:
                     workspace_id=message.workspace_id,
                     mail_from=message.mail_from,
                     rcpt_to=", ".join(message.recipients),
-                    subject=message.subject,
+                    subject=received_subject(message),
                     message_id=message.message_id,
                     raw=message.raw,
                     created_at=created_at,

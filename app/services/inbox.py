@@ -18,6 +18,7 @@ from piccolo.columns.combination import Combinable
 from app.db.inbox import CapturedMessage
 from app.services.system_mail import ACCOUNT_MAIL_SENDER
 from app.services.tenancy import fetch_owned, owned_by
+from app.settings import get_settings
 
 PAGE_SIZE = 50
 HIDDEN = "[hidden]"
@@ -93,11 +94,18 @@ def redacted(text: str) -> str:
     return _TOKEN.sub(HIDDEN, text)
 
 
+def without_open_pixel(html: str) -> str:
+    """The HTML without its tracking pixel: looking at a message here is not its recipient opening it."""
+    pixel = re.escape(get_settings().base_url.rstrip("/")) + r"/o/[A-Za-z0-9_-]+"
+    return re.sub(rf'<img\b[^>]*\bsrc="{pixel}"[^>]*>', "", html)
+
+
 async def message_for(workspace_id: int, reader: Reader, message_id: int) -> ParsedMessage:
     """The message as this reader may see it; LookupError when it is not there for them."""
     message = await captured_message(workspace_id, message_id)
     if message is None:
         raise LookupError("message")
+    message = replace(message, html=without_open_pixel(message.html))
     if message.mail_from != ACCOUNT_MAIL_SENDER or message.rcpt_to == reader.email.lower():
         return message
     if not reader.sees_others_account_mail:

@@ -47,3 +47,14 @@ async def test_a_thousand_messages_are_kept_unless_the_setting_says_otherwise(mo
     finally:
         monkeypatch.delenv("CAPTURE_KEEP_PER_WORKSPACE")
         get_settings.cache_clear()
+
+
+async def test_the_inbox_shows_the_subject_the_recipient_got_not_the_templates():
+    workspace = await make_workspace()
+    raw = b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe_Ada?=\r\n\r\nbody\r\n"
+    await CaptureESP().send([OutgoingMessage(workspace_id=workspace["id"], mail_from="news@example.com",
+                                             recipients=("ada@example.org",), raw=raw, message_id="<1@example.com>",
+                                             subject="{Hi|Grüße} {{ first_name }}")])
+    [row] = await CapturedMessage.select(CapturedMessage.subject).where(
+        CapturedMessage.workspace_id == workspace["id"])
+    assert row["subject"] == "Grüße Ada"

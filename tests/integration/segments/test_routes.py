@@ -96,7 +96,7 @@ async def test_save_update_recount_and_delete_are_audited(client):
                               _form(audience, ("city", "equals", "berlin"), name="Berliners"))
     assert updated.status_code == 303
     recount = await post_form(client, f"/mailing/segments/{segment['id']}/recount", headers=HX)
-    assert 'data-testid="segment-count-1">1<' in recount.text
+    assert f'data-testid="segment-count-{segment["id"]}">1<' in recount.text
     deleted = await post_form(client, f"/mailing/segments/{segment['id']}/delete")
     assert deleted.status_code == 303 and await Segment.count() == 0
     actions = [row["action"] for row in await AuditEntry.select(AuditEntry.action).order_by(AuditEntry.id)]

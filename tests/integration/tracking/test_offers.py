@@ -10,15 +10,21 @@ import pytest
 from jinja2 import Environment
 
 from app.db.audit import AuditEntry
+from app.db.campaigns import Delivery
+from app.db.inbox import CapturedMessage
 from app.db.tracking import TrackingSettings
+from app.services import campaigns
 from app.services.forms import FormError
+from app.services.inbox import captured_message, without_open_pixel
 from app.services.rendering.links import rewrite_links, tracking_context
+from app.services.sending import Adapters
 from app.services.tracking.conversions import rotate_postback_secret
 from app.services.tracking.offers import OfferLinks, parsed_domains, save_settings, workspace_settings
 from app.services.tracking.tokens import tracking_keys
 from app.services.tracking.urls import DeliveryTracker
 from app.settings import get_settings
-from tests.factories import login, make_user, make_workspace, post_form, signed_in_client
+from tests.factories import login, make_list, make_subscribers, make_user, make_workspace, post_form, signed_in_client
+from tests.integration.campaigns.helpers import PERSON, LocalQueue, ready_campaign
 from tests.integration.tracking.helpers import BASE, hrefs, path_of, sent_campaign
 from tests.integration.tracking.offer_helpers import OFFER_HTML, conversions, offer_message, postback
 
@@ -170,3 +176,30 @@ async def test_only_admins_and_owners_see_or_change_tracking_settings(client, ro
     assert (await post_form(client, "/settings/tracking", SETTINGS)).status_code == 403
     assert (await post_form(client, "/settings/tracking/postback-key")).status_code == 403
     assert await TrackingSettings.count() == 0
+
+
+async def test_a_campaign_sent_through_the_engine_carries_the_workspaces_sub_ids(client, redis) -> None:
+    workspace = await make_workspace()
+    newsletter = await make_list(workspace, "Newsletter")
+    [person] = await make_subscribers(newsletter, 1)
+    await save_settings(workspace["id"], {"campaign_param": "sub1", "subscriber_param": "sub2",
+                                          "delivery_param": "sub3", "currency": "USD",
+                                          "offer_domains": "offers.example.net"})
+    html = ('<p><a href="https://offers.example.net/o?oid=7">Offer</a> <a href="https://shop.example.com/">Shop</a>'
+            ' <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>')
+    campaign = await ready_campaign(workspace["id"], [newsletter["id"]], html=html)
+    queue, adapters = LocalQueue(), Adapters()
+    await campaigns.launch(redis, queue, workspace["id"], campaign["id"], PERSON)
+    await queue.drain(redis, adapters)
+    await adapters.aclose()
+    row = await CapturedMessage.select(CapturedMessage.id).where(CapturedMessage.rcpt_to == person["email"]).first()
+    html = (await captured_message(workspace["id"], row["id"])).html
+    offer, shop, _ = hrefs(html)
+    # The development inbox shows it without the open pixel: looking at it there is not an open.
+    assert "/o/" in html and "/o/" not in without_open_pixel(html)
+    assert hrefs(without_open_pixel(html)) == [offer, shop, _]
+    [delivery] = await Delivery.select().where(Delivery.campaign_id == campaign["id"])
+    assert "?u=" not in shop
+    location = (await client.get(path_of(offer))).headers["location"]
+    assert _query(location) == {"oid": ["7"], "sub1": [str(campaign["id"])], "sub2": [str(person["id"])],
+                                "sub3": [str(delivery["id"])]}
