@@ -114,7 +114,8 @@ def values_of(campaign: Mapping[str, Any], rows: list[dict]) -> dict[str, str]:
 
 @functools.cache
 def time_zones() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))
+    # "Factory" and "localtime" are artefacts of the tz database, not places anyone lives.
+    return tuple(sorted(zone for zone in available_timezones() if zone not in ("Factory", "localtime")))
 
 
 async def _setup_data(workspace_id: int, campaign: Mapping[str, Any] | None) -> dict[str, Any]:

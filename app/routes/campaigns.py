@@ -250,7 +250,7 @@ class CampaignController(Controller):
     @post("/restart", opt=STOP)
     async def restart_sending(self, request: Request, workspace_id: int, redis: Redis) -> Redirect:
         resumed = await kill_switch.restart_workspace(redis, workspace_id, actor_of(request), QUEUE)
-        flash(request, ("Sending is allowed again; " + (f"{len(resumed)} campaigns the stop paused are sending again."
-                        if len(resumed) != 1 else "the campaign the stop paused is sending again.")),
-              "success")
+        flash(request, "Sending is allowed again" + (
+            "." if not resumed else "; the campaign the stop paused is sending again." if len(resumed) == 1
+            else f"; the {len(resumed)} campaigns the stop paused are sending again."), "success")
         return Redirect("/mailing/campaigns", status_code=303)

@@ -49,7 +49,8 @@ class RobotRulesController(Controller):
         async with audit.change(redis, workspace_id, actor_of(request)) as change:
             created = await robot_rules.create_rule(workspace_id, form)
             change.note("robot_rule.created", "robot_rule", created["id"], {"name": created["name"]})
-        return _done(request, f"Rule “{created['name']}” added: it applies to opens and clicks from now on.")
+        applies = robot_rules.APPLIES_TO.get(created["applies_to"], "").lower()
+        return _done(request, f"Rule “{created['name']}” added: it applies to {applies} from now on.")
 
     @get("/{rule_id:int}/edit", opt=MANAGE)
     async def edit(self, workspace_id: int, rule_id: int) -> Template:

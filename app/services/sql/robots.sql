@@ -31,7 +31,7 @@ INSERT INTO robot_rules (workspace_id, name, kind, applies_to, pattern, networks
 SELECT $1::integer, $2, $3, $4, $5, $6::text[], $7::smallint, $8::numeric, $9::boolean,
        coalesce((SELECT max(position) FROM robot_rules WHERE workspace_id = $1::integer), 0) + 10
 ON CONFLICT (workspace_id, name) DO NOTHING
-RETURNING id, name
+RETURNING id, name, applies_to
 
 -- name: update
 -- $1 workspace, $2 rule, then as insert from $3. Nothing when the rule is not the workspace's.
