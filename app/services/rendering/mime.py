@@ -14,6 +14,7 @@ import base64
 import binascii
 import re
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formataddr, formatdate
@@ -132,14 +133,32 @@ def _canonical(data: bytes) -> bytes:
     return b"=2E" + data[1:] if data.startswith(b".") else data
 
 
-# A piece QP leaves exactly as it is: printable ASCII but "=", single spaces only between other characters,
-# not starting with a dot, short enough for one line. Most per-recipient pieces (tracked URLs, names) are.
-_AS_IS = re.compile(r"[!-<>-~](?:[!-<>-~]| (?=[!-<>-~]))*")
+_DATE: list[tuple[int, str]] = [(0, "")]
+
+
+def _now_header() -> str:
+    """The Date header's value for this second: one formatting per second, not one per message."""
+    second = int(time.time())
+    cached_second, value = _DATE[0]
+    if cached_second != second:
+        value = formatdate(second, usegmt=True)
+        _DATE[0] = (second, value)
+    return value
+
+
+def _as_is(chunk: str) -> bool:
+    """Whether QP (and `_canonical`) leave the piece exactly as it is: printable ASCII but "=", single spaces
+    only between other characters, no dot first, short enough for one line. Most per-recipient pieces
+    (tracked URLs, names) are. str's own methods, all in C: rendered values are Markup, whose slicing and
+    methods cost a Python call each."""
+    return (0 < len(chunk) <= _MAX_LINE and str.isascii(chunk) and str.isprintable(chunk)
+            and "=" not in chunk and "  " not in chunk
+            and not str.startswith(chunk, (" ", ".")) and not str.endswith(chunk, " "))
 
 
 def _encode_chunk(chunk: str) -> tuple[bytes, int, int, bool]:
     """QP bytes of a piece of a body, with the lengths of its first and last lines."""
-    if len(chunk) <= _MAX_LINE and chunk[:1] != "." and _AS_IS.fullmatch(chunk):
+    if _as_is(chunk):
         return str.encode(chunk), len(chunk), len(chunk), False
     # str methods explicitly: rendered values are Markup, whose own replace() would escape its arguments.
     if "\r" in chunk:
@@ -254,7 +273,7 @@ class MessageSkeleton:
             self._top,
             header("To", to),
             header("Subject", subject),
-            f"Date: {date or formatdate(usegmt=True)}\r\nMessage-ID: {message_id}\r\n".encode(),
+            f"Date: {date or _now_header()}\r\nMessage-ID: {message_id}\r\n".encode(),
             list_unsubscribe_headers(list_unsubscribe),
             self._bottom,
             text,

@@ -157,3 +157,19 @@ def test_quoted_printable_pieces_decode_to_their_concatenation() -> None:
         part = encoded + b"\r\n--boundary--\r\n"
         assert relaxed_body(part) == part
         assert not encoded.startswith(b".") and b"\r\n." not in encoded
+
+
+def test_pieces_taken_as_they_are_are_exactly_what_quoted_printable_would_write() -> None:
+    import binascii
+
+    from app.services.rendering.mime import _as_is, _canonical
+
+    rng = random.Random(11)
+    alphabet = ["a", "Z", "0", " ", ".", "=", "/", "?", "&", "~", "\t", "é", "\x7f", "-", "_"]
+    taken = 0
+    for _ in range(5000):
+        chunk = "".join(rng.choices(alphabet, k=rng.randint(0, 90)))
+        if _as_is(chunk):
+            taken += 1
+            assert _canonical(binascii.b2a_qp(chunk.encode(), istext=True)) == chunk.encode(), chunk
+    assert taken > 20
