@@ -18,6 +18,9 @@ Figures:
   the first batch is queued, and deliveries written per second by the chunked INSERT ... SELECT, measured on the
   materialisation alone (no workers)
 - send_worker_rss_mb: peak resident memory of the largest worker process
+- send_worker_cpu_ms_per_msg, sink_cpu_ms_per_msg: CPU time (user and system) of all the send worker processes,
+  and of the sink, from launch to the end, per message: where the machine's cores went;
+  smtp_source_sink_cpu_ms_per_msg: the same sink's CPU per message when smtp-source sends
 - duplicate_messages, missing_messages: from the sink's Message-IDs
 - smtp_source_msgs_per_s, campaign_ratio
 - dkim_msgs_per_s_per_core: one of the campaign's 20 KB messages signed over and over for 3 s in this process
@@ -167,7 +170,8 @@ def wait_for_content(path: Path, seconds: float) -> None:
         time.sleep(0.005)
 
 
-async def run_campaign(recipients: int, dkim: bool, dump: Path, port: int, figures: dict[str, str]) -> None:
+async def run_campaign(recipients: int, dkim: bool, dump: Path, port: int, sink_pid: int,
+                       figures: dict[str, str]) -> None:
     from app.cli import worker_command
     from app.db.accounts import Workspace
     from app.db.campaigns import Delivery
@@ -183,6 +187,8 @@ async def run_campaign(recipients: int, dkim: bool, dump: Path, port: int, figur
                                                   stdout=subprocess.DEVNULL)
     try:
         await wait_until_workers_listen(worker.pid)
+        workers = await asyncio.to_thread(child_pids, worker.pid)
+        cpu_before = {"workers": cpu_seconds(workers), "sink": cpu_seconds({sink_pid})}
         started = time.perf_counter()
         await campaigns.launch(get_redis(), QUEUE, workspace["id"], campaign["id"], SYSTEM)
         await asyncio.to_thread(wait_for_content, dump, 60)
@@ -198,6 +204,10 @@ async def run_campaign(recipients: int, dkim: bool, dump: Path, port: int, figur
             status = (await campaigns.get_campaign(workspace["id"], campaign["id"]))["status"]
         elapsed = time.perf_counter() - started
         figures["campaign_msgs_per_s"] = f"{recipients / elapsed:.0f} msgs/s"
+        # Where the two cores went, per message: the send workers (render, sign, SMTP, bookkeeping) and the sink.
+        worker_ms = (cpu_seconds(workers) - cpu_before["workers"]) * 1000 / recipients
+        figures["send_worker_cpu_ms_per_msg"] = f"{worker_ms:.2f} ms"
+        figures["sink_cpu_ms_per_msg"] = f"{(cpu_seconds({sink_pid}) - cpu_before['sink']) * 1000 / recipients:.2f} ms"
         figures["send_worker_rss_mb"] = f"{await asyncio.to_thread(peak_rss_mb, worker.pid):.0f} MB"
         expected = {r["id"] for r in await Delivery.select(Delivery.id).where(Delivery.campaign_id == campaign["id"])}
         received = await asyncio.to_thread(dumped_ids, dump)
@@ -252,6 +262,19 @@ async def materialise_figures(rows: int, figures: dict[str, str]) -> None:
         figures["materialise_rows_per_s"] = f"{rows / elapsed:.0f} rows/s"
     finally:
         await Workspace.delete().where(Workspace.id == workspace["id"])
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User plus system CPU time the processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def child_pids(parent: int) -> set[int]:
@@ -314,14 +337,15 @@ def openssl_rsa2048_sign_per_s() -> float | None:
     return float(found.group(1)) if found else None
 
 
-def smtp_source_msgs_per_s(count: int) -> float:
+def smtp_source_msgs_per_s(count: int) -> tuple[float, float]:
+    """smtp-source's rate into a sink like the campaign's, and that sink's CPU milliseconds per message."""
     dump = dump_folder("ignite-source-bench-") / "source.dump"
     sink, port = start_sink(dump)
     try:
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds({sink.pid})
         subprocess.run([SMTP_SOURCE, "-d", "-s", str(SOURCE_SESSIONS), "-m", str(count), "-l", str(BODY_BYTES),
                         f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL)
-        return count / (time.perf_counter() - started)
+        return count / (time.perf_counter() - started), (cpu_seconds({sink.pid}) - cpu_before) * 1000 / count
     finally:
         sink.terminate()
         sink.wait(timeout=10)
@@ -352,7 +376,7 @@ def main() -> None:
 
     async def measure() -> None:
         # One event loop for both: the app's Redis client belongs to the loop that first used it.
-        await run_campaign(recipients, options.dkim, dump, port, figures)
+        await run_campaign(recipients, options.dkim, dump, port, sink.pid, figures)
         await materialise_figures(materialising, figures)
 
     try:
@@ -361,7 +385,8 @@ def main() -> None:
         sink.terminate()
         sink.wait(timeout=10)
         dump.unlink(missing_ok=True)
-    source = smtp_source_msgs_per_s(recipients)
+    source, source_sink_ms = smtp_source_msgs_per_s(recipients)
+    figures["smtp_source_sink_cpu_ms_per_msg"] = f"{source_sink_ms:.2f} ms"
     figures["smtp_source_msgs_per_s"] = f"{source:.0f} msgs/s"
     figures["campaign_ratio"] = f"{float(figures['campaign_msgs_per_s'].split()[0]) / source:.2f}"
     figures["dkim_msgs_per_s_per_core"] = f"{dkim_msgs_per_s_per_core():.0f} msgs/s"

@@ -6,6 +6,8 @@ server's pooled SMTP connections carry batch after batch.
 
 from __future__ import annotations
 
+import asyncio
+
 import dramatiq
 
 from app.redis_client import get_redis
@@ -16,6 +18,8 @@ from app.settings import get_settings
 from app.tasks.broker import broker
 
 ADAPTERS = Adapters()
+# Taken before a batch claims its rows, so waiting costs no lease time (see SendingSettings.batches_per_process).
+SENDING = asyncio.Semaphore(get_settings().sending.batches_per_process)
 # A batch must end before its lease does, or the reaper would hand its rows to another worker mid-send.
 BATCH_TIME_LIMIT_MS = max(get_settings().sending.lease_seconds - 30, 10) * 1000
 MATERIALISE_TIME_LIMIT_MS = 6 * 3600 * 1000
@@ -44,7 +48,9 @@ async def send_campaign_batch(workspace_id: int, campaign_id: int, first_id: int
         # Nothing claimed: the batch looks again in a minute, and sends once the operator restarts sending.
         QUEUE.send_batch(workspace_id, campaign_id, first_id, last_id, kill_switch.HELD_RETRY_SECONDS)
         return
-    await campaigns.send_campaign_batch(get_redis(), QUEUE, ADAPTERS, workspace_id, campaign_id, first_id, last_id)
+    async with SENDING:
+        await campaigns.send_campaign_batch(get_redis(), QUEUE, ADAPTERS, workspace_id, campaign_id, first_id,
+                                            last_id)
 
 
 @dramatiq.actor(broker=broker, queue_name="send", max_retries=3, time_limit=MATERIALISE_TIME_LIMIT_MS)
