@@ -204,6 +204,21 @@ class AcceptanceLog:
             log.warning("acceptances_not_recorded", count=len(entries), exc_info=True)
 
 
+_ACCEPTANCE_LOGS: dict[tuple[asyncio.AbstractEventLoop, int], AcceptanceLog] = {}
+_ACCEPTANCE_LOGS_KEPT = 64
+
+
+def acceptance_log(redis: Redis, campaign_id: int) -> AcceptanceLog:
+    """The campaign's acceptance log in this event loop: batches sent side by side share its writes."""
+    key = (asyncio.get_running_loop(), campaign_id)
+    found = _ACCEPTANCE_LOGS.get(key)
+    if found is None or found.redis is not redis:
+        found = _ACCEPTANCE_LOGS[key] = AcceptanceLog(redis, campaign_id)
+        while len(_ACCEPTANCE_LOGS) > _ACCEPTANCE_LOGS_KEPT:
+            del _ACCEPTANCE_LOGS[next(iter(_ACCEPTANCE_LOGS))]
+    return found
+
+
 async def _on_time(redis: Redis, campaign: Mapping[str, Any], rows: list[dict], subscribers: Mapping[int, dict],
                    written: Written, moment: datetime | None) -> list[dict]:
     """The rows that may go now; the others go back to wait for their recipient's sending window or for the
@@ -257,7 +272,7 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
         items = []
     attempts = {row["id"]: row["attempts"] for row in claimed}
     outcomes = await send_batch(redis, workspace_id, items, adapters, tag=campaign["routing_tag"],
-                                on_accepted=AcceptanceLog(redis, campaign_id).record,
+                                on_accepted=acceptance_log(redis, campaign_id).record,
                                 defer_seconds=sending.throttled_defer_seconds,
                                 skip=lambda item: opted.opted_out(workspace_id, item.list_id, item.recipient, read_at),
                                 ) if items else []
