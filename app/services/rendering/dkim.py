@@ -9,6 +9,7 @@ which verify with it.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import time
@@ -74,6 +75,9 @@ def relaxed_body(body: bytes) -> bytes:
     return body + b"\r\n" if body else b""
 
 
+# Most signed headers (From, Reply-To, MIME-Version, Content-Type, Feedback-ID, List-Unsubscribe-Post) are the
+# same in every message of a campaign: their canonical form is worked out once.
+@functools.lru_cache(maxsize=1024)
 def relaxed_header(name: bytes, value: bytes) -> bytes:
     """RFC 6376 3.4.2: lower-case name, value unfolded, runs of whitespace made one space, ends trimmed."""
     return name.strip().lower() + b":" + _WSP_RUN.sub(b" ", _FOLD.sub(b"", value)).strip()
