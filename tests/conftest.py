@@ -31,6 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
         "IGNITE_ENV": "test",
         "LOG_LEVEL": "WARNING",
+        # The engine's tests count in batches of 250 (the default is 500): smaller audiences show every edge.
+        "SEND_BATCH_SIZE": "250",
     })
     from app.embedded import DATABASE_NAME, free_port
 
