@@ -16,6 +16,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 ENGAGEMENT = "campaign.engagement"
+# Tracking summaries kept for a feed's first load: more than any page shows.
+KEPT = 20
 # The batch's counts a summary names, in this order, as (singular, plural).
 ENGAGEMENT_WORDS = {
     "opens": ("open", "opens"), "clicks": ("click", "clicks"), "machine_opens": ("machine open", "machine opens"),
@@ -31,9 +33,22 @@ async def publish(redis: Redis, workspace_id: int, event: dict[str, Any]) -> Non
     await redis.publish(channel(workspace_id), json.dumps(event, default=str))
 
 
+def kept_key(workspace_id: int) -> str:
+    return f"activity:kept:{workspace_id}"
+
+
 def queue_publish(pipeline: Pipeline, workspace_id: int, event: dict[str, Any]) -> None:
-    """`publish` as one more command of a pipeline, sent with the rest of it."""
-    pipeline.publish(channel(workspace_id), json.dumps(event, default=str))
+    """`publish` as more commands of a pipeline, sent with the rest of it. Tracking summaries are no audit
+    rows, so the newest few are also kept in a capped list for the feed's first load (`kept`)."""
+    payload = json.dumps(event, default=str)
+    pipeline.publish(channel(workspace_id), payload)
+    pipeline.lpush(kept_key(workspace_id), payload)
+    pipeline.ltrim(kept_key(workspace_id), 0, KEPT - 1)
+
+
+async def kept(redis: Redis, workspace_id: int) -> list[dict[str, Any]]:
+    """The newest tracking summaries of the workspace, newest first."""
+    return [json.loads(payload) for payload in await redis.lrange(kept_key(workspace_id), 0, KEPT - 1)]
 
 
 def engagement_words(counts: Mapping[str, int]) -> str:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from piccolo.columns import Column
 from piccolo.table import Table
+from redis.exceptions import RedisError
 
 from app.db.accounts import Invite, Membership
 from app.db.audience import ListField, MailingList, Subscriber
@@ -23,6 +25,8 @@ from app.db.delivery import DeliveryServer, DomainGroup, RoutingRule, WarmupPlan
 from app.db.imports import Import
 from app.db.segments import Segment
 from app.db.suppression import SuppressionList
+from app.redis_client import get_redis
+from app.services import activity
 from app.services.activity import ENGAGEMENT
 from app.services.audit import recent_entries
 from app.services.tenancy import owned_by
@@ -180,6 +184,17 @@ async def in_words(workspace_id: int, entries: list[Mapping[str, Any]]) -> list[
     return described(entries, await _names(workspace_id, looked_up) if looked_up else {})
 
 
+def _moment(entry: Mapping[str, Any]) -> datetime:
+    at = entry.get("created_at")
+    return at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+
+
 async def recent(workspace_id: int, limit: int = 10) -> list[dict[str, Any]]:
-    """The newest entries of the workspace's feed, in words."""
-    return await in_words(workspace_id, await recent_entries(workspace_id, limit=limit))
+    """The newest entries of the workspace's feed, in words: audit rows and the tracking summaries kept."""
+    entries = await recent_entries(workspace_id, limit=limit)
+    try:
+        summaries = await activity.kept(get_redis(), workspace_id)
+    except RedisError:
+        summaries = []
+    newest = sorted([*entries, *summaries], key=_moment, reverse=True)[:limit]
+    return await in_words(workspace_id, newest)

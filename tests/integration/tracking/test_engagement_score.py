@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.db.audience import Subscriber
 from app.db.campaigns import Campaign, Delivery
-from app.services import activity
+from app.services import activity, activity_feed
 from app.services.accounts import now
 from app.services.campaigns.send_times import list_best_hours
 from app.services.tracking.engagement import decay_scores
@@ -119,6 +119,10 @@ async def test_the_activity_feed_hears_one_summary_per_campaign_per_batch(client
     assert sorted((entry["details"]["name"], entry["details"]["summary"]) for entry in heard) == [
         ("Autumn", "1 machine open"), ("Spring", "2 opens, 1 click")]
     assert {entry["action"] for entry in heard} == {activity.ENGAGEMENT}
+    # Kept too: a portal page loaded afterwards still shows them, in words, among the audit rows.
+    shown = [entry["sentence"] for entry in await activity_feed.recent(workspace["id"], limit=10)]
+    assert "Tracking recorded 2 opens, 1 click on campaign “Spring”" in shown
+    assert any("1 machine open" in sentence for sentence in shown)
 
 
 async def test_the_best_hour_is_taken_from_a_persons_opens_not_a_proxys() -> None:
