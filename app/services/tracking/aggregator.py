@@ -83,11 +83,15 @@ def agent_details(agent: str) -> tuple[str, str, str]:
     return known.user_agent.family, known.os.family, known.device.family
 
 
+# A message's token comes back with each of its opens and clicks: checked once, remembered.
+_checked_ref = lru_cache(maxsize=65_536)(delivery_ref)
+
+
 def _usable(events: Iterable[StreamEvent | None], keys: TrackingKeys) -> list[tuple[StreamEvent, DeliveryRef]]:
     """The events with a valid token and a known kind (anything else was never written by our endpoints)."""
     usable = []
     for event in events:
-        ref = delivery_ref(keys, event.token) if event is not None and event.kind in STREAM_KINDS else None
+        ref = _checked_ref(keys, event.token) if event is not None and event.kind in STREAM_KINDS else None
         if event is not None and ref is not None:
             usable.append((event, ref))
     return usable
