@@ -10,6 +10,8 @@ one the message was sent with finds nothing, like a forged one: better no page t
 from __future__ import annotations
 
 import json
+import re
+from html import escape
 from typing import Any
 
 from app.services import statements
@@ -35,6 +37,21 @@ async def _recipient_values(ref: DeliveryRef) -> dict[str, Any] | None:
     return {**merge_values(subscriber), "email": row["delivery_email"]}
 
 
+_EMPTY_TITLE = re.compile(r"<title>\s*</title>", re.IGNORECASE)
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+
+
+def with_title(html: str, subject: str) -> str:
+    """The page titled with the message's subject where the template left its title empty or out."""
+    title = f"<title>{escape(subject)}</title>"
+    if _EMPTY_TITLE.search(html):
+        return _EMPTY_TITLE.sub(lambda _: title, html, count=1)
+    if "<title" in html.lower():
+        return html
+    head = _HEAD.search(html)
+    return f"{html[:head.end()]}{title}{html[head.end():]}" if head else f"{title}{html}"
+
+
 def without_pixel(html: str, pixel_url: str) -> str:
     return html.replace(insert_pixel("").replace(f"{{{{ {PIXEL_VARIABLE} }}}}", pixel_url), "")
 
@@ -54,4 +71,5 @@ async def web_version(settings: Settings, token: str) -> str | None:
         # It rendered when it was sent; the person's data has changed since in a way the template cannot take.
         return None
     pixel = compiled.settings.open_pixel
-    return without_pixel(parts.html, pixel.url(delivery)) if pixel is not None else parts.html
+    html = without_pixel(parts.html, pixel.url(delivery)) if pixel is not None else parts.html
+    return with_title(html, parts.subject)

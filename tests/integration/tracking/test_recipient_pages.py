@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from app.db.audience import Subscriber
 from app.db.inbox import CapturedMessage
 from app.services.custom_fields import add_field
@@ -14,6 +16,7 @@ from app.services.subscriptions import public_form_url
 from app.services.tracking.events import STREAM, entry_events
 from app.services.tracking.figures import campaign_figures
 from app.services.tracking.tokens import DeliveryRef, delivery_token, tracking_keys
+from app.services.tracking.web_version import with_title
 from app.settings import get_settings
 from tests.factories import make_list, make_workspace
 from tests.integration.tracking.helpers import drain_all, hrefs
@@ -43,6 +46,8 @@ async def test_the_web_version_is_the_message_the_recipient_got_and_counts_a_web
     assert page.headers["content-security-policy"].startswith("sandbox")
     assert "set-cookie" not in page.headers
     assert "Hello Zoë" in page.text
+    # Titled with the subject the recipient got, the template having left its title out.
+    assert page.text.count("<title>") == 1 and "<title></title>" not in page.text
     links = hrefs(page.text)
     assert links[0].endswith(f"/c/{token}/0")
     assert links[1:] == [f"http://127.0.0.1:8000/v/{token}", f"http://127.0.0.1:8000/u/{token}"]
@@ -168,3 +173,13 @@ async def test_a_confirmation_link_confirms_only_when_its_button_is_pressed(clie
     assert (await Subscriber.select(Subscriber.status).first())["status"] == "confirmed"
     assert 'data-testid="subscription-confirmed"' in (await client.get(link)).text
     assert (await client.post(link + "x")).status_code == 410
+
+
+@pytest.mark.parametrize(("html", "expected"), [
+    ("<html><head><title> </title></head></html>", "<html><head><title>Tea &amp; cake</title></head></html>"),
+    ("<html><head lang=en></head></html>", "<html><head lang=en><title>Tea &amp; cake</title></head></html>"),
+    ("<html><head><title>Own</title></head></html>", "<html><head><title>Own</title></head></html>"),
+    ("<p>Hi</p>", "<title>Tea &amp; cake</title><p>Hi</p>"),
+])
+def test_the_web_version_takes_the_subject_as_its_title_only_when_the_template_has_none(html, expected):
+    assert with_title(html, "Tea & cake") == expected
