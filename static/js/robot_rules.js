@@ -16,8 +16,17 @@
     document.querySelectorAll(FORM).forEach(showFieldsOfKind);
   }
 
+  // A burst of links is something only clicks make: choosing it chooses Clicks (the server refuses it otherwise).
+  function clicksForBursts(form) {
+    const kind = form.querySelector('select[name="kind"]');
+    const applies = form.querySelector('select[name="applies_to"]');
+    if (kind && applies && kind.value === "link_burst") applies.value = "click";
+  }
+
   document.addEventListener("change", function (event) {
-    if (event.target.matches(FORM + ' select[name="kind"]')) showFieldsOfKind(event.target.form);
+    if (!event.target.matches(FORM + ' select[name="kind"]')) return;
+    showFieldsOfKind(event.target.form);
+    clicksForBursts(event.target.form);
   });
   document.addEventListener("DOMContentLoaded", showFieldsOfEveryForm);
   // Pages arrive by htmx (boosted links, re-rendered forms): new content is shown the same way.

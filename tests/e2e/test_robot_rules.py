@@ -21,6 +21,10 @@ async def test_bad_robot_rules_are_refused_and_good_ones_saved(page):
     await expect(page.get_by_test_id("robot-rule-row-Apple Mail Privacy Protection")).to_be_visible()
 
     await page.get_by_test_id("robot-rule-new").click()
+    # A burst of links is only ever clicks: choosing it chooses Clicks.
+    await page.get_by_test_id("input-kind").select_option("link_burst")
+    await expect(page.get_by_test_id("input-applies_to")).to_have_value("click")
+    await page.get_by_test_id("input-applies_to").select_option("both")
     await page.get_by_test_id("input-kind").select_option("network")
     # Only the fields of the kind chosen are shown.
     await expect(page.get_by_test_id("input-networks")).to_be_visible()
