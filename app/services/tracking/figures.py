@@ -21,7 +21,6 @@ PREFIX = "ignite:tracking:campaign:"
 COUNTS = ("opens", "unique_opens", "clicks", "unique_clicks", "machine_opens", "bot_clicks", "web_views",
             "unsubscribes", "conversions")
 MONEY = ("revenue",)
-ZERO: dict[str, int | Decimal] = {**dict.fromkeys(COUNTS, 0), **dict.fromkeys(MONEY, Decimal(0))}
 _RAISE = """
 for i = 1, #ARGV, 2 do
     local current = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '-1')

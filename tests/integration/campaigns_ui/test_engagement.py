@@ -8,20 +8,15 @@ Opens and clicks go through the real pixel and redirect and the aggregator; the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-
-import pytest
 
 from app.db.audience import Subscriber
 from app.db.campaigns import Campaign, Delivery
 from app.routes.campaign_engagement import engagement_messages
 from app.routes.campaign_pages import CONVERSIONS_SHOWN, ENGAGEMENT
-from app.services.campaigns.click_map import forget_sent_links
 from app.services.tracking.conversions import rotate_postback_secret
 from app.services.tracking.figures import raise_figures
-from app.services.tracking.link_tables import forget_link_tables
 from tests.factories import make_workspace, signed_in_client
 from tests.integration.tracking.helpers import drain_all, hrefs, path_of, pixel, sent_campaign
 from tests.integration.tracking.offer_helpers import postback
@@ -30,15 +25,6 @@ OFFER = {"offer_url": "https://offers.example.com/go?aff=12"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                          "Chrome/124.0 Safari/537.36"}
 
-
-@pytest.fixture(autouse=True)
-def fresh_links() -> Iterator[None]:
-    """Ids start again after each test, so no process-wide list of links may outlive one."""
-    forget_link_tables()
-    forget_sent_links()
-    yield
-    forget_link_tables()
-    forget_sent_links()
 
 
 def _shown(html: str, testid: str) -> str:

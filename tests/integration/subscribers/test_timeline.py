@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-
-import pytest
 
 from app.db.audience import Subscriber
 from app.db.campaigns import Delivery
-from app.services.campaigns.click_map import forget_sent_links
 from app.services.subscribers.timeline import arrived_since, timeline, watermark
-from app.services.tracking.link_tables import forget_link_tables
 from tests.factories import make_list, make_subscriber, make_workspace, signed_in_client
 from tests.integration.tracking.helpers import drain_all, hrefs, path_of, pixel, sent_campaign
 
@@ -23,15 +18,6 @@ HTMX = {"HX-Request": "true"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
                          "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"}
 
-
-@pytest.fixture(autouse=True)
-def fresh_links() -> Iterator[None]:
-    """Ids start again after each test, so no process-wide list of links may outlive one."""
-    forget_link_tables()
-    forget_sent_links()
-    yield
-    forget_link_tables()
-    forget_sent_links()
 
 
 async def _event(sent, subscriber_id: int, kind: str, after_send: timedelta, **meta) -> int:

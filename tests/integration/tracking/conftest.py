@@ -1,4 +1,4 @@
-"""Tracking tests: the app's Redis client, and per-process link tables forgotten between tests (ids restart).
+"""Tracking tests: the app's Redis client (links compiled per process are forgotten by ../conftest.py).
 
 App modules are imported inside the fixtures: this file is loaded before the session sets the
 environment the app reads at import.
@@ -6,7 +6,6 @@ environment the app reads at import.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,12 +16,3 @@ def redis() -> Any:
     from app.redis_client import get_redis
 
     return get_redis()
-
-
-@pytest.fixture(autouse=True)
-def fresh_link_tables() -> Iterator[None]:
-    from app.services.tracking.link_tables import forget_link_tables
-
-    forget_link_tables()
-    yield
-    forget_link_tables()

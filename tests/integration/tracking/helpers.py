@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from html import unescape
 from typing import Any
 
@@ -15,6 +16,8 @@ from app.services.accounts import now
 from app.services.campaigns.content import with_preheader
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, PatternUrls
 from app.services.tracking.aggregator import drain_once, ensure_group
+from app.services.tracking.figures import COUNTS, MONEY
+from app.services.tracking.offers import OfferLinks
 from app.services.tracking.tokens import TrackingKeys, tracking_keys
 from app.services.tracking.urls import DeliveryTracker, campaign_utm
 from app.settings import get_settings
@@ -40,11 +43,13 @@ class SentCampaign:
     campaign: dict
     deliveries: list[dict]
 
-    def message(self, delivery: dict, fields: dict[str, Any] | None = None, keys: TrackingKeys | None = None) -> str:
-        """The HTML this delivery's recipient got, rendered as the sender renders it with tracking on."""
+    def message(self, delivery: dict, fields: dict[str, Any] | None = None, keys: TrackingKeys | None = None,
+                offers: OfferLinks | None = None) -> str:
+        """The HTML this delivery's recipient got, rendered as the sender renders it with tracking on (and the
+        workspace's offer settings, when given)."""
         campaign = self.campaign
         tracker = DeliveryTracker(BASE, keys or tracking_keys(get_settings()), campaign["workspace_id"],
-                                  campaign["id"], campaign["snapshot_version"])
+                                  campaign["id"], campaign["snapshot_version"], offers=offers)
         compiled = CompiledMessage(
             CampaignContent(campaign["id"], campaign["snapshot_subject"], with_preheader(campaign["snapshot_html"]),
                             campaign["snapshot_text"]),
@@ -52,6 +57,10 @@ class SentCampaign:
                              tags={"preheader": ""}, link_rewriter=tracker, open_pixel=tracker))
         subscriber = {"id": delivery["subscriber_id"], "email": delivery["email"], **(fields or {})}
         return compiled.render_parts(subscriber, delivery["id"]).html
+
+
+# Every figure of a campaign nobody has engaged with yet.
+NO_FIGURES = {**dict.fromkeys(COUNTS, 0), **dict.fromkeys(MONEY, Decimal(0))}
 
 
 def hrefs(html: str) -> list[str]:

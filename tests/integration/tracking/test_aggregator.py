@@ -11,9 +11,9 @@ import pytest
 from app.db.audience import Subscriber
 from app.services.tracking.aggregator import trim
 from app.services.tracking.events import FIELD, GROUP, STREAM, EventAppender, event_line
-from app.services.tracking.figures import ZERO, campaign_figures
+from app.services.tracking.figures import campaign_figures
 from app.services.tracking.partitions import ensure_partitions
-from tests.integration.tracking.helpers import drain_all, path_of, pixel, sent_campaign
+from tests.integration.tracking.helpers import NO_FIGURES, drain_all, path_of, pixel, sent_campaign
 
 
 class AggregatorDied(Exception):
@@ -48,7 +48,7 @@ async def test_an_aggregator_killed_after_its_insert_loses_and_doubles_nothing(c
     assert await _count("SELECT count(*) AS n FROM events WHERE campaign_id = {}", sent.campaign["id"]) == 15
     assert await _count("SELECT count(DISTINCT stream_id) AS n FROM events") == 15
     figures = await campaign_figures(redis, sent.workspace["id"], sent.campaign["id"])
-    assert figures == {**ZERO, **{"opens": 15, "unique_opens": 5, "clicks": 0, "unique_clicks": 0}}
+    assert figures == {**NO_FIGURES, **{"opens": 15, "unique_opens": 5, "clicks": 0, "unique_clicks": 0}}
     assert await _count("SELECT sum(opens) AS n FROM delivery_engagement") == 15
 
 

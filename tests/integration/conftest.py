@@ -1,0 +1,24 @@
+"""Integration tests: process-wide caches of a campaign version's links forgotten around each test.
+
+A test may change a campaign's snapshot in place, which production never does, so no list of links
+compiled in this process outlives the test that compiled it. App modules are imported inside the
+fixture: this file is loaded before the session sets the environment the app reads at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def fresh_links() -> Iterator[None]:
+    from app.services.campaigns.click_map import forget_sent_links
+    from app.services.tracking.link_tables import forget_link_tables
+
+    forget_link_tables()
+    forget_sent_links()
+    yield
+    forget_link_tables()
+    forget_sent_links()
