@@ -41,6 +41,8 @@ JOBS: list[Job] = [
     Job("aggregate-tracking", "aggregate_tracking_events", "* * * * *"),
     Job("create-event-partitions", "create_event_partitions", "23 3 * * *"),
     Job("decay-engagement-scores", "decay_engagement_scores", "41 4 * * *"),
+    # Every minute: bounce reports stored but never processed (their task was lost) are processed late.
+    Job("sweep-bounce-reports", "sweep_bounce_reports", "* * * * *"),
 ]
 
 
