@@ -1,0 +1,210 @@
+"""Decide what a bounce says about one recipient: its category, its status and the rule that decided.
+
+Workspace rules come first (they are what a person taught Ignite), then the built-in rules of
+`default_rules`, then the RFC 3463 status code, then what the report's shape implies (a delayed
+action is an expiry, a diagnostic nobody recognises is kept as "onhold"). Pure functions: no database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from app.services.bounces.default_rules import (
+    CATEGORY_OF_REASON,
+    DEFAULT_RULES,
+    INFERRED_STATUS,
+    NO_TEMPORARY_STATUS,
+    PHRASES,
+    REASON_OF_STATUS,
+    TEMPORARY_STATUS_OVERRIDES,
+    VACATION_RULE,
+    pattern_of,
+)
+from app.services.bounces.model import UNKNOWN, Outcome, Rule
+
+# Reasons a report's parser may state but that a closer look at the text can correct.
+RETRIED_REASONS = frozenset(
+    {"", "undefined", "onhold", "systemerror", "securityerror", "expired", "suspend", "networkerror",
+     "hostunknown", "userunknown"}
+)
+IPV4 = re.compile(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
+STATUS_IN_TEXT = re.compile(r"(?<![\d.vV])([245])\.([0-7])\.(\d{1,3})(?![\d])")
+REPLY_IN_TEXT = re.compile(r"(?<![\d.])([245][0-5][0-9])(?=[ \-])")
+NOT_REJECTED = re.compile(pattern_of(PHRASES.get("rejected-not", ())) or r"(?!)")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a report says about one recipient, before anything is decided."""
+
+    recipient: str
+    status: str = ""
+    reply_code: str = ""
+    diagnostic: str = ""
+    diagnostic_type: str = ""
+    action: str = ""
+    # The SMTP command the failure answered (MAIL, RCPT, DATA, HELO ...), when the report says.
+    command: str = ""
+    # A reason the report's format states outright (e.g. "expired", "vacation", "feedback").
+    reason: str = ""
+    remote_mta: str = ""
+    feedback_type: str = ""
+    source_ip: str = ""
+
+
+@lru_cache(maxsize=256)
+def compiled(pattern: str) -> re.Pattern[str] | None:
+    """A rule's pattern compiled once, or None when it is not a valid regular expression."""
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error:
+        return None
+
+
+def status_in(text: str, first: str = "") -> str:
+    """The most specific enhanced status code written in an error message ("" when none).
+
+    IPv4 addresses are not statuses; an X.0.0 code or 4.4.7 is kept only if nothing better is there.
+    """
+    if not text:
+        return ""
+    text = IPV4.sub(" ", text)
+    fallback = ""
+    for match in STATUS_IN_TEXT.finditer(text):
+        code = ".".join(match.groups())
+        if first and code[0] != first:
+            continue
+        if ".0.0" in code or code == "4.4.7":
+            fallback = fallback or code
+            continue
+        return code
+    return fallback
+
+
+def reply_in(text: str, first: str = "") -> str:
+    """The SMTP reply code an error message quotes ("" when none)."""
+    for match in REPLY_IN_TEXT.finditer(IPV4.sub(" ", text or "")):
+        if not first or match.group(1)[0] == first:
+            return match.group(1)
+    return ""
+
+
+def preferred_status(field: str, in_text: str, reply: str) -> str:
+    """Choose between a report's Status field and the code in its diagnostic text."""
+    if not field:
+        return in_text
+    if not in_text:
+        return field
+    if reply and field[0] != in_text[0]:
+        if reply[0] == field[0]:
+            return field
+        if reply[0] == in_text[0]:
+            return in_text
+    if field == in_text:
+        return field
+    if ".0.0" in field:
+        return in_text if ".0.0" not in in_text else field
+    if ".0" in field[1:4] and ".0" not in in_text[1:4]:
+        return in_text
+    return field
+
+
+def rule_matching(text: str, rules: Sequence[Rule]) -> Rule | None:
+    """The first rule whose pattern is found in the text."""
+    for rule in rules:
+        pattern = compiled(rule.pattern)
+        if pattern is not None and pattern.search(text):
+            return rule
+    return None
+
+
+def reason_by_status(status: str) -> str:
+    return REASON_OF_STATUS.get(status, "")
+
+
+def default_reason(evidence: Evidence, status: str, text: str) -> tuple[str, str]:
+    """The built-in reason for a recipient and the detector that found it."""
+    if evidence.reason and evidence.reason not in RETRIED_REASONS:
+        return evidence.reason, "format"
+    if status.startswith("2."):
+        return "delivered", "dsn-status"
+    by_status = reason_by_status(status)
+    rule = rule_matching(text, DEFAULT_RULES)
+    if rule is not None and not (rule.name == "rejected" and NOT_REJECTED.search(text)):
+        if by_status and by_status not in RETRIED_REASONS and by_status != "securityerror":
+            return by_status, "dsn-status"
+        return rule.name, f"rule:{rule.name}"
+    if by_status:
+        return by_status, "dsn-status"
+    if evidence.reason:
+        return evidence.reason, "format"
+    if status[:3] in ("5.6", "4.6"):
+        return "contenterror", "dsn-status"
+    if status[:3] in ("5.7", "4.7"):
+        return "securityerror", "dsn-status"
+    if evidence.diagnostic_type.upper().startswith("X-UNIX"):
+        return "mailererror", "diagnostic-type"
+    if evidence.action.startswith(("delayed", "expired")):
+        return "expired", "dsn-action"
+    if evidence.command in ("HELO", "EHLO"):
+        return "blocked", "smtp-command"
+    if rule_matching(text, (VACATION_RULE,)):
+        return "vacation", "rule:vacation"
+    return ("onhold" if text.strip() else "undefined"), "fallback"
+
+
+def is_temporary(status: str, reply_code: str, text: str) -> bool:
+    if status:
+        return status.startswith("4")
+    if reply_code:
+        return reply_code.startswith("4")
+    code = reply_in(text)
+    return code.startswith("4")
+
+
+def inferred_status(reason: str, temporary: bool) -> str:
+    status = INFERRED_STATUS.get(reason, "")
+    if not status or not temporary or reason in NO_TEMPORARY_STATUS:
+        return status
+    return TEMPORARY_STATUS_OVERRIDES.get(reason, "4" + status[1:])
+
+
+def classify(evidence: Evidence, rules: Sequence[Rule] = ()) -> Outcome:
+    """The category, status and deciding rule for one recipient of a report."""
+    text = " ".join(evidence.diagnostic.split())
+    lowered = text.lower()
+    in_text = status_in(text)
+    reply = evidence.reply_code or reply_in(text, in_text[:1])
+    status = preferred_status(evidence.status, in_text, reply)
+    workspace_rule = rule_matching(text, rules)
+    if workspace_rule is not None:
+        category, decided_by = workspace_rule.category, f"workspace-rule:{workspace_rule.name}"
+        status = status or workspace_rule.status
+    else:
+        reason, decided_by = default_reason(evidence, status, lowered)
+        category = CATEGORY_OF_REASON.get(reason, UNKNOWN) if reason != "feedback" else "complaint"
+        if not status and reason not in ("feedback", "vacation"):
+            status = inferred_status(reason, is_temporary(status, reply, text))
+        if decided_by.startswith("rule:") or decided_by == "format":
+            decided_by = f"{decided_by.split(':')[0]}:{reason}"
+    return Outcome(
+        recipient=evidence.recipient,
+        category=category,
+        status=status,
+        reply_code=reply if category not in ("complaint", "autoreply") else "",
+        action=evidence.action,
+        diagnostic=text,
+        remote_mta=evidence.remote_mta,
+        rule=decided_by,
+        feedback_type=evidence.feedback_type,
+        source_ip=evidence.source_ip,
+    )
+
+
+def classify_reply(code: int | None, response: str, rules: Sequence[Rule] = ()) -> Outcome:
+    """Classify a synchronous SMTP answer of the send path (the recipient is filled in by the caller)."""
+    reply = str(code) if code else reply_in(response)
+    return classify(Evidence(recipient="", reply_code=reply, diagnostic=response, action="failed"), rules)

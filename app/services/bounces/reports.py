@@ -1,0 +1,299 @@
+"""Parse a raw bounce, complaint or auto-reply email into a `Report` with one classified outcome per recipient.
+
+Formats, in the order they are recognised: ARF feedback reports (RFC 5965), auto-replies (RFC 3834
+and vacation subjects), delivery status notifications (RFC 3464, fields per recipient), and the
+free-text bounces of MTAs that send no DSN (Exim, qmail, old Sendmail, Yahoo, Gmail ...), read by
+finding the recipient lines in the text above the copy of the original message.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import Sequence
+from email.header import decode_header, make_header
+from email.message import Message
+
+from app.services.bounces.classifier import Evidence, classify
+from app.services.bounces.model import Outcome, Report, Rule
+
+ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
+FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$")
+DSN_RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
+# Lines that introduce the copy of the original message in free-text bounces.
+ORIGINAL_MARKERS = re.compile(
+    r"^\s*(?:-+\s*)?(?:"
+    r"this is a copy of the message|below this line is a copy of the message|original message"
+    r"|the original message was received|original message follows|unsent message below"
+    r"|message text follows|header of the original message|the headers of your message"
+    r"|returned mail|received: from"
+    r")",
+    re.IGNORECASE | re.MULTILINE,
+)
+AUTO_REPLY_SUBJECT = re.compile(
+    r"out of (?:the )?office|auto(?:matic)?[ -]?(?:reply|response|antwort)|vacation|abwesenheit"
+    r"|r[ée]ponse automatique|absence|respuesta autom[áa]tica|risposta automatica|fuori sede"
+    r"|automatisch antwoord|afwezig|autosvar|frånvaro|poza biurem|odpowied[źz] automatyczna"
+    r"|自動応答|不在|自动回复|자동 응답|ausencia|f[ée]ri[ée]s|congés",
+    re.IGNORECASE,
+)
+
+
+def parse_report(raw: bytes, rules: Sequence[Rule] = ()) -> Report:
+    """A report with one outcome per recipient, classified with the workspace rules first."""
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    parts = Parts.of(message)
+    subject = header_text(message, "Subject")
+    envelope_to = envelope_recipient(message)
+    original = parts.original_headers
+    common = {
+        "subject": subject,
+        "envelope_to": envelope_to,
+        "original_message_id": original.get("message-id", "").strip(),
+        "original_headers": original,
+    }
+    if parts.feedback:
+        evidence = feedback_evidence(parts.feedback, original)
+        return Report(kind="arf", outcomes=classified(evidence, rules), **common)
+    if is_auto_reply(message, subject):
+        sender = first_address(header_text(message, "From")) or first_address(header_text(message, "Reply-To"))
+        evidence = [Evidence(recipient=sender, reason="vacation", diagnostic=parts.text[:500])]
+        return Report(kind="autoreply", outcomes=classified(evidence, rules), **common)
+    evidence = dsn_evidence(parts, original)
+    if evidence:
+        return Report(kind="dsn", outcomes=classified(evidence, rules), **common)
+    evidence = free_text_evidence(parts, original)
+    if evidence:
+        return Report(kind="nonstandard", outcomes=classified(evidence, rules), **common)
+    return Report(kind="unknown", outcomes=(), **common)
+
+
+def classified(evidence: Sequence[Evidence], rules: Sequence[Rule]) -> tuple[Outcome, ...]:
+    return tuple(classify(item, rules) for item in evidence)
+
+
+class Parts:
+    """The pieces of a report message that parsing needs, found in one walk over its MIME tree."""
+
+    def __init__(self) -> None:
+        self.delivery_status: list[str] = []
+        self.feedback: dict[str, list[str]] = {}
+        self.original_headers: dict[str, str] = {}
+        self.text = ""
+
+    @classmethod
+    def of(cls, message: Message) -> Parts:
+        parts = cls()
+        texts: list[str] = []
+        for part in message.walk():
+            kind = part.get_content_type()
+            if kind in ("message/delivery-status", "message/global-delivery-status"):
+                parts.delivery_status.append(raw_part_text(part))
+            elif kind == "message/feedback-report":
+                parts.feedback = fields_of(raw_part_text(part))
+            elif kind in ("message/rfc822", "message/global") and not parts.original_headers:
+                inner = part.get_payload()
+                if isinstance(inner, list) and inner:
+                    parts.original_headers = {k.lower(): str(v) for k, v in inner[0].items()}
+            elif kind == "text/rfc822-headers" and not parts.original_headers:
+                headers = email.message_from_string(decoded_text(part), policy=email.policy.compat32)
+                parts.original_headers = {k.lower(): str(v) for k, v in headers.items()}
+            elif kind.startswith("text/") and not part.is_multipart():
+                if part.get_content_disposition() != "attachment" or not texts:
+                    texts.append(decoded_text(part) if kind == "text/plain" else html_text(decoded_text(part)))
+        parts.text = "\n".join(texts)
+        if not parts.original_headers:
+            parts.original_headers = headers_after_marker(parts.text)
+        return parts
+
+
+def raw_part_text(part: Message) -> str:
+    """The text of a structured part, however the stdlib parsed it (as sub-messages or as a string)."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return "\n\n".join(block.as_string() for block in payload)
+    return decoded_text(part)
+
+
+def decoded_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return str(part.get_payload() or "")
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:
+        return payload.decode("utf-8", errors="replace")
+
+
+def html_text(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", re.sub(r"(?is)<(style|script)[^>]*>.*?</\1>", " ", html))
+
+
+def header_text(message: Message, name: str) -> str:
+    value = message.get(name)
+    if value is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (UnicodeError, LookupError, ValueError):
+        return str(value)
+
+
+def first_address(text: str) -> str:
+    match = ADDRESS.search(text or "")
+    return match.group(0).lower() if match else ""
+
+
+def envelope_recipient(message: Message) -> str:
+    for name in ("Delivered-To", "X-Original-To", "Envelope-To", "To"):
+        address = first_address(header_text(message, name))
+        if address:
+            return address
+    return ""
+
+
+def fields_of(text: str) -> dict[str, list[str]]:
+    """Header-style fields of a block, continuation lines joined, every value of a repeated field kept."""
+    fields: dict[str, list[str]] = {}
+    last = ""
+    for line in text.splitlines():
+        if line[:1] in (" ", "\t") and last:
+            fields[last][-1] += " " + line.strip()
+            continue
+        match = FIELD.match(line)
+        if match:
+            last = match.group(1).lower()
+            fields.setdefault(last, []).append(match.group(2).strip())
+        else:
+            last = ""
+    return fields
+
+
+def dsn_blocks(text: str) -> list[dict[str, list[str]]]:
+    """The per-recipient field blocks of a delivery-status body (blocks separated by blank lines)."""
+    blocks = [fields_of(block) for block in re.split(r"\r?\n[ \t]*\r?\n", text)]
+    return [block for block in blocks if any(name in block for name in DSN_RECIPIENT_FIELDS)]
+
+
+def typed_value(value: str) -> tuple[str, str]:
+    """("rfc822", "a@b") from "rfc822; a@b"; untyped values keep an empty type."""
+    kind, sep, rest = value.partition(";")
+    return (kind.strip(), rest.strip()) if sep else ("", value.strip())
+
+
+def dsn_evidence(parts: Parts, original: dict[str, str]) -> list[Evidence]:
+    blocks = [block for text in parts.delivery_status for block in dsn_blocks(text)]
+    if not blocks:
+        blocks = dsn_blocks(parts.text) if re.search(r"(?im)^final-recipient\s*:", parts.text) else []
+    evidence = []
+    for block in blocks:
+        recipient = ""
+        for name in DSN_RECIPIENT_FIELDS:
+            if name in block:
+                recipient = first_address(typed_value(block[name][0])[1])
+                if recipient:
+                    break
+        if not recipient:
+            continue
+        diagnostic_type, diagnostic = typed_value(block.get("diagnostic-code", [""])[0])
+        if not diagnostic:
+            diagnostic = text_about(recipient, parts.text)
+        evidence.append(
+            Evidence(
+                recipient=recipient,
+                status=clean_status(block.get("status", [""])[0]),
+                diagnostic=diagnostic,
+                diagnostic_type=diagnostic_type.upper(),
+                action=block.get("action", [""])[0].split()[0].lower() if block.get("action", [""])[0] else "",
+                remote_mta=typed_value(block.get("remote-mta", [""])[0])[1],
+                command=command_in(diagnostic),
+            )
+        )
+    return evidence
+
+
+def clean_status(value: str) -> str:
+    match = re.search(r"\b([245]\.\d{1,3}\.\d{1,3})\b", value)
+    return match.group(1) if match else ""
+
+
+def command_in(text: str) -> str:
+    match = re.search(r"(?i)\b(?:after|in reply to|in response to)\s+(HELO|EHLO|MAIL|RCPT|DATA)\b", text or "")
+    return match.group(1).upper() if match else ""
+
+
+def feedback_evidence(fields: dict[str, list[str]], original: dict[str, str]) -> list[Evidence]:
+    recipients = [first_address(v) for v in fields.get("original-rcpt-to", [])]
+    recipients = [r for r in recipients if r] or [first_address(original.get("to", ""))]
+    feedback_type = fields.get("feedback-type", ["abuse"])[0].strip().lower()
+    source_ip = fields.get("source-ip", [""])[0].strip()
+    return [
+        Evidence(recipient=r, reason="feedback", feedback_type=feedback_type, source_ip=source_ip)
+        for r in recipients
+    ]
+
+
+def is_auto_reply(message: Message, subject: str) -> bool:
+    submitted = header_text(message, "Auto-Submitted").lower()
+    if submitted.startswith("auto-replied"):
+        return True
+    if message.get("X-Autoreply") or message.get("X-Autorespond") or message.get("X-Auto-Response-Suppress"):
+        return message.get_content_type() != "multipart/report"
+    if (message.get("Precedence") or "").lower() in ("auto_reply",):
+        return True
+    return message.get_content_type() != "multipart/report" and bool(AUTO_REPLY_SUBJECT.search(subject))
+
+
+def error_section(text: str) -> str:
+    """The free text above the copy of the original message."""
+    match = ORIGINAL_MARKERS.search(text)
+    return text[: match.start()] if match else text
+
+
+def headers_after_marker(text: str) -> dict[str, str]:
+    match = ORIGINAL_MARKERS.search(text)
+    if not match:
+        return {}
+    rest = text[match.end():].split("\n", 1)[-1].lstrip("\r\n")
+    headers = email.message_from_string(rest, policy=email.policy.compat32)
+    return {k.lower(): str(v) for k, v in headers.items()}
+
+
+def text_about(recipient: str, text: str) -> str:
+    """The lines of free text that follow a recipient's address, up to the next blank line."""
+    section = error_section(text)
+    position = section.lower().find(recipient)
+    if position < 0:
+        return ""
+    tail = section[position + len(recipient):]
+    return " ".join(tail.split("\n\n")[0].split()) or " ".join(section.split())
+
+
+def free_text_evidence(parts: Parts, original: dict[str, str]) -> list[Evidence]:
+    section = error_section(parts.text)
+    recipients = recipient_lines(section)
+    if not recipients:
+        address = first_address(section) or first_address(original.get("to", ""))
+        recipients = [(address, " ".join(section.split()))] if address else []
+    return [
+        Evidence(recipient=address, diagnostic=diagnostic, command=command_in(diagnostic))
+        for address, diagnostic in recipients
+    ]
+
+
+def recipient_lines(section: str) -> list[tuple[str, str]]:
+    """(address, the text after it) for each line that names a failed recipient on its own."""
+    lines = section.splitlines()
+    found: list[tuple[int, str]] = []
+    for index, line in enumerate(lines):
+        stripped = line.strip().strip("<>:").strip()
+        if re.fullmatch(r"<?" + ADDRESS.pattern + r">?", stripped):
+            found.append((index, stripped.strip("<>").lower()))
+    result = []
+    for position, (index, address) in enumerate(found):
+        end = found[position + 1][0] if position + 1 < len(found) else len(lines)
+        body = " ".join(" ".join(lines[index + 1 : end]).split())
+        result.append((address, body))
+    return result
