@@ -17,6 +17,7 @@ from typing import ClassVar, Protocol
 import httpx
 
 from app.esp.base import Health, OutgoingMessage, SendResult
+from app.esp.delivery_tags import delivery_tags
 
 # Enough of a provider's answer to show on the server page without storing whole error pages.
 ANSWER_CHARS = 500
@@ -44,6 +45,8 @@ class ProviderMapping(Protocol):
 
     def refused_despite_2xx(self, body: str) -> bool: ...
 
+    def message_id(self, body: str) -> str: ...
+
 
 class SparkPost:
     """POST /api/v1/transmissions with the message as `email_rfc822`; the API key is the Authorization header."""
@@ -62,6 +65,8 @@ class SparkPost:
         }
         if message.job:
             payload["campaign_id"] = message.job[:64]
+        if tags := delivery_tags(message):
+            payload["metadata"] = tags
         return client.build_request("POST", "/api/v1/transmissions", json=payload)
 
     def check_request(self, client: httpx.AsyncClient, config: HttpApiConfig) -> httpx.Request:
@@ -74,6 +79,10 @@ class SparkPost:
         except (ValueError, AttributeError):
             return False
         return results.get("total_accepted_recipients") == 0
+
+    def message_id(self, body: str) -> str:
+        # The transmission's id: SparkPost's events name it as `transmission_id`.
+        return str(_json_field(body, "results", "id"))
 
 
 class Mailgun:
@@ -90,6 +99,7 @@ class Mailgun:
         fields = [("to", recipient) for recipient in message.recipients]
         if message.job:
             fields.append(("o:tag", message.job))
+        fields.extend((f"v:{name}", value) for name, value in delivery_tags(message).items())
         return client.build_request(
             "POST", f"/v3/{config.domain}/messages.mime",
             data=_grouped(fields),
@@ -101,6 +111,23 @@ class Mailgun:
 
     def refused_despite_2xx(self, body: str) -> bool:
         return False
+
+    def message_id(self, body: str) -> str:
+        # "<20250303.1@mg.example.com>"; its events give it without the brackets, as it is stored.
+        return str(_json_field(body, "id")).strip().strip("<>")
+
+
+def _json_field(body: str, *path: str) -> object:
+    """A field of a JSON answer, or "" when the answer has no such field."""
+    try:
+        value: object = json.loads(body)
+    except ValueError:
+        return ""
+    for key in path:
+        if not isinstance(value, dict):
+            return ""
+        value = value.get(key, "")
+    return value if isinstance(value, str | int) else ""
 
 
 def _grouped(fields: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -156,7 +183,8 @@ class HttpApiESP:
                                   response=f"connection failed: {type(exc).__name__}: {exc}", code=None)
         status = response.status_code
         if response.is_success and not self.mapping.refused_despite_2xx(response.text):
-            return SendResult(message.message_id, accepted=True, response=_answer(response), code=status)
+            return SendResult(self.mapping.message_id(response.text) or message.message_id, accepted=True,
+                              response=_answer(response), code=status)
         transient = status == 429 or status >= 500
         return SendResult(message.message_id, accepted=False, transient=transient, response=_answer(response),
                           code=status)

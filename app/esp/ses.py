@@ -23,6 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.esp.base import Health, OutgoingMessage, SendResult
+from app.esp.delivery_tags import delivery_tags
 
 # Errors worth trying again later (SES quotas, throttling, a paused account being fixed).
 TRANSIENT_ERRORS = frozenset({
@@ -103,8 +104,10 @@ class SesESP:
         }
         if self.config.configuration_set:
             request["ConfigurationSetName"] = self.config.configuration_set
-        if message.job:
-            request["EmailTags"] = [{"Name": "job", "Value": _tag_value(message.job)}]
+        tags = {"job": _tag_value(message.job)} if message.job else {}
+        tags.update(delivery_tags(message))
+        if tags:
+            request["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags.items()]
         try:
             reply = self._ses().send_email(**request)
         except ClientError as exc:
@@ -113,7 +116,8 @@ class SesESP:
             return SendResult(message.message_id, accepted=False, transient=True,
                               response=f"connection failed: {exc}", code=None)
         status = reply["ResponseMetadata"]["HTTPStatusCode"]
-        return SendResult(message.message_id, accepted=True, response=f"{status} MessageId={reply['MessageId']}",
+        # SES's own id: its bounce and complaint notifications name the message by it.
+        return SendResult(reply["MessageId"], accepted=True, response=f"{status} MessageId={reply['MessageId']}",
                           code=status)
 
     def _check(self) -> Health:

@@ -54,6 +54,9 @@ class Report:
     # The Message-ID of the message that bounced, from the attached original or its headers.
     original_message_id: str = ""
     original_headers: dict[str, str] = field(default_factory=dict)
+    # The delivery a provider's event names through the metadata sent with the message (SES tags,
+    # SparkPost metadata, Mailgun variables); trusted only within the webhook's workspace.
+    delivery_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,104 @@
+"""VERP return paths: `bounces+<token>@<return-path domain>`, one per message, naming its delivery.
+
+A bounce goes to the envelope sender, so when each message carries its own, the address a report
+arrives at says which delivery bounced, whatever the report's format. The token is
+base32(varint workspace + varint delivery + tag), the tag a keyed BLAKE2b of 10 bytes (80 bits:
+forging one means guessing that many bits per try at our MX, and a forged one could only mark a
+delivery of the workspace it names). Base32 in lower case because some MTAs fold the case of the
+addresses they report; a token is at most 8 + 40 characters, well inside a 64-character local part.
+Keys of `TRACKING_PREVIOUS_KEYS` still verify: bounces come back days after a send.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from functools import cache
+
+from app.settings import Settings, get_settings
+
+PREFIX = "bounces"
+_TAG_BYTES = 10
+_PURPOSE = b"return-path"
+_LOCAL = re.compile(rf"{PREFIX}\+([a-z2-7]+)@", re.IGNORECASE)
+
+
+@cache
+def _keys(current: str, previous: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(hashlib.sha256(f"ignite:return-path:{secret}".encode()).digest() for secret in (current, *previous))
+
+
+def _settings_keys(settings: Settings) -> tuple[bytes, ...]:
+    return _keys(settings.security.secret_key, settings.tracking.previous_keys)
+
+
+def _tag(key: bytes, payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, key=key, person=_PURPOSE, digest_size=_TAG_BYTES).digest()
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _two_varints(data: bytes) -> tuple[int, int] | None:
+    values: list[int] = []
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            if shift > 63:
+                return None
+            continue
+        values.append(value)
+        value = shift = 0
+    return (values[0], values[1]) if len(values) == 2 and not shift else None
+
+
+def return_path_token(settings: Settings, workspace_id: int, delivery_id: int) -> str:
+    if workspace_id < 0 or delivery_id < 0:
+        raise ValueError("ids in a return path are never negative")
+    payload = _varint(workspace_id) + _varint(delivery_id)
+    raw = payload + _tag(_settings_keys(settings)[0], payload)
+    return base64.b32encode(raw).rstrip(b"=").decode("ascii").lower()
+
+
+def verp_address(settings: Settings, workspace_id: int, delivery_id: int, domain: str) -> str:
+    """The envelope sender of one delivery's message: bounces to it name the delivery."""
+    return f"{PREFIX}+{return_path_token(settings, workspace_id, delivery_id)}@{domain.lower()}"
+
+
+def _raw(token: str) -> bytes | None:
+    text = token.upper()
+    try:
+        raw = base64.b32decode(text + "=" * (-len(text) % 8))
+    except ValueError:
+        return None
+    # Only the one spelling of these bytes is a token (no trailing bits set, no stray characters).
+    return raw if base64.b32encode(raw).rstrip(b"=").decode("ascii") == text else None
+
+
+def delivery_from_token(token: str, settings: Settings | None = None) -> tuple[int, int] | None:
+    """(workspace id, delivery id) a token names, or None when it is forged, cut or from an unknown key."""
+    raw = _raw(token)
+    if raw is None or len(raw) <= _TAG_BYTES:
+        return None
+    payload, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
+    ids = _two_varints(payload)
+    keys = _settings_keys(settings or get_settings())
+    if ids is None or not any(hmac.compare_digest(_tag(key, payload), tag) for key in keys):
+        return None
+    return ids
+
+
+def delivery_from_address(address: str, settings: Settings | None = None) -> tuple[int, int] | None:
+    """(workspace id, delivery id) named by a VERP address (bare, in <>, or with a display name), or None."""
+    found = _LOCAL.search(address or "")
+    return delivery_from_token(found.group(1), settings) if found else None
