@@ -43,6 +43,8 @@ JOBS: list[Job] = [
     Job("decay-engagement-scores", "decay_engagement_scores", "41 4 * * *"),
     # Every minute: bounce reports stored but never processed (their task was lost) are processed late.
     Job("sweep-bounce-reports", "sweep_bounce_reports", "* * * * *"),
+    # Every 30 s (each firing queues the half-minute tick too): bounce and FBL mailboxes that are due, polled.
+    Job("poll-due-mailboxes", "poll_due_mailboxes", "* * * * *"),
 ]
 
 
