@@ -39,6 +39,13 @@ AUTO_REPLY_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 
+BOUNCE_SENDER = re.compile(r"\b(?:mailer-daemon|postmaster|root|mail delivery)\b", re.IGNORECASE)
+BOUNCE_SUBJECT = re.compile(
+    r"mail failure|undeliver|delivery (?:status|failure|notification)|returned mail|failure notice"
+    r"|non remis|unzustellbar|nicht zustellbar|could not be delivered|delivery has failed",
+    re.IGNORECASE,
+)
+
 
 def parse_report(raw: bytes, rules: Sequence[Rule] = ()) -> Report:
     """A report with one outcome per recipient, classified with the workspace rules first."""
@@ -53,17 +60,20 @@ def parse_report(raw: bytes, rules: Sequence[Rule] = ()) -> Report:
         "original_message_id": original.get("message-id", "").strip(),
         "original_headers": original,
     }
+    if not parts.feedback and "x-hmxmroriginalrecipient" in original:
+        # Microsoft's JMRP complaints are a forwarded copy with the complaining address in a header.
+        parts.feedback = {"feedback-type": ["abuse"], "original-rcpt-to": [original["x-hmxmroriginalrecipient"]]}
     if parts.feedback:
         evidence = feedback_evidence(parts.feedback, original)
         return Report(kind="arf", outcomes=classified(evidence, rules), **common)
-    if is_auto_reply(message, subject):
-        sender = first_address(header_text(message, "From")) or first_address(header_text(message, "Reply-To"))
-        evidence = [Evidence(recipient=sender, reason="vacation", diagnostic=parts.text[:500])]
-        return Report(kind="autoreply", outcomes=classified(evidence, rules), **common)
     evidence = dsn_evidence(parts, original)
     if evidence:
         return Report(kind="dsn", outcomes=classified(evidence, rules), **common)
-    evidence = free_text_evidence(parts, original)
+    if is_auto_reply(message, subject):
+        sender = first_address(header_text(message, "From")) or first_address(header_text(message, "Return-Path"))
+        evidence = [Evidence(recipient=sender, reason="vacation", diagnostic=parts.text[:500])]
+        return Report(kind="autoreply", outcomes=classified(evidence, rules), **common)
+    evidence = free_text_evidence(parts, original, failed_recipients(message))
     if evidence:
         return Report(kind="nonstandard", outcomes=classified(evidence, rules), **common)
     return Report(kind="unknown", outcomes=(), **common)
@@ -236,6 +246,10 @@ def feedback_evidence(fields: dict[str, list[str]], original: dict[str, str]) ->
 
 
 def is_auto_reply(message: Message, subject: str) -> bool:
+    """An RFC 3834 auto-reply or a vacation message; never a bounce (those are auto-submitted too)."""
+    sender = header_text(message, "From").lower()
+    if BOUNCE_SENDER.search(sender) or BOUNCE_SUBJECT.search(subject):
+        return False
     submitted = header_text(message, "Auto-Submitted").lower()
     if submitted.startswith("auto-replied"):
         return True
@@ -271,9 +285,19 @@ def text_about(recipient: str, text: str) -> str:
     return " ".join(tail.split("\n\n")[0].split()) or " ".join(section.split())
 
 
-def free_text_evidence(parts: Parts, original: dict[str, str]) -> list[Evidence]:
+def failed_recipients(message: Message) -> list[str]:
+    """The addresses of Exim's (and Gmail's) X-Failed-Recipients header."""
+    return [a.lower() for a in ADDRESS.findall(header_text(message, "X-Failed-Recipients"))]
+
+
+def free_text_evidence(parts: Parts, original: dict[str, str], failed: list[str]) -> list[Evidence]:
     section = error_section(parts.text)
     recipients = recipient_lines(section)
+    if failed and sorted({a for a, _ in recipients}) != sorted(set(failed)):
+        recipients = [(address, text_about(address, parts.text) or " ".join(section.split())) for address in failed]
+    if recipients and all(address.endswith("@googlegroups.com") for address, _ in recipients):
+        # Google Groups refuses a post from someone who may not post: the sender's problem, not the address.
+        return [Evidence(recipient=address, diagnostic=text, reason="rejected") for address, text in recipients]
     if not recipients:
         address = first_address(section) or first_address(original.get("to", ""))
         recipients = [(address, " ".join(section.split()))] if address else []
