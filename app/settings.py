@@ -184,6 +184,17 @@ class TrackingSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Provider webhooks for bounces and complaints."""
+
+    # Read SNS signing certificates from this local PEM file instead of fetching SigningCertURL (tests,
+    # air-gapped set-ups); the URL must still name an sns.<region>.amazonaws.com host.
+    sns_certificate_file: str = field(default_factory=lambda: _env("SNS_CERTIFICATE_FILE"))
+    # Request SNS's SubscribeURL at this base instead of its Amazon host (tests, SNS-compatible stacks).
+    sns_endpoint_url: str = field(default_factory=lambda: _env("SNS_ENDPOINT_URL").rstrip("/"))
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str
     base_url: str
@@ -199,6 +210,7 @@ class Settings:
     files: FileSettings = field(default_factory=FileSettings)
     imports: ImportLimits = field(default_factory=ImportLimits)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @property
     def uses_development_inbox(self) -> bool:
