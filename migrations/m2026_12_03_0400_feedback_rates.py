@@ -5,7 +5,8 @@
   An unknown server or campaign is stored as 0 so that the key stays a plain primary key for upserts.
   Rolling windows (24 hours, 7 days) are sums over these rows; AIMD's Redis slots keep ten minutes only.
 - `feedback_settings`: one row per workspace, made on first save (until then the issue's defaults apply).
-- `route_pauses`: at most one per (server, domain group): routing skips the pair until `ends_at`.
+- `route_pauses`: at most one per (server, domain group): routing skips the pair until `ends_at` (a lift
+  moves `ends_at` to the moment of the lift and keeps the row, so the next pause knows of it).
 - `feedback_decisions`: every warning, pause and lift, newest first on the Delivery page.
 """
 
@@ -49,6 +50,9 @@ CREATE TABLE route_pauses (
     reason text NOT NULL,
     paused_at timestamptz NOT NULL DEFAULT now(),
     ends_at timestamptz NOT NULL,
+    -- Set when a person lifted it: the pair is not paused again on the same evidence for a while.
+    lifted_at timestamptz,
+    lifted_by varchar(320) NOT NULL DEFAULT '',
     PRIMARY KEY (server_id, domain_group)
 );
 CREATE INDEX route_pauses_workspace_idx ON route_pauses (workspace_id, ends_at);

@@ -2,8 +2,10 @@
 
 Rules match a recipient by domain group, list or campaign tag and name a pool
 of servers with weights; without a match the default pool is every server.
-A server is skipped when paused or disabled, circuit-open, out of quota,
-or at today's warm-up cap; weights shrink with the adaptive rate of the
+A server is skipped when paused or disabled, paused for the recipient's
+domain group (a complaint rate above the workspace's threshold, see
+`throttling.pauses`), circuit-open, out of quota, or at today's warm-up
+cap; weights shrink with the adaptive rate of the
 (server, domain group) pair, so traffic moves away from servers that defer.
 """
 
@@ -35,6 +37,7 @@ from app.services.throttling import (
     server_buckets,
     tokens_left,
 )
+from app.services.throttling.pauses import RoutePause, route_pauses
 from app.services.warmup_plans import cap_today, plans_by_id
 
 OTHERS = "Others"
@@ -199,6 +202,8 @@ class RoutingContext:
     rules: list[dict]
     servers: dict[int, dict]
     plans: dict[int, dict]
+    # The (server id, domain group name) pairs paused by complaint rates, in force when the context was read.
+    pauses: Mapping[tuple[int, str], RoutePause] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -228,10 +233,13 @@ def quota_buckets(server: dict, plans: Mapping[int, dict]) -> tuple[list[Bucket]
 
 
 async def _candidate(redis: Redis, server: dict, weight: float, group: dict | None,
-                     plans: Mapping[int, dict]) -> Candidate:
-    name = server["name"]
+                     context: RoutingContext) -> Candidate:
+    name, plans = server["name"], context.plans
     if server["status"] not in SENDABLE:
         return Candidate(server["id"], name, 0, f"{server['status']} ({server['status_reason'] or 'no reason given'})")
+    paused = context.pauses.get((server["id"], group["name"] if group else OTHERS))
+    if paused is not None:
+        return Candidate(server["id"], name, 0, paused.why)
     breaker = await breaker_status(redis, server["id"], BREAKER)
     if not breaker.allowed:
         return Candidate(server["id"], name, 0, f"circuit {breaker.state.value}: {breaker.reason}")
@@ -277,7 +285,7 @@ async def route(redis: Redis, workspace_id: int, email: str, list_id: int | None
     else:
         pool = [(server, server["weight"]) for server in servers.values()]
         label = "default pool (no rule matched)"
-    candidates = [await _candidate(redis, server, weight, group, context.plans) for server, weight in pool]
+    candidates = [await _candidate(redis, server, weight, group, context) for server, weight in pool]
     return Route(email=email, group=group["name"] if group else OTHERS, rule=label, chosen=_pick(candidates, email),
                  candidates=candidates)
 
@@ -285,7 +293,8 @@ async def route(redis: Redis, workspace_id: int, email: str, list_id: int | None
 async def routing_context(workspace_id: int) -> RoutingContext:
     servers = await DeliveryServer.select().where(owned_by(DeliveryServer, workspace_id)).output(load_json=True)
     return RoutingContext(groups=await domain_groups(workspace_id), rules=await rules(workspace_id),
-                          servers={s["id"]: s for s in servers}, plans=await plans_by_id(workspace_id))
+                          servers={s["id"]: s for s in servers}, plans=await plans_by_id(workspace_id),
+                          pauses=await route_pauses(workspace_id))
 
 
 @dataclass(frozen=True)

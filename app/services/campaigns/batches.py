@@ -37,8 +37,10 @@ from redis.exceptions import RedisError
 
 from app.esp.base import OutgoingMessage, SendResult
 from app.logs import get_logger
+from app.piccolo_conf import DB
 from app.redis_client import get_redis
 from app.services import opt_outs, statements
+from app.services.bounces import rates
 from app.services.campaigns import counters, send_times, speed
 from app.services.campaigns.content import compiled_campaign, merge_values, variant_content
 from app.services.campaigns.drafts import get_campaign
@@ -93,8 +95,11 @@ class Written:
         if not self.rows:
             return
         columns = list(zip(*self.rows, strict=True))
-        stored = {row["id"]: row["status"] for row in
-                  await statements.run("campaigns.record-outcomes", workspace_id, *columns)}
+        # The sent counters behind bounce and complaint rates move with the rows they count, or not at all.
+        async with DB.transaction():
+            stored = {row["id"]: row["status"] for row in
+                      await statements.run("campaigns.record-outcomes", workspace_id, *columns)}
+            await rates.count_sent(workspace_id, [key for key, status in stored.items() if status == "sent"])
         mine = [(delivery_id, stored[delivery_id], *rest) for delivery_id, _, *rest in self.rows
                 if delivery_id in stored]
         tally: Counter[str] = Counter()
