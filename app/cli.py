@@ -123,7 +123,7 @@ def web_command(port: int | None = None) -> list[str]:
 
     settings = get_settings()
     return [
-        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "app.main:create_app",
+        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "app.main:create_server",
         "--host", settings.host, "--port", str(port or settings.port),
         "--workers", str(settings.workers.web_workers), "--no-access-log", "--log-level", "warning",
     ]

@@ -17,6 +17,7 @@ from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 from litestar.template import TemplateConfig
+from litestar.types import ASGIApp
 
 from app.db.migrating import ensure_migrated
 from app.logs import configure_logging, get_logger
@@ -43,7 +44,7 @@ from app.routes.subscribers import SubscriberController
 from app.routes.suppression import SuppressionController
 from app.routes.team import TeamController
 from app.routes.templates import TemplateController
-from app.routes.tracking import TrackingController
+from app.routes.tracking import TrackingController, tracking_fast_path
 from app.routes.tracking_settings import TrackingSettingsController
 from app.services import statements
 from app.services.system_mail import warn_without_platform_sender
@@ -57,12 +58,11 @@ from app.web.params import checked_parameters
 from app.web.rate_limits import RATE_LIMIT_HANDLERS
 from app.web.security import security_headers_middleware
 from app.web.sessions import SESSION_COOKIE, RotatingSessionConfig
-from app.web.tracking import TRACKING_PATHS, bypassed_by_tracking
 
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 STATIC = PROJECT_ROOT / "static"
 # Paths that carry no browser session state, or authenticate otherwise: prefixes, matched from the start only.
-NO_SESSION = ("/api/", "/health", "/metrics", "/static/", "/postback", "/u/", "/v/", *TRACKING_PATHS)
+NO_SESSION = ("/api/", "/health", "/metrics", "/static/", "/postback", "/u/", "/v/", "/o/", "/c/")
 # Also posted from other sites (embedded subscribe forms, RFC 8058 one-click unsubscribe),
 # where a signed token in the URL stands in for the CSRF token.
 NO_CSRF = (*NO_SESSION, "/s/", "/u/")
@@ -150,7 +150,7 @@ def create_app() -> Litestar:
             "workspace_id": Provide(current_workspace_id, sync_to_thread=False),
             "redis": Provide(get_redis, sync_to_thread=False),
         },
-        middleware=[bypassed_by_tracking(observability_middleware), security_headers_middleware, sessions.middleware,
+        middleware=[observability_middleware, security_headers_middleware, sessions.middleware,
                     csrf_middleware(CsrfConfig(settings.security.secret_key, NO_CSRF, settings.secure_cookies))],
         stores={"sessions": RedisStore(get_redis(), namespace="ignite:sessions")},
         template_config=template_config,
@@ -175,3 +175,8 @@ def create_app() -> Litestar:
         request_max_body_size=settings.security.max_form_bytes,
         debug=False,
     )
+
+
+def create_server() -> ASGIApp:
+    """What the web server serves: the app, with opens and clicks answered in front of it."""
+    return tracking_fast_path(create_app())

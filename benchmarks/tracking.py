@@ -36,7 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from litestar import Litestar, Response, get
+from litestar import Response, get
+from litestar.types import ASGIApp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -70,13 +71,14 @@ async def constant() -> Response[bytes]:
     return Response(b"ok", media_type="text/plain")
 
 
-def create_bench_app() -> Litestar:
-    """The app `make run` serves, plus the constant endpoint the figures are compared with."""
+def create_bench_app() -> ASGIApp:
+    """The server `make run` starts, plus the constant endpoint the figures are compared with."""
     from app.main import create_app
+    from app.routes.tracking import tracking_fast_path
 
     app = create_app()
     app.register(constant)
-    return app
+    return tracking_fast_path(app)
 
 
 def ensure_wrk() -> str:
@@ -135,7 +137,7 @@ def start_web(port: int) -> subprocess.Popen[bytes]:
     from app.cli import web_command
     from app.embedded import port_is_open
 
-    command = [part if part != "app.main:create_app" else "benchmarks.tracking:create_bench_app"
+    command = [part if part != "app.main:create_server" else "benchmarks.tracking:create_bench_app"
                for part in web_command(port)]
     metrics = Path(tempfile.mkdtemp(prefix="ignite-tracking-metrics-"))
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics), "BASE_URL": f"http://127.0.0.1:{port}"}

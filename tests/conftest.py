@@ -117,11 +117,19 @@ async def app():
         yield application
 
 
+@pytest.fixture(scope="session")
+def server(app):
+    """The app as the web server serves it (`create_server`): opens and clicks answered in front of it."""
+    from app.routes.tracking import tracking_fast_path
+
+    return tracking_fast_path(app)
+
+
 @pytest.fixture
-async def client(app):
+async def client(server):
     import httpx
 
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    transport = httpx.ASGITransport(app=server, client=("127.0.0.1", 50000))
     # httpx's own User-Agent is on CrawlerDetect's list: tracked opens and clicks would count as robots.
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000",
                                  headers={"User-Agent": BROWSER_AGENT}) as test_client:

@@ -45,7 +45,7 @@ def base_url() -> str:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PORT": str(port), "BASE_URL": url, "WEB_WORKERS": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "app.main:create_app",
+        [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "app.main:create_server",
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log"],
         env=env,
     )

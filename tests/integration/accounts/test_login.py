@@ -102,12 +102,12 @@ async def test_session_cookie_is_httponly_and_samesite_lax(client):
     assert "SameSite=lax" in cookie
 
 
-async def test_sign_out_everywhere_ends_every_session_of_the_user(app):
+async def test_sign_out_everywhere_ends_every_session_of_the_user(server):
     import httpx
 
     workspace = await make_workspace()
     user = await make_user(workspace)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    transport = httpx.ASGITransport(app=server, client=("127.0.0.1", 50000))
     async with (httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as laptop,
                 httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as phone):
         await login(laptop, user["email"])

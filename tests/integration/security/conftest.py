@@ -43,11 +43,11 @@ def platform_smtp(configure: Callable[..., None]) -> Iterator[ScriptedHandler]:
 
 
 @pytest.fixture
-def client_from(app) -> Callable[[str], httpx.AsyncClient]:
+def client_from(server) -> Callable[[str], httpx.AsyncClient]:
     """A client that reaches the app from the given IP address (close it with `async with`)."""
 
     def make(ip: str) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=app, client=(ip, 50000))
+        transport = httpx.ASGITransport(app=server, client=(ip, 50000))
         return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
 
     return make

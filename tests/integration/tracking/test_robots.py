@@ -28,9 +28,9 @@ OFFER = {"offer_url": "https://offers.example.com/go?aff=12"}
 
 
 @pytest.fixture
-async def from_microsoft(app) -> AsyncIterator[httpx.AsyncClient]:
+async def from_microsoft(server) -> AsyncIterator[httpx.AsyncClient]:
     """A client whose requests come from Exchange Online Protection's network, as Safe Links' do."""
-    transport = httpx.ASGITransport(app=app, client=("40.92.7.9", 50000))
+    transport = httpx.ASGITransport(app=server, client=("40.92.7.9", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
         yield client
 
