@@ -93,21 +93,31 @@ def reply_in(text: str, first: str = "") -> str:
 
 
 def preferred_status(field: str, in_text: str, reply: str) -> str:
-    """Choose between a report's Status field and the code in its diagnostic text."""
+    """Choose between a report's Status field and the code in its diagnostic text.
+
+    The more specific code wins; a generic X.0.0, the ambiguous 4.4.7 and system errors (5.3.x) in the
+    field yield to the text, and a reply code of the other class settles a disagreement.
+    """
     if not field:
         return in_text
-    if not in_text:
+    if not in_text or field == in_text:
         return field
     if reply and field[0] != in_text[0]:
         if reply[0] == field[0]:
             return field
         if reply[0] == in_text[0]:
             return in_text
-    if field == in_text:
-        return field
     if ".0.0" in field:
-        return in_text if ".0.0" not in in_text else field
-    if ".0" in field[1:4] and ".0" not in in_text[1:4]:
+        return field if ".0.0" in in_text else in_text
+    if ".0" in field and ".0" not in in_text:
+        return in_text
+    if ".0.0" in in_text:
+        return field
+    if field == "4.4.7" or field.startswith("5.3."):
+        return in_text
+    if field == "5.1.1":
+        return field if ".0" in in_text else in_text
+    if field == "5.1.3" and in_text.startswith("5.7."):
         return in_text
     return field
 
@@ -133,6 +143,9 @@ def default_reason(evidence: Evidence, status: str, text: str) -> tuple[str, str
         return "delivered", "dsn-status"
     by_status = reason_by_status(status)
     rule = rule_matching(text, DEFAULT_RULES)
+    if rule is not None and rule.name == "userunknown" and evidence.command == "DATA":
+        # Refused after the whole message was read: a filter's verdict, the address may well exist.
+        return "filtered", "rule:filtered"
     if rule is not None and not (rule.name == "rejected" and NOT_REJECTED.search(text)):
         if by_status and by_status not in RETRIED_REASONS and by_status != "securityerror":
             return by_status, "dsn-status"
@@ -157,12 +170,10 @@ def default_reason(evidence: Evidence, status: str, text: str) -> tuple[str, str
 
 
 def is_temporary(status: str, reply_code: str, text: str) -> bool:
-    if status:
-        return status.startswith("4")
-    if reply_code:
-        return reply_code.startswith("4")
-    code = reply_in(text)
-    return code.startswith("4")
+    """Whether a failure without a status is temporary: a 4xx code, or words saying so."""
+    code = status or status_in(text) or reply_code or reply_in(text)
+    lowered = text.lower()
+    return code.startswith("4") or " temporar" in lowered or " persistent" in lowered
 
 
 def inferred_status(reason: str, temporary: bool) -> str:

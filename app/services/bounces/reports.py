@@ -230,7 +230,9 @@ def clean_status(value: str) -> str:
 
 
 def command_in(text: str) -> str:
-    match = re.search(r"(?i)\b(?:after|in reply to|in response to)\s+(HELO|EHLO|MAIL|RCPT|DATA)\b", text or "")
+    """The SMTP command a failure answered, as MTAs word it ("after RCPT TO", "in reply to end of DATA")."""
+    match = re.search(
+        r"(?i)\b(?:after|in reply to|in response to)\s+(?:end of\s+)?(HELO|EHLO|MAIL|RCPT|DATA)\b", text or "")
     return match.group(1).upper() if match else ""
 
 
@@ -315,9 +317,10 @@ def recipient_lines(section: str) -> list[tuple[str, str]]:
         stripped = line.strip().strip("<>:").strip()
         if re.fullmatch(r"<?" + ADDRESS.pattern + r">?", stripped):
             found.append((index, stripped.strip("<>").lower()))
-    result = []
+    texts: dict[str, str] = {}
     for position, (index, address) in enumerate(found):
         end = found[position + 1][0] if position + 1 < len(found) else len(lines)
         body = " ".join(" ".join(lines[index + 1 : end]).split())
-        result.append((address, body))
-    return result
+        # An address that comes back (a wrapped error quoting it) continues its own text.
+        texts[address] = f"{texts[address]} {address} {body}".strip() if address in texts else body
+    return list(texts.items())
