@@ -26,6 +26,7 @@ from app.redis_client import get_redis
 from app.routes.activity import ActivityController
 from app.routes.api import ApiRootController
 from app.routes.auth import AuthController
+from app.routes.bounce_webhooks import BounceWebhookController, ServerWebhookController
 from app.routes.campaign_engagement import CampaignEngagementController
 from app.routes.campaigns import CampaignController
 from app.routes.delivery import DeliveryController
@@ -62,7 +63,7 @@ from app.web.sessions import SESSION_COOKIE, RotatingSessionConfig
 TEMPLATES = PROJECT_ROOT / "app" / "templates"
 STATIC = PROJECT_ROOT / "static"
 # Paths that carry no browser session state, or authenticate otherwise: prefixes, matched from the start only.
-NO_SESSION = ("/api/", "/health", "/metrics", "/static/", "/postback", "/u/", "/v/", "/o/", "/c/")
+NO_SESSION = ("/api/", "/health", "/metrics", "/static/", "/postback", "/u/", "/v/", "/o/", "/c/", "/webhooks/")
 # Also posted from other sites (embedded subscribe forms, RFC 8058 one-click unsubscribe),
 # where a signed token in the URL stands in for the CSRF token.
 NO_CSRF = (*NO_SESSION, "/s/", "/u/")
@@ -138,6 +139,8 @@ def create_app() -> Litestar:
             ApiRootController,
             TrackingController,
             PostbackController,
+            BounceWebhookController,
+            ServerWebhookController,
             TrackingSettingsController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
