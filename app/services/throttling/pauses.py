@@ -75,12 +75,13 @@ def judge_pair(day: Rates, settings: FeedbackSettings, *, complaint_reports: boo
     """A (server, domain group)'s verdict from its last 24 hours; without complaint reports, blocks stand in."""
     if day.sent < MIN_SENT_FOR_COMPLAINTS:
         return Judgement("")
-    name, count = ("complaint rate", day.complaint) if complaint_reports else (
-        "block rate (the group's provider sends no complaint reports)", day.block)
+    name, count, note = ("complaint rate", day.complaint, "") if complaint_reports else (
+        "block rate", day.block, "; its provider sends no complaint reports, so blocks stand in for them")
     rate = count / day.sent
     for action, threshold in ((PAUSE, settings.complaint_pause_rate), (WARN, settings.complaint_warn_rate)):
         if rate > threshold:
-            return Judgement(action, rate, threshold, _evidence(name, count, day.sent, rate, threshold, " in 24 h"))
+            evidence = _evidence(name, count, day.sent, rate, threshold, " in 24 h")
+            return Judgement(action, rate, threshold, evidence + note)
     return Judgement("")
 
 
