@@ -10,8 +10,9 @@
 - `bounces`: one row per outcome (a report names one recipient or several), with the delivery,
   campaign, subscriber, server and domain group it was matched to, what the classifier decided and
   which rule fired, and what was done about it. `(report_id, position)` is unique: an outcome is stored
-  once. Synchronous SMTP answers have no report. The indexes serve the bounce log's filters, each with
-  keyset pagination on `id`, and the count of a recipient's recent soft bounces.
+  once. Synchronous SMTP answers have no report and are stored once per delivery. The indexes serve
+  the bounce log's filters, each with keyset pagination on `id`, and the count of a recipient's recent
+  soft bounces.
 - `bounce_rules`: a workspace's ordered rules, tried before the built-in ones.
 """
 
@@ -71,6 +72,8 @@ CREATE INDEX bounces_rule_idx ON bounces (workspace_id, rule, id DESC);
 -- The email search (a prefix) and a recipient's soft bounces within the settings' days.
 CREATE INDEX bounces_email_idx ON bounces (workspace_id, email varchar_pattern_ops, id DESC);
 CREATE INDEX bounces_delivery_idx ON bounces (delivery_id) WHERE delivery_id IS NOT NULL;
+-- A synchronous answer of the send path has no report: one per delivery.
+CREATE UNIQUE INDEX bounces_answer_idx ON bounces (delivery_id) WHERE report_id IS NULL;
 
 CREATE TABLE bounce_rules (
     id serial PRIMARY KEY,
