@@ -102,12 +102,12 @@ async def _read(mailbox: dict) -> PollResult:
             report_id = await intake.accept(intake.Incoming(
                 source=endpoint.protocol, source_ref=f"{mailbox['id']}:{key}", raw=raw,
                 workspace_id=mailbox["workspace_id"]))
-            # Stored, now or by an earlier poll: only now may the message leave the mailbox.
-            await asyncio.to_thread(guarded, endpoint, session.finish, key)
             if report_id is None:
                 already_stored += 1
             else:
                 report_ids.append(report_id)
+            # Stored, now or by an earlier poll: only now may the message leave the mailbox.
+            await asyncio.to_thread(guarded, endpoint, session.finish, key)
     except MailboxError as exc:
         return PollResult(fetched=fetched, report_ids=tuple(report_ids), already_stored=already_stored,
                           error=str(exc))
