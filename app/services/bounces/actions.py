@@ -40,6 +40,7 @@ from app.services.bounces.model import (
 from app.services.suppression.entries import Entry, add_entries
 from app.services.suppression.lists import blacklist
 from app.services.throttling import pauses
+from app.services.throttling.adaptive import AimdPolicy, Outcomes, record_outcomes
 
 # What was done, as stored in `bounces.action_taken` (the log says it in words).
 SUPPRESSED, SOFT_LIMIT, COUNTED, COMPLAINED, STORED, REVIEW, UNMATCHED = (
@@ -49,6 +50,8 @@ BOUNCED_FROM = ["unconfirmed", "confirmed"]
 COMPLAINED_FROM = ["unconfirmed", "confirmed", "unsubscribed", "bounced"]
 EVENT_KIND = {HARD: "bounce", SOFT: "bounce", BLOCK: "bounce", UNKNOWN: "bounce", COMPLAINT: "complaint"}
 MAX_DIAGNOSTIC_CHARS = 2000
+# Counting outcomes only reads the policy's window (how long a minute's slot is kept), not its rates.
+AIMD_POLICY = AimdPolicy(ceiling=1000.0)
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,6 @@ class Applied:
 
     counts: list[rates.FeedbackCount]
     opted_out: list[tuple[int | None, str]]
-    blocks: list[rates.FeedbackCount]
 
 
 def action_for(category: str, matched: bool, soft_bounces: int, settings: FeedbackSettings) -> str:
@@ -168,7 +170,7 @@ async def apply(workspace_id: int, items: Sequence[Feedback], settings: Feedback
         if (count := _count(feedback)) is not None:
             counts.append(count)
     await rates.count_feedback(workspace_id, counts)
-    return Applied(counts, opted_out, [count for count in counts if count.category == BLOCK])
+    return Applied(counts, opted_out)
 
 
 async def after_commit(redis: Redis, workspace_id: int, applied: Applied) -> None:
@@ -176,6 +178,14 @@ async def after_commit(redis: Redis, workspace_id: int, applied: Applied) -> Non
     await opt_outs.announce(redis, workspace_id, applied.opted_out)
     if applied.counts:
         await pauses.evaluate(workspace_id, applied.counts)
+
+
+async def feed_blocks(redis: Redis, applied: Applied) -> None:
+    """Blocks reported after the fact slow the (server, domain group) down like the send path's own 5xx."""
+    for count in applied.counts:
+        if count.category == BLOCK and count.server_id is not None:
+            await record_outcomes(redis, count.server_id, count.domain_group, Outcomes(bounced=count.n),
+                                  AIMD_POLICY)
 
 
 async def _matches(workspace_id: int, delivery_ids: list[int]) -> dict[int, DeliveryMatch]:
@@ -191,7 +201,7 @@ async def record_answers(workspace_id: int, answers: Sequence[tuple[int, Outcome
     matches = await _matches(workspace_id, [delivery_id for delivery_id, _ in answers])
     items = [Feedback(outcome, matches[delivery_id]) for delivery_id, outcome in answers if delivery_id in matches]
     if not items:
-        return Applied([], [], [])
+        return Applied([], [])
     settings = await thresholds.feedback_settings(workspace_id)
     async with DB.transaction():
         applied = await apply(workspace_id, items, settings)

@@ -14,7 +14,7 @@ as soon as the workspace is known.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from redis.asyncio import Redis
 
@@ -23,6 +23,7 @@ from app.piccolo_conf import DB
 from app.services import statements
 from app.services.bounces import actions, matching, thresholds
 from app.services.bounces.model import UNKNOWN, Outcome, Report, Rule
+from app.services.bounces.provider_reports import PROVIDERS, provider_report
 from app.services.bounces.reports import parse_report
 
 log = get_logger("ignite.bounces")
@@ -53,14 +54,15 @@ async def workspace_rules(workspace_id: int) -> list[Rule]:
 
 def read_report(report_format: str, raw: bytes, rules: Sequence[Rule]) -> Report:
     """The report a stored one says, with at least one outcome (an unreadable one is kept for review)."""
-    if report_format != "email":
+    if report_format == "email":
+        report = parse_report(raw, rules)
+    elif report_format in PROVIDERS:
+        report = provider_report(report_format, raw)
+    else:
         raise UnreadableReport(f"No reader for reports in the {report_format!r} format")
-    report = parse_report(raw, rules)
     if report.outcomes:
         return report
-    return Report(kind=report.kind, outcomes=(Outcome(recipient="", category=UNKNOWN, rule="no-recipient"),),
-                  subject=report.subject, envelope_to=report.envelope_to,
-                  original_message_id=report.original_message_id, original_headers=report.original_headers)
+    return replace(report, outcomes=(Outcome(recipient="", category=UNKNOWN, rule="no-recipient"),))
 
 
 async def _matches(workspace_id: int | None, report: Report) -> list[matching.DeliveryMatch | None]:
@@ -82,7 +84,7 @@ async def _processed(row: dict) -> Processed:
     workspace_id = _workspace_of(given, matches)
     if workspace_id is None:
         await statements.run("bounces.finish-report", row["id"], None, "Names no delivery of any workspace")
-        return Processed(row["id"], None, actions.Applied([], [], []))
+        return Processed(row["id"], None, actions.Applied([], []))
     if given is None and (rules := await workspace_rules(workspace_id)):
         report = read_report(row["format"], bytes(row["raw"]), rules)
     items = [actions.Feedback(outcome, match if match and match.workspace_id == workspace_id else None,
@@ -122,6 +124,7 @@ async def process_reports(redis: Redis, report_ids: Sequence[int]) -> list[Proce
             continue
         if processed.workspace_id is not None:
             await actions.after_commit(redis, processed.workspace_id, processed.applied)
+            await actions.feed_blocks(redis, processed.applied)
         done.append(processed)
     return done
 

@@ -10,6 +10,7 @@ from app.redis_client import get_redis
 from app.services.bounces import actions, intake, processing
 from app.services.bounces.intake import Incoming
 from app.services.sqlparams import fetch_positional
+from app.services.throttling.adaptive import window_outcomes
 from tests.factories import make_workspace
 from tests.integration.bounces.helpers_processing import (
     GROUP,
@@ -137,6 +138,8 @@ async def test_a_block_is_counted_against_the_server_and_suppresses_nobody():
     assert await blacklisted(workspace["id"]) == []
     assert (await counters(workspace["id"]))["block"] == 1
     assert [b["category"] for b in await bounces_of(workspace["id"])] == ["block"]
+    window = await window_outcomes(get_redis(), SERVER_ID, GROUP, actions.AIMD_POLICY)
+    assert window.bounced == 1
 
 
 async def test_a_complaint_marks_every_subscription_complained_and_blacklists():
@@ -225,8 +228,15 @@ async def test_the_sweep_leaves_fresh_reports_and_ones_tried_too_often():
 
 async def test_a_report_in_a_format_nothing_reads_records_its_error():
     workspace = await make_workspace()
-    report_id = await _report(workspace["id"], b"{}", source="ses")
-    await fetch_positional("UPDATE bounce_reports SET format = 'ses' WHERE id = $1", [report_id])
+    report_id = await intake.accept(Incoming("mx", "1", format="postcard", raw=b"{}", workspace_id=workspace["id"]))
     assert await processing.process_reports(get_redis(), [report_id]) == []
     row = await _report_row(report_id)
     assert row["attempts"] == 1 and "No reader" in row["error"]
+
+
+async def test_an_unreadable_provider_event_is_kept_for_review():
+    workspace = await make_workspace()
+    report_id = await intake.accept(Incoming("ses", "m-1", format="ses", raw=b"[]", workspace_id=workspace["id"]))
+    await processing.process_reports(get_redis(), [report_id])
+    assert [(b["category"], b["action_taken"], b["email"]) for b in await bounces_of(workspace["id"])] == [
+        ("unknown", actions.REVIEW, "")]
