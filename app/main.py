@@ -26,6 +26,7 @@ from app.redis_client import get_redis
 from app.routes.activity import ActivityController
 from app.routes.api import ApiRootController
 from app.routes.auth import AuthController
+from app.routes.bounce_mailboxes import BounceMailboxController
 from app.routes.bounce_settings import BounceSettingsController
 from app.routes.bounce_webhooks import BounceWebhookController, ServerWebhookController
 from app.routes.campaign_engagement import CampaignEngagementController
@@ -140,6 +141,7 @@ def create_app() -> Litestar:
             ApiRootController,
             TrackingController,
             PostbackController,
+            BounceMailboxController,
             BounceSettingsController,
             BounceWebhookController,
             ServerWebhookController,
