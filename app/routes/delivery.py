@@ -1,4 +1,5 @@
-"""Delivery servers (ESP connections): list, add by type, edit, test the connection, pause, remove."""
+"""Delivery servers (ESP connections): list, add by type, edit, test the connection, pause, remove; their bounce
+and complaint rates, the pauses those rates decided (lifted here), and the decisions."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from redis.asyncio import Redis
 from app.routes.portals import section_context
 from app.services import audit, delivery_servers
 from app.services.accounts import Viewer
+from app.services.bounces.feedback_view import feedback_view
 from app.services.delivery_servers import KINDS
 from app.services.delivery_status import server_statuses
+from app.services.form_input import LARGEST_INTEGER
+from app.services.throttling import pauses
 from app.web.auth import signed_in
 from app.web.pages import actor_of, submitted
 
@@ -28,6 +32,13 @@ def _form_from_row(row: dict) -> dict[str, Any]:
     form["allowed_domains"] = " ".join(row["allowed_domains"] or [])
     form.update({f"setting_{key}": value for key, value in (row["settings"] or {}).items()})
     return form
+
+
+def _server_id(value: object) -> int:
+    text = str(value or "")
+    if not text.isdigit() or int(text) > LARGEST_INTEGER:
+        raise NotFoundException("There is no such server.")
+    return int(text)
 
 
 def _kind(kind: str) -> str:
@@ -51,7 +62,17 @@ class DeliveryController(Controller):
     async def index(self, workspace_id: int, redis: Redis) -> Template:
         return Template("mailing/delivery/index.html", context={
             **section_context("mailing", "delivery"), "kinds": KINDS,
-            "rows": await server_statuses(redis, workspace_id)})
+            "rows": await server_statuses(redis, workspace_id), "feedback": await feedback_view(workspace_id)})
+
+    @post("/pauses/lift", opt={"action": "delivery.manage"})
+    async def lift_pause(self, request: Request, workspace_id: int, viewer: Viewer, redis: Redis) -> Redirect:
+        form = await request.form()
+        server_id, group = _server_id(form.get("server_id")), str(form.get("domain_group", ""))
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            await pauses.lift(workspace_id, server_id, group, viewer.email)
+            change.note("server.pause_lifted", "server", server_id, {"domain_group": group})
+        flash(request, f"Pause lifted: the server sends to {group} again.", "success")
+        return Redirect("/mailing/delivery", status_code=303)
 
     @get("/servers/new")
     async def new(self, viewer: Viewer, kind: str = "smtp") -> Template:
