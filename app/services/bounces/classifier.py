@@ -16,6 +16,7 @@ from app.services.bounces.default_rules import (
     CATEGORY_OF_REASON,
     DEFAULT_RULES,
     INFERRED_STATUS,
+    MTA_RULES,
     NO_TEMPORARY_STATUS,
     PHRASES,
     REASON_OF_STATUS,
@@ -143,8 +144,9 @@ def default_reason(evidence: Evidence, status: str, text: str) -> tuple[str, str
         return "delivered", "dsn-status"
     by_status = reason_by_status(status)
     rule = rule_matching(text, DEFAULT_RULES)
-    if rule is not None and rule.name == "userunknown" and evidence.command == "DATA":
-        # Refused after the whole message was read: a filter's verdict, the address may well exist.
+    if rule is not None and rule.name == "userunknown" and not user_unknown_is_sure(evidence, by_status, rule):
+        # "User unknown" neither backed by a 5.1.x status nor said in answer to RCPT: the receiving
+        # side's filter may have said it after reading the message, so the address may well exist.
         return "filtered", "rule:filtered"
     if rule is not None and not (rule.name == "rejected" and NOT_REJECTED.search(text)):
         if by_status and by_status not in RETRIED_REASONS and by_status != "securityerror":
@@ -167,6 +169,16 @@ def default_reason(evidence: Evidence, status: str, text: str) -> tuple[str, str
     if rule_matching(text, (VACATION_RULE,)):
         return "vacation", "rule:vacation"
     return ("onhold" if text.strip() else "undefined"), "fallback"
+
+
+def user_unknown_is_sure(evidence: Evidence, by_status: str, rule: Rule) -> bool:
+    """Whether "user unknown" wording means the address does not exist (the reference parser's test).
+
+    Sure when a 5.1.x status backs it, when it answered RCPT, or when it is an MTA's own wording.
+    """
+    if by_status == "userunknown" or evidence.command == "RCPT":
+        return True
+    return rule in MTA_RULES and evidence.command != "DATA"
 
 
 def is_temporary(status: str, reply_code: str, text: str) -> bool:

@@ -1144,6 +1144,10 @@ MTA_PHRASES: dict[str, tuple[str | tuple[str, str], ...]] = {
         'invalid address',
         'mailbox not found',
         "dd this user doesn't have a ",
+        # McAfee and IMail write these for an address they do not know.
+        'unknown user',
+        'user not exist',
+        'invalid final delivery userid',
     ),
     'virusdetected': (
         ' - infected',

@@ -232,8 +232,9 @@ def clean_status(value: str) -> str:
 def command_in(text: str) -> str:
     """The SMTP command a failure answered, as MTAs word it ("after RCPT TO", "in reply to end of DATA")."""
     match = re.search(
-        r"(?i)\b(?:after|in reply to|in response to)\s+(?:end of\s+)?(HELO|EHLO|MAIL|RCPT|DATA)\b", text or "")
-    return match.group(1).upper() if match else ""
+        r"(?i)\b(?:after|in reply to|in response to)\s+(?:end of\s+)?(HELO|EHLO|MAIL|RCPT|DATA)\b"
+        r"|(?:>>>|smtp command:?) (HELO|EHLO|MAIL|RCPT|DATA)\b|\[(RCPT|MAIL|DATA)_?(?:TO|FROM)?\]", text or "")
+    return next(group for group in match.groups() if group).upper() if match else ""
 
 
 def feedback_evidence(fields: dict[str, list[str]], original: dict[str, str]) -> list[Evidence]:
@@ -294,6 +295,9 @@ def failed_recipients(message: Message) -> list[str]:
 
 def free_text_evidence(parts: Parts, original: dict[str, str], failed: list[str]) -> list[Evidence]:
     section = error_section(parts.text)
+    transcript = transcript_evidence(section)
+    if transcript:
+        return transcript
     recipients = recipient_lines(section)
     if failed and sorted({a for a, _ in recipients}) != sorted(set(failed)):
         recipients = [(address, text_about(address, parts.text) or " ".join(section.split())) for address in failed]
@@ -304,9 +308,40 @@ def free_text_evidence(parts: Parts, original: dict[str, str], failed: list[str]
         address = first_address(section) or first_address(original.get("to", ""))
         recipients = [(address, " ".join(section.split()))] if address else []
     return [
-        Evidence(recipient=address, diagnostic=diagnostic, command=command_in(diagnostic))
+        Evidence(recipient=address, diagnostic=diagnostic,
+                 command=command_in(diagnostic) or quoted_rcpt(address, diagnostic))
         for address, diagnostic in recipients
     ]
+
+
+def quoted_rcpt(address: str, diagnostic: str) -> str:
+    """RCPT when the error quotes the recipient in angle brackets, as an answer to RCPT TO does."""
+    return "RCPT" if f"<{address}>" in diagnostic.lower() else ""
+
+
+SENDMAIL_RECIPIENT = re.compile(r"^[45]\d\d <(" + ADDRESS.pattern + r")>\.\.\. ?(.*)$")
+
+
+def transcript_evidence(section: str) -> list[Evidence]:
+    """Recipients of an old Sendmail session transcript ("550 <a@b>... User unknown").
+
+    A server's answer ("<<< 550 ...") and the command it answered (">>> RCPT To:...") belong to the
+    recipient line that follows them.
+    """
+    evidence: list[Evidence] = []
+    answer = command = ""
+    for line in section.splitlines():
+        line = line.strip()
+        if line.startswith(">>> "):
+            command = command_in(line)
+        elif line.startswith("<<< "):
+            answer = line[4:]
+        elif match := SENDMAIL_RECIPIENT.match(line):
+            diagnostic = f"{match.group(2)}: {answer}" if answer else match.group(2)
+            evidence.append(Evidence(recipient=match.group(1).lower(), diagnostic=diagnostic,
+                                     command=command or command_in(diagnostic)))
+            answer = command = ""
+    return evidence
 
 
 def recipient_lines(section: str) -> list[tuple[str, str]]:
