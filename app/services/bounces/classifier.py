@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from app.services.bounces.default_rules import (
     CATEGORY_OF_REASON,
     DEFAULT_RULES,
     INFERRED_STATUS,
+    MTA_READERS,
     MTA_RULES,
     NO_TEMPORARY_STATUS,
     PHRASES,
@@ -24,7 +25,7 @@ from app.services.bounces.default_rules import (
     VACATION_RULE,
     pattern_of,
 )
-from app.services.bounces.model import UNKNOWN, Outcome, Rule
+from app.services.bounces.model import BLOCK, UNKNOWN, Outcome, Rule
 
 # Reasons a report's parser may state but that a closer look at the text can correct.
 RETRIED_REASONS = frozenset(
@@ -54,6 +55,8 @@ class Evidence:
     remote_mta: str = ""
     feedback_type: str = ""
     source_ip: str = ""
+    # The MTA that wrote the report, when recognised (a key of default_rules.MTA_READERS).
+    mta: str = ""
 
 
 @lru_cache(maxsize=256)
@@ -151,6 +154,9 @@ def default_reason(evidence: Evidence, status: str, text: str) -> tuple[str, str
     if rule is not None and not (rule.name == "rejected" and NOT_REJECTED.search(text)):
         if by_status and by_status not in RETRIED_REASONS and by_status != "securityerror":
             return by_status, "dsn-status"
+        if evidence.command == "MAIL" and CATEGORY_OF_REASON.get(rule.name) != BLOCK:
+            # Refused at MAIL FROM, before any recipient was named: the sender's problem.
+            return "rejected", "smtp-command"
         return rule.name, f"rule:{rule.name}"
     if by_status:
         return by_status, "dsn-status"
@@ -195,13 +201,36 @@ def inferred_status(reason: str, temporary: bool) -> str:
     return TEMPORARY_STATUS_OVERRIDES.get(reason, "4" + status[1:])
 
 
+def mta_reason(evidence: Evidence, lowered: str) -> str:
+    """The reason the report's MTA states through the command that failed or its own wording ("" if none)."""
+    reader = MTA_READERS.get(evidence.mta)
+    if reader is None or evidence.reason:
+        return evidence.reason
+    if evidence.command in reader.reason_of_command:
+        return reader.reason_of_command[evidence.command]
+    for reason, phrases in reader.phrases:
+        if any(phrase in lowered for phrase in phrases):
+            return reason
+    return "expired" if any(phrase in lowered for phrase in reader.delayed) else ""
+
+
+def mta_status(evidence: Evidence, reason: str, reply: str) -> str:
+    """The status the report's MTA implies for the reason it states, temporary for a 4xx reply."""
+    reader = MTA_READERS.get(evidence.mta)
+    if reader is None or not reason:
+        return ""
+    return inferred_status(reason, reply.startswith("4") or reason in reader.temporary_reasons)
+
+
 def classify(evidence: Evidence, rules: Sequence[Rule] = ()) -> Outcome:
     """The category, status and deciding rule for one recipient of a report."""
     text = " ".join(evidence.diagnostic.split())
     lowered = text.lower()
     in_text = status_in(text)
     reply = evidence.reply_code or reply_in(text, in_text[:1])
-    status = preferred_status(evidence.status, in_text, reply)
+    stated = mta_reason(evidence, lowered)
+    status = preferred_status(evidence.status, in_text, reply) or mta_status(evidence, stated, reply)
+    evidence = replace(evidence, reason=stated)
     workspace_rule = rule_matching(text, rules)
     if workspace_rule is not None:
         category, decided_by = workspace_rule.category, f"workspace-rule:{workspace_rule.name}"

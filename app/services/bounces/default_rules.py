@@ -13,6 +13,7 @@ name is the reason it stands for; its status is the code a report without one is
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from app.services.bounces.model import AUTOREPLY, BLOCK, DELIVERED, HARD, SOFT, Rule
 
@@ -1187,3 +1188,46 @@ DEFAULT_RULES: tuple[Rule, ...] = MTA_RULES + tuple(
     if reason in PHRASES
 )
 VACATION_RULE = Rule(name="vacation", pattern=pattern_of(PHRASES["vacation"]), category=AUTOREPLY)
+
+
+@dataclass(frozen=True)
+class MtaReader:
+    """What one MTA's own bounces state outright, before the general rules look at the text.
+
+    `reason_of_command`: the reason a failure answering that SMTP command gets; `phrases`: the MTA's
+    own wording per reason (lower case); `delayed`: wording of a message still queued or given up
+    after retries (an expiry); `temporary_reasons`: reasons whose inferred status is 4.x even when the
+    report says nothing temporary.
+    """
+
+    name: str
+    reason_of_command: dict[str, str] = field(default_factory=dict)
+    phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    delayed: tuple[str, ...] = ()
+    temporary_reasons: frozenset[str] = frozenset()
+
+
+# The facts are from Sisimai's lhost modules (which MTA writes what); the MTA is recognised in reports.py.
+MTA_READERS: dict[str, MtaReader] = {
+    "exim": MtaReader(
+        name="exim",
+        reason_of_command={"HELO": "blocked", "EHLO": "blocked", "MAIL": "onhold"},
+        phrases=(
+            ("hostunknown", ("all host address lookups failed permanently",
+                             "all relevant mx records point to non-existent hosts", "unrouteable address")),
+            ("mailboxfull", ("mailbox is full", "error: quota exceed")),
+            ("notaccept", ("an mx or srv record indicated no smtp service",
+                           "no host found for existing smtp connection")),
+            ("syntaxerror", ("angle-brackets nested too deep", 'expected word or "<"',
+                             "domain missing in source-routed address", "malformed address:")),
+            ("systemerror", ("delivery to file forbidden", "delivery to pipe forbidden", "local delivery failed",
+                             "lmtp error after ")),
+            ("contenterror", ('too many "received" headers',)),
+        ),
+        delayed=("retry timeout exceeded", "no action is required on your part",
+                 "retry time not reached for any host after a long failure period",
+                 "all hosts have been failing for a long time and were last tried", "delay reason: ",
+                 "has been frozen", "was frozen on arrival by "),
+        temporary_reasons=frozenset({"expired", "mailboxfull"}),
+    ),
+}

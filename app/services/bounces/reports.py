@@ -12,6 +12,7 @@ import email
 import email.policy
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from email.header import decode_header, make_header
 from email.message import Message
 
@@ -66,21 +67,39 @@ def parse_report(raw: bytes, rules: Sequence[Rule] = ()) -> Report:
     if parts.feedback:
         evidence = feedback_evidence(parts.feedback, original)
         return Report(kind="arf", outcomes=classified(evidence, rules), **common)
+    mta = mta_of(message)
     evidence = dsn_evidence(parts, original)
     if evidence:
-        return Report(kind="dsn", outcomes=classified(evidence, rules), **common)
+        return Report(kind="dsn", outcomes=classified(evidence, rules, mta), **common)
     if is_auto_reply(message, subject):
         sender = first_address(header_text(message, "From")) or first_address(header_text(message, "Return-Path"))
         evidence = [Evidence(recipient=sender, reason="vacation", diagnostic=parts.text[:500])]
         return Report(kind="autoreply", outcomes=classified(evidence, rules), **common)
     evidence = free_text_evidence(parts, original, failed_recipients(message))
     if evidence:
-        return Report(kind="nonstandard", outcomes=classified(evidence, rules), **common)
+        return Report(kind="nonstandard", outcomes=classified(evidence, rules, mta), **common)
     return Report(kind="unknown", outcomes=(), **common)
 
 
-def classified(evidence: Sequence[Evidence], rules: Sequence[Rule]) -> tuple[Outcome, ...]:
-    return tuple(classify(item, rules) for item in evidence)
+def classified(evidence: Sequence[Evidence], rules: Sequence[Rule], mta: str = "") -> tuple[Outcome, ...]:
+    return tuple(classify(replace(item, mta=mta) if mta else item, rules) for item in evidence)
+
+
+EXIM_SUBJECT_WORDS = ("Delivery", "Status", "Notification", "Mail", "delivery", "failed", "failure",
+                      "Message", "frozen", "Warning:", "message", "error(s)", "forwarding", "filtering")
+
+
+def mta_of(message: Message) -> str:
+    """The MTA that wrote a report, when its headers show it (a key of default_rules.MTA_READERS)."""
+    message_id = message.get("Message-ID", "") or ""
+    if ".mail.ru" in header_text(message, "From"):
+        return ""  # Mail.ru runs Exim but words its bounces its own way.
+    exim_signs = (
+        header_text(message, "From").startswith("Mail Delivery System"),
+        message_id.startswith("<") and message_id.find("-") == 8 and message_id.find("@") == 18,
+        any(word in header_text(message, "Subject") for word in EXIM_SUBJECT_WORDS),
+    )
+    return "exim" if sum(exim_signs) >= 2 else ""
 
 
 class Parts:
