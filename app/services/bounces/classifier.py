@@ -21,8 +21,10 @@ from app.services.bounces.default_rules import (
     NO_TEMPORARY_STATUS,
     PHRASES,
     REASON_OF_STATUS,
+    RHOST_READERS,
     TEMPORARY_STATUS_OVERRIDES,
     VACATION_RULE,
+    RhostReader,
     pattern_of,
 )
 from app.services.bounces.model import BLOCK, UNKNOWN, Outcome, Rule
@@ -139,12 +141,45 @@ def reason_by_status(status: str) -> str:
     return REASON_OF_STATUS.get(status, "")
 
 
+REMOTE_HOST_IN_TEXT = re.compile(r"\bhost:?\s+([\w.-]+\.[a-z]{2,})", re.IGNORECASE)
+
+
+def rhost_reader(evidence: Evidence) -> RhostReader | None:
+    """The reader of the provider that refused the message, known by its MX host or the recipient's domain."""
+    found = REMOTE_HOST_IN_TEXT.search(evidence.diagnostic)
+    hosts = [evidence.remote_mta.lower().strip("[]. "), found.group(1).lower() if found else ""]
+    domain = evidence.recipient.rpartition("@")[2]
+    for reader in RHOST_READERS:
+        if any(host and host.endswith(reader.hosts) for host in hosts):
+            return reader
+        if domain and any(suffix.endswith(domain) for suffix in reader.hosts):
+            return reader
+    return None
+
+
+def rhost_reason(evidence: Evidence, status: str, lowered: str) -> str:
+    """The reason the refusing provider's own error code or wording gives ("" when it says nothing known)."""
+    reader = rhost_reader(evidence)
+    if reader is None:
+        return ""
+    code = re.search(reader.code, evidence.diagnostic, re.IGNORECASE) if reader.code else None
+    if code:
+        return reader.reason_of_code.get(code.group(code.lastindex or 0).upper(), reader.code_default)
+    for reason, phrases in reader.phrases:
+        if any(phrase in lowered for phrase in phrases):
+            return reason
+    return reader.reason_of_command.get(evidence.command, "") if status.endswith(".0.0") else ""
+
+
 def default_reason(evidence: Evidence, status: str, text: str) -> tuple[str, str]:
     """The built-in reason for a recipient and the detector that found it."""
     if evidence.reason and evidence.reason not in RETRIED_REASONS:
         return evidence.reason, "format"
     if status.startswith("2."):
         return "delivered", "dsn-status"
+    by_host = rhost_reason(evidence, status, text)
+    if by_host:
+        return by_host, f"rhost:{by_host}"
     by_status = reason_by_status(status)
     rule = rule_matching(text, DEFAULT_RULES)
     if rule is not None and rule.name == "userunknown" and not user_unknown_is_sure(evidence, by_status, rule):

@@ -1231,3 +1231,68 @@ MTA_READERS: dict[str, MtaReader] = {
         temporary_reasons=frozenset({"expired", "mailboxfull"}),
     ),
 }
+
+
+@dataclass(frozen=True)
+class RhostReader:
+    """What one receiving provider's error codes mean (the facts of Sisimai's rhost modules).
+
+    `hosts`: suffixes of its MX host names (or of recipient domains); `code`: a regular expression whose
+    last group is the provider's error code; `reason_of_code`: code -> reason, `code_default` for a
+    code not in the table; `phrases`: the provider's wording per reason (lower case), tried after codes.
+    """
+
+    name: str
+    hosts: tuple[str, ...]
+    code: str = ""
+    reason_of_code: dict[str, str] = field(default_factory=dict)
+    code_default: str = ""
+    phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The reason of a failure with only a generic X.0.0 status, by the SMTP command it answered.
+    reason_of_command: dict[str, str] = field(default_factory=dict)
+
+
+FRANCE_PTT_CODES = {
+    "101": "blocked", "102": "blocked", "103": "blocked", "104": "toomanyconn", "305": "securityerror",
+    "401": "authfailure", "402": "securityerror", "403": "rejected", "405": "rejected", "415": "rejected",
+    "416": "userunknown", "417": "mailboxfull", "420": "suspend", "421": "rejected", "426": "suspend",
+    "505": "systemerror", "506": "spamdetected", "510": "blocked", "514": "mesgtoobig", "517": "authfailure",
+    "630": "policyviolation", "999": "blocked",
+}
+GODADDY_CODES = {
+    "IB103": "badreputation", "IB104": "badreputation", "IB105": "badreputation", "IB106": "badreputation",
+    "IB108": "badreputation", "IB110": "badreputation", "IB111": "badreputation", "IB112": "badreputation",
+    "IB113": "badreputation", "IB212": "spamdetected", "IB401": "blocked", "IB501": "rejected",
+    "IB502": "rejected", "IB504": "rejected", "IB506": "rejected", "IB508": "authfailure",
+    "IB510": "rejected", "IB512": "rejected", "IB601": "speeding", "IB603": "speeding", "IB605": "speeding",
+    "IB607": "speeding", "IB705": "virusdetected",
+}
+RHOST_READERS: tuple[RhostReader, ...] = (
+    RhostReader(
+        name="franceptt", hosts=(".laposte.net", ".orange.fr", ".wanadoo.fr"),
+        code=r"\b(?:LPN|LPNAAA|OFR|OUK)(?:_|\d{3}[-_])(\d{3})\b", reason_of_code=FRANCE_PTT_CODES,
+        code_default="undefined",
+    ),
+    RhostReader(
+        name="godaddy", hosts=("smtp.secureserver.net", "mailstore1.secureserver.net"),
+        code=r"\s(IB\d{3})\b", reason_of_code=GODADDY_CODES,
+        phrases=(
+            ("blocked", ("rbl reject", "www.spamhaus.org/query/bl?ip=")),
+            ("expired", ("has been in the queue too long", "delivery timeout")),
+            ("mailboxfull", ("account storage limit",)),
+            ("spamdetected", ("message rejected for spam or virus content",)),
+            ("suspend", ("account disabled",)),
+            ("systemerror", ("message is looping",)),
+            ("userunknown", ("recipient not found", "account does not exist")),
+        ),
+    ),
+    RhostReader(
+        name="nttdocomo", hosts=("mfsmax.docomo.ne.jp",),
+        phrases=(
+            ("mailboxfull", ("552 too much mail data",)),
+            ("toomanyconn", ("552 too many recipients",)),
+            ("syntaxerror", ("503 bad sequence of commands", "504 command parameter not implemented")),
+        ),
+        reason_of_command={"RCPT": "userunknown", "DATA": "rejected"},
+    ),
+)

@@ -237,7 +237,7 @@ def dsn_evidence(parts: Parts, original: dict[str, str]) -> list[Evidence]:
                 diagnostic_type=diagnostic_type.upper(),
                 action=block.get("action", [""])[0].split()[0].lower() if block.get("action", [""])[0] else "",
                 remote_mta=typed_value(block.get("remote-mta", [""])[0])[1],
-                command=command_in(diagnostic),
+                command=command_in(diagnostic) or command_in(text_about(recipient, parts.text)),
             )
         )
     return evidence
