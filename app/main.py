@@ -29,6 +29,7 @@ from app.routes.auth import AuthController
 from app.routes.bounce_mailboxes import BounceMailboxController
 from app.routes.bounce_settings import BounceSettingsController
 from app.routes.bounce_webhooks import BounceWebhookController, ServerWebhookController
+from app.routes.bounces import BounceLogController
 from app.routes.campaign_engagement import CampaignEngagementController
 from app.routes.campaigns import CampaignController
 from app.routes.delivery import DeliveryController
@@ -143,6 +144,7 @@ def create_app() -> Litestar:
             PostbackController,
             BounceMailboxController,
             BounceSettingsController,
+            BounceLogController,
             BounceWebhookController,
             ServerWebhookController,
             TrackingSettingsController,

@@ -46,12 +46,8 @@ PORTALS: dict[str, dict] = {
                     "(double opt-in): set it in the list's settings.",
                     (("Lists", "/mailing/lists"),)),
             Section("delivery", "Delivery", "Delivery servers, routing, warm-up and sending domains."),
-            Section("bounces", "Bounces", "Bounce and complaint processing.",
-                    "Bounce processing is not built yet: no bounce mailbox or ESP webhook is read.",
-                    "Until then, an MX check on a list marks subscribers on domains that cannot receive mail "
-                    "as bounced, and you can find bounced subscribers and suppress addresses by hand.",
-                    (("Bounced subscribers", "/mailing/subscribers?status=bounced"),
-                     ("Suppression", "/mailing/suppression"), ("Lists", "/mailing/lists"))),
+            Section("bounces", "Bounces", "Bounces and complaints from mailboxes, the inbound MX and ESP webhooks: "
+                    "classified, acted on and logged."),
             Section("suppression", "Suppression", "The blacklist and suppression lists every send honours."),
             Section("api-keys", "API keys", "Keys for the JSON API under /api/v1.",
                     "API keys are not built yet, so the JSON API under /api/v1 refuses every call.",

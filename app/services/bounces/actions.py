@@ -173,6 +173,18 @@ async def apply(workspace_id: int, items: Sequence[Feedback], settings: Feedback
     return Applied(counts, opted_out)
 
 
+async def reclassified(workspace_id: int, bounce_id: int, feedback: Feedback, settings: FeedbackSettings) -> Applied:
+    """Act on a stored outcome given its category by a person (it was unknown); joins the caller's transaction."""
+    soft = await _soft_bounces(workspace_id, feedback, settings)
+    action = action_for(feedback.outcome.category, feedback.match is not None, soft, settings)
+    await statements.run("bounces.reclassify", workspace_id, bounce_id, feedback.outcome.category,
+                         feedback.outcome.rule[:128], action)
+    opted_out = await _acted(workspace_id, feedback, action)
+    counts = [count] if (count := _count(feedback)) is not None else []
+    await rates.count_feedback(workspace_id, counts)
+    return Applied(counts, opted_out)
+
+
 async def after_commit(redis: Redis, workspace_id: int, applied: Applied) -> None:
     """What may only follow the commit: batches being sent skip the suppressed, and the rates are judged."""
     await opt_outs.announce(redis, workspace_id, applied.opted_out)

@@ -68,3 +68,7 @@ VALUES ($1::int, $2::bigint, $3::bigint, $4::bigint, $5::text, $6::jsonb);
 -- name: deliveries
 SELECT id, workspace_id, campaign_id, subscriber_id, server_id, domain_group, email
 FROM deliveries WHERE workspace_id = $1::int AND id = ANY($2::bigint[]);
+
+-- name: reclassify
+UPDATE bounces SET category = $3::text, rule = $4::text, action_taken = $5::text
+WHERE workspace_id = $1::int AND id = $2::bigint;

@@ -16,9 +16,11 @@ GROUP = "Gmail"
 
 async def sent_delivery(workspace: dict, email: str, lists: int = 1, server_id: int = SERVER_ID,
                         group: str = GROUP) -> dict:
-    """A campaign's delivery to `email`, subscribed to `lists` lists, sent by `server_id` to `group`."""
+    """A delivery of the workspace's campaign (made by the first call) to `email`, subscribed to `lists` lists,
+    sent by `server_id` to `group`."""
     subscribers = [await make_subscriber(await make_list(workspace), email) for _ in range(lists)]
-    campaign = await ready_campaign(workspace["id"], [subscribers[0]["list_id"]])
+    found = await fetch_positional("SELECT id FROM campaigns WHERE workspace_id = $1 LIMIT 1", [workspace["id"]])
+    campaign = found[0] if found else await ready_campaign(workspace["id"], [subscribers[0]["list_id"]])
     [delivery] = await fetch_positional(
         "INSERT INTO deliveries (workspace_id, campaign_id, subscriber_id, email, domain, status, server_id, "
         "domain_group, sent_at) VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7, now()) RETURNING *",
