@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,6 +19,7 @@ from email.message import Message
 
 from app.services.bounces.classifier import Evidence, classify
 from app.services.bounces.model import Outcome, Report, Rule
+from app.services.bounces.provider_reports import ses_report
 
 ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
 FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$")
@@ -64,6 +66,10 @@ def parse_report(raw: bytes, rules: Sequence[Rule] = ()) -> Report:
     if not parts.feedback and "x-hmxmroriginalrecipient" in original:
         # Microsoft's JMRP complaints are a forwarded copy with the complaining address in a header.
         parts.feedback = {"feedback-type": ["abuse"], "original-rcpt-to": [original["x-hmxmroriginalrecipient"]]}
+    notification = ses_notification(parts.text)
+    if notification is not None:
+        # SES mails its JSON notifications when a topic's subscriber is an email address.
+        return Report(kind="provider", outcomes=ses_report(notification).outcomes, **common)
     if parts.feedback:
         evidence = feedback_evidence(parts.feedback, original)
         return Report(kind="arf", outcomes=classified(evidence, rules), **common)
@@ -79,6 +85,23 @@ def parse_report(raw: bytes, rules: Sequence[Rule] = ()) -> Report:
     if evidence:
         return Report(kind="nonstandard", outcomes=classified(evidence, rules, mta), **common)
     return Report(kind="unknown", outcomes=(), **common)
+
+
+def ses_notification(text: str) -> dict[str, object] | None:
+    """An Amazon SES notification sent as the body of an email (bare or inside an SNS envelope)."""
+    # Sendmail breaks lines longer than 990 characters with "!", a newline and a space.
+    body = re.sub(r"!\r?\n ", "", text.strip())
+    if not body.startswith("{") or ('"notificationType"' not in body and '"Message"' not in body):
+        return None
+    try:
+        event, _ = json.JSONDecoder().raw_decode(body)  # SNS appends an unsubscribe footer
+        if isinstance(event, dict) and isinstance(event.get("Message"), str):
+            event = json.loads(event["Message"])
+    except ValueError:
+        return None
+    if isinstance(event, dict) and (event.get("notificationType") or event.get("eventType")):
+        return event
+    return None
 
 
 def classified(evidence: Sequence[Evidence], rules: Sequence[Rule], mta: str = "") -> tuple[Outcome, ...]:

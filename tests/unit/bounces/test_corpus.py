@@ -21,7 +21,6 @@ KNOWN_MISSES: dict[str, str] = {
     "lhost-activehunter-01.eml:0": "category differs",
     "lhost-activehunter-02.eml:0": "category differs",
     "lhost-amazonses-01.eml:0": "category differs",
-    "lhost-amazonses-11.eml:0": "category differs",
     "lhost-exchange2007-05.eml:0": "status differs",
     "lhost-exim-53.eml:0": "status differs",
     "lhost-exim-60.eml:0": "status differs",
