@@ -69,7 +69,9 @@ def parse_report(raw: bytes, rules: Sequence[Rule] = ()) -> Report:
     notification = ses_notification(parts.text)
     if notification is not None:
         # SES mails its JSON notifications when a topic's subscriber is an email address.
-        return Report(kind="provider", outcomes=ses_report(notification).outcomes, **common)
+        provider = ses_report(notification)
+        return replace(provider, subject=subject, envelope_to=envelope_to, original_headers=original,
+                       original_message_id=provider.original_message_id or common["original_message_id"])
     if parts.feedback:
         evidence = feedback_evidence(parts.feedback, original)
         return Report(kind="arf", outcomes=classified(evidence, rules), **common)

@@ -86,3 +86,55 @@ def test_synchronous_smtp_answers_are_classified_like_reports(code: int, respons
     outcome = classify_reply(code, response)
     assert (outcome.recipient, outcome.category, outcome.status, outcome.reply_code) == ("", category, status,
                                                                                           str(code))
+
+
+@pytest.mark.parametrize(
+    ("name", "recipient", "category", "status", "reply_code"),
+    [
+        ("gmail-user-unknown.eml", "nobody.here@gmail.example", "hard", "5.1.1", "550"),
+        ("outlook-blocked.eml", "erik@outlook.example", "block", "5.7.1", "550"),
+        ("exchange-mailbox-full.eml", "frank@corp.example", "soft", "5.2.2", "554"),
+        ("sendmail-host-unknown.eml", "gina@no-such-host.example", "hard", "5.1.2", "550"),
+    ],
+)
+def test_provider_and_mta_dsns_give_category_status_and_the_original_message(
+        name: str, recipient: str, category: str, status: str, reply_code: str) -> None:
+    report = report_of(name)
+    assert report.kind == "dsn"
+    assert report.original_message_id.startswith("<d.5")
+    (outcome,) = report.outcomes
+    assert (outcome.recipient, outcome.category, outcome.status, outcome.reply_code) == (
+        recipient, category, status, reply_code)
+
+
+def test_an_ses_notification_mailed_as_json_is_read_as_the_ses_event() -> None:
+    report = report_of("ses-bounce-email.eml")
+    assert report.kind == "provider"
+    assert report.original_message_id == "<d.55.abc@shop.example>"
+    (outcome,) = report.outcomes
+    assert (outcome.recipient, outcome.category, outcome.status) == ("hana@example.org", "hard", "5.1.1")
+    assert outcome.provider_message_id == "0102-ses-message-id"
+
+
+@pytest.mark.parametrize(("name", "recipient", "source_ip"), [
+    ("yahoo-arf.eml", "carol@yahoo.example", "198.51.100.7"),
+    ("microsoft-arf.eml", "ivan@hotmail.example", "192.0.2.9"),
+])
+def test_arf_reports_of_several_providers_are_complaints(name: str, recipient: str, source_ip: str) -> None:
+    report = report_of(name)
+    assert report.kind == "arf"
+    (outcome,) = report.outcomes
+    assert (outcome.recipient, outcome.category, outcome.status) == (recipient, "complaint", "")
+    assert (outcome.feedback_type, outcome.source_ip) == ("abuse", source_ip)
+
+
+def test_an_old_sendmail_transcript_gives_each_recipient_its_own_answer() -> None:
+    raw = (b"From: Mail Delivery Subsystem <MAILER-DAEMON@relay.example.net>\nSubject: Returned mail: unknown\n"
+           b"To: bounces@shop.example\n\n   ----- Transcript of session follows -----\n"
+           b"While talking to mx.example.org:\n>>> RCPT To:<jo@example.org>\n"
+           b"<<< 550 Requested User Mailbox not found. No such user here.\n550 <jo@example.org>... User unknown\n"
+           b"554 <kim@gone.example>... 550 Host unknown (Authoritative answer from name server)\n\n"
+           b"   ----- Unsent message follows -----\nTo: jo@example.org\n\nHi\n")
+    outcomes = parse_report(raw).outcomes
+    assert [(o.recipient, o.category, o.status) for o in outcomes] == [
+        ("jo@example.org", "hard", "5.0.911"), ("kim@gone.example", "hard", "5.0.912")]
