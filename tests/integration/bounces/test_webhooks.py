@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.bounces import webhooks
+from app.services.bounces import processing, webhooks
 from app.services.bounces.matching import delivery_for
 from app.services.bounces.model import COMPLAINT, HARD
 from app.services.bounces.provider_reports import provider_report
@@ -18,7 +18,7 @@ from app.services.delivery_servers import create_server, get_server
 from app.services.sqlparams import fetch_positional
 from app.settings import get_settings
 from tests.factories import make_workspace
-from tests.integration.bounces.helpers_processing import sent_delivery
+from tests.integration.bounces.helpers_processing import sent_delivery, statuses
 from tests.integration.bounces.helpers_webhooks import (
     Signer,
     SnsEndpoint,
@@ -228,3 +228,20 @@ async def test_mailgun_posts_are_refused_until_its_signing_key_is_stored_and_the
             report.delivery_id) == (HARD, "5.1.1", "20261203.1@mg.example.com", 42)
     [row] = await fetch_positional("SELECT signing_key FROM bounce_webhook_keys WHERE server_id = $1", [server["id"]])
     assert MAILGUN_KEY not in row["signing_key"]
+
+
+@pytest.mark.usefixtures("sns_settings")
+async def test_an_ses_complaint_posted_to_the_webhook_marks_its_subscriber(client, signer: Signer) -> None:
+    workspace = await make_workspace()
+    server = await _server(workspace["id"], "ses")
+    delivery = await sent_delivery(workspace, EMAIL)
+    complaint = {"notificationType": "Complaint",
+                 "complaint": {"complainedRecipients": [{"emailAddress": EMAIL}], "complaintFeedbackType": "abuse"},
+                 "mail": {"messageId": "unknown-to-us", "tags": {"ignite_delivery": [str(delivery["id"])]}}}
+
+    response = await client.post(_path(server), content=json.dumps(signer.sign(sns_notification("c-1", complaint))))
+    [stored] = await _reports(workspace["id"])
+    await processing.process_report(stored["id"])
+
+    assert response.json() == {"accepted": 1}
+    assert await statuses(workspace["id"], EMAIL) == ["complained"]
