@@ -177,8 +177,9 @@ class TrackingSettings:
     previous_keys: tuple[str, ...] = field(default_factory=lambda: _env_list("TRACKING_PREVIOUS_KEYS"))
     # Events waiting in one web process for their append to Redis; past this, requests wait for room.
     buffer_max: int = field(default_factory=lambda: _env_int("TRACKING_BUFFER_MAX", 10_000))
-    # Stream entries the aggregator reads and writes to PostgreSQL in one transaction.
-    batch_size: int = field(default_factory=lambda: _env_int("TRACKING_BATCH_SIZE", 2000))
+    # About how many events the aggregator writes to PostgreSQL in one transaction (a stream entry holds one
+    # to a few hundred, as the web process grouped them, so it reads as many entries as make this many).
+    batch_size: int = field(default_factory=lambda: _env_int("TRACKING_BATCH_SIZE", 4000))
     # A batch left unacknowledged this long (its aggregator died) is taken over by another one.
     reclaim_after_seconds: int = field(default_factory=lambda: _env_int("TRACKING_RECLAIM_AFTER_SECONDS", 60))
 
@@ -192,6 +193,17 @@ class WebhookSettings:
     sns_certificate_file: str = field(default_factory=lambda: _env("SNS_CERTIFICATE_FILE"))
     # Request SNS's SubscribeURL at this base instead of its Amazon host (tests, SNS-compatible stacks).
     sns_endpoint_url: str = field(default_factory=lambda: _env("SNS_ENDPOINT_URL").rstrip("/"))
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """The inbound SMTP receiver (`ignite inbound`) that return-path domains' MX records point at."""
+
+    # Port 25 needs privileges: run it on 2525 and forward 25 to it, or publish 25 from the container.
+    port: int = field(default_factory=lambda: _env_int("INBOUND_SMTP_PORT", 2525))
+    host: str = field(default_factory=lambda: _env("INBOUND_SMTP_HOST", "127.0.0.1"))
+    # Bounces return at most the original's headers or a part of it; anything bigger is refused at DATA.
+    max_message_bytes: int = field(default_factory=lambda: _env_int("INBOUND_MAX_MESSAGE_BYTES", 10_000_000))
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,7 @@ class Settings:
     imports: ImportLimits = field(default_factory=ImportLimits)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    inbound: InboundSettings = field(default_factory=InboundSettings)
 
     @property
     def uses_development_inbox(self) -> bool:

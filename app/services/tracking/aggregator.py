@@ -6,7 +6,9 @@ aggregator that dies mid-batch leaves its entries pending; the next run (or anot
 entries have been idle for TRACKING_RECLAIM_AFTER_SECONDS) claims and writes them again, and the unique
 stream id in each row makes the second write a no-op. Aggregators take turns on the transaction (an
 advisory lock), which keeps the unique-open arithmetic right and costs little: one batch of thousands of
-events is one statement.
+events is one statement. While PostgreSQL writes one batch, the aggregator reads and prepares the next
+(parsing, tokens, robot rules), so the two cores work side by side; the next batch's robot rules are
+given the clicks of the batch still being written, which they could not read from the table yet.
 
 User-Agent parsing and the robot rules (app/services/tracking/robots.py) happen here, never on the hot
 path: an open or click a rule flags is stored as a `machine_open` or `bot_click` naming the rule in
@@ -16,6 +18,7 @@ campaign to the activity feed and acknowledges the batch.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -36,7 +39,7 @@ from app.piccolo_conf import DB
 from app.services import activity, statements
 from app.services.sqlparams import fetch_positional
 from app.services.tracking.engagement import score_arguments
-from app.services.tracking.events import CLICK, GROUP, OPEN, STREAM, StreamEvent, entry_events
+from app.services.tracking.events import CLICK, GROUP, MAX_BATCH, OPEN, STREAM, StreamEvent, entry_events
 from app.services.tracking.figures import raise_figures
 from app.services.tracking.robots import ROBOT_KINDS, Rule, Sighting, robot_rules_for
 from app.services.tracking.tokens import DeliveryRef, TrackingKeys, delivery_ref
@@ -45,6 +48,9 @@ log = get_logger("ignite.tracking")
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('ignite:tracking:aggregate'))"
 
 Entry = tuple[str, dict[str, str]]
+# A batch's clicks per delivery: (time, link index).
+Clicks = dict[int, list[tuple[datetime, int | None]]]
+NOTHING_RECORDED = {"recorded": 0, "subscribers": 0, "campaigns": "[]"}
 WEB_VIEW = "web_view"
 # The kinds the public endpoints append; robots' kinds are decided here.
 STREAM_KINDS = (OPEN, CLICK, WEB_VIEW)
@@ -55,6 +61,22 @@ class Drained:
     read: int = 0  # stream entries
     recorded: int = 0  # events inserted now (not those already stored)
     dropped: int = 0  # events that were not usable
+
+    def __add__(self, other: Drained) -> Drained:
+        return Drained(self.read + other.read, self.recorded + other.recorded, self.dropped + other.dropped)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready to be written: its entries, the events' column values, what was not usable."""
+
+    entry_ids: list[str]
+    rows: list[tuple]
+    dropped: int
+    clicks: Clicks
+
+    def events_per_entry(self) -> float:
+        return (len(self.rows) + self.dropped) / len(self.entry_ids) if self.entry_ids else 0.0
 
 
 def consumer_name() -> str:
@@ -123,20 +145,32 @@ def _columns(rows: Iterable[tuple]) -> list[list[Any]]:
     return columns
 
 
-async def record(entries: list[Entry], keys: TrackingKeys) -> tuple[dict[str, Any], int]:
-    """Writes the batch in one transaction; returns the statement's result and the events dropped."""
+def _clicks(sightings: Iterable[Sighting]) -> Clicks:
+    clicks: Clicks = {}
+    for sighting in sightings:
+        if sighting.kind == CLICK:
+            clicks.setdefault(sighting.delivery_id, []).append((sighting.at, sighting.link))
+    return clicks
+
+
+async def prepare(entries: list[Entry], keys: TrackingKeys, clicks_in_flight: Clicks | None = None) -> Prepared:
+    """The batch's rows, robots judged; `clicks_in_flight` are those of a batch being written meanwhile."""
     events = [event for entry_id, fields in entries for event in entry_events(entry_id, fields)]
     usable = _usable(events, keys)
-    if not usable:
-        return {"recorded": 0, "subscribers": 0, "campaigns": "[]"}, len(events)
     sightings = [_sighting(event, ref) for event, ref in usable]
-    robots = await robot_rules_for(sightings)
+    robots = await robot_rules_for(sightings, clicks_in_flight or {})
     rows = [_row(event, ref, sighting, robot)
             for (event, ref), sighting, robot in zip(usable, sightings, robots, strict=True)]
+    return Prepared([entry_id for entry_id, _ in entries], rows, len(events) - len(rows), _clicks(sightings))
+
+
+async def _stored(rows: list[tuple]) -> dict[str, Any]:
+    """Writes the rows in one transaction; the statement's result."""
+    if not rows:
+        return NOTHING_RECORDED
     async with DB.transaction():
         await fetch_positional(_LOCK, [])
-        result = (await statements.run("tracking.record", *_columns(rows), *score_arguments()))[0]
-    return result, len(events) - len(rows)
+        return (await statements.run("tracking.record", *_columns(rows), *score_arguments()))[0]
 
 
 async def _publish(redis: Redis, stream: str, entry_ids: list[str], campaigns: list[dict[str, Any]]) -> None:
@@ -151,18 +185,23 @@ async def _publish(redis: Redis, stream: str, entry_ids: list[str], campaigns: l
     await pipeline.execute()
 
 
-async def process(redis: Redis, entries: list[Entry], keys: TrackingKeys, stream: str = STREAM,
-                  before_ack: Callable[[], Awaitable[None]] | None = None) -> Drained:
-    """Record a batch, then acknowledge it. `before_ack` is where tests make an aggregator die."""
-    if not entries:
+async def write(redis: Redis, prepared: Prepared, stream: str = STREAM,
+                before_ack: Callable[[], Awaitable[None]] | None = None) -> Drained:
+    """Record a prepared batch, then acknowledge it. `before_ack` is where tests make an aggregator die."""
+    if not prepared.entry_ids:
         return Drained()
-    result, dropped = await record(entries, keys)
+    result = await _stored(prepared.rows)
     if before_ack is not None:
         await before_ack()
-    await _publish(redis, stream, [entry_id for entry_id, _ in entries], json.loads(result["campaigns"]))
-    if dropped:
-        log.warning("tracking_entries_dropped", count=dropped)
-    return Drained(read=len(entries), recorded=result["recorded"], dropped=dropped)
+    await _publish(redis, stream, prepared.entry_ids, json.loads(result["campaigns"]))
+    if prepared.dropped:
+        log.warning("tracking_entries_dropped", count=prepared.dropped)
+    return Drained(read=len(prepared.entry_ids), recorded=result["recorded"], dropped=prepared.dropped)
+
+
+async def process(redis: Redis, entries: list[Entry], keys: TrackingKeys, stream: str = STREAM,
+                  before_ack: Callable[[], Awaitable[None]] | None = None) -> Drained:
+    return await write(redis, await prepare(entries, keys), stream, before_ack)
 
 
 async def _claimed(redis: Redis, stream: str, consumer: str, idle_ms: int, count: int) -> list[Entry]:
@@ -171,14 +210,22 @@ async def _claimed(redis: Redis, stream: str, consumer: str, idle_ms: int, count
     return [(entry_id, fields) for entry_id, fields in entries if fields]
 
 
-async def drain_once(redis: Redis, keys: TrackingKeys, consumer: str, *, batch_size: int, block_ms: int,
-                     reclaim_after_ms: int, stream: str = STREAM,
-                     before_ack: Callable[[], Awaitable[None]] | None = None) -> Drained:
-    """One batch: abandoned entries first, else new ones (waiting up to `block_ms` for some; 0: no wait)."""
+async def _next_entries(redis: Redis, stream: str, consumer: str, *, batch_size: int, block_ms: int,
+                        reclaim_after_ms: int) -> list[Entry]:
+    """Abandoned entries first, else new ones (waiting up to `block_ms` for some; 0: no wait)."""
     entries = await _claimed(redis, stream, consumer, reclaim_after_ms, batch_size)
     if not entries:
         answer = await redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=batch_size, block=block_ms or None)
         entries = [(entry_id, fields) for _, found in answer or [] for entry_id, fields in found]
+    return entries
+
+
+async def drain_once(redis: Redis, keys: TrackingKeys, consumer: str, *, batch_size: int, block_ms: int,
+                     reclaim_after_ms: int, stream: str = STREAM,
+                     before_ack: Callable[[], Awaitable[None]] | None = None) -> Drained:
+    """One batch, read, prepared and written."""
+    entries = await _next_entries(redis, stream, consumer, batch_size=batch_size, block_ms=block_ms,
+                                  reclaim_after_ms=reclaim_after_ms)
     return await process(redis, entries, keys, stream, before_ack)
 
 
@@ -195,22 +242,46 @@ async def trim(redis: Redis, stream: str = STREAM) -> None:
     await redis.xtrim(stream, minid=keep_from, approximate=False)
 
 
+def entries_to_read(batch_events: int, events_per_entry: float) -> int:
+    """Stream entries that hold about `batch_events` events, judged by the entries read last."""
+    return max(1, min(batch_events, round(batch_events / max(1.0, events_per_entry))))
+
+
 async def aggregate_for(redis: Redis, keys: TrackingKeys, seconds: float, *, batch_size: int,
-                        reclaim_after_ms: int, trim_every: float = 5.0) -> Drained:
-    """Drain the stream for about `seconds` (an actor's run), trimming what is done as it goes."""
+                        reclaim_after_ms: int, trim_every: float = 5.0, block_ms: int = 1000,
+                        until_empty: bool = False) -> Drained:
+    """Drain the stream for about `seconds` (an actor's run), or until it is empty, trimming what is done as
+    it goes; each batch of about `batch_size` events is read and prepared while the one before it is
+    written."""
     await ensure_group(redis)
     consumer = consumer_name()
     deadline = time.monotonic() + seconds
     trimmed_at = time.monotonic()
     total = Drained()
-    while time.monotonic() < deadline:
-        drained = await drain_once(redis, keys, consumer, batch_size=batch_size, block_ms=1000,
-                                   reclaim_after_ms=reclaim_after_ms)
-        total = Drained(total.read + drained.read, total.recorded + drained.recorded,
-                        total.dropped + drained.dropped)
-        if time.monotonic() - trimmed_at >= trim_every:
-            await trim(redis)
-            trimmed_at = time.monotonic()
+    writing: asyncio.Task[Drained] | None = None
+    clicks_in_flight: Clicks = {}
+    # Until entries have been seen, as if they were full: a first batch too small costs less than one too big.
+    events_per_entry = float(MAX_BATCH)
+    try:
+        while time.monotonic() < deadline:
+            entries = await _next_entries(redis, STREAM, consumer, batch_size=entries_to_read(
+                batch_size, events_per_entry), block_ms=block_ms, reclaim_after_ms=reclaim_after_ms)
+            prepared = await prepare(entries, keys, clicks_in_flight)
+            events_per_entry = prepared.events_per_entry() or events_per_entry
+            if writing is not None:
+                total, writing = total + await writing, None
+            if prepared.entry_ids:
+                writing = asyncio.create_task(write(redis, prepared))
+                clicks_in_flight = prepared.clicks
+            elif until_empty:
+                break
+            if time.monotonic() - trimmed_at >= trim_every:
+                await trim(redis)
+                trimmed_at = time.monotonic()
+    finally:
+        # A batch being written is finished (or, on failure, left pending for the next run to claim).
+        if writing is not None:
+            total = total + await writing
     await trim(redis)
     # A consumer deleted with entries pending would strand them: only an emptied one goes.
     if not await redis.xpending_range(STREAM, GROUP, min="-", max="+", count=1, consumername=consumer):

@@ -198,8 +198,10 @@ async def rule_sets(workspace_ids: Iterable[int]) -> dict[int, RuleSet]:
     return {workspace_id: compiled(tuple(rules)) for workspace_id, rules in found.items()}
 
 
-async def histories(sightings: Sequence[Sighting], sets: Mapping[int, RuleSet]) -> dict[int, DeliveryHistory]:
-    """Send time and recent stored clicks of the deliveries whose events a delivery rule may judge."""
+async def histories(sightings: Sequence[Sighting], sets: Mapping[int, RuleSet],
+                    clicks_in_flight: Mapping[int, list[tuple[datetime, int | None]]]) -> dict[int, DeliveryHistory]:
+    """Send time and recent stored clicks of the deliveries whose events a delivery rule may judge, with the
+    clicks of a batch being written meanwhile (a click both stored and in flight counts once in a burst)."""
     wanted = {(s.workspace_id, s.delivery_id) for s in sightings if sets[s.workspace_id].needs_history(s.kind)}
     if not wanted:
         return {}
@@ -211,6 +213,8 @@ async def histories(sightings: Sequence[Sighting], sets: Mapping[int, RuleSet]) 
         history = found.setdefault(row["delivery_id"], DeliveryHistory(row["sent_at"]))
         if row["occurred_at"] is not None:
             history.clicks.append((row["occurred_at"], row["link_index"]))
+    for delivery_id, history in found.items():
+        history.clicks.extend(clicks_in_flight.get(delivery_id, ()))
     return found
 
 
@@ -232,12 +236,14 @@ def _bursts(sightings: Sequence[Sighting], sets: Mapping[int, RuleSet],
     return members
 
 
-async def robot_rules_for(sightings: Sequence[Sighting]) -> list[Rule | None]:
-    """For each sighting, the rule that makes it a robot's, or None for a person's (and for other kinds)."""
+async def robot_rules_for(sightings: Sequence[Sighting],
+                          clicks_in_flight: Mapping[int, list[tuple[datetime, int | None]]]) -> list[Rule | None]:
+    """For each sighting, the rule that makes it a robot's, or None for a person's (and for other kinds);
+    `clicks_in_flight` are the clicks per delivery of a batch being written meanwhile."""
     if not sightings:
         return []
     sets = await rule_sets(s.workspace_id for s in sightings)
-    found = await histories(sightings, sets)
+    found = await histories(sightings, sets, clicks_in_flight)
     bursts = _bursts(sightings, sets, found)
     return [sets[s.workspace_id].first_match(s, found.get(s.delivery_id), bursts.get(position, set()))
             if s.kind in ROBOT_KINDS else None for position, s in enumerate(sightings)]
