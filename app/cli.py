@@ -150,6 +150,10 @@ def scheduler_command() -> list[str]:
     return [sys.executable, "-m", "app.cli", "scheduler"]
 
 
+def inbound_command() -> list[str]:
+    return [sys.executable, "-m", "app.cli", "inbound"]
+
+
 def _prepare_metrics_dir() -> None:
     folder = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(data_dir() / "prometheus")))
     shutil.rmtree(folder, ignore_errors=True)
@@ -184,6 +188,38 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
     run_scheduler()
 
 
+async def _serve_inbound() -> None:
+    """The inbound MX until SIGTERM or Ctrl-C: stored reports are queued for the bounce workers."""
+    from app.piccolo_conf import DB
+    from app.redis_client import get_redis
+    from app.services.bounces.inbound import start_receiver
+    from app.settings import get_settings
+    from app.tasks.bounces import process_reports
+
+    settings = get_settings()
+    await DB.start_connection_pool(min_size=1, max_size=settings.database.pool_max)
+    server = await start_receiver(settings, get_redis(), process_reports.send)
+    stopping = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+    print(f"Inbound SMTP receiver on {settings.inbound.host}:{settings.inbound.port}.", flush=True)
+    try:
+        await stopping.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+        await DB.close_connection_pool()
+
+
+def cmd_inbound(_: argparse.Namespace) -> None:
+    from app.logs import configure_logging
+    from app.settings import get_settings
+
+    configure_logging(get_settings().log_level, process="inbound")
+    _refuse_unready_database()
+    asyncio.run(_serve_inbound())
+
+
 def cmd_dev(_: argparse.Namespace) -> None:
     """Everything on one machine: backing services, migrations, demo data, web, workers, scheduler."""
     from app.embedded import stop_services
@@ -200,7 +236,7 @@ def cmd_dev(_: argparse.Namespace) -> None:
     children = [
         subprocess.Popen(command, start_new_session=True, env=env)
         for command, env in ((web_command(), None), (worker_command(), worker_environment()),
-                             (scheduler_command(), None))
+                             (scheduler_command(), None), (inbound_command(), None))
     ]
     print(f"Ignite is up at {settings.base_url} (ready in {time.monotonic() - started_at:.1f}s). "
           "Ctrl-C stops everything.", flush=True)
@@ -242,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     web.set_defaults(func=cmd_web)
     commands.add_parser("worker", help="run Dramatiq worker processes").set_defaults(func=cmd_worker)
     commands.add_parser("scheduler", help="run the periodic job scheduler").set_defaults(func=cmd_scheduler)
+    commands.add_parser("inbound", help="run the inbound SMTP receiver (bounces, complaints, mailto unsubscribes)"
+                        ).set_defaults(func=cmd_inbound)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     commands.add_parser("seed", help="create the demo workspace if none exists").set_defaults(func=cmd_seed)
     commands.add_parser("services", help="start the embedded PostgreSQL and Redis").set_defaults(func=cmd_services)

@@ -30,13 +30,19 @@ def test_compose_has_backing_services_with_health_checks():
     services = compose()["services"]
     for name in ("postgres", "redis"):
         assert "healthcheck" in services[name]
-    for name in ("web", "worker", "scheduler"):
+    for name in ("web", "worker", "scheduler", "inbound"):
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgresql://")
         assert env["REDIS_URL"].startswith("redis://")
         assert env["IGNITE_ENV"] == "production"
         assert "SECRET_KEY" in env
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_the_inbound_mx_listens_on_every_interface_and_is_published_on_port_25():
+    inbound = compose()["services"]["inbound"]
+    assert inbound["environment"]["INBOUND_SMTP_HOST"] == "0.0.0.0"
+    assert inbound["ports"] == [f"25:{inbound['environment']['INBOUND_SMTP_PORT']}"]
 
 
 def test_procfile_commands_exist_in_the_cli():

@@ -18,7 +18,7 @@ from typing import Any
 from app.db.audience import MailingList
 from app.db.campaigns import CampaignVariant
 from app.services.rendering import CampaignContent, CampaignSettings, CompiledMessage, compiled_message
-from app.services.sending_domains import signer_for
+from app.services.sending_domains import RETURN_PATH_PREFIX, signer_for
 from app.services.tenancy import owned_by
 from app.services.tracking.offers import offer_links
 from app.services.tracking.tokens import tracking_keys
@@ -50,7 +50,10 @@ class CampaignUrls:
         return f"{self.tracker.base_url}/u/{self.tracker.token(delivery_id)}"
 
     def unsubscribe_mailto(self, delivery_id: str) -> str:
-        return f"mailto:unsubscribe@{self.domain}?subject=unsubscribe%20{delivery_id}"
+        """The List-Unsubscribe mailto: the return-path domain's MX is Ignite's inbound receiver, and the subject
+        carries the message's signed delivery token (a bare id would let anyone unsubscribe anyone)."""
+        return (f"mailto:unsubscribe@{RETURN_PATH_PREFIX}{self.domain}"
+                f"?subject=unsubscribe%20{self.tracker.token(delivery_id)}")
 
     def web_version_url(self, delivery_id: str) -> str:
         return f"{self.tracker.base_url}/v/{self.tracker.token(delivery_id)}"
