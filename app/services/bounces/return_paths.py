@@ -1,11 +1,14 @@
 """VERP return paths: `bounces+<token>@<return-path domain>`, one per message, naming its delivery.
 
+The local part before the `+` may be another (a server's bounce address `returns@…` gives
+`returns+<token>@…`), so that a mailbox with `+` subaddressing receives every message's bounces.
+
 A bounce goes to the envelope sender, so when each message carries its own, the address a report
 arrives at says which delivery bounced, whatever the report's format. The token is
 base32(varint workspace + varint delivery + tag), the tag a keyed BLAKE2b of 10 bytes (80 bits:
 forging one means guessing that many bits per try at our MX, and a forged one could only mark a
 delivery of the workspace it names). Base32 in lower case because some MTAs fold the case of the
-addresses they report; a token is at most 8 + 40 characters, well inside a 64-character local part.
+addresses they report; a token is at most 39 characters, so `bounces+<token>` fits a 64-character local part.
 Keys of `TRACKING_PREVIOUS_KEYS` still verify: bounces come back days after a send.
 """
 
@@ -22,7 +25,8 @@ from app.settings import Settings, get_settings
 PREFIX = "bounces"
 _TAG_BYTES = 10
 _PURPOSE = b"return-path"
-_LOCAL = re.compile(rf"{PREFIX}\+([a-z2-7]+)@", re.IGNORECASE)
+MAX_LOCAL_PART = 64
+_TOKEN = re.compile(r"\+([a-z2-7]+)@", re.IGNORECASE)
 
 
 @cache
@@ -70,9 +74,14 @@ def return_path_token(settings: Settings, workspace_id: int, delivery_id: int) -
     return base64.b32encode(raw).rstrip(b"=").decode("ascii").lower()
 
 
-def verp_address(settings: Settings, workspace_id: int, delivery_id: int, domain: str) -> str:
-    """The envelope sender of one delivery's message: bounces to it name the delivery."""
-    return f"{PREFIX}+{return_path_token(settings, workspace_id, delivery_id)}@{domain.lower()}"
+def verp_address(settings: Settings, workspace_id: int, delivery_id: int, domain: str, local: str = PREFIX) -> str:
+    """The envelope sender of one delivery's message: bounces to it name the delivery.
+
+    ValueError when `local` leaves no room for the token in a 64-character local part."""
+    local_part = f"{local}+{return_path_token(settings, workspace_id, delivery_id)}"
+    if len(local_part) > MAX_LOCAL_PART or not local or "@" in local:
+        raise ValueError(f"{local!r} leaves no room for a return path token")
+    return f"{local_part}@{domain.lower()}"
 
 
 def _raw(token: str) -> bytes | None:
@@ -100,5 +109,5 @@ def delivery_from_token(token: str, settings: Settings | None = None) -> tuple[i
 
 def delivery_from_address(address: str, settings: Settings | None = None) -> tuple[int, int] | None:
     """(workspace id, delivery id) named by a VERP address (bare, in <>, or with a display name), or None."""
-    found = _LOCAL.search(address or "")
+    found = _TOKEN.search(address or "")
     return delivery_from_token(found.group(1), settings) if found else None

@@ -74,3 +74,13 @@ def test_negative_ids_are_refused() -> None:
     with pytest.raises(ValueError):
         verp_address(get_settings(), 1, -1, "b.example.com")
 
+
+
+def test_a_bounce_address_of_its_own_keeps_its_mailbox_with_the_token_as_a_subaddress() -> None:
+    settings = get_settings()
+    address = verp_address(settings, 3, 99, "example.com", local="returns")
+
+    assert address.startswith("returns+") and address.endswith("@example.com")
+    assert delivery_from_address(address, settings) == (3, 99)
+    with pytest.raises(ValueError):
+        verp_address(settings, 3, 99, "example.com", local="x" * 50)
