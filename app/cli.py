@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import shutil
 import signal
@@ -216,6 +217,8 @@ def cmd_inbound(_: argparse.Namespace) -> None:
     from app.settings import get_settings
 
     configure_logging(get_settings().log_level, process="inbound")
+    # aiosmtpd logs every SMTP command at INFO: a busy MX would log little else.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     _refuse_unready_database()
     asyncio.run(_serve_inbound())
 

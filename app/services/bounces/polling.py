@@ -47,7 +47,8 @@ class PollResult:
         if self.fetched == 0:
             return "Could not read the mailbox." if self.error else "No messages were waiting."
         noun = "message" if self.fetched == 1 else "messages"
-        text = f"Read {self.fetched} {noun}: {len(self.report_ids)} new reports queued for processing"
+        reports = "new report" if len(self.report_ids) == 1 else "new reports"
+        text = f"Read {self.fetched} {noun}: {len(self.report_ids)} {reports} queued for processing"
         text += f", {self.already_stored} stored by an earlier poll." if self.already_stored else "."
         if self.error:
             text += " Then the poll stopped on an error; the rest waits for the next poll."

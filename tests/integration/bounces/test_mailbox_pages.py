@@ -31,7 +31,7 @@ async def test_an_owner_adds_a_mailbox_tests_it_and_polls_it(client, dovecot):
 
     assert added.status_code == 303 and added.headers["location"] == f"/mailing/bounces/mailboxes/{mailbox['id']}"
     assert "Connection works." in tested.text and "INBOX holds 1 message." in tested.text
-    assert "Read 1 message: 1 new reports queued for processing." in polled.text
+    assert "Read 1 message: 1 new report queued for processing." in polled.text
     assert dovecot.count(user) == 0
     assert "Returns" in listed.text and "Read 1 message" in listed.text
 
