@@ -73,6 +73,8 @@ PHRASES = {
     "server.created": "added delivery server {target}", "server.updated": "changed delivery server {target}",
     "server.status_changed": "set delivery server {target} to {to}",
     "server.deleted": "deleted delivery server {target}",
+    "server.pause_lifted": "lifted the pause of delivery server {target} for {domain_group}",
+    "bounces.thresholds_changed": "changed the bounce thresholds",
     "server.tested": "tested delivery server {target}",
     "template.created": "created template {target}", "template.saved": "saved template {target}",
     "template.duplicated": "duplicated a template as {target}", "template.archived": "archived template {target}",

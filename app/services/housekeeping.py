@@ -9,11 +9,14 @@ from redis.asyncio import Redis
 from app.db.accounts import Invite, PasswordReset
 from app.services import audit, imports
 from app.services.accounts import now
+from app.services.bounces import rates
 
 # Keep spent tokens a while so a late click still explains itself as "expired or used".
 GRACE = timedelta(days=7)
 # An upload nobody mapped in a day was abandoned (a wrong file, a closed tab); its file waits for no one.
 UNSTARTED_IMPORT_TTL = timedelta(days=1)
+# Rates look back a week, a campaign's over its send: bounce and complaint counters older than this are unread.
+FEEDBACK_COUNTS_KEPT = timedelta(days=90)
 
 
 async def purge_expired_tokens() -> int:
@@ -33,3 +36,7 @@ async def discard_abandoned_imports(redis: Redis) -> int:
         await audit.record(redis, row["workspace_id"], audit.SYSTEM, "import.discarded", "import", row["id"],
                            {"file": row["filename"], "reason": "not mapped within a day"})
     return len(discarded)
+
+
+async def forget_old_feedback_counts() -> int:
+    return await rates.forget_counts_before(now() - FEEDBACK_COUNTS_KEPT)

@@ -29,7 +29,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.esp.base import EmailServiceProvider, OutgoingMessage, SendResult
+from app.esp.delivery_tags import delivery_id_in
 from app.logs import get_logger
+from app.services.bounces.return_paths import verp_address
 from app.services.rendering import RenderError
 from app.services.routing import BREAKER, OTHERS, Candidate, RoutingContext, group_of, route, routing_context
 from app.services.sending import (
@@ -44,6 +46,7 @@ from app.services.sending import (
 from app.services.system_mail import default_sender
 from app.services.throttling import Bucket, Outcomes, acquire_many, record_failure, record_success
 from app.services.throttling.refunds import give_back
+from app.settings import get_settings
 
 log = get_logger("ignite.sending")
 
@@ -279,9 +282,21 @@ def _lanes(adapter: EmailServiceProvider) -> int:
 
 
 def _enveloped(message: OutgoingMessage, server: dict) -> OutgoingMessage:
-    """Bounces go to the server's bounce address when it has one."""
+    """Bounces go to the server's bounce address when it has one; an SMTP server's carry the delivery's
+    signed token in it (VERP: `returns+<token>@domain`), so each bounce names its delivery. SES, SparkPost
+    and Mailgun use return paths of their own, and their events name the delivery by its tag."""
     bounce = server.get("bounce_address")
-    return replace(message, mail_from=bounce) if bounce else message
+    if not bounce:
+        return message
+    delivery_id = delivery_id_in(message.message_id)
+    if server["kind"] == "smtp" and delivery_id is not None:
+        local, _, domain = bounce.rpartition("@")
+        try:
+            return replace(message, mail_from=verp_address(get_settings(), message.workspace_id, delivery_id,
+                                                           domain, local=local))
+        except ValueError:  # a local part too long to carry the token: the plain bounce address
+            pass
+    return replace(message, mail_from=bounce)
 
 
 async def _deliver(adapter: EmailServiceProvider, item: BatchItem, server: dict) -> SendResult:

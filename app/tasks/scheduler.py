@@ -37,6 +37,7 @@ JOBS: list[Job] = [
     # Every minute: A/B tests whose wait is over get their winner, which then goes to the rest.
     Job("decide-ab-tests", "decide_ab_tests", "* * * * *"),
     Job("discard-abandoned-imports", "discard_abandoned_imports", "41 * * * *"),
+    Job("forget-old-feedback-counts", "forget_old_feedback_counts", "53 2 * * *"),
     # Opens and clicks into PostgreSQL, nearly continuously; next months' event partitions, daily.
     Job("aggregate-tracking", "aggregate_tracking_events", "* * * * *"),
     Job("create-event-partitions", "create_event_partitions", "23 3 * * *"),

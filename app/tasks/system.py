@@ -21,5 +21,10 @@ async def purge_expired_tokens() -> None:
 
 
 @dramatiq.actor(broker=broker, queue_name="default", max_retries=3, time_limit=300_000)
+async def forget_old_feedback_counts() -> None:
+    await housekeeping.forget_old_feedback_counts()
+
+
+@dramatiq.actor(broker=broker, queue_name="default", max_retries=3, time_limit=300_000)
 async def advance_warmups() -> None:
     await warmup_plans.advance_warmups(get_redis())

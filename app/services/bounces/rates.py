@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.services import statements
 from app.services.bounces.model import BLOCK, COMPLAINT, HARD, SOFT
@@ -115,3 +115,8 @@ async def rates_by_pair(workspace_id: int) -> list[PairRates]:
     rows = await statements.run("feedback.by-pair", workspace_id, DAY, WEEK)
     return [PairRates(row["server_id"] or None, row["domain_group"], _rates(row, "short_"), _rates(row, "long_"))
             for row in rows]
+
+
+async def forget_counts_before(moment: datetime) -> int:
+    """Drops the hourly counters older than `moment`; how many went."""
+    return int((await statements.run("feedback.forget-before", moment))[0]["forgotten"])

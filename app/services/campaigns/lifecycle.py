@@ -116,11 +116,13 @@ async def unschedule(redis: Redis, workspace_id: int, campaign_id: int, actor: A
     return await get_campaign(workspace_id, campaign_id)
 
 
-async def pause(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor) -> dict:
-    """No batch is claimed from now on; batches already rendering put their messages back."""
+async def pause(redis: Redis, workspace_id: int, campaign_id: int, actor: Actor, reason: str = "") -> dict:
+    """No batch is claimed from now on; batches already rendering put their messages back. `reason` says
+    on the campaign's page why, when it was not a person's choice."""
     await get_campaign(workspace_id, campaign_id)
     if not await _move(redis, workspace_id, campaign_id, actor, "campaign.paused", ("sending",),
-                       {Campaign.status: "paused"}):
+                       {Campaign.status: "paused", Campaign.status_reason: reason},
+                       {"reason": reason} if reason else None):
         raise CampaignError("Only a campaign that is sending can be paused.")
     await counters.flush(redis, workspace_id, campaign_id)
     return await get_campaign(workspace_id, campaign_id)
@@ -138,7 +140,7 @@ async def resume(redis: Redis, queue: SendQueue, workspace_id: int, campaign_id:
     campaign = await get_campaign(workspace_id, campaign_id)
     await kill_switch.refuse_while_stopped(workspace_id)
     if not await _move(redis, workspace_id, campaign_id, actor, "campaign.resumed", ("paused",),
-                       {Campaign.status: "sending"}):
+                       {Campaign.status: "sending", Campaign.status_reason: ""}):
         raise CampaignError("Only a paused campaign can be resumed.")
     if campaign["materialised_at"] is None:
         queue.materialise(workspace_id, campaign_id)

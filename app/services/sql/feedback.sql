@@ -66,3 +66,8 @@ FROM feedback_counts
 WHERE workspace_id = $1::integer AND hour > now() - $3::interval
 GROUP BY server_id, domain_group
 ORDER BY server_id, domain_group
+
+-- name: forget-before
+-- $1 moment: counters of the hours before it, which no rate reads any more.
+WITH forgotten AS (DELETE FROM feedback_counts WHERE hour < $1::timestamptz RETURNING 1)
+SELECT count(*)::integer AS forgotten FROM forgotten

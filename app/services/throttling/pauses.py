@@ -171,7 +171,7 @@ async def _evaluate_campaign(workspace_id: int, campaign_id: int, settings: Feed
             workspace_id, CAMPAIGN_PAUSE, None, campaign_id=campaign_id):
         return
     try:
-        await lifecycle.pause(get_redis(), workspace_id, campaign_id, SYSTEM)
+        await lifecycle.pause(get_redis(), workspace_id, campaign_id, SYSTEM, reason=judgement.reason)
     except (CampaignError, LookupError):
         return  # no longer sending (finished, paused or cancelled meanwhile), or gone
     await _record(workspace_id, CAMPAIGN_PAUSE, judgement, campaign_id=campaign_id)

@@ -166,12 +166,15 @@ async def test_hard_bounces_over_the_threshold_pause_a_sending_campaign_once(red
     counts = [FeedbackCount(None, "Others", campaign["id"], "hard", n=2)]
     await rates.count_feedback(workspace["id"], counts)
     await pauses.evaluate(workspace["id"], counts)
-    assert (await campaigns.get_campaign(workspace["id"], campaign["id"]))["status"] == "paused"
+    paused = await campaigns.get_campaign(workspace["id"], campaign["id"])
+    # Its page says why it stopped, in the words of the decision.
+    assert paused["status"] == "paused" and "hard-bounce rate 5.25%" in paused["status_reason"]
     [decision] = await pauses.recent_decisions(workspace["id"])
     assert decision["kind"] == "campaign_pause" and decision["campaign_name"] == campaign["name"]
     assert "hard-bounce rate 5.25% (21 of 400 sent), above 5.00%" in decision["reason"]
     # A person resumes it knowingly: more bounces of the same campaign do not pause it again.
     await campaigns.resume(redis, queue, workspace["id"], campaign["id"], PERSON)
     await pauses.evaluate(workspace["id"], counts)
-    assert (await campaigns.get_campaign(workspace["id"], campaign["id"]))["status"] == "sending"
+    resumed = await campaigns.get_campaign(workspace["id"], campaign["id"])
+    assert resumed["status"] == "sending" and resumed["status_reason"] == ""
     assert len(await pauses.recent_decisions(workspace["id"])) == 1

@@ -134,3 +134,16 @@ async def test_the_write_back_and_its_sent_counters_are_one_transaction(redis, q
         "SELECT status FROM deliveries WHERE campaign_id = $1", [campaign["id"]])}
     assert statuses == {"claimed"}  # the batch is claimed again after its lease, and counted then
     assert await counted(workspace["id"]) == []
+
+
+async def test_counters_older_than_a_quarter_are_forgotten_and_recent_ones_kept():
+    from app.services import housekeeping
+
+    old, recent = await make_workspace(), await make_workspace()
+    for workspace in (old, recent):
+        await rates.count_feedback(workspace["id"], [FeedbackCount(7, "Gmail", 3, "hard")])
+    await age_counters(old["id"], hours=91 * 24)
+    await age_counters(recent["id"], hours=89 * 24)
+    assert await housekeeping.forget_old_feedback_counts() >= 1
+    assert await counted(old["id"]) == []
+    assert [row["hard"] for row in await counted(recent["id"])] == [1]

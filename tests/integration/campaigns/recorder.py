@@ -22,6 +22,8 @@ class RecordingHandler:
 
     ids: list[str] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
+    # The envelope sender of each accepted message, by Message-ID.
+    senders: dict[str, str] = field(default_factory=dict)
     bodies: dict[str, bytes] = field(default_factory=dict)
     keep_bodies: bool = False
     # Answer DATA with this instead of accepting, while `refuse_left` lasts (e.g. "454 4.7.0 Throttling").
@@ -39,6 +41,7 @@ class RecordingHandler:
                 return self.refusal
             self.ids.append(message_id)
             self.recipients.extend(envelope.rcpt_tos)
+            self.senders[message_id] = envelope.mail_from or ""
             if self.keep_bodies:
                 self.bodies[message_id] = content
             return f"250 2.0.0 Ok: queued as Q{len(self.ids)}"
