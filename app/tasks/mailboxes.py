@@ -30,22 +30,33 @@ async def poll_and_queue(mailbox: dict, redis: Redis) -> polling.PollResult:
     return result
 
 
-@dramatiq.actor(broker=broker, queue_name="bounces", max_retries=0, time_limit=60_000)
-async def poll_due_mailboxes(then_half_minute_later: bool = True) -> None:
-    redis = get_redis()
+async def queue_due_polls(redis: Redis) -> list[int]:
+    """Queue a poll of each due mailbox not queued already; the ids queued."""
+    queued = []
     for row in await mailboxes.due_mailboxes():
         if await redis.set(queued_key(row["id"]), "1", nx=True, ex=QUEUED_SECONDS):
             poll_mailbox.send(row["workspace_id"], row["id"])
+            queued.append(row["id"])
+    return queued
+
+
+async def poll_queued(redis: Redis, workspace_id: int, mailbox_id: int) -> polling.PollResult | None:
+    """The queued poll: the mailbox may be queued again from now on; None when it was deleted meanwhile."""
+    await redis.delete(queued_key(mailbox_id))
+    try:
+        mailbox = await mailboxes.get_mailbox(workspace_id, mailbox_id)
+    except LookupError:
+        return None
+    return await poll_and_queue(mailbox, redis)
+
+
+@dramatiq.actor(broker=broker, queue_name="bounces", max_retries=0, time_limit=60_000)
+async def poll_due_mailboxes(then_half_minute_later: bool = True) -> None:
+    await queue_due_polls(get_redis())
     if then_half_minute_later:
         poll_due_mailboxes.send_with_options(args=(False,), delay=HALF_MINUTE_MS)
 
 
 @dramatiq.actor(broker=broker, queue_name="bounces", max_retries=0, time_limit=polling.LOCK_SECONDS * 1000)
 async def poll_mailbox(workspace_id: int, mailbox_id: int) -> None:
-    redis = get_redis()
-    await redis.delete(queued_key(mailbox_id))
-    try:
-        mailbox = await mailboxes.get_mailbox(workspace_id, mailbox_id)
-    except LookupError:
-        return  # deleted after it was queued
-    await poll_and_queue(mailbox, redis)
+    await poll_queued(get_redis(), workspace_id, mailbox_id)
