@@ -235,3 +235,13 @@ async def test_enabled_mailboxes_are_due_until_polled_within_their_interval(dove
 
     assert await mailboxes.due_mailboxes() == []
     assert disabled["enabled"] is False
+
+
+async def test_a_security_setting_the_server_does_not_speak_is_said_in_words(dovecot):
+    workspace, mailbox, _ = await _mailbox(dovecot, security="ssl")
+
+    check = await mailboxes.test_connection(workspace["id"], mailbox["id"])
+
+    assert not check.ok
+    assert check.detail.startswith(f"The TLS handshake with 127.0.0.1:{dovecot.imap_port} failed")
+    assert check.detail.endswith("Check the port and the security setting.")
