@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from app.routes.portals import permitted, section_context
 from app.services import campaigns, delivery_servers, kill_switch, lists, sending_domains, templates
 from app.services.accounts import Viewer, now
+from app.services.bounces import rates
 from app.services.campaigns import Audience, recipient_count, review, variants
 from app.services.campaigns.click_map import LinkClicks, click_map
 from app.services.campaigns.drafts import PAGE_SIZE
@@ -199,12 +200,14 @@ async def latest_conversions(workspace_id: int, campaign_id: int) -> list[dict[s
 async def engagement_context(redis: Redis, campaign: Mapping[str, Any], links: list[LinkClicks] | None = None,
                              conversions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Opens, clicks, robots, web views, unsubscribes, conversions and revenue against the messages delivered,
-    the click map and the latest conversions (each read unless the caller passes the one it holds)."""
+    bounces and complaints, the click map and the latest conversions (each read unless the caller passes the
+    one it holds)."""
     workspace_id, campaign_id = campaign["workspace_id"], campaign["id"]
     delivered = (await campaigns.live_figures(redis, campaign))["sent"]
     if conversions is None:
         conversions = await latest_conversions(workspace_id, campaign_id)
     return {"campaign": campaign, "engagement": await engagement(redis, campaign, delivered),
+            "feedback": await rates.campaign_rates(workspace_id, campaign_id),
             "click_map": links if links is not None else await click_map(workspace_id, campaign_id),
             "conversions": conversions, "older": older_than_shown(conversions)}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.db.campaigns import Campaign
 from app.embedded import free_port
 from app.services.bounces import rates
 from app.services.bounces.rates import FeedbackCount
@@ -9,6 +10,7 @@ from app.services.delivery_servers import create_server
 from app.services.throttling import pauses
 from tests.factories import make_workspace, post_form, signed_in_client
 from tests.integration.bounces.helpers_rates import add_sent
+from tests.integration.campaigns.helpers import ready_campaign
 
 
 async def _paused_server(workspace_id: int) -> dict:
@@ -73,3 +75,17 @@ async def test_thresholds_are_changed_by_admins_only(client):
         "soft_limit": "3", "soft_days": "30", "complaint_warn_rate": "0.1", "complaint_pause_rate": "0.3",
         "hard_pause_rate": "9"})
     assert response.status_code == 403
+
+
+async def test_a_campaigns_page_shows_its_bounces_and_complaints_against_what_it_sent(client):
+    workspace, _ = await signed_in_client(client)
+    campaign = await ready_campaign(workspace["id"], [])
+    await add_sent(workspace["id"], None, "Others", 400, campaign_id=campaign["id"])
+    await rates.count_feedback(workspace["id"], [FeedbackCount(None, "Others", campaign["id"], "hard", n=4),
+                                                 FeedbackCount(None, "Others", campaign["id"], "complaint")])
+    await Campaign.update({Campaign.status: "sent"}).where(Campaign.id == campaign["id"])
+    page = await client.get(f"/mailing/campaigns/{campaign['id']}")
+    assert page.status_code == 200
+    assert 'data-testid="feedback-hard">4<' in page.text and "1.0% of sent" in page.text
+    assert 'data-testid="feedback-complaint">1<' in page.text and "0.25% of sent" in page.text
+    assert f"/mailing/bounces?campaign_id={campaign['id']}" in page.text
