@@ -13,7 +13,7 @@ APP_CONFIG = AppConfig(
         modules=[
             "app.db.accounts", "app.db.audit", "app.db.inbox", "app.db.audience", "app.db.suppression",
             "app.db.segments", "app.db.imports", "app.db.content",
-            "app.db.delivery", "app.db.campaigns", "app.db.tracking",
+            "app.db.delivery", "app.db.campaigns", "app.db.tracking", "app.db.bounce_mailboxes",
         ],
         exclude_imported=True,
     ),

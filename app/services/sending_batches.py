@@ -31,6 +31,8 @@ from redis.exceptions import RedisError
 from app.esp.base import EmailServiceProvider, OutgoingMessage, SendResult
 from app.esp.delivery_tags import delivery_id_in
 from app.logs import get_logger
+from app.services.bounces.classifier import classify_reply
+from app.services.bounces.model import BLOCK, Outcome
 from app.services.bounces.return_paths import verp_address
 from app.services.rendering import RenderError
 from app.services.routing import BREAKER, OTHERS, Candidate, RoutingContext, group_of, route, routing_context
@@ -92,6 +94,9 @@ class BatchOutcome:
     provider_id: str = ""
     wait: float = 0.0
     tried: list[str] = field(default_factory=list)
+    # What a server's permanent refusal says: a hard bounce (the address), a block (our reputation or
+    # content), ... The campaign records it like an emailed bounce report.
+    refusal: Outcome | None = None
 
 
 # Told of each acceptance as it happens: the item, its server (None for the development inbox), the answer.
@@ -256,7 +261,10 @@ class _Rounds:
         else:
             outcome.verdict = Verdict.FAILED
             if result.code is not None:
-                self.counts[count_key]["bounced"] += 1
+                outcome.refusal = classify_reply(result.code, result.response)
+                # Only a block says something about this server's rate; an unknown user says nothing about it.
+                if outcome.refusal.category == BLOCK:
+                    self.counts[count_key]["bounced"] += 1
 
     async def record(self) -> None:
         """Breaker successes and AIMD outcomes once per server and (server, group), not once per message."""

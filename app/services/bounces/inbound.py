@@ -39,7 +39,7 @@ UNSUBSCRIBE = "unsubscribe"
 TOKEN_IN_SUBJECT = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_-]{8,200})", re.IGNORECASE)
 MAX_RECIPIENTS = 50
 # How a mailto unsubscribe is recorded: a List-Unsubscribe action of the mailbox provider, like one-click.
-VIA = "one-click"
+VIA = "mailto"
 
 
 @dataclass(frozen=True)

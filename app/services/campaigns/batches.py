@@ -40,7 +40,7 @@ from app.logs import get_logger
 from app.piccolo_conf import DB
 from app.redis_client import get_redis
 from app.services import opt_outs, statements
-from app.services.bounces import rates
+from app.services.bounces import actions, rates
 from app.services.campaigns import counters, send_times, speed
 from app.services.campaigns.content import compiled_campaign, merge_values, variant_content
 from app.services.campaigns.drafts import get_campaign
@@ -119,6 +119,19 @@ class Written:
         batch_size = get_settings().sending.batch_size
         for wait, ids in later.items():
             enqueue_ranges(queue, workspace_id, campaign_id, id_ranges(ids, batch_size), wait + DUE_SLACK_SECONDS)
+
+
+async def _record_refusals(workspace_id: int, outcomes: Sequence[BatchOutcome]) -> None:
+    """Servers' permanent refusals act like bounce reports (a hard one suppresses the address). The batch is
+    already written: a failure here is logged, and the refusal stays in the delivery's last answer."""
+    refusals = [(outcome.item.key, outcome.refusal) for outcome in outcomes
+                if outcome.verdict is Verdict.FAILED and outcome.refusal is not None]
+    if not refusals:
+        return
+    try:
+        await actions.record_answers(workspace_id, refusals)
+    except Exception:
+        log.exception("refusals_not_recorded", workspace_id=workspace_id, count=len(refusals))
 
 
 async def _accepted_earlier(redis: Redis, campaign_id: int, claimed: list[dict], written: Written) -> list[dict]:
@@ -284,6 +297,7 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
     for outcome in outcomes:
         written.add_outcome(outcome, attempts[outcome.item.key], sending.retry_delays)
     await written.store(redis, queue, workspace_id, campaign_id)
+    await _record_refusals(workspace_id, outcomes)
     await counters.flush_if_due(redis, workspace_id, campaign_id)
     await finish_if_done(redis, workspace_id, campaign_id)
     return len(claimed)

@@ -26,10 +26,13 @@ SENT, EVENT = 0, 1  # the rank of a send and of an event: at one instant, the ev
 ROBOT_KINDS = ("machine_open", "bot_click")
 WORDS = {"sent": "Sent", "open": "Opened", "click": "Clicked a link in", "machine_open": "Opened by a machine",
          "bot_click": "A robot fetched a link in", "web_view": "Read in a browser", "unsubscribe": "Unsubscribed",
-         "conversion": "Converted"}
+         "conversion": "Converted", "bounce": "Bounced", "complaint": "Marked as spam"}
+BOUNCE_KINDS = {"hard": "hard bounce", "soft": "soft bounce", "block": "blocked by the receiving server",
+                "unknown": "unrecognised bounce"}
 UNSUBSCRIBE_SCOPES = {"list": "from this list", "all": "from every list", "preferences": "in the preference centre"}
 UNSUBSCRIBE_VIA = {"one-click": "with the mail app's unsubscribe button", "page": "on the unsubscribe page",
-                   "preferences": "in the preference centre"}
+                   "preferences": "in the preference centre",
+                   "mailto": "by email to the unsubscribe address (the mail app's unsubscribe button)"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ def _money(meta: Mapping[str, Any]) -> str:
     return ", ".join(part for part in (amount, *named) if part)
 
 
+def _feedback(meta: Mapping[str, Any]) -> str:
+    """A bounce or complaint in words: what kind, its status, and what the receiving server said."""
+    kind = BOUNCE_KINDS.get(str(meta.get("category") or ""), "")
+    if meta.get("feedback_type"):
+        kind = f"reported as {meta['feedback_type']}"
+    said = " ".join(str(meta.get(key) or "") for key in ("status", "diagnostic") if meta.get(key))
+    return ": ".join(part for part in (kind, said) if part)
+
+
 async def _link(row: Mapping[str, Any], campaigns: Mapping[int, Mapping[str, Any]]) -> str:
     """The address clicked: stored with the event when built per recipient, else the link of the message."""
     if row["url"]:
@@ -108,6 +120,8 @@ async def _detail(row: Mapping[str, Any], campaigns: Mapping[int, Mapping[str, A
         return _mail_app(meta)
     if kind == "conversion":
         return _money(meta)
+    if kind in ("bounce", "complaint"):
+        return _feedback(meta)
     if kind == "unsubscribe":
         said = (UNSUBSCRIBE_SCOPES.get(str(meta.get("scope") or "")), UNSUBSCRIBE_VIA.get(str(meta.get("via") or "")))
         return " ".join(part for part in said if part)

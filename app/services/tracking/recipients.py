@@ -41,7 +41,8 @@ SUBSCRIBED = frozenset({"confirmed", "unconfirmed"})
 # What a person may change themselves; bounced, complained and blacklisted rows are the sender's decision.
 CHANGEABLE = SUBSCRIBED | {"unsubscribed"}
 # How the person asked, as the status history and the event record it.
-SOURCES = {"page": "unsubscribe-link", "one-click": "one-click", "preferences": "preference-centre"}
+SOURCES = {"page": "unsubscribe-link", "one-click": "one-click", "preferences": "preference-centre",
+           "mailto": "list-unsubscribe-mailto"}
 MAX_AGENT = 512
 
 

@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 import pytest
 
+from app.db.audience import SubscriberStatusChange
 from app.db.bounce_mailboxes import BounceMailbox
 from app.embedded import free_port
 from app.redis_client import get_redis
@@ -151,6 +152,9 @@ async def test_the_list_unsubscribe_mailto_unsubscribes_the_recipient(receiver):
 
     assert await _status(delivery["subscriber_id"]) == "unsubscribed"
     assert await _reports() == []
+    [change] = await SubscriberStatusChange.select(SubscriberStatusChange.source).where(
+        SubscriberStatusChange.subscriber_id == delivery["subscriber_id"])
+    assert change["source"] == "list-unsubscribe-mailto"
 
 
 async def test_a_mailto_unsubscribe_with_a_forged_token_changes_nothing(receiver):
