@@ -1091,7 +1091,6 @@ MTA_PHRASES: dict[str, tuple[str | tuple[str, str], ...]] = {
         'unable to login into ldap server, bad credentials',
         'bad interpreter: no such file or directory',
         'system error',
-        'unable to',
         'esmtp server temporarily not available',
         'message is looping',
         'unable to process connection at this time',

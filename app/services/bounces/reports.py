@@ -12,7 +12,7 @@ import email
 import email.policy
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from email.header import decode_header, make_header
 from email.message import Message
@@ -28,7 +28,7 @@ DSN_RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recip
 ORIGINAL_MARKERS = re.compile(
     r"^\s*(?:-+\s*)?(?:"
     r"this is a copy of the message|below this line is a copy of the message|original message"
-    r"|the original message was received|original message follows|unsent message below"
+    r"|original message follows|unsent message below"
     r"|message text follows|header of the original message|the headers of your message"
     r"|returned mail|received: from"
     r")",
@@ -140,7 +140,7 @@ class Parts:
     def of(cls, message: Message) -> Parts:
         parts = cls()
         texts: list[str] = []
-        for part in message.walk():
+        for part in report_parts(message):
             kind = part.get_content_type()
             if kind in ("message/delivery-status", "message/global-delivery-status"):
                 parts.delivery_status.append(raw_part_text(part))
@@ -160,6 +160,23 @@ class Parts:
         if not parts.original_headers:
             parts.original_headers = headers_after_marker(parts.text)
         return parts
+
+
+def report_parts(message: Message) -> Iterator[Message]:
+    """The parts of a report; of an attached original only its top, its body not being the report's text.
+
+    An attached report (a bounce forwarded by a relay that wraps it) is read whole.
+    """
+    yield message
+    payload = message.get_payload()
+    if message.get_content_type() in ("message/rfc822", "message/global"):
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        if inner is not None and inner.get_content_type() == "multipart/report":
+            yield from report_parts(inner)
+        return
+    if message.is_multipart() and isinstance(payload, list):
+        for part in payload:
+            yield from report_parts(part)
 
 
 def raw_part_text(part: Message) -> str:
