@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.services.bounces import actions
 from app.services.bounces.classifier import classify_reply
 from app.services.bounces.model import AUTOREPLY, BLOCK, COMPLAINT, HARD, SOFT, UNKNOWN, FeedbackSettings
+from app.services.subscribers.timeline import timeline
 from tests.factories import make_workspace
 from tests.integration.bounces.helpers_processing import blacklisted, bounces_of, counters, sent_delivery, statuses
 
@@ -57,3 +58,13 @@ async def test_answers_about_another_workspaces_delivery_are_ignored():
     applied = await actions.record_answers(mine["id"], [(delivery["id"], answer)])
     assert applied.counts == [] and await bounces_of(mine["id"]) == [] and await bounces_of(theirs["id"]) == []
     assert await statuses(theirs["id"], EMAIL) == ["confirmed"]
+
+
+async def test_the_subscriber_timeline_says_what_bounced_in_words():
+    workspace = await make_workspace()
+    delivery = await sent_delivery(workspace, EMAIL)
+    await actions.record_answers(workspace["id"], [(delivery["id"], classify_reply(550, "5.1.1 User unknown"))])
+    page = await timeline(workspace["id"], delivery["subscriber_id"])
+    [entry] = [entry for entry in page.entries if entry.kind == "bounce"]
+    assert entry.words == "Bounced" and entry.detail.startswith("hard bounce: 5.1.1")
+    assert "User unknown" in entry.detail and entry.campaign_id == delivery["campaign_id"]
