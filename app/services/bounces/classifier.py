@@ -243,18 +243,29 @@ def mta_reason(evidence: Evidence, lowered: str) -> str:
         return evidence.reason
     if evidence.command in reader.reason_of_command:
         return reader.reason_of_command[evidence.command]
+    code = re.search(reader.code, lowered) if reader.code else None
+    if code and code.group(code.lastindex or 0) in reader.reason_of_code:
+        return reader.reason_of_code[code.group(code.lastindex or 0)]
     for reason, phrases in reader.phrases:
         if any(phrase in lowered for phrase in phrases):
             return reason
     return "expired" if any(phrase in lowered for phrase in reader.delayed) else ""
 
 
-def mta_status(evidence: Evidence, reason: str, reply: str) -> str:
-    """The status the report's MTA implies for the reason it states, temporary for a 4xx reply."""
+def mta_status(evidence: Evidence, reason: str, reply: str, text: str) -> str:
+    """The status the report's MTA implies for the reason it states, temporary when the report says so."""
     reader = MTA_READERS.get(evidence.mta)
     if reader is None or not reason:
         return ""
-    return inferred_status(reason, reply.startswith("4") or reason in reader.temporary_reasons)
+    return inferred_status(reason, is_temporary("", reply, text) or reason in reader.temporary_reasons)
+
+
+def with_quoted_rcpt(evidence: Evidence, lowered: str) -> Evidence:
+    """RCPT as the failed command when the MTA quotes the recipient only in answer to RCPT TO."""
+    reader = MTA_READERS.get(evidence.mta)
+    if reader is None or not reader.quoted_recipient_is_rcpt or evidence.command:
+        return evidence
+    return replace(evidence, command="RCPT") if f"<{evidence.recipient}>" in lowered else evidence
 
 
 def classify(evidence: Evidence, rules: Sequence[Rule] = ()) -> Outcome:
@@ -263,8 +274,9 @@ def classify(evidence: Evidence, rules: Sequence[Rule] = ()) -> Outcome:
     lowered = text.lower()
     in_text = status_in(text)
     reply = evidence.reply_code or reply_in(text, in_text[:1])
+    evidence = with_quoted_rcpt(evidence, lowered)
     stated = mta_reason(evidence, lowered)
-    status = preferred_status(evidence.status, in_text, reply) or mta_status(evidence, stated, reply)
+    status = preferred_status(evidence.status, in_text, reply) or mta_status(evidence, stated, reply, text)
     evidence = replace(evidence, reason=stated)
     workspace_rule = rule_matching(text, rules)
     if workspace_rule is not None:

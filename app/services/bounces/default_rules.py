@@ -1193,20 +1193,33 @@ VACATION_RULE = Rule(name="vacation", pattern=pattern_of(PHRASES["vacation"]), c
 class MtaReader:
     """What one MTA's own bounces state outright, before the general rules look at the text.
 
-    `reason_of_command`: the reason a failure answering that SMTP command gets; `phrases`: the MTA's
-    own wording per reason (lower case); `delayed`: wording of a message still queued or given up
-    after retries (an expiry); `temporary_reasons`: reasons whose inferred status is 4.x even when the
-    report says nothing temporary.
+    `signs`: how its reports are recognised, (header, lower-case words) pairs of which one is enough
+    (empty words: the header is there); `reason_of_command`: the reason a failure answering that SMTP
+    command gets; `code` / `reason_of_code`: the MTA's own error codes (the regular expression's last
+    group); `phrases`: the MTA's own wording per reason (lower case); `delayed`: wording of a message
+    still queued or given up after retries (an expiry); `temporary_reasons`: reasons whose inferred
+    status is 4.x even when the report says nothing temporary.
     """
 
     name: str
+    signs: tuple[tuple[str, str], ...] = ()
     reason_of_command: dict[str, str] = field(default_factory=dict)
+    code: str = ""
+    reason_of_code: dict[str, str] = field(default_factory=dict)
     phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     delayed: tuple[str, ...] = ()
     temporary_reasons: frozenset[str] = frozenset()
+    # False when its delivery-status part says less than its text (OpenSMTPD gives every failure 5.0.0
+    # or 4.4.7 there): the text is read instead.
+    reads_dsn: bool = True
+    # Lotus Notes writes the reason on the line above the failed address, not after it.
+    reason_before_address: bool = False
+    # An error quoting the recipient in angle brackets answered RCPT TO (Yahoo's relays write it so).
+    quoted_recipient_is_rcpt: bool = False
 
 
-# The facts are from Sisimai's lhost modules (which MTA writes what); the MTA is recognised in reports.py.
+# The facts are from Sisimai's lhost modules (which MTA writes what); reports.py recognises the MTA by
+# its signs (Exim by its own scoring of the From, Message-ID and Subject).
 MTA_READERS: dict[str, MtaReader] = {
     "exim": MtaReader(
         name="exim",
@@ -1228,6 +1241,58 @@ MTA_READERS: dict[str, MtaReader] = {
                  "all hosts have been failing for a long time and were last tried", "delay reason: ",
                  "has been frozen", "was frozen on arrival by "),
         temporary_reasons=frozenset({"expired", "mailboxfull"}),
+    ),
+    "opensmtpd": MtaReader(
+        name="opensmtpd",
+        signs=(("received", " (opensmtpd) with "),),
+        phrases=(
+            ("expired", ("envelope expired",)),
+            ("hostunknown", ("invalid domain name", "domain does not exist")),
+            ("notaccept", ("destination seem to reject all mails", "no mx found for domain",
+                           "no mx found for destination")),
+            ("networkerror", ("address family mismatch on destination mxs", "all routes to destination blocked",
+                              "bad dns lookup error code", "could not retrieve source address", "loop detected",
+                              "network error on destination mxs", "no valid route to remote mx",
+                              "no valid route to destination", "temporary failure in mx lookup")),
+            ("securityerror", ("could not retrieve credentials",)),
+        ),
+        reads_dsn=False,
+    ),
+    "notes": MtaReader(
+        name="notes",
+        signs=(("body", "------- failure reasons "),),
+        phrases=(
+            ("userunknown", ("user not listed in public name & address book", "ディレクトリのリストにありません")),
+            ("networkerror", ("message has exceeded maximum hop count",)),
+        ),
+        reason_before_address=True,
+    ),
+    "interscanmss": MtaReader(
+        name="interscanmss",
+        signs=(("from", '"interscan mss"'), ("from", '"interscan notification"'),
+               ("body", "message from interscan messaging security suite")),
+        phrases=(("userunknown", ("unable to deliver message to",)),),
+    ),
+    "gmail": MtaReader(
+        name="gmail",
+        signs=(("from", "<mailer-daemon@googlemail.com>"),),
+        code=r"\(state (\d+)\)",
+        reason_of_code={"6": "systemerror", "8": "systemerror", "9": "systemerror", "12": "norelaying",
+                        "13": "blocked", "14": "userunknown", "15": "filtered", "17": "filtered",
+                        "18": "filtered"},
+        phrases=(
+            ("expired", ("dns error: could not contact dns servers", "has been delayed",
+                         "message will be retried for", "the recipient server did not accept our requests")),
+            ("hostunknown", ("dns error: domain name not found", "dns error: dns server returned answer with no data")),
+        ),
+    ),
+    "yahoo": MtaReader(name="yahoo", signs=(("x-ymailisg", ""),), quoted_recipient_is_rcpt=True),
+    "zoho": MtaReader(
+        name="zoho",
+        signs=(("x-zohomail", ""),),
+        phrases=(("expired", ("host not reachable",)),),
+        # Zoho's "Host not reachable" answers 421 and is retried.
+        temporary_reasons=frozenset({"expired"}),
     ),
 }
 

@@ -18,6 +18,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 
 from app.services.bounces.classifier import Evidence, classify
+from app.services.bounces.default_rules import MTA_READERS
 from app.services.bounces.model import Outcome, Report, Rule
 from app.services.bounces.provider_reports import ses_report
 
@@ -75,15 +76,17 @@ def parse_report(raw: bytes, rules: Sequence[Rule] = ()) -> Report:
     if parts.feedback:
         evidence = feedback_evidence(parts.feedback, original)
         return Report(kind="arf", outcomes=classified(evidence, rules), **common)
-    mta = mta_of(message)
-    evidence = dsn_evidence(parts, original)
+    mta = mta_of(message, parts.text)
+    reader = MTA_READERS.get(mta)
+    evidence = dsn_evidence(parts, original) if reader is None or reader.reads_dsn else []
     if evidence:
         return Report(kind="dsn", outcomes=classified(evidence, rules, mta), **common)
     if is_auto_reply(message, subject):
         sender = first_address(header_text(message, "From")) or first_address(header_text(message, "Return-Path"))
         evidence = [Evidence(recipient=sender, reason="vacation", diagnostic=parts.text[:500])]
         return Report(kind="autoreply", outcomes=classified(evidence, rules), **common)
-    evidence = free_text_evidence(parts, original, failed_recipients(message))
+    evidence = free_text_evidence(parts, original, failed_recipients(message),
+                                  reason_first=reader is not None and reader.reason_before_address)
     if evidence:
         return Report(kind="nonstandard", outcomes=classified(evidence, rules, mta), **common)
     return Report(kind="unknown", outcomes=(), **common)
@@ -114,8 +117,8 @@ EXIM_SUBJECT_WORDS = ("Delivery", "Status", "Notification", "Mail", "delivery", 
                       "Message", "frozen", "Warning:", "message", "error(s)", "forwarding", "filtering")
 
 
-def mta_of(message: Message) -> str:
-    """The MTA that wrote a report, when its headers show it (a key of default_rules.MTA_READERS)."""
+def mta_of(message: Message, text: str) -> str:
+    """The MTA that wrote a report, when its headers or text show it (a key of default_rules.MTA_READERS)."""
     message_id = message.get("Message-ID", "") or ""
     if ".mail.ru" in header_text(message, "From"):
         return ""  # Mail.ru runs Exim but words its bounces its own way.
@@ -124,7 +127,21 @@ def mta_of(message: Message) -> str:
         message_id.startswith("<") and message_id.find("-") == 8 and message_id.find("@") == 18,
         any(word in header_text(message, "Subject") for word in EXIM_SUBJECT_WORDS),
     )
-    return "exim" if sum(exim_signs) >= 2 else ""
+    if sum(exim_signs) >= 2:
+        return "exim"
+    for name, reader in MTA_READERS.items():
+        if any(has_sign(message, text, header, words) for header, words in reader.signs):
+            return name
+    return ""
+
+
+def has_sign(message: Message, text: str, header: str, words: str) -> bool:
+    """Whether a header (or the report's text, "body") contains the words; empty words: is there at all."""
+    if header == "body":
+        return words in text.lower()
+    if not words:
+        return message.get(header) is not None
+    return any(words in str(value).lower() for value in message.get_all(header, []))
 
 
 class Parts:
@@ -354,12 +371,14 @@ def failed_recipients(message: Message) -> list[str]:
     return [a.lower() for a in ADDRESS.findall(header_text(message, "X-Failed-Recipients"))]
 
 
-def free_text_evidence(parts: Parts, original: dict[str, str], failed: list[str]) -> list[Evidence]:
+def free_text_evidence(parts: Parts, original: dict[str, str], failed: list[str],
+                       reason_first: bool = False) -> list[Evidence]:
+    """Recipients of a bounce without a DSN; `reason_first`: its reason is written above the address."""
     section = error_section(parts.text)
     transcript = transcript_evidence(section)
     if transcript:
         return transcript
-    recipients = recipient_lines(section)
+    recipients = recipient_lines(section, reason_first)
     if failed and sorted({a for a, _ in recipients}) != sorted(set(failed)):
         recipients = [(address, text_about(address, parts.text) or " ".join(section.split())) for address in failed]
     if recipients and all(address.endswith("@googlegroups.com") for address, _ in recipients):
@@ -370,7 +389,7 @@ def free_text_evidence(parts: Parts, original: dict[str, str], failed: list[str]
         recipients = [(address, " ".join(section.split()))] if address else []
     return [
         Evidence(recipient=address, diagnostic=diagnostic,
-                 command=command_in(diagnostic) or quoted_rcpt(address, diagnostic))
+                 command=command_in(diagnostic))
         for address, diagnostic in recipients
     ]
 
@@ -405,18 +424,34 @@ def transcript_evidence(section: str) -> list[Evidence]:
     return evidence
 
 
-def recipient_lines(section: str) -> list[tuple[str, str]]:
-    """(address, the text after it) for each line that names a failed recipient on its own."""
+RECIPIENT_LINE = re.compile(r"<?(" + ADDRESS.pattern + r")>?(?::\s+(\S.*))?")
+
+
+def recipient_lines(section: str, reason_first: bool = False) -> list[tuple[str, str]]:
+    """(address, its error text) for each line that names a failed recipient on its own.
+
+    A line may also be "address: error" (OpenSMTPD, Postfix). The error text is what follows the line
+    up to the next recipient, or with `reason_first` the lines above it since the previous one.
+    """
     lines = section.splitlines()
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, str, str]] = []
     for index, line in enumerate(lines):
-        stripped = line.strip().strip("<>:").strip()
-        if re.fullmatch(r"<?" + ADDRESS.pattern + r">?", stripped):
-            found.append((index, stripped.strip("<>").lower()))
+        match = RECIPIENT_LINE.fullmatch(line.strip().strip(":").strip())
+        if match:
+            found.append((index, match.group(1).lower(), match.group(2) or ""))
     texts: dict[str, str] = {}
-    for position, (index, address) in enumerate(found):
-        end = found[position + 1][0] if position + 1 < len(found) else len(lines)
-        body = " ".join(" ".join(lines[index + 1 : end]).split())
+    for position, (index, address, inline) in enumerate(found):
+        if reason_first:
+            start = found[position - 1][0] + 1 if position else 0
+            body = " ".join(" ".join(lines[start:index]).split())
+        else:
+            end = found[position + 1][0] if position + 1 < len(found) else len(lines)
+            following = lines[index + 1 : end]
+            if inline:
+                # An error on the address's own line goes on to the next blank line at most.
+                following = following[: next((n for n, line in enumerate(following) if not line.strip()),
+                                             len(following))]
+            body = " ".join(" ".join([inline, *following]).split())
         # An address that comes back (a wrapped error quoting it) continues its own text.
         texts[address] = f"{texts[address]} {address} {body}".strip() if address in texts else body
     return list(texts.items())
