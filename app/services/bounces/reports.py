@@ -173,6 +173,9 @@ class Parts:
             elif kind.startswith("text/") and not part.is_multipart():
                 if part.get_content_disposition() != "attachment" or not texts:
                     texts.append(decoded_text(part) if kind == "text/plain" else html_text(decoded_text(part)))
+            elif kind.startswith("multipart/") and not part.is_multipart():
+                # A multipart body without its boundary lines (old PMDF) is read as plain text.
+                texts.append(decoded_text(part))
         parts.text = "\n".join(texts)
         if not parts.original_headers:
             parts.original_headers = headers_after_marker(parts.text)
@@ -424,13 +427,13 @@ def transcript_evidence(section: str) -> list[Evidence]:
     return evidence
 
 
-RECIPIENT_LINE = re.compile(r"<?(" + ADDRESS.pattern + r")>?(?::\s+(\S.*))?")
+RECIPIENT_LINE = re.compile(r"[<\"]?(" + ADDRESS.pattern + r")[>\"]?(?::?\s+(\S.*))?")
 
 
 def recipient_lines(section: str, reason_first: bool = False) -> list[tuple[str, str]]:
     """(address, its error text) for each line that names a failed recipient on its own.
 
-    A line may also be "address: error" (OpenSMTPD, Postfix). The error text is what follows the line
+    A line may also be "address: error" (OpenSMTPD) or "address error" (Zoho). The error text is what follows the line
     up to the next recipient, or with `reason_first` the lines above it since the previous one.
     """
     lines = section.splitlines()
