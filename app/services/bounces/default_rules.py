@@ -1212,10 +1212,14 @@ class MtaReader:
     # False when its delivery-status part says less than its text (OpenSMTPD gives every failure 5.0.0
     # or 4.4.7 there): the text is read instead.
     reads_dsn: bool = True
-    # Lotus Notes writes the reason on the line above the failed address, not after it.
+    # Lotus Notes and MailMarshal write the reason above the failed address, not after it.
     reason_before_address: bool = False
     # An error quoting the recipient in angle brackets answered RCPT TO (Yahoo's relays write it so).
     quoted_recipient_is_rcpt: bool = False
+    # Its reports word one error for all recipients anywhere in the text (EZweb).
+    reads_whole_text: bool = False
+    # (header, lower-case value, reason): a header of the report that states the reason outright.
+    reason_of_header: tuple[tuple[str, str, str], ...] = ()
 
 
 # The facts are from Sisimai's lhost modules (which MTA writes what); reports.py recognises the MTA by
@@ -1265,6 +1269,23 @@ MTA_READERS: dict[str, MtaReader] = {
             ("userunknown", ("user not listed in public name & address book", "ディレクトリのリストにありません")),
             ("networkerror", ("message has exceeded maximum hop count",)),
         ),
+        reason_before_address=True,
+    ),
+    "ezweb": MtaReader(
+        name="ezweb",
+        signs=(("from", "postmaster@ezweb.ne.jp"), ("received", "(ezweb mail)")),
+        phrases=(
+            ("mailboxfull", ("the user(s) account is temporarily over quota",)),
+            ("suspend", ("the user(s) account is disabled.", "the user(s) account is temporarily limited.")),
+            ("expired", ("your message was not delivered within ",)),
+        ),
+        reads_whole_text=True,
+        # EZweb's own spam filter marks what it refused.
+        reason_of_header=(("x-spasign", "ng", "filtered"),),
+    ),
+    "mailmarshal": MtaReader(
+        name="mailmarshal",
+        signs=(("body", "the following recipients were affected:"),),
         reason_before_address=True,
     ),
     "interscanmss": MtaReader(

@@ -18,7 +18,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 
 from app.services.bounces.classifier import Evidence, classify
-from app.services.bounces.default_rules import MTA_READERS
+from app.services.bounces.default_rules import MTA_READERS, MtaReader
 from app.services.bounces.model import Outcome, Report, Rule
 from app.services.bounces.provider_reports import ses_report
 
@@ -85,8 +85,9 @@ def parse_report(raw: bytes, rules: Sequence[Rule] = ()) -> Report:
         sender = first_address(header_text(message, "From")) or first_address(header_text(message, "Return-Path"))
         evidence = [Evidence(recipient=sender, reason="vacation", diagnostic=parts.text[:500])]
         return Report(kind="autoreply", outcomes=classified(evidence, rules), **common)
-    evidence = free_text_evidence(parts, original, failed_recipients(message),
-                                  reason_first=reader is not None and reader.reason_before_address)
+    evidence = free_text_evidence(parts, original, failed_recipients(message), reader)
+    if evidence and reader is not None:
+        evidence = [replace(item, reason=item.reason or header_reason(message, reader)) for item in evidence]
     if evidence:
         return Report(kind="nonstandard", outcomes=classified(evidence, rules, mta), **common)
     return Report(kind="unknown", outcomes=(), **common)
@@ -374,14 +375,24 @@ def failed_recipients(message: Message) -> list[str]:
     return [a.lower() for a in ADDRESS.findall(header_text(message, "X-Failed-Recipients"))]
 
 
+def header_reason(message: Message, reader: MtaReader) -> str:
+    """The reason a header of the report states outright for the MTA that wrote it ("" when none)."""
+    for header, value, reason in reader.reason_of_header:
+        if header_text(message, header).strip().lower() == value:
+            return reason
+    return ""
+
+
 def free_text_evidence(parts: Parts, original: dict[str, str], failed: list[str],
-                       reason_first: bool = False) -> list[Evidence]:
-    """Recipients of a bounce without a DSN; `reason_first`: its reason is written above the address."""
+                       reader: MtaReader | None = None) -> list[Evidence]:
+    """Recipients of a bounce without a DSN, read the way the MTA that wrote it (if known) words them."""
     section = error_section(parts.text)
     transcript = transcript_evidence(section)
     if transcript:
         return transcript
-    recipients = recipient_lines(section, reason_first)
+    recipients = recipient_lines(section, reader is not None and reader.reason_before_address)
+    if reader is not None and reader.reads_whole_text:
+        recipients = [(address, " ".join(section.split())) for address, _ in recipients]
     if failed and sorted({a for a, _ in recipients}) != sorted(set(failed)):
         recipients = [(address, text_about(address, parts.text) or " ".join(section.split())) for address in failed]
     if recipients and all(address.endswith("@googlegroups.com") for address, _ in recipients):
