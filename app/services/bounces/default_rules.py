@@ -878,7 +878,6 @@ MTA_PHRASES: dict[str, tuple[str | tuple[str, str], ...]] = {
         'delivery to the following recipient has been delayed',
         'the recipient server did not accept our requests to connect',
         'delivery retry timeout exceeded',
-        'delivery failed ',
         'retry timeout exceeded',
         'no action is required on your part',
         'envelope expired',
@@ -1282,6 +1281,18 @@ MTA_READERS: dict[str, MtaReader] = {
         reads_whole_text=True,
         # EZweb's own spam filter marks what it refused.
         reason_of_header=(("x-spasign", "ng", "filtered"),),
+    ),
+    "imailserver": MtaReader(
+        name="imailserver",
+        signs=(("x-mailer", "<smtp32 v"),),
+        phrases=(
+            ("hostunknown", ("unknown host",)),
+            ("userunknown", ("unknown user", "invalid final delivery userid")),
+            ("mailboxfull", ("user mailbox exceeds allowed size",)),
+            ("virusdetected", ("requested action not taken: virus detected",)),
+            ("undefined", ("undeliverable to",)),
+            ("expired", ("delivery failed ",)),
+        ),
     ),
     "mailmarshal": MtaReader(
         name="mailmarshal",

@@ -367,7 +367,11 @@ def text_about(recipient: str, text: str) -> str:
     if position < 0:
         return ""
     tail = section[position + len(recipient):]
-    return " ".join(tail.split("\n\n")[0].split()) or " ".join(section.split())
+    paragraph = " ".join(tail.split("\n\n")[0].split())
+    if re.search(r"\w", paragraph):
+        return paragraph
+    # The address stands alone (Sendmail): its error is in the transcript that follows.
+    return " ".join(tail.split()) or " ".join(section.split())
 
 
 def failed_recipients(message: Message) -> list[str]:
