@@ -138,3 +138,22 @@ def test_an_old_sendmail_transcript_gives_each_recipient_its_own_answer() -> Non
     outcomes = parse_report(raw).outcomes
     assert [(o.recipient, o.category, o.status) for o in outcomes] == [
         ("jo@example.org", "hard", "5.0.911"), ("kim@gone.example", "hard", "5.0.912")]
+
+
+def test_an_opensmtpd_report_is_read_from_its_text_not_its_generic_delivery_status() -> None:
+    outcomes = report_of("opensmtpd-mixed.eml").outcomes
+    # Its delivery-status part only ever says 4.4.7 or 5.0.0; the text says what happened.
+    assert [(o.recipient, o.category, o.status) for o in outcomes] == [
+        ("carla@example.net", "soft", "5.0.947"), ("dan@example.net", "hard", "5.0.912")]
+
+
+def test_lotus_notes_writes_the_reason_above_the_address() -> None:
+    (outcome,) = report_of("notes-user-unknown.eml").outcomes
+    assert (outcome.recipient, outcome.category, outcome.status) == ("erin@notes.example.co.jp", "hard", "5.0.911")
+
+
+def test_a_report_whose_multipart_body_has_no_boundaries_is_still_read() -> None:
+    report = report_of("pmdf-no-boundaries.eml")
+    (outcome,) = report.outcomes
+    assert (report.kind, outcome.recipient, outcome.category, outcome.status) == (
+        "dsn", "fred@example.org", "hard", "5.1.1")
