@@ -14,7 +14,7 @@ as soon as the workspace is known.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from redis.asyncio import Redis
 
@@ -22,7 +22,7 @@ from app.logs import get_logger
 from app.piccolo_conf import DB
 from app.services import statements
 from app.services.bounces import actions, matching, thresholds
-from app.services.bounces.model import UNKNOWN, Outcome, Report, Rule
+from app.services.bounces.model import UNKNOWN, FeedbackSettings, Outcome, Report, Rule
 from app.services.bounces.provider_reports import PROVIDERS, provider_report
 from app.services.bounces.reports import parse_report
 
@@ -44,6 +44,24 @@ class Processed:
     report_id: int
     workspace_id: int | None
     applied: actions.Applied
+
+
+@dataclass
+class Known:
+    """Each workspace's rules and thresholds, read once per batch of reports: a change applies to the next."""
+
+    rules: dict[int, list[Rule]] = field(default_factory=dict)
+    settings: dict[int, FeedbackSettings] = field(default_factory=dict)
+
+    async def rules_of(self, workspace_id: int) -> list[Rule]:
+        if workspace_id not in self.rules:
+            self.rules[workspace_id] = await workspace_rules(workspace_id)
+        return self.rules[workspace_id]
+
+    async def settings_of(self, workspace_id: int) -> FeedbackSettings:
+        if workspace_id not in self.settings:
+            self.settings[workspace_id] = await thresholds.feedback_settings(workspace_id)
+        return self.settings[workspace_id]
 
 
 async def workspace_rules(workspace_id: int) -> list[Rule]:
@@ -75,33 +93,33 @@ def _workspace_of(given: int | None, matches: Sequence[matching.DeliveryMatch | 
     return next((match.workspace_id for match in matches if match is not None), None)
 
 
-async def _processed(row: dict) -> Processed:
+async def _processed(row: dict, known: Known) -> Processed:
     """Read, match and act on one claimed report (inside its transaction)."""
     given = row["workspace_id"]
-    rules = await workspace_rules(given) if given is not None else []
+    rules = await known.rules_of(given) if given is not None else []
     report = read_report(row["format"], bytes(row["raw"]), rules)
     matches = await _matches(given, report)
     workspace_id = _workspace_of(given, matches)
     if workspace_id is None:
         await statements.run("bounces.finish-report", row["id"], None, "Names no delivery of any workspace")
         return Processed(row["id"], None, actions.Applied([], []))
-    if given is None and (rules := await workspace_rules(workspace_id)):
+    if given is None and (rules := await known.rules_of(workspace_id)):
         report = read_report(row["format"], bytes(row["raw"]), rules)
     items = [actions.Feedback(outcome, match if match and match.workspace_id == workspace_id else None,
                               row["id"], position)
              for position, (outcome, match) in enumerate(zip(report.outcomes, matches, strict=True))]
-    applied = await actions.apply(workspace_id, items, await thresholds.feedback_settings(workspace_id))
+    applied = await actions.apply(workspace_id, items, await known.settings_of(workspace_id))
     await statements.run("bounces.finish-report", row["id"], workspace_id, "")
     return Processed(row["id"], workspace_id, applied)
 
 
-async def process_report(report_id: int) -> Processed | None:
+async def process_report(report_id: int, known: Known | None = None) -> Processed | None:
     """Process one report in its own transaction; None when it is already processed or being processed."""
     async with DB.transaction():
         rows = await statements.run("bounces.claim-report", report_id)
         if not rows:
             return None
-        return await _processed(rows[0])
+        return await _processed(rows[0], known or Known())
 
 
 async def _failed(report_id: int, error: Exception) -> None:
@@ -110,23 +128,34 @@ async def _failed(report_id: int, error: Exception) -> None:
 
 
 async def process_reports(redis: Redis, report_ids: Sequence[int]) -> list[Processed]:
-    """Process each report; one that fails is recorded and left to the sweep, the others go on."""
-    done = []
+    """Process each report; one that fails is recorded and left to the sweep, the others go on. What follows
+    the commits (opt-outs announced, rates judged, AIMD fed) is done once per workspace for the whole batch."""
+    done, known = [], Known()
     for report_id in report_ids:
         try:
-            processed = await process_report(report_id)
+            processed = await process_report(report_id, known)
         except Exception as error:
             # Whatever one report does to the parser, the others still get processed; when the database
             # itself fails, recording the error fails too and the task is retried.
             await _failed(report_id, error)
             continue
-        if processed is None:
-            continue
-        if processed.workspace_id is not None:
-            await actions.after_commit(redis, processed.workspace_id, processed.applied)
-            await actions.feed_blocks(redis, processed.applied)
-        done.append(processed)
+        if processed is not None:
+            done.append(processed)
+    for workspace_id, applied in _by_workspace(done).items():
+        await actions.after_commit(redis, workspace_id, applied)
+        await actions.feed_blocks(redis, applied)
     return done
+
+
+def _by_workspace(done: Sequence[Processed]) -> dict[int, actions.Applied]:
+    merged: dict[int, actions.Applied] = {}
+    for processed in done:
+        if processed.workspace_id is None:
+            continue
+        before = merged.get(processed.workspace_id, actions.Applied([], []))
+        merged[processed.workspace_id] = actions.Applied(before.counts + processed.applied.counts,
+                                                         before.opted_out + processed.applied.opted_out)
+    return merged
 
 
 async def sweep(redis: Redis) -> list[Processed]:
