@@ -193,11 +193,12 @@ async def lag_seconds(redis) -> float:
 
 
 async def aggregate_while(redis, stop: asyncio.Event, lags: list[float]) -> None:
-    from app.services.tracking.aggregator import consumer_name, drain_once, trim
+    """The aggregator actor's loop, in runs of a second, until `stop` and the stream is empty."""
+    from app.services.tracking.aggregator import aggregate_for
     from app.services.tracking.tokens import tracking_keys
     from app.settings import get_settings
 
-    keys, consumer = tracking_keys(get_settings()), consumer_name()
+    settings = get_settings()
 
     async def sample() -> None:
         while not stop.is_set():
@@ -205,12 +206,12 @@ async def aggregate_while(redis, stop: asyncio.Event, lags: list[float]) -> None
             await asyncio.sleep(0.2)
 
     sampler = asyncio.create_task(sample())
-    while True:
-        drained = await drain_once(redis, keys, consumer, batch_size=2000, block_ms=100, reclaim_after_ms=60_000)
-        if stop.is_set() and not drained.read:
-            break
+    while not stop.is_set():
+        await aggregate_for(redis, tracking_keys(settings), 1.0, batch_size=settings.tracking.batch_size,
+                            reclaim_after_ms=60_000, block_ms=100)
+    await aggregate_for(redis, tracking_keys(settings), 3600, batch_size=settings.tracking.batch_size,
+                        reclaim_after_ms=60_000, block_ms=0, until_empty=True)
     await sampler
-    await trim(redis)
 
 
 async def drain_backlog(redis) -> int:
