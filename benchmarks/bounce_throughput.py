@@ -6,7 +6,7 @@ collectors do, and times until every report is processed:
 
     .venv/bin/python benchmarks/bounce_throughput.py [--quick] [--reports N]
 
-`bounces_per_s(reports)` is what benchmarks/bounces.py calls for its `bounces_per_s` line.
+`throughput(reports)` is what benchmarks/bounces.py calls for its `bounces_per_s` line.
 Uses DATABASE_URL / REDIS_URL when set, else embedded servers under .data/bench.
 """
 
@@ -120,13 +120,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 reports instead of 5,000")
     parser.add_argument("--reports", type=int, default=None)
     options = parser.parse_args()
+    rate = throughput(options.reports or (1000 if options.quick else 5000))
+    print(f"bounces_per_s: {rate:.0f} reports/s", flush=True)
+
+
+def throughput(reports: int) -> float:
+    """`bounces_per_s` on the embedded servers under .data/bench unless DATABASE_URL is set."""
     if not os.environ.get("DATABASE_URL"):
         from app.embedded import ensure_services
 
         ensure_services(BENCH, 54339, 63809)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    rate = asyncio.run(bounces_per_s(options.reports or (1000 if options.quick else 5000)))
-    print(f"bounces_per_s: {rate:.0f} reports/s", flush=True)
+    return asyncio.run(bounces_per_s(reports))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Bounce classification measured against the labelled corpus.
 
 Prints the share of `expected.tsv` rows whose category AND status the parser and classifier get
-right (a row labelled `hard|block` accepts either category), and the number of rows:
+right (a row labelled `hard|block` accepts either category), the number of rows, and reports processed
+per second through the queue with real workers (benchmarks/bounce_throughput.py):
 
     .venv/bin/python benchmarks/bounces.py [--quick] [--corpus DIR] [--show-misses]
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from app.services.bounces.model import Outcome
 from app.services.bounces.reports import parse_report
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "bounces"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "bounces" / "corpus"
 QUICK_FILES = 120
 
 
@@ -86,7 +87,10 @@ def main() -> None:
     if args.show_misses:
         print_misses(verdicts)
     print(f"classifier_accuracy: {classifier_accuracy(verdicts):.3f} ratio")
-    print(f"corpus_size: {len(rows)} rows")
+    print(f"corpus_size: {len(rows)} rows", flush=True)
+    from bounce_throughput import throughput
+
+    print(f"bounces_per_s: {throughput(1000 if args.quick else 5000):.0f} reports/s")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from app.services.bounces.model import (
     Outcome,
 )
 from app.services.suppression.entries import Entry, add_entries
-from app.services.suppression.lists import blacklist
+from app.services.suppression.lists import blacklist_id
 from app.services.throttling import pauses
 from app.services.throttling.adaptive import AimdPolicy, Outcomes, record_outcomes
 
@@ -118,8 +118,7 @@ async def _suppressed(workspace_id: int, feedback: Feedback, to_status: str, fro
     """Mark every subscription of the address and blacklist it; the (list, address) rows taken away."""
     rows = await statements.run("bounces.mark-subscribers", workspace_id, feedback.email, from_statuses,
                                 to_status, reason)
-    listed = await blacklist(workspace_id)
-    await add_entries(workspace_id, listed["id"], [Entry("email", feedback.email)], reason)
+    await add_entries(workspace_id, await blacklist_id(workspace_id), [Entry("email", feedback.email)], reason)
     return [(row["list_id"], feedback.email) for row in rows]
 
 

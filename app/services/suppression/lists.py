@@ -26,6 +26,18 @@ async def blacklist(workspace_id: int) -> dict:
     ).first()
 
 
+# Blacklists are made once and never deleted (only their workspace is): their ids are remembered.
+_blacklist_ids: dict[int, int] = {}
+
+
+async def blacklist_id(workspace_id: int) -> int:
+    """The id of the workspace's blacklist, for paths that add to it many times a second (bounces)."""
+    found = _blacklist_ids.get(workspace_id)
+    if found is None:
+        found = _blacklist_ids[workspace_id] = (await blacklist(workspace_id))["id"]
+    return found
+
+
 async def all_lists(workspace_id: int) -> list[dict]:
     """Every suppression list of the workspace, the blacklist first, then by name."""
     await blacklist(workspace_id)
