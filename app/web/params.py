@@ -27,7 +27,7 @@ INTEGER = (-(2**31), 2**31 - 1)
 BIGINT = (-(2**63), 2**63 - 1)
 # Parameters that carry ids of bigserial tables (subscribers, suppression entries, captured messages) or
 # cursors over them (the audit log and inbox go back `before` an id); every other id is a serial integer.
-BIGINT_PARAMETERS = frozenset({"subscriber_id", "entry_id", "message_id", "before", "after"})
+BIGINT_PARAMETERS = frozenset({"subscriber_id", "entry_id", "message_id", "bounce_id", "report_id", "before", "after"})
 NUL = "\x00"
 
 
