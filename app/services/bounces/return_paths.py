@@ -20,6 +20,7 @@ import hmac
 import re
 from functools import cache
 
+from app.services.tracking.tokens import pack_varints, unpack_varints
 from app.settings import Settings, get_settings
 
 PREFIX = "bounces"
@@ -42,34 +43,8 @@ def _tag(key: bytes, payload: bytes) -> bytes:
     return hashlib.blake2b(payload, key=key, person=_PURPOSE, digest_size=_TAG_BYTES).digest()
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _two_varints(data: bytes) -> tuple[int, int] | None:
-    values: list[int] = []
-    value = shift = 0
-    for byte in data:
-        value |= (byte & 0x7F) << shift
-        if byte & 0x80:
-            shift += 7
-            if shift > 63:
-                return None
-            continue
-        values.append(value)
-        value = shift = 0
-    return (values[0], values[1]) if len(values) == 2 and not shift else None
-
-
 def return_path_token(settings: Settings, workspace_id: int, delivery_id: int) -> str:
-    if workspace_id < 0 or delivery_id < 0:
-        raise ValueError("ids in a return path are never negative")
-    payload = _varint(workspace_id) + _varint(delivery_id)
+    payload = pack_varints((workspace_id, delivery_id))
     raw = payload + _tag(_settings_keys(settings)[0], payload)
     return base64.b32encode(raw).rstrip(b"=").decode("ascii").lower()
 
@@ -100,11 +75,12 @@ def delivery_from_token(token: str, settings: Settings | None = None) -> tuple[i
     if raw is None or len(raw) <= _TAG_BYTES:
         return None
     payload, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
-    ids = _two_varints(payload)
+    ids = unpack_varints(payload, 2)
     keys = _settings_keys(settings or get_settings())
     if ids is None or not any(hmac.compare_digest(_tag(key, payload), tag) for key in keys):
         return None
-    return ids
+    workspace_id, delivery_id = ids
+    return workspace_id, delivery_id
 
 
 def delivery_from_address(address: str, settings: Settings | None = None) -> tuple[int, int] | None:

@@ -57,7 +57,8 @@ def _tag(key: bytes, purpose: bytes, data: bytes) -> bytes:
     return hashlib.blake2b(data, key=key, person=purpose, digest_size=TAG_BYTES).digest()
 
 
-def _varints(values: tuple[int, ...]) -> bytes:
+def pack_varints(values: tuple[int, ...]) -> bytes:
+    """Non-negative integers as LEB128 varints: small ids take a byte or two."""
     out = bytearray()
     for value in values:
         if value < 0:
@@ -69,8 +70,8 @@ def _varints(values: tuple[int, ...]) -> bytes:
     return bytes(out)
 
 
-def _read_varints(data: bytes) -> tuple[int, ...] | None:
-    """Exactly `_FIELDS` varints filling `data`, or None."""
+def unpack_varints(data: bytes, count: int) -> tuple[int, ...] | None:
+    """Exactly `count` varints filling `data`, or None."""
     values: list[int] = []
     value = shift = 0
     for byte in data:
@@ -82,7 +83,7 @@ def _read_varints(data: bytes) -> tuple[int, ...] | None:
             continue
         values.append(value)
         value = shift = 0
-    return tuple(values) if len(values) == _FIELDS and not shift else None
+    return tuple(values) if len(values) == count and not shift else None
 
 
 def _encode(raw: bytes) -> str:
@@ -102,7 +103,7 @@ def _decode(text: str) -> bytes | None:
 
 
 def delivery_token(keys: TrackingKeys, ref: DeliveryRef) -> str:
-    payload = _varints((ref.workspace_id, ref.campaign_id, ref.version, ref.variant, ref.delivery_id))
+    payload = pack_varints((ref.workspace_id, ref.campaign_id, ref.version, ref.variant, ref.delivery_id))
     return _encode(payload + _tag(keys.keys[0], DELIVERY, payload))
 
 
@@ -116,7 +117,7 @@ def delivery_ref(keys: TrackingKeys, token: str) -> DeliveryRef | None:
     if raw is None or len(raw) <= TAG_BYTES:
         return None
     payload, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
-    values = _read_varints(payload)
+    values = unpack_varints(payload, _FIELDS)
     if values is None or not _verified(keys, DELIVERY, payload, tag):
         return None
     return DeliveryRef(*values)
