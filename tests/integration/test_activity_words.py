@@ -27,12 +27,16 @@ async def test_entries_name_their_targets_as_they_are_called_now():
     await audit.record(redis, workspace["id"], ANA, "list.deleted", "list", 999, {"name": "Old leads"})
     await audit.record(redis, workspace["id"], ANA, "campaign.paused", "campaign", theirs["id"])
     await audit.record(redis, workspace["id"], ANA, "import.finished", "import", 77)
+    await audit.record(redis, workspace["id"], ANA, "bounce_mailbox.deleted", "bounce_mailbox", 5, {"name": "FBL"})
+    await audit.record(redis, workspace["id"], ANA, "bounces.reclassified", "bounce", 41, {"category": "hard"})
     await Campaign.update({Campaign.name: "Spring sale (final)"}).where(Campaign.id == draft["id"])
 
     entries = await activity_feed.recent(workspace["id"])
     said = [(entry["sentence"], entry["link"]) for entry in entries]
 
     assert said == [
+        ("ana@example.com reclassified bounce “#41” as hard", ""),
+        ("ana@example.com removed bounce mailbox “FBL”", ""),
         ("ana@example.com finished import “#77”", ""),
         (f"ana@example.com paused campaign “#{theirs['id']}”", ""),
         ("ana@example.com deleted list “Old leads”", ""),
