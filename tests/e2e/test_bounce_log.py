@@ -33,7 +33,7 @@ async def test_the_log_shows_a_processed_bounce_and_an_unknown_one_is_reclassifi
     user = await make_user(workspace, "admin")
     await sign_in(page, user["email"])
     await page.goto("/mailing/bounces")
-    await expect(page.get_by_test_id("bounce-log-empty")).to_contain_text("Mailboxes")
+    await expect(page.get_by_test_id("empty-state")).to_contain_text("Mailboxes")
 
     await sent_delivery(workspace, "ann@example.org")
     bob = await sent_delivery(workspace, "bob@example.org")

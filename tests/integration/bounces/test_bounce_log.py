@@ -34,7 +34,7 @@ async def test_the_empty_log_says_how_to_connect_a_mailbox_or_webhook(client):
     await signed_in_client(client)
     page = await client.get("/mailing/bounces")
     assert page.status_code == 200
-    assert 'data-testid="bounce-log-empty"' in page.text and "/mailing/bounces/mailboxes" in page.text
+    assert 'data-testid="empty-state"' in page.text and "/mailing/bounces/mailboxes" in page.text
 
 
 async def test_the_log_filters_by_category_and_email_and_pages_back(client, monkeypatch):

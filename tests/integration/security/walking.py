@@ -149,7 +149,18 @@ async def first_workspace() -> FirstWorkspace:
 
     csv = write(Path(mkdtemp()) / "zqimport.csv", "email\nzqimported@first.example\n")
     imported = await upload(workspace["id"], mailing_list["id"], csv)
+    from app.services.bounces.mailboxes import create_mailbox
+    from app.services.sqlparams import fetch_positional
+
+    mailbox = await create_mailbox(workspace["id"], {
+        "name": _marked("Mailbox"), "kind": "bounce", "protocol": "imap", "host": "imap.zq.example", "port": "143",
+        "security": "none", "username": "zquser", "password": "zq-secret", "folder": "INBOX", "after": "delete",
+        "move_to": "", "poll_seconds": "60", "enabled": "on"})
+    [bounce] = await fetch_positional(
+        "INSERT INTO bounces (workspace_id, email, category, diagnostic) VALUES ($1, $2, 'unknown', $3) RETURNING id",
+        [workspace["id"], "zqbounced@first.example", _marked("Diagnostic")])
     ids = {
+        "mailbox_id": mailbox["id"], "bounce_id": bounce["id"],
         "list_id": mailing_list["id"], "field_id": field["id"], "subscriber_id": subscriber["id"],
         "segment_id": segment["id"], "entry_id": entry["id"], "template_id": template["id"],
         "domain_id": domain["id"], "server_id": server["id"], "group_id": group["id"], "rule_id": rule["id"],
@@ -158,7 +169,8 @@ async def first_workspace() -> FirstWorkspace:
         "suppression_list_id": suppression["id"], "campaign_id": campaign["id"],
     }
     secrets = [_marked(name) for name in ("Workspace", "List", "Field", "Segment", "Suppression", "Template",
-                                          "Subject", "Server", "Rule", "Plan", "Captured", "Campaign")]
+                                          "Subject", "Server", "Rule", "Plan", "Captured", "Campaign", "Mailbox",
+                                          "Diagnostic")]
     secrets += ["zqsubscriber@first.example", "zqsuppressed@first.example", "zqmember@first.example",
                 "zqowner@first.example", "zqinvitee@first.example", "zqdomain.example", "zqimport.csv"]
     return FirstWorkspace(workspace, owner, ids, secrets)
