@@ -285,6 +285,9 @@ def classify(evidence: Evidence, rules: Sequence[Rule] = ()) -> Outcome:
     else:
         reason, decided_by = default_reason(evidence, status, lowered)
         category = CATEGORY_OF_REASON.get(reason, UNKNOWN) if reason != "feedback" else "complaint"
+        if decided_by == "fallback" and not status:
+            # Nothing recognised and no status code: a person decides (the bounce log's Reclassify).
+            category = UNKNOWN
         if not status and reason not in ("feedback", "vacation"):
             status = inferred_status(reason, is_temporary(status, reply, text))
         if decided_by.startswith("rule:") or decided_by == "format":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.bounces.classifier import classify_reply
+from app.services.bounces.classifier import Evidence, classify, classify_reply
 from app.services.bounces.model import Rule
 from app.services.bounces.reports import parse_report
 
@@ -157,3 +157,10 @@ def test_a_report_whose_multipart_body_has_no_boundaries_is_still_read() -> None
     (outcome,) = report.outcomes
     assert (report.kind, outcome.recipient, outcome.category, outcome.status) == (
         "dsn", "fred@example.org", "hard", "5.1.1")
+
+
+def test_a_diagnostic_nothing_recognises_without_a_status_is_kept_for_review() -> None:
+    outcome = classify(Evidence(recipient="alan@example.org", diagnostic="the frobnicator declined it (code XQ-17)"))
+    assert (outcome.category, outcome.rule) == ("unknown", "fallback")
+    stated = classify(Evidence(recipient="alan@example.org", status="5.1.1", diagnostic="the frobnicator declined it"))
+    assert stated.category == "hard"
