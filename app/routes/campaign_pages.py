@@ -23,6 +23,7 @@ from app.services.campaigns.drafts import PAGE_SIZE
 from app.services.campaigns.pace import PaceMeter, pace, percent_done
 from app.services.campaigns.reports import LOG_PAGE, engagement
 from app.services.segments import list_segments
+from app.services.throttling import pauses
 from app.services.tracking.conversions import campaign_conversions
 from app.services.tracking.recipients import one_click_problem
 from app.settings import get_settings
@@ -208,6 +209,7 @@ async def engagement_context(redis: Redis, campaign: Mapping[str, Any], links: l
         conversions = await latest_conversions(workspace_id, campaign_id)
     return {"campaign": campaign, "engagement": await engagement(redis, campaign, delivered),
             "feedback": await rates.campaign_rates(workspace_id, campaign_id),
+            "campaign_judged_from": pauses.MIN_SENT_FOR_HARD,
             "click_map": links if links is not None else await click_map(workspace_id, campaign_id),
             "conversions": conversions, "older": older_than_shown(conversions)}
 

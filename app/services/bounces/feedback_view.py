@@ -28,6 +28,9 @@ class FeedbackView:
     by_group: list[RatesRow]
     pauses: list[dict]
     decisions: list[dict]
+    # Below these, one report would be a rate above any threshold: nothing is decided yet.
+    judged_from: int = pauses.MIN_SENT_FOR_COMPLAINTS
+    campaign_judged_from: int = pauses.MIN_SENT_FOR_HARD
 
 
 def _sum(many: Iterable[Rates]) -> Rates:

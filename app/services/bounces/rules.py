@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from app.piccolo_conf import DB
-from app.services.bounces.default_rules import DEFAULT_RULES
+from app.services.bounces.default_rules import DEFAULT_RULES, MTA_RULES
 from app.services.bounces.model import CATEGORIES, Rule
 from app.services.forms import FormError
 from app.services.sqlparams import fetch_positional
@@ -148,6 +149,13 @@ async def delete_rule(workspace_id: int, rule_id: int) -> dict:
     return found
 
 
-def built_in_rules() -> tuple[Rule, ...]:
+@dataclass(frozen=True)
+class BuiltInRule:
+    rule: Rule
+    # Whether it holds the wording of particular mail servers (tried first) or wording any server uses.
+    specific: bool
+
+
+def built_in_rules() -> list[BuiltInRule]:
     """The rules every workspace has after its own, in the order they are tried; read-only."""
-    return DEFAULT_RULES
+    return [BuiltInRule(rule, position < len(MTA_RULES)) for position, rule in enumerate(DEFAULT_RULES)]

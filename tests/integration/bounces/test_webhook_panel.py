@@ -24,6 +24,8 @@ async def test_an_admin_sees_the_sparkpost_url_and_the_credentials_that_sign_its
     assert response.status_code == 200
     assert f"/webhooks/sparkpost/{token}" in response.text
     assert webhooks.sparkpost_password(get_settings(), token) in response.text
+    # The tests' BASE_URL is http://: no provider posts there, and the card says so.
+    assert 'data-testid="webhook-http-warning"' in response.text
 
 
 async def test_the_webhook_card_is_for_admins_only(client) -> None:
