@@ -11,6 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.db.campaigns import Delivery
+from app.services import statements
 from app.services.campaigns import counters
 from app.services.campaigns.drafts import get_campaign
 from app.services.tenancy import owned_by
@@ -94,6 +95,14 @@ async def delivery_log(workspace_id: int, campaign_id: int, email: str = "", sta
 
     wanted = email.strip().lower()
     if not wanted:
-        return await page()
+        return await _with_bounces(workspace_id, await page())
     found = await page(Delivery.email == wanted) if "@" in wanted.strip("@") else []
-    return found or await page(Delivery.email.like(f"%{_escaped(wanted)}%"))
+    return await _with_bounces(workspace_id, found or await page(Delivery.email.like(f"%{_escaped(wanted)}%")))
+
+
+async def _with_bounces(workspace_id: int, rows: list[dict]) -> list[dict]:
+    """Each delivery with the category of the latest bounce or complaint about it (`bounce`, None if none):
+    a message the server accepted may still bounce days later."""
+    found = {row["delivery_id"]: row["category"] for row in await statements.run(
+        "bounces.of-deliveries", workspace_id, [row["id"] for row in rows])} if rows else {}
+    return [{**row, "bounce": found.get(row["id"])} for row in rows]

@@ -72,3 +72,10 @@ FROM deliveries WHERE workspace_id = $1::int AND id = ANY($2::bigint[]);
 -- name: reclassify
 UPDATE bounces SET category = $3::text, rule = $4::text, action_taken = $5::text
 WHERE workspace_id = $1::int AND id = $2::bigint;
+
+-- name: of-deliveries
+-- $1 workspace, $2 delivery ids: the latest bounce or complaint about each (for the campaign's send log).
+SELECT DISTINCT ON (delivery_id) delivery_id, category FROM bounces
+WHERE workspace_id = $1::integer AND delivery_id = ANY($2::bigint[])
+  AND category IN ('hard', 'soft', 'block', 'complaint')
+ORDER BY delivery_id, id DESC

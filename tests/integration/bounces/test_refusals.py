@@ -12,7 +12,7 @@ from app.redis_client import get_redis
 from app.services import campaigns
 from app.services.sqlparams import fetch_positional
 from app.services.throttling.adaptive import AimdPolicy, Outcomes, window_outcomes
-from tests.factories import make_list, make_subscribers, make_workspace
+from tests.factories import login, make_list, make_subscribers, make_user, make_workspace
 from tests.integration.campaigns.helpers import PERSON, LocalQueue, ready_campaign, smtp_server
 from tests.integration.campaigns.recorder import RecordingHandler, RecordingServer
 
@@ -81,3 +81,13 @@ async def test_a_block_while_sending_slows_the_server_and_suppresses_nobody(adap
     assert (bounce["category"], bounce["delivery_id"]) == ("block", refused[0]["id"])
     assert set((await _statuses(workspace["id"])).values()) == {"confirmed"}
     assert (await _aimd(server["id"], refused[0]["domain_group"])).bounced == 1
+
+
+async def test_the_send_log_shows_what_became_of_a_message_that_bounced(adapters, client):
+    workspace, _, deliveries = await _refused_once(USER_UNKNOWN, adapters)
+    user = await make_user(workspace)
+    await login(client, user["email"])
+    refused = next(row for row in deliveries if row["status"] == "failed")
+    page = await client.get(f"/mailing/campaigns/{refused['campaign_id']}/log")
+    assert page.status_code == 200
+    assert page.text.count('data-testid="log-bounce"') == 1 and "then hard" in page.text
