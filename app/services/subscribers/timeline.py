@@ -26,7 +26,7 @@ SENT, EVENT = 0, 1  # the rank of a send and of an event: at one instant, the ev
 ROBOT_KINDS = ("machine_open", "bot_click")
 WORDS = {"sent": "Sent", "open": "Opened", "click": "Clicked a link in", "machine_open": "Opened by a machine",
          "bot_click": "A robot fetched a link in", "web_view": "Read in a browser", "unsubscribe": "Unsubscribed",
-         "conversion": "Converted", "bounce": "Bounced", "complaint": "Marked as spam"}
+         "conversion": "Converted", "bounce": "A bounce came back for", "complaint": "Marked as spam"}
 BOUNCE_KINDS = {"hard": "hard bounce", "soft": "soft bounce", "block": "blocked by the receiving server",
                 "unknown": "unrecognised bounce"}
 UNSUBSCRIBE_SCOPES = {"list": "from this list", "all": "from every list", "preferences": "in the preference centre"}

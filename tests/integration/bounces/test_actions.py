@@ -66,5 +66,5 @@ async def test_the_subscriber_timeline_says_what_bounced_in_words():
     await actions.record_answers(workspace["id"], [(delivery["id"], classify_reply(550, "5.1.1 User unknown"))])
     page = await timeline(workspace["id"], delivery["subscriber_id"])
     [entry] = [entry for entry in page.entries if entry.kind == "bounce"]
-    assert entry.words == "Bounced" and entry.detail.startswith("hard bounce: 5.1.1")
+    assert entry.words == "A bounce came back for" and entry.detail.startswith("hard bounce: 5.1.1")
     assert "User unknown" in entry.detail and entry.campaign_id == delivery["campaign_id"]
