@@ -16,14 +16,15 @@ from aiosmtpd.smtp import Envelope, Session
 
 from app.db.campaigns import Delivery
 from app.db.inbox import CapturedMessage
-from app.services import campaigns
+from app.redis_client import get_redis
+from app.services import campaigns, opt_outs
 from app.services.campaigns.batches import NOT_MAILABLE
 from app.services.inbox import captured_message
 from app.services.sending import Adapters
 from app.services.subscriptions import unsubscribe_url
 from app.settings import get_settings
 from tests.factories import make_list, make_subscribers, make_workspace
-from tests.integration.campaigns.helpers import PERSON, LocalQueue, ready_campaign, smtp_server
+from tests.integration.campaigns.helpers import PERSON, LocalQueue, ready_campaign, smtp_server, wait_for
 from tests.integration.campaigns.recorder import RecordingHandler, RecordingServer
 
 HEADER_LINK = re.compile(r"<(https?://[^>]+/u/[^>]+)>")
@@ -105,6 +106,14 @@ async def test_a_person_who_opts_out_while_their_batch_is_being_sent_is_not_mail
 
         link = unsubscribe_url(get_settings(), workspace["id"], people[-1]["email"])
         answer = await client.post(urlsplit(link).path, data={"List-Unsubscribe": "One-Click"})
+        # The announcement travels through Redis pub/sub: the held message goes on once the sending
+        # process has heard it (a message already on the wire in that moment would still go).
+        watch = await opt_outs.watch(get_redis)
+
+        async def heard() -> bool:
+            return watch.opted_out(workspace["id"], newsletter["id"], people[-1]["email"], 0.0)
+
+        await wait_for(heard, 10, what="the opt-out heard by the sending process")
         handler.go_on.set()
         await sending
 
