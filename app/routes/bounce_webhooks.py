@@ -2,7 +2,8 @@
 
 `POST /webhooks/<provider>/<token>` is public (no session, no CSRF token: NO_SESSION in app/main.py);
 the signed token and the provider's own signature stand in for both. It stores the events and queues
-their processing, then answers at once: 200 `{"accepted": n}`, else `{"error": message}`.
+their processing, then answers at once: 200 `{"accepted": n}`, else `{"error": {"code": ..., "message": ...}}`
+with a stable code (`malformed_body`, `unauthenticated`, `bad_signature`, `no_signing_key`, `no_such_webhook`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ PANEL = "mailing/delivery/partials/server_webhook_panel.html"
 
 
 def _refused(_: Request, exc: webhooks.WebhookRefused) -> Response:
-    return Response({"error": exc.message}, status_code=exc.status)
+    return Response({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status)
 
 
 class BounceWebhookController(Controller):

@@ -33,12 +33,16 @@ SPARKPOST_USER = "ignite"
 MAX_KEY_CHARS = 200
 
 
-class WebhookRefused(Exception):
-    """A post that is not a genuine provider event for this URL: the status and text to answer with."""
+# The stable code of each refusal, by status (one refusal has its own).
+REFUSAL_CODES = {400: "malformed_body", 401: "unauthenticated", 403: "bad_signature", 404: "no_such_webhook"}
 
-    def __init__(self, status: int, message: str) -> None:
+
+class WebhookRefused(Exception):
+    """A post that is not a genuine provider event for this URL: the status, code and text to answer with."""
+
+    def __init__(self, status: int, message: str, code: str = "") -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.code = status, message, code or REFUSAL_CODES[status]
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ async def _mailgun_events(target: Target, body: bytes) -> list[Incoming]:
         raise WebhookRefused(400, "Mailgun posts an object with `signature` and `event-data`.")
     key = await signing_key(target.workspace_id, target.server_id)
     if not key:
-        raise WebhookRefused(403, "Enter this server's Mailgun webhook signing key in Ignite first.")
+        raise WebhookRefused(403, "Enter this server's Mailgun webhook signing key in Ignite first.",
+                             "no_signing_key")
     signed = f"{signature.get('timestamp', '')}{signature.get('token', '')}".encode()
     expected = hmac.new(key.encode(), signed, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, str(signature.get("signature", ""))):

@@ -141,7 +141,8 @@ async def test_a_certificate_from_anywhere_but_sns_is_refused(client, signer: Si
     response = await client.post(_path(server), content=json.dumps(message))
 
     assert response.status_code == 403
-    assert "not on an SNS host" in response.json()["error"]
+    assert response.json()["error"]["code"] == "bad_signature"
+    assert "not on an SNS host" in response.json()["error"]["message"]
 
 
 @pytest.mark.usefixtures("sns_settings")
@@ -221,6 +222,7 @@ async def test_mailgun_posts_are_refused_until_its_signing_key_is_stored_and_the
     response = await client.post(_path(server), json=mailgun_post(MAILGUN_KEY, event))
 
     assert (before.status_code, forged.status_code) == (403, 403)
+    assert (before.json()["error"]["code"], forged.json()["error"]["code"]) == ("no_signing_key", "bad_signature")
     assert (response.status_code, response.json()) == (200, {"accepted": 1})
     [stored] = await _reports(workspace["id"])
     report = provider_report(stored["format"], bytes(stored["raw"]))
