@@ -23,8 +23,9 @@ from app.db.migrating import ensure_migrated
 from app.logs import configure_logging, get_logger
 from app.piccolo_conf import DB
 from app.redis_client import get_redis
+from app.routes import api_keys, transactional, webhook_endpoints
 from app.routes.activity import ActivityController
-from app.routes.api import ApiRootController
+from app.routes.api import API_CONTROLLERS
 from app.routes.auth import AuthController
 from app.routes.bounce_mailboxes import BounceMailboxController
 from app.routes.bounce_settings import BounceSettingsController
@@ -54,6 +55,7 @@ from app.services import statements
 from app.services.system_mail import warn_without_platform_sender
 from app.services.tracking.events import close_appender
 from app.settings import PROJECT_ROOT, get_settings
+from app.web.api_auth import api_middleware
 from app.web.auth import current_viewer, current_workspace_id
 from app.web.csrf import CsrfConfig, csrf_middleware
 from app.web.errors import EXCEPTION_HANDLERS
@@ -139,7 +141,10 @@ def create_app() -> Litestar:
             RoutingController,
             ActivityController,
             OpsController,
-            ApiRootController,
+            *API_CONTROLLERS,
+            *api_keys.CONTROLLERS,
+            *transactional.CONTROLLERS,
+            *webhook_endpoints.CONTROLLERS,
             TrackingController,
             PostbackController,
             BounceMailboxController,
@@ -159,7 +164,7 @@ def create_app() -> Litestar:
             "workspace_id": Provide(current_workspace_id, sync_to_thread=False),
             "redis": Provide(get_redis, sync_to_thread=False),
         },
-        middleware=[observability_middleware, security_headers_middleware, sessions.middleware,
+        middleware=[observability_middleware, security_headers_middleware, api_middleware, sessions.middleware,
                     csrf_middleware(CsrfConfig(settings.security.secret_key, NO_CSRF, settings.secure_cookies))],
         stores={"sessions": RedisStore(get_redis(), namespace="ignite:sessions")},
         template_config=template_config,

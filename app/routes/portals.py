@@ -49,11 +49,8 @@ PORTALS: dict[str, dict] = {
             Section("bounces", "Bounces", "Bounces and complaints from mailboxes, the inbound MX and ESP webhooks: "
                     "classified, acted on and logged."),
             Section("suppression", "Suppression", "The blacklist and suppression lists every send honours."),
-            Section("api-keys", "API keys", "Keys for the JSON API under /api/v1.",
-                    "API keys are not built yet, so the JSON API under /api/v1 refuses every call.",
-                    "Until then, subscribers arrive by CSV, XLSX or S3 import and through each list's hosted "
-                    "subscribe form.",
-                    (("Lists", "/mailing/lists"), ("API reference", "/api/v1/docs"))),
+            Section("transactional", "Transactional", "Receipts, password and other one-to-one mail sent through "
+                    "the API: a searchable log with each message's events."),
         ],
     },
     "analytics": {

@@ -46,6 +46,9 @@ JOBS: list[Job] = [
     Job("sweep-bounce-reports", "sweep_bounce_reports", "* * * * *"),
     # Every 30 s (each firing queues the half-minute tick too): bounce and FBL mailboxes that are due, polled.
     Job("poll-due-mailboxes", "poll_due_mailboxes", "* * * * *"),
+    # Every minute: transactional messages whose scheduled time has come; webhook deliveries due a retry.
+    Job("send-due-messages", "send_due_messages", "* * * * *"),
+    Job("retry-due-webhooks", "retry_due_webhooks", "* * * * *"),
 ]
 
 

@@ -29,6 +29,9 @@ MINIMUM_ROLE: dict[str, str] = {
     "sending.stop": "admin",
     # What counts as a person and what brings revenue back: robot rules, the postback key, offer sub-ids.
     "tracking.manage": "admin",
+    # Keys to the JSON API, and where the workspace's events are posted: each reaches all of its data.
+    "api_keys.manage": "admin",
+    "webhooks.manage": "admin",
     # Members, roles and invitations.
     "team.manage": "admin",
     # Who did what, with their addresses.

@@ -1,0 +1,1 @@
+"""API keys: a hash of each key, its scopes, expiry, allowed addresses and last use."""

@@ -1,0 +1,1 @@
+"""Transactional messages sent through the API, one row per recipient beside its delivery."""
