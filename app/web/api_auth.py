@@ -9,13 +9,16 @@ answer, 429 with Retry-After, and the `Idempotency-Key` of POSTs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Controller, Request
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp
+from msgspec import Struct
 
 ADMIN = "admin"
 
@@ -53,3 +56,31 @@ class ApiController(Controller):
 
 def api_middleware(app: ASGIApp) -> ASGIApp:
     return app
+
+
+class ErrorDetail(Struct):
+    code: str
+    message: str
+    request_id: str = ""
+    fields: dict[str, Any] | None = None
+
+
+class ErrorBody(Struct):
+    error: ErrorDetail
+
+
+_ERROR_MEANINGS = {
+    400: "The request was not understood: a malformed body, parameter or cursor.",
+    401: "No key, an unknown, expired or revoked key, or a key used from an address it does not allow.",
+    403: "The key lacks the scope this endpoint needs (`insufficient_scope`).",
+    404: "No such thing in this key's workspace.",
+    409: "A conflict: the Idempotency-Key was used with another body, or the thing changed meanwhile.",
+    422: "Refused input: `fields` names each field and what is wrong with it.",
+    429: "Over the key's rate limit: wait for Retry-After seconds.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI descriptions of the errors an endpoint answers, beside the ones every endpoint may (401, 429)."""
+    return {status: ResponseSpec(ErrorBody, description=_ERROR_MEANINGS[status], generate_examples=False)
+            for status in sorted({401, 429, *statuses})}

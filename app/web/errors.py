@@ -53,6 +53,16 @@ TITLES = {
     503: "Temporarily unavailable",
 }
 
+class ApiError(HTTPException):
+    """A refusal of the JSON API with a stable code beside the message: `{"error": {"code", "message", "fields"}}`."""
+
+    def __init__(self, status_code: int, code: str, message: str, fields: Mapping[str, str] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail=message, status_code=status_code, headers=headers)
+        self.code = code
+        self.fields = dict(fields or {})
+
+
 GONE = "That no longer exists. Reload the page to see what is there now."
 # What a route leaves on request.state so that a FormError can re-render its form.
 FORM_PAGE = "form_page"
@@ -98,7 +108,10 @@ def error_response(request: Request, exc: Exception) -> Response:
     message = GONE if status == 404 and not isinstance(exc, HTTPException) else _message(exc, status)
     headers = dict(getattr(exc, "headers", None) or {})
     if wants_json(request):
-        body = {"error": {"code": CODES.get(status, "error"), "message": message, "request_id": request_id}}
+        code = exc.code if isinstance(exc, ApiError) else CODES.get(status, "error")
+        body = {"error": {"code": code, "message": message, "request_id": request_id}}
+        if isinstance(exc, ApiError) and exc.fields:
+            body["error"]["fields"] = exc.fields
         if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
             body["error"]["fields"] = exc.extra
         return Response(body, status_code=status, headers=headers or None)
@@ -179,4 +192,4 @@ def _to_sign_in(request: Request) -> Response:
 
 
 EXCEPTION_HANDLERS = {FormError: form_error_response, HTTPException: error_response, Exception: error_response}
-__all__ = ["EXCEPTION_HANDLERS", "FORM_PAGE", "FORM_WIDE", "FormContext", "error_response", "wants_json"]
+__all__ = ["EXCEPTION_HANDLERS", "FORM_PAGE", "FORM_WIDE", "ApiError", "FormContext", "error_response", "wants_json"]
