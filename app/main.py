@@ -172,7 +172,8 @@ def create_app() -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Ignite API",
             version="1.0.0",
-            description="The JSON API of Ignite. Authenticate with an API key as a Bearer token.",
+            # The developer's guide, with curl and Python examples, opens the docs page above the endpoints.
+            description=(TEMPLATES / "api" / "guide.md").read_text(),
             path="/api/v1/docs",
             render_plugins=[
                 SwaggerRenderPlugin(
