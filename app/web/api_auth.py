@@ -14,13 +14,18 @@ from typing import Any
 from litestar import Controller, Request
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp
 from msgspec import Struct
 
-ADMIN = "admin"
+from app.redis_client import get_redis
+from app.services import api_keys
+from app.services.api_keys import KeyRecord
+from app.web.auth import client_ip
+from app.web.errors import ApiError
+
+ADMIN = api_keys.ADMIN
 
 
 @dataclass(frozen=True)
@@ -37,11 +42,48 @@ class ApiCaller:
         return ADMIN in self.scopes or scope in self.scopes
 
 
+CALLER = "api_caller"
+# The scope of handlers any valid key may call (the API root).
+ANY = "any"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ignite"'}
+
+
+def bearer_secret(authorization: str) -> str:
+    scheme, _, secret = authorization.strip().partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""
+
+
+def caller_of(record: KeyRecord) -> ApiCaller:
+    return ApiCaller(key_id=record.id, workspace_id=record.workspace_id, sandbox=record.sandbox,
+                     scopes=record.scopes)
+
+
+async def authenticate(connection: ASGIConnection) -> ApiCaller:
+    """The caller of a request, from its `Authorization: Bearer` key; ApiError 401 with the reason otherwise."""
+    secret = bearer_secret(connection.headers.get("authorization", ""))
+    if not secret:
+        raise ApiError(401, "missing_key", "An API key is required: send it as 'Authorization: Bearer <key>'.",
+                       headers=CHALLENGE)
+    try:
+        record = await api_keys.authenticated(get_redis(), secret, client_ip(connection))
+    except api_keys.KeyRefused as refused:
+        raise ApiError(401, refused.code, refused.message, headers=CHALLENGE) from None
+    return caller_of(record)
+
+
 async def api_key_required(connection: ASGIConnection, route_handler: BaseRouteHandler) -> None:
-    raise NotAuthorizedException(
-        "An API key is required: send it as 'Authorization: Bearer <key>'.",
-        headers={"WWW-Authenticate": 'Bearer realm="ignite"'},
-    )
+    """Let the request through when its key (authenticated by `api_middleware`, or here) has the scope the
+    handler names."""
+    state = connection.scope.setdefault("state", {})
+    caller = state.get(CALLER)
+    if caller is None:
+        caller = state[CALLER] = await authenticate(connection)
+    scope = route_handler.opt.get("scope")
+    if scope == ANY:
+        return
+    if not scope or not caller.may(scope):
+        raise ApiError(403, "insufficient_scope", f"This key lacks the scope {scope!r} this endpoint needs.",
+                       {"scope": scope or "none named"})
 
 
 def current_caller(request: Request) -> ApiCaller:
