@@ -67,6 +67,8 @@ class Campaign(Table, tablename="campaigns"):
     ab_winner = SmallInt(null=True, default=None)
     ab_decided_at = Timestamptz(null=True, default=None)
     review = JSONB(default={})
+    # 'transactional': the workspace's stream of API messages (status 'stream'), hidden from campaign pages.
+    kind = Varchar(length=16, default="campaign")
     created_by = Integer(null=True, default=None)
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
@@ -124,5 +126,6 @@ class Delivery(Table, tablename="deliveries"):
     lease_until = Timestamptz(null=True, default=None)
     next_attempt_at = Timestamptz()
     sent_at = Timestamptz(null=True, default=None)
+    transactional = Boolean(default=False)
     created_at = Timestamptz()
     updated_at = Timestamptz()

@@ -56,7 +56,7 @@ SELECT d.server_id,
        count(*) AS month
 FROM campaigns c JOIN deliveries d ON d.campaign_id = c.id
 WHERE c.workspace_id = $1::integer AND d.workspace_id = $1::integer
-  AND (c.status IN ('sending', 'paused') OR c.finished_at > now() - interval '30 days')
+  AND (c.status IN ('sending', 'paused', 'stream') OR c.finished_at > now() - interval '30 days')
   AND d.status = 'sent' AND d.server_id IS NOT NULL AND d.sent_at > now() - interval '30 days'
 GROUP BY d.server_id
 """

@@ -57,7 +57,8 @@ async def get_campaign(workspace_id: int, campaign_id: object) -> dict:
         raise LookupError("campaign") from exc
     row = None
     if 0 < pk <= LARGEST_INTEGER:
-        row = await Campaign.select().where(owned_by(Campaign, workspace_id), Campaign.id == pk).output(
+        row = await Campaign.select().where(owned_by(Campaign, workspace_id), Campaign.id == pk,
+                                            Campaign.kind == "campaign").output(
             load_json=True).first()
     if row is None:
         raise LookupError("campaign")
@@ -66,7 +67,7 @@ async def get_campaign(workspace_id: int, campaign_id: object) -> dict:
 
 async def campaigns_page(workspace_id: int, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[dict]:
     """Newest first, keyset-paginated on id; figures come from the row (the counters), never from deliveries."""
-    query = Campaign.select().where(owned_by(Campaign, workspace_id))
+    query = Campaign.select().where(owned_by(Campaign, workspace_id), Campaign.kind == "campaign")
     if before_id is not None:
         query = query.where(Campaign.id < before_id)
     return await query.order_by(Campaign.id, ascending=False).limit(limit).output(load_json=True)
