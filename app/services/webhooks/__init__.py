@@ -1,15 +1,9 @@
-"""Outbound webhooks: events a workspace's endpoints hear about, queued for signed delivery."""
+"""Outbound webhooks: events a workspace's endpoints hear about, queued for signed delivery.
 
-from __future__ import annotations
+`publish`/`publish_many` (events.py) are what producers call; endpoints.py keeps the endpoints and the
+private-targets setting, delivery.py posts, retries and gives up, log.py shows and replays deliveries.
+"""
 
-from collections.abc import Sequence
+from app.services.webhooks.events import KINDS, PING, publish, publish_many, wake_with
 
-
-async def publish(workspace_id: int, kind: str, payload: dict) -> None:
-    """One event queued for every enabled endpoint of the workspace that listens to its kind."""
-    await publish_many(workspace_id, [(kind, payload)])
-
-
-async def publish_many(workspace_id: int, events: Sequence[tuple[str, dict]]) -> None:
-    """Several events of one workspace queued in one statement for the endpoints that listen to them."""
-    return None
+__all__ = ["KINDS", "PING", "publish", "publish_many", "wake_with"]

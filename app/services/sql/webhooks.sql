@@ -1,0 +1,58 @@
+-- name: listening-kinds
+SELECT DISTINCT unnest(events) AS kind FROM webhook_endpoints WHERE workspace_id = $1::int AND enabled
+
+-- name: queue-events
+-- $2 event ids, $3 kinds, $4 payloads (JSON text), in step: one row per event and endpoint hearing its kind.
+INSERT INTO webhook_deliveries (workspace_id, endpoint_id, event_id, kind, payload, next_attempt_at)
+SELECT $1::int, e.id, ev.event_id, ev.kind, ev.payload::jsonb, now()
+FROM unnest($2::uuid[], $3::text[], $4::text[]) AS ev(event_id, kind, payload)
+JOIN webhook_endpoints e ON e.workspace_id = $1::int AND e.enabled AND ev.kind = ANY(e.events)
+
+-- name: claim-due
+-- Up to $1 due deliveries of enabled endpoints, leased for $2 seconds; a worker that dies leaves them due again.
+WITH due AS (
+    SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
+    ORDER BY d.next_attempt_at
+    LIMIT $1::int
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE webhook_deliveries d SET leased_until = now() + make_interval(secs => $2::int)
+FROM due WHERE d.id = due.id
+RETURNING d.*
+
+-- name: record-attempts
+-- One row per attempt: $1 ids, $2 delivered?, $3 status codes (0: none), $4 errors, $5 excerpts, $6 retry delays
+-- in seconds (negative: no more attempts). Returns the endpoints with how their failures now stand.
+WITH outcome AS (
+    SELECT * FROM unnest($1::bigint[], $2::boolean[], $3::int[], $4::text[], $5::text[], $6::int[])
+        AS o(id, delivered, status_code, error, excerpt, retry_in)
+),
+written AS (
+    UPDATE webhook_deliveries d SET
+        attempts = d.attempts + 1, last_attempt_at = now(), leased_until = NULL,
+        last_status_code = NULLIF(o.status_code, 0), last_error = o.error, response_excerpt = o.excerpt,
+        status = CASE WHEN o.delivered THEN 'delivered' WHEN o.retry_in < 0 THEN 'failed' ELSE 'pending' END,
+        delivered_at = CASE WHEN o.delivered THEN now() END,
+        next_attempt_at = CASE WHEN NOT o.delivered AND o.retry_in >= 0
+                               THEN now() + make_interval(secs => o.retry_in) END
+    FROM outcome o WHERE d.id = o.id
+    RETURNING d.endpoint_id, d.kind, o.delivered, o.retry_in
+),
+streaks AS (
+    SELECT endpoint_id, bool_or(delivered) AS any_delivered, count(*) FILTER (WHERE NOT delivered) AS failed,
+           bool_or(NOT delivered AND retry_in < 0) AS exhausted
+    FROM written WHERE kind <> 'ping' GROUP BY endpoint_id
+)
+UPDATE webhook_endpoints e SET
+    failures = CASE WHEN s.any_delivered THEN 0 ELSE e.failures + s.failed END
+FROM streaks s WHERE e.id = s.endpoint_id
+RETURNING e.id, e.workspace_id, e.url, e.failures, s.exhausted
+
+-- name: private-allowed
+SELECT workspace_id FROM webhook_settings WHERE workspace_id = ANY($1::int[]) AND allow_private_targets
+
+-- name: disable
+UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2::text, updated_at = now()
+WHERE id = $1::int AND enabled
+RETURNING id

@@ -1,0 +1,155 @@
+"""Posting deliveries: signed, to the address checked at send time, retried with backoff, then given up.
+
+Each attempt POSTs the event's JSON with `X-Ignite-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`,
+`X-Ignite-Timestamp`, `X-Ignite-Event` and `X-Ignite-Delivery`; redirects are not followed (a 3xx is a
+failure: following one would let a public endpoint send us inside). A 2xx is delivered; anything else is
+tried again after 30 s, 2 min, 10 min, 1 h and 6 h, then the delivery fails, and an endpoint whose
+deliveries kept failing is disabled with a notice in the activity feed and the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from app.db.webhooks import WebhookEndpoint
+from app.services import audit, statements, vault
+from app.services.webhooks.events import WAKE_KEY, envelope, forget_listening
+from app.services.webhooks.targets import TargetRefused, target_of
+
+# Seconds to wait after the 1st, 2nd, … failed attempt; after the last one the delivery has failed.
+BACKOFF_SECONDS = (30, 120, 600, 3600, 6 * 3600)
+# Consecutive failed attempts after which an endpoint whose delivery gave up is disabled.
+DISABLE_AFTER = len(BACKOFF_SECONDS) + 1
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+CLAIM_SIZE = 100
+LEASE_SECONDS = 120
+AT_ONCE = 20
+EXCERPT = 500
+USER_AGENT = "Ignite-Webhooks/1"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery_id: int
+    delivered: bool
+    status_code: int = 0
+    error: str = ""
+    excerpt: str = ""
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """What a receiver recomputes to trust a delivery: HMAC-SHA256 of "<timestamp>.<body>" with the secret."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def signed_headers(secret: str, row: dict[str, Any], body: bytes, timestamp: int) -> dict[str, str]:
+    stamp = str(timestamp)
+    return {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Ignite-Timestamp": stamp,
+            "X-Ignite-Signature": f"v1={signature(secret, stamp, body)}", "X-Ignite-Event": row["kind"],
+            "X-Ignite-Delivery": str(row["id"])}
+
+
+def retry_in(attempts_before: int) -> int:
+    """Seconds until the next attempt after one more failure; -1 when that failure was the last allowed."""
+    return BACKOFF_SECONDS[attempts_before] if attempts_before < len(BACKOFF_SECONDS) else -1
+
+
+async def post(client: httpx.AsyncClient, endpoint: dict[str, Any], row: dict[str, Any],
+               allow_private: bool) -> Attempt:
+    """One attempt of one delivery; never raises for the receiver's failures."""
+    body = json.dumps(envelope(row), separators=(",", ":")).encode()
+    try:
+        target = await target_of(endpoint["url"], allow_private)
+        headers = {**signed_headers(vault.decrypt(endpoint["secret"]), row, body, int(time.time())),
+                   "Host": target.host_header}
+        extensions = {"sni_hostname": target.server_name} if target.server_name else {}
+        response = await client.post(target.url, content=body, headers=headers, extensions=extensions)
+    except TargetRefused as refused:
+        return Attempt(row["id"], False, error=str(refused))
+    except httpx.HTTPError as error:
+        return Attempt(row["id"], False, error=f"{type(error).__name__}: {error}"[:EXCERPT])
+    excerpt = response.text[:EXCERPT]
+    if 200 <= response.status_code < 300:
+        return Attempt(row["id"], True, response.status_code, excerpt=excerpt)
+    return Attempt(row["id"], False, response.status_code, f"The endpoint answered {response.status_code}.", excerpt)
+
+
+async def _endpoints(ids: set[int]) -> dict[int, dict[str, Any]]:
+    rows = await WebhookEndpoint.select().where(WebhookEndpoint.id.is_in(list(ids)))
+    return {row["id"]: row for row in rows}
+
+
+async def _private_allowed(workspace_ids: set[int]) -> set[int]:
+    rows = await statements.run("webhooks.private-allowed", list(workspace_ids))
+    return {row["workspace_id"] for row in rows}
+
+
+async def attempt_all(rows: list[dict[str, Any]]) -> list[Attempt]:
+    """One attempt of each claimed delivery, `AT_ONCE` at a time."""
+    endpoints = await _endpoints({row["endpoint_id"] for row in rows})
+    allowed = await _private_allowed({row["workspace_id"] for row in rows})
+    gate = asyncio.Semaphore(AT_ONCE)
+
+    async def one(client: httpx.AsyncClient, row: dict[str, Any]) -> Attempt:
+        async with gate:
+            return await post(client, endpoints[row["endpoint_id"]], row, row["workspace_id"] in allowed)
+
+    async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False) as client:
+        return list(await asyncio.gather(*(one(client, row) for row in rows)))
+
+
+async def record(rows: list[dict[str, Any]], attempts: list[Attempt]) -> list[dict[str, Any]]:
+    """The attempts written back; the endpoints that gave up a delivery after failing `DISABLE_AFTER` times."""
+    before = {row["id"]: row for row in rows}
+    delays = [-1 if before[a.delivery_id]["kind"] == "ping" else retry_in(before[a.delivery_id]["attempts"])
+              for a in attempts]
+    endpoints = await statements.run(
+        "webhooks.record-attempts", [a.delivery_id for a in attempts], [a.delivered for a in attempts],
+        [a.status_code for a in attempts], [a.error for a in attempts], [a.excerpt for a in attempts], delays)
+    return [row for row in endpoints if row["exhausted"] and row["failures"] >= DISABLE_AFTER]
+
+
+async def disable(redis: Redis, endpoint: dict[str, Any]) -> None:
+    """Stop posting to an endpoint that kept failing, and say so where admins look (feed, audit, the page)."""
+    reason = (f"Disabled after {endpoint['failures']} failed attempts in a row; fix the endpoint, then enable "
+              "it again: deliveries still waiting are then posted.")
+    disabled = await statements.run("webhooks.disable", endpoint["id"], reason)
+    if not disabled:
+        return
+    forget_listening(endpoint["workspace_id"])
+    await audit.record(redis, endpoint["workspace_id"], audit.SYSTEM, "webhook_endpoint.disabled",
+                       "webhook_endpoint", endpoint["id"], {"url": endpoint["url"], "reason": reason})
+
+
+async def deliver_due(redis: Redis, limit: int = CLAIM_SIZE) -> int:
+    """Claim due deliveries and post each once; how many were attempted."""
+    rows = await statements.run("webhooks.claim-due", limit, LEASE_SECONDS)
+    if not rows:
+        return 0
+    for endpoint in await record(rows, await attempt_all(rows)):
+        await disable(redis, endpoint)
+    return len(rows)
+
+
+async def deliver_until_idle(redis: Redis, seconds: float) -> int:
+    """Post due deliveries until none is left or `seconds` have passed; how many were attempted.
+
+    The wake flag is cleared before looking, so an event queued after this look sends a new wake."""
+    await redis.delete(WAKE_KEY)
+    deadline = time.monotonic() + seconds
+    total = 0
+    while time.monotonic() < deadline:
+        attempted = await deliver_due(redis)
+        total += attempted
+        if not attempted:
+            break
+    return total

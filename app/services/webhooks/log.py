@@ -1,0 +1,62 @@
+"""The delivery log of an endpoint (newest first, keyset pages), replaying a delivery, and the test ping."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from app.db.webhooks import WebhookDelivery
+from app.services.accounts import now
+from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
+from app.services.webhooks.delivery import attempt_all, record
+from app.services.webhooks.endpoints import endpoint_of
+from app.services.webhooks.events import PING, wake
+
+PAGE_SIZE = 50
+
+
+async def deliveries_of(workspace_id: int, endpoint_id: int, before_id: int | None = None,
+                        limit: int = PAGE_SIZE) -> list[dict]:
+    """The endpoint's deliveries, newest first, from just below `before_id`."""
+    await endpoint_of(workspace_id, endpoint_id)
+    query = WebhookDelivery.select().where(owned_by(WebhookDelivery, workspace_id),
+                                           WebhookDelivery.endpoint_id == endpoint_id)
+    if before_id is not None:
+        query = query.where(WebhookDelivery.id < before_id)
+    return await query.order_by(WebhookDelivery.id, ascending=False).limit(limit).output(load_json=True)
+
+
+async def delivery_of(workspace_id: int, endpoint_id: int, delivery_id: object) -> dict:
+    row = await fetch_owned(WebhookDelivery, workspace_id, delivery_id)
+    if row is None or row["endpoint_id"] != endpoint_id:
+        raise LookupError("webhook delivery")
+    return row
+
+
+async def _queued(workspace_id: int, endpoint_id: int, kind: str, payload: Any, event_id: uuid.UUID,
+                  due: bool) -> dict:
+    rows = await WebhookDelivery.insert(WebhookDelivery(
+        workspace_id=checked_workspace_id(workspace_id), endpoint_id=endpoint_id, event_id=event_id, kind=kind,
+        payload=payload if isinstance(payload, str) else json.dumps(payload), next_attempt_at=now() if due else None,
+        created_at=now(),
+    )).returning(*WebhookDelivery.all_columns())
+    return rows[0]
+
+
+async def replay(workspace_id: int, endpoint_id: int, delivery_id: int) -> dict:
+    """The same event (same id, kind and data) queued again for the endpoint, as a new row of its log."""
+    original = await delivery_of(workspace_id, endpoint_id, delivery_id)
+    queued = await _queued(workspace_id, endpoint_id, original["kind"], original["payload"], original["event_id"],
+                           due=True)
+    await wake()
+    return queued
+
+
+async def ping(workspace_id: int, endpoint_id: int) -> dict:
+    """A `ping` event posted to the endpoint now, once (enabled or not); the logged attempt."""
+    endpoint = await endpoint_of(workspace_id, endpoint_id)
+    row = await _queued(workspace_id, endpoint["id"], PING, {"message": "A test ping from Ignite."}, uuid.uuid4(),
+                        due=False)
+    await record([row], await attempt_all([row]))
+    return await delivery_of(workspace_id, endpoint_id, row["id"])
