@@ -88,6 +88,19 @@ async def library(workspace_id: int, query: str = "", category: str = "", archiv
     return await select.order_by(EmailTemplate.updated_at, ascending=False)
 
 
+async def templates_page(workspace_id: int, after_id: int | None = None, limit: int = 50,
+                         archived: bool = False) -> list[dict]:
+    """The library in id order after `after_id` (a keyset page, as the API lists it), without the HTML."""
+    select = EmailTemplate.select(
+        EmailTemplate.id, EmailTemplate.name, EmailTemplate.category, EmailTemplate.subject, EmailTemplate.version,
+        EmailTemplate.created_at, EmailTemplate.updated_at, EmailTemplate.archived_at,
+    ).where(owned_by(EmailTemplate, workspace_id))
+    select = select.where(EmailTemplate.archived_at.is_not_null() if archived else EmailTemplate.archived_at.is_null())
+    if after_id is not None:
+        select = select.where(EmailTemplate.id > after_id)
+    return await select.order_by(EmailTemplate.id).limit(limit)
+
+
 async def categories(workspace_id: int) -> list[str]:
     rows = await EmailTemplate.select(EmailTemplate.category).where(
         owned_by(EmailTemplate, workspace_id), EmailTemplate.category != ""

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from litestar import Controller
 
-from app.routes.api import audience, content, keys, leads, messages, webhooks
+from app.routes.api import (
+    audience,
+    campaigns,
+    keys,
+    leads,
+    messages,
+    segments,
+    servers,
+    statistics,
+    suppression,
+    templates,
+    webhooks,
+)
 from app.routes.api.root import ApiRootController
 
 API_CONTROLLERS: list[type[Controller]] = [
@@ -13,6 +25,11 @@ API_CONTROLLERS: list[type[Controller]] = [
     *messages.CONTROLLERS,
     *audience.CONTROLLERS,
     *leads.CONTROLLERS,
-    *content.CONTROLLERS,
+    *segments.CONTROLLERS,
+    *suppression.CONTROLLERS,
+    *templates.CONTROLLERS,
+    *campaigns.CONTROLLERS,
+    *servers.CONTROLLERS,
+    *statistics.CONTROLLERS,
     *webhooks.CONTROLLERS,
 ]

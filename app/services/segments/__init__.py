@@ -20,6 +20,7 @@ from app.services.segments.store import (
     preview,
     recount,
     save_segment,
+    segments_page,
 )
 from app.services.segments.validation import (
     Context,
@@ -65,5 +66,6 @@ __all__ = [
     "preview",
     "recount",
     "save_segment",
+    "segments_page",
     "where_sql",
 ]

@@ -96,6 +96,14 @@ async def list_segments(workspace_id: int) -> list[dict]:
     )
 
 
+async def segments_page(workspace_id: int, after_id: int | None = None, limit: int = 50) -> list[dict]:
+    """Segments in id order after `after_id`: a keyset page (the API lists them this way)."""
+    query = Segment.select().where(owned_by(Segment, workspace_id))
+    if after_id is not None:
+        query = query.where(Segment.id > after_id)
+    return await query.order_by(Segment.id).limit(limit).output(load_json=True)
+
+
 async def get_segment(workspace_id: int, segment_id: object) -> dict | None:
     pk = row_id(Segment, segment_id)
     if pk is None:

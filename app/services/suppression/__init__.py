@@ -11,6 +11,7 @@ from app.services.suppression.entries import (
     export_csv,
     hashed,
     parse_lines,
+    remove_entries,
     remove_entry,
     search,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "hashed",
     "mailable_sql",
     "parse_lines",
+    "remove_entries",
     "remove_entry",
     "rename_list",
     "search",
