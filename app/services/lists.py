@@ -181,3 +181,16 @@ async def growth(workspace_id: int, list_id: int, days: int = 30) -> list[Growth
 
 async def field_count(workspace_id: int, list_id: int) -> int:
     return await ListField.count().where(owned_by(ListField, workspace_id), ListField.list_id == list_id)
+
+
+async def lists_after(workspace_id: int, after_id: int | None, limit: int) -> list[dict]:
+    """Up to `limit` lists (archived too) with their counters, by id after `after_id`: a keyset page (the API)."""
+    return await MailingList.raw(
+        "SELECT l.*, coalesce(c.total, 0) AS total, coalesce(c.confirmed, 0) AS confirmed, "
+        "coalesce(c.unconfirmed, 0) AS unconfirmed, coalesce(c.unsubscribed, 0) AS unsubscribed, "
+        "coalesce(c.bounced, 0) AS bounced, coalesce(c.complained, 0) AS complained, "
+        "coalesce(c.blacklisted, 0) AS blacklisted "
+        "FROM lists l LEFT JOIN list_counters c ON c.list_id = l.id WHERE l.workspace_id = {} AND l.id > {} "
+        "ORDER BY l.id LIMIT {}",
+        checked_workspace_id(workspace_id), after_id or 0, limit,
+    )

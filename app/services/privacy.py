@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.db.audience import Subscriber
+from app.services.leads import leads_of_subscribers
 from app.services.tenancy import checked_workspace_id
 
 
@@ -39,7 +40,7 @@ async def person_export(workspace_id: int, email: str) -> dict[str, Any]:
         "WHERE workspace_id = {} AND subscriber_id = ANY({}) ORDER BY occurred_at", workspace_id, ids,
     )
     return {"email": address, "subscriptions": subscribers, "status_history": history, "tags": tags,
-            "events": events}
+            "events": events, "leads": await leads_of_subscribers(workspace_id, ids)}
 
 
 async def erase_person(workspace_id: int, email: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.db.audience import Subscriber
 from app.services.lists import STATUSES
@@ -172,3 +173,24 @@ async def field_columns(workspace_id: int) -> list[dict]:
         "ORDER BY label",
         params,
     )
+
+
+async def subscribers_after(workspace_id: int, chosen: SubscriberFilter, after_id: int | None, limit: int, *,
+                            email_prefix: str = "", updated_since: datetime | None = None) -> list[dict]:
+    """Up to `limit` subscribers the filter matches, by id after `after_id` (the API's keyset pages); an
+    address prefix and a last-change time narrow it further."""
+    params = Params()
+    parts = [await filter_sql(params, workspace_id, chosen)]
+    if after_id:
+        parts.append(f"s.id > {params.add(after_id)}")
+    if email_prefix:
+        escaped = email_prefix.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        parts.append(f"s.email LIKE {params.add(escaped + '%')}")
+    if updated_since:
+        parts.append(f"s.updated_at >= {params.add(updated_since)}")
+    rows = await fetch(f"SELECT s.* FROM subscribers s WHERE {' AND '.join(parts)} ORDER BY s.id "
+                       f"LIMIT {params.add(limit)}", params)
+    for row in rows:
+        if isinstance(row["fields"], str):
+            row["fields"] = json.loads(row["fields"])
+    return rows
