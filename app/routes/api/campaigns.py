@@ -19,7 +19,7 @@ from litestar import Request, get, patch, post
 from msgspec import UNSET, Struct, UnsetType
 from redis.asyncio import Redis
 
-from app.routes.api.common import BodyId, Cursor, Limit, api_actor, id_after, page_limit, page_of, shaped
+from app.routes.api.common import BodyId, Cursor, Limit, id_after, page_limit, page_of, shaped
 from app.routes.api.statistics import CampaignStatistics, campaign_statistics
 from app.services import audit, campaigns
 from app.services.accounts import now
@@ -27,7 +27,7 @@ from app.services.campaigns import send_times
 from app.services.campaigns.drafts import CampaignError
 from app.services.kill_switch import SendingStopped
 from app.tasks.sending import QUEUE
-from app.web.api_auth import ApiCaller, ApiController, error_responses
+from app.web.api_auth import ApiCaller, ApiController, api_actor, error_responses
 from app.web.api_pages import Page
 from app.web.errors import ApiError
 
@@ -176,7 +176,7 @@ class CampaignApi(ApiController):
                       "domain must be a verified sending domain; lists, segments, template and servers must be "
                       "this workspace's (404 otherwise).", responses=error_responses(400, 403, 404, 422))
     async def create(self, request: Request, caller: ApiCaller, data: CampaignCreate, redis: Redis) -> CampaignOut:
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             created = await campaigns.create_draft(caller.workspace_id, _raw(data))
             change.note("campaign.created", "campaign", created["id"], {"name": created["name"]})
         return _campaign(created)
@@ -193,7 +193,7 @@ class CampaignApi(ApiController):
     async def update(self, request: Request, caller: ApiCaller, campaign_id: int, data: CampaignUpdate,
                      redis: Redis) -> CampaignOut:
         await _draft(caller.workspace_id, campaign_id, "changed")
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             saved = await campaigns.update_draft(caller.workspace_id, campaign_id, _raw(data))
             change.note("campaign.updated", "campaign", campaign_id, {"fields": sorted(_raw(data))})
         return _campaign(saved)
@@ -215,7 +215,7 @@ class CampaignApi(ApiController):
             raise CampaignError({"scheduled_at": "Choose a time ahead: that one has passed."})
         async with _state_change():
             launched = await campaigns.launch(redis, QUEUE, caller.workspace_id, campaign_id,
-                                              api_actor(request, caller))
+                                              api_actor(caller, request))
         return _campaign(launched)
 
     @post("/{campaign_id:int}/start", opt=SCOPE, operation_id="startCampaign", summary="Start sending now",
@@ -230,7 +230,7 @@ class CampaignApi(ApiController):
             await campaigns.update_draft(caller.workspace_id, campaign_id, {"send_mode": "now"})
         async with _state_change():
             started = await campaigns.launch(redis, QUEUE, caller.workspace_id, campaign_id,
-                                             api_actor(request, caller))
+                                             api_actor(caller, request))
         return _campaign(started)
 
     @post("/{campaign_id:int}/unschedule", opt=SCOPE, operation_id="unscheduleCampaign",
@@ -240,7 +240,7 @@ class CampaignApi(ApiController):
         await campaigns.get_campaign(caller.workspace_id, campaign_id)
         async with _state_change():
             return _campaign(await campaigns.unschedule(redis, caller.workspace_id, campaign_id,
-                                                        api_actor(request, caller)))
+                                                        api_actor(caller, request)))
 
     @post("/{campaign_id:int}/pause", opt=SCOPE, operation_id="pauseCampaign", summary="Pause sending",
           description="Scope `campaigns:manage`. Nothing more is claimed until it is resumed.", status_code=200,
@@ -248,7 +248,7 @@ class CampaignApi(ApiController):
     async def pause(self, request: Request, caller: ApiCaller, campaign_id: int, redis: Redis) -> CampaignOut:
         async with _state_change():
             return _campaign(await campaigns.pause(redis, caller.workspace_id, campaign_id,
-                                                   api_actor(request, caller)))
+                                                   api_actor(caller, request)))
 
     @post("/{campaign_id:int}/resume", opt=SCOPE, operation_id="resumeCampaign", summary="Resume sending",
           description="Scope `campaigns:manage`. A paused campaign sends again; refused while sending is stopped.",
@@ -256,7 +256,7 @@ class CampaignApi(ApiController):
     async def resume(self, request: Request, caller: ApiCaller, campaign_id: int, redis: Redis) -> CampaignOut:
         async with _state_change():
             return _campaign(await campaigns.resume(redis, QUEUE, caller.workspace_id, campaign_id,
-                                                    api_actor(request, caller)))
+                                                    api_actor(caller, request)))
 
     @post("/{campaign_id:int}/cancel", opt=SCOPE, operation_id="cancelCampaign", summary="Cancel for good",
           description="Scope `campaigns:manage`. A scheduled, sending or paused campaign stops; every message still "
@@ -264,7 +264,7 @@ class CampaignApi(ApiController):
     async def cancel(self, request: Request, caller: ApiCaller, campaign_id: int, redis: Redis) -> CampaignOut:
         async with _state_change():
             return _campaign(await campaigns.cancel(redis, caller.workspace_id, campaign_id,
-                                                    api_actor(request, caller)))
+                                                    api_actor(caller, request)))
 
     @get("/{campaign_id:int}/statistics", opt=SCOPE, operation_id="getCampaignStatistics",
          summary="Statistics of a campaign",

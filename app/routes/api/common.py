@@ -1,4 +1,4 @@
-"""What the management API's controllers share: id and page parameters, pages of rows, the audit actor."""
+"""What the management API's controllers share: id and page parameters, and pages of rows."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Request
 from litestar.params import Parameter
 from msgspec import Meta
 
-from app.services.audit import Actor
 from app.services.form_input import LARGEST_INTEGER
-from app.web.api_auth import ApiCaller
 from app.web.api_pages import MAX_LIMIT, Page, decode_cursor, encode_cursor, page_limit
-from app.web.auth import client_ip
 from app.web.errors import ApiError
 
 T = TypeVar("T")
@@ -23,11 +19,6 @@ T = TypeVar("T")
 BodyId = Annotated[int, Meta(ge=1, le=LARGEST_INTEGER)]
 Limit = Annotated[int | None, Parameter(ge=1, le=MAX_LIMIT, description=f"Rows per page, 1 to {MAX_LIMIT}.")]
 Cursor = Annotated[str | None, Parameter(description="The `next_cursor` of the previous page.")]
-
-
-def api_actor(request: Request, caller: ApiCaller) -> Actor:
-    """Who the audit log names for a change made through the API: the key, from the caller's address."""
-    return Actor(user_id=None, email=f"API key #{caller.key_id}", ip=client_ip(request))
 
 
 def id_after(cursor: str | None) -> int | None:
@@ -52,4 +43,4 @@ def page_of(rows: Sequence[Mapping[str, Any]], limit: int, shape: type[T],
                 else None)
 
 
-__all__ = ["BodyId", "Cursor", "Limit", "api_actor", "id_after", "page_limit", "page_of", "shaped"]
+__all__ = ["BodyId", "Cursor", "Limit", "id_after", "page_limit", "page_of", "shaped"]

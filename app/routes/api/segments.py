@@ -13,10 +13,10 @@ from litestar.response import Stream
 from msgspec import Struct
 from redis.asyncio import Redis
 
-from app.routes.api.common import BodyId, Cursor, Limit, api_actor, id_after, page_limit, page_of, shaped
+from app.routes.api.common import BodyId, Cursor, Limit, id_after, page_limit, page_of, shaped
 from app.services import audit, exports, segments
 from app.services.custom_fields import TAG_PATTERN
-from app.web.api_auth import ApiCaller, ApiController, error_responses
+from app.web.api_auth import ApiCaller, ApiController, api_actor, error_responses
 from app.web.api_pages import Page
 
 READ = {"scope": "subscribers:read"}
@@ -84,7 +84,7 @@ class SegmentApi(ApiController):
           description="Scope `lists:manage`. Checked like the segment builder checks it, and counted on the way.",
           responses=error_responses(400, 403, 422))
     async def create(self, request: Request, caller: ApiCaller, data: SegmentInput, redis: Redis) -> SegmentOut:
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             saved = await segments.save_segment(caller.workspace_id, _values(data))
             change.note("segment.created", "segment", saved["id"], {"name": saved["name"],
                                                                    "count": saved["cached_count"]})
@@ -107,7 +107,7 @@ class SegmentApi(ApiController):
     async def update(self, request: Request, caller: ApiCaller, segment_id: int, data: SegmentInput,
                      redis: Redis) -> SegmentOut:
         await _segment_of(caller.workspace_id, segment_id)
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             saved = await segments.save_segment(caller.workspace_id, _values(data), segment_id)
             change.note("segment.updated", "segment", segment_id, {"name": saved["name"],
                                                                   "count": saved["cached_count"]})
@@ -116,7 +116,7 @@ class SegmentApi(ApiController):
     @delete("/{segment_id:int}", opt=MANAGE, operation_id="deleteSegment", summary="Delete a segment",
             description="Scope `lists:manage`.", responses=error_responses(403, 404))
     async def remove(self, request: Request, caller: ApiCaller, segment_id: int, redis: Redis) -> None:
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             deleted = await segments.delete_segment(caller.workspace_id, segment_id)
             change.note("segment.deleted", "segment", segment_id, {"name": deleted["name"]})
 
@@ -139,7 +139,7 @@ class SegmentApi(ApiController):
         segment = await _segment_of(caller.workspace_id, segment_id)
         tags = [tag for tag in dict.fromkeys(field or []) if TAG_PATTERN.fullmatch(tag)]
         selection = await exports.segment_selection(caller.workspace_id, segment)
-        await audit.record(redis, caller.workspace_id, api_actor(request, caller), "segment.exported", "segment",
+        await audit.record(redis, caller.workspace_id, api_actor(caller, request), "segment.exported", "segment",
                            segment_id, {"fields": tags})
         return Stream(exports.subscribers_csv(caller.workspace_id, selection, tags),
                       media_type="text/csv; charset=utf-8",

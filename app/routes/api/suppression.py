@@ -16,11 +16,11 @@ from litestar.params import Parameter
 from msgspec import Meta, Struct
 from redis.asyncio import Redis
 
-from app.routes.api.common import BodyId, Cursor, Limit, api_actor, page_limit, shaped
+from app.routes.api.common import BodyId, Cursor, Limit, page_limit, shaped
 from app.services import audit, suppression
 from app.services.subscribers import normalized_email
 from app.services.suppression.mailable import suppressions_of
-from app.web.api_auth import ApiCaller, ApiController, error_responses
+from app.web.api_auth import ApiCaller, ApiController, api_actor, error_responses
 from app.web.api_pages import Page, decode_cursor, encode_cursor
 from app.web.errors import ApiError
 
@@ -131,7 +131,7 @@ class SuppressionApi(ApiController):
           description="Scope `suppression:manage`.", responses=error_responses(400, 403, 422))
     async def create_list(self, request: Request, caller: ApiCaller, data: SuppressionListInput,
                           redis: Redis) -> SuppressionListOut:
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             created = await suppression.create_list(caller.workspace_id, data.name, data.description)
             change.note("suppression_list.created", "suppression_list", created["id"], {"name": created["name"]})
         return shaped(created, SuppressionListOut)
@@ -140,7 +140,7 @@ class SuppressionApi(ApiController):
             summary="Delete a suppression list", description="Scope `suppression:manage`. The list and its entries; "
             "the blacklist cannot be deleted (422), only emptied.", responses=error_responses(403, 404, 422))
     async def delete_list(self, request: Request, caller: ApiCaller, list_id: int, redis: Redis) -> None:
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             deleted = await suppression.delete_list(caller.workspace_id, list_id)
             change.note("suppression_list.deleted", "suppression_list", list_id,
                         {"name": deleted["name"], "entries": deleted["entry_count"]})
@@ -166,7 +166,7 @@ class SuppressionApi(ApiController):
     async def add(self, request: Request, caller: ApiCaller, data: EntriesInput, redis: Redis) -> AddResult:
         list_id = await _list_id(caller.workspace_id, data.list_id)
         entries, invalid = suppression.parse_lines("\n".join(data.entries))
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             added = await suppression.add_entries(caller.workspace_id, list_id, entries, data.reason)
             change.note("suppression.entries_added", "suppression_list", list_id, {
                 "added": added, "already_present": len(entries) - added, "invalid": len(invalid)})
@@ -180,7 +180,7 @@ class SuppressionApi(ApiController):
     async def remove(self, request: Request, caller: ApiCaller, data: EntriesRemoval, redis: Redis) -> RemoveResult:
         list_id = await _list_id(caller.workspace_id, data.list_id)
         entries, invalid = suppression.parse_lines("\n".join(data.entries))
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             removed = await suppression.remove_entries(caller.workspace_id, list_id, entries)
             change.note("suppression.entries_removed", "suppression_list", list_id, {"removed": removed})
         return RemoveResult(list_id=list_id, removed=removed, invalid=invalid)
@@ -189,7 +189,7 @@ class SuppressionApi(ApiController):
             summary="Remove one entry", description="Scope `suppression:manage`.", responses=error_responses(403, 404))
     async def remove_one(self, request: Request, caller: ApiCaller, list_id: int, entry_id: int,
                          redis: Redis) -> None:
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             removed = await suppression.remove_entry(caller.workspace_id, list_id, entry_id)
             change.note("suppression.entry_removed", "suppression_list", list_id,
                         {"kind": removed["kind"], "value": removed["value"]})

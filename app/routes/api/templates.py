@@ -14,9 +14,9 @@ from litestar.params import Parameter
 from msgspec import Struct
 from redis.asyncio import Redis
 
-from app.routes.api.common import Cursor, Limit, api_actor, id_after, page_limit, page_of, shaped
+from app.routes.api.common import Cursor, Limit, id_after, page_limit, page_of, shaped
 from app.services import audit, templates
-from app.web.api_auth import ApiCaller, ApiController, error_responses
+from app.web.api_auth import ApiCaller, ApiController, api_actor, error_responses
 from app.web.api_pages import Page
 
 SCOPE = {"scope": "campaigns:manage"}
@@ -81,7 +81,7 @@ class TemplateApi(ApiController):
           description="Scope `campaigns:manage`. The HTML is sanitised and the template rendered once; a merge tag "
                       "or syntax problem is a 422 naming the field.", responses=error_responses(400, 403, 422))
     async def create(self, request: Request, caller: ApiCaller, data: TemplateInput, redis: Redis) -> TemplateOut:
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             created = await templates.create_template(caller.workspace_id, _raw(data), None)
             change.note("template.created", "template", created["id"], {"api": True})
         return shaped(created, TemplateOut)
@@ -100,7 +100,7 @@ class TemplateApi(ApiController):
         await templates.template_of(caller.workspace_id, template_id)
         # Checked (compiled and rendered on a render thread) before the transaction opens.
         checked = await templates.checked_template(_raw(data))
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             saved = await templates.save_template(caller.workspace_id, template_id, checked)
             change.note("template.saved", "template", template_id,
                         {"version": saved["version"], "removed": len(checked.removed)})
@@ -111,7 +111,7 @@ class TemplateApi(ApiController):
                         "from the library and from new campaigns, kept for the drafts and reports that name it.",
             responses=error_responses(403, 404))
     async def remove(self, request: Request, caller: ApiCaller, template_id: int, redis: Redis) -> None:
-        async with audit.change(redis, caller.workspace_id, api_actor(request, caller)) as change:
+        async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             await templates.set_archived(caller.workspace_id, template_id, True)
             change.note("template.archived", "template", template_id)
 
