@@ -6,6 +6,7 @@ looked up in the caller's workspace, so another workspace's list or subscriber i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -265,7 +266,9 @@ def _list_out(row: dict, counts: dict[str, int]) -> ListOut:
 
 
 def _field_out(row: dict) -> FieldOut:
-    return FieldOut(**{name: row[name] for name in FieldOut.__struct_fields__})
+    # A row the service just wrote holds its options as JSON text; one it read holds them decoded.
+    options = json.loads(row["options"]) if isinstance(row["options"], str) else row["options"]
+    return FieldOut(**{name: row[name] for name in FieldOut.__struct_fields__ if name != "options"}, options=options)
 
 
 def _subscriber_out(row: dict, tags: list[str] | None = None) -> SubscriberOut:
