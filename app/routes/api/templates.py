@@ -84,7 +84,8 @@ class TemplateApi(ApiController):
         async with audit.change(redis, caller.workspace_id, api_actor(caller, request)) as change:
             created = await templates.create_template(caller.workspace_id, _raw(data), None)
             change.note("template.created", "template", created["id"], {"api": True})
-        return shaped(created, TemplateOut)
+        # Read back for its JSON columns decoded (a RETURNING row has them as text).
+        return shaped(await templates.template_of(caller.workspace_id, created["id"]), TemplateOut)
 
     @get("/{template_id:int}", opt=SCOPE, operation_id="getTemplate", summary="Get a template",
          description="Scope `campaigns:manage`.", responses=error_responses(403, 404))
@@ -104,7 +105,7 @@ class TemplateApi(ApiController):
             saved = await templates.save_template(caller.workspace_id, template_id, checked)
             change.note("template.saved", "template", template_id,
                         {"version": saved["version"], "removed": len(checked.removed)})
-        return shaped(saved, TemplateOut)
+        return shaped(await templates.template_of(caller.workspace_id, template_id), TemplateOut)
 
     @delete("/{template_id:int}", opt=SCOPE, operation_id="deleteTemplate", summary="Delete (archive) a template",
             description="Scope `campaigns:manage`. The template is archived, as the library's Archive does: gone "
