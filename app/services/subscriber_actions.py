@@ -15,6 +15,7 @@ from app.services.forms import FORM_WIDE
 from app.services.lists import get_list
 from app.services.subscribers import SubscriberError, SubscriberFilter, choose_targets, ensure_tag
 from app.services.tenancy import owned_by
+from app.services.webhooks import producers as webhook_events
 
 SCOPES = ("selection", "filter")
 
@@ -124,5 +125,7 @@ async def apply(workspace_id: int, order: BulkOrder) -> BulkOutcome:
                 "nothing was changed. Check the rows and apply the action again.")
         for name in action.statements:
             rows = await statements.run(name, workspace_id, *_arguments(order, target))
+        if order.action == "unsubscribe":
+            await webhook_events.status_changed(workspace_id, "unsubscribed")
     affected = int(rows[0]["n"])
     return BulkOutcome(order.action, affected, action.done.format(n=f"{affected:,}", target=target.get("name", "")))

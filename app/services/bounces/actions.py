@@ -41,6 +41,7 @@ from app.services.suppression.entries import Entry, add_entries
 from app.services.suppression.lists import blacklist_id
 from app.services.throttling import pauses
 from app.services.throttling.adaptive import AimdPolicy, Outcomes, record_outcomes
+from app.services.webhooks import publish
 
 # What was done, as stored in `bounces.action_taken` (the log says it in words).
 SUPPRESSED, SOFT_LIMIT, COUNTED, COMPLAINED, STORED, REVIEW, UNMATCHED = (
@@ -137,6 +138,9 @@ async def _event(workspace_id: int, feedback: Feedback, action: str) -> None:
             "feedback_type": outcome.feedback_type, "action": action}
     await statements.run("bounces.event", workspace_id, match.subscriber_id, match.campaign_id,
                          match.delivery_id, kind, json.dumps(meta))
+    await publish(workspace_id, "message.complained" if kind == "complaint" else "message.bounced", {
+        "email": match.email, "delivery_id": match.delivery_id, "campaign_id": match.campaign_id,
+        "subscriber_id": match.subscriber_id, **meta})
 
 
 async def _acted(workspace_id: int, feedback: Feedback, action: str) -> list[tuple[int | None, str]]:

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from app.services import statements
 from app.services.campaigns import counters
+from app.services.webhooks import producers as webhook_events
 
 PROGRESS_KEEP_SECONDS = 86400
 
@@ -36,4 +37,5 @@ async def finish_if_done(redis: Redis, workspace_id: int, campaign_id: int) -> b
     if not await statements.run("campaigns.finish", workspace_id, campaign_id):
         return False
     await counters.reconcile(redis, workspace_id, campaign_id)
+    await webhook_events.campaign_finished(workspace_id, campaign_id)
     return True

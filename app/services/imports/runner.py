@@ -25,6 +25,7 @@ from app.services.imports.loading import Loader, Totals, seen_table
 from app.services.imports.rows import RowBuilder, defaults_json
 from app.services.imports.sources import remove_upload, source_of
 from app.services.tenancy import checked_workspace_id
+from app.services.webhooks import producers as webhook_events
 
 log = get_logger("ignite.imports")
 
@@ -148,4 +149,5 @@ async def _finish(db: asyncpg.Connection, row: dict[str, Any], redis: Redis, sta
     await progress.publish(redis, progress.snapshot(final))
     await audit.record(redis, final["workspace_id"], audit.SYSTEM, f"import.{status}", "import", final["id"],
                        {name: final[name] for name in progress.COUNTERS} | ({"error": error} if error else {}))
+    await webhook_events.import_finished(final)
     return final

@@ -56,3 +56,31 @@ SELECT workspace_id FROM webhook_settings WHERE workspace_id = ANY($1::int[]) AN
 UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2::text, updated_at = now()
 WHERE id = $1::int AND enabled
 RETURNING id
+
+-- name: queue-status-changes
+-- After subscribers.change-status, in its transaction: $2 the status it set, $3 the event kind. The subscribers
+-- it moved are those of bulk_targets with a history row to $2 written by this transaction (created_at = now()).
+WITH moved AS MATERIALIZED (
+    SELECT gen_random_uuid() AS event_id, s.id, s.email, s.list_id, h.source
+    FROM bulk_targets t
+    JOIN subscribers s ON s.id = t.id AND s.workspace_id = $1::int
+    JOIN subscriber_status_changes h ON h.subscriber_id = t.id AND h.to_status = $2::text AND h.created_at = now()
+)
+INSERT INTO webhook_deliveries (workspace_id, endpoint_id, event_id, kind, payload, next_attempt_at)
+SELECT $1::int, e.id, m.event_id, $3::text,
+       jsonb_build_object('id', m.id, 'email', m.email, 'list_id', m.list_id, 'status', $2::text, 'source', m.source),
+       now()
+FROM moved m JOIN webhook_endpoints e ON e.workspace_id = $1::int AND e.enabled AND $3::text = ANY(e.events)
+
+-- name: queue-engagement
+-- People's opens and clicks of a tracking batch, in step: $1 workspaces, $2 event ids, $3 kinds, $4 deliveries,
+-- $5 clicked URLs, $6 times.
+INSERT INTO webhook_deliveries (workspace_id, endpoint_id, event_id, kind, payload, next_attempt_at)
+SELECT ev.workspace_id, e.id, ev.event_id, ev.kind,
+       jsonb_strip_nulls(jsonb_build_object('email', d.email, 'delivery_id', d.id, 'campaign_id', d.campaign_id,
+                                            'subscriber_id', d.subscriber_id, 'url', ev.url, 'at', ev.at)),
+       now()
+FROM unnest($1::int[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])
+    AS ev(workspace_id, event_id, kind, delivery_id, url, at)
+JOIN deliveries d ON d.id = ev.delivery_id AND d.workspace_id = ev.workspace_id
+JOIN webhook_endpoints e ON e.workspace_id = ev.workspace_id AND e.enabled AND ev.kind = ANY(e.events)

@@ -13,6 +13,7 @@ from app.services.accounts import now
 from app.services.custom_fields import cleaned_subscriber_fields, fields_of
 from app.services.lists import STATUSES, ListError, get_list
 from app.services.tenancy import checked_workspace_id, owned_by, row_id
+from app.services.webhooks import producers as webhook_events
 
 ALREADY_ON_LIST = "This address is already on the list."
 
@@ -103,6 +104,7 @@ async def add_subscriber(
     except UniqueViolationError as exc:
         # Someone (an import, the form) added the same address since the check above.
         raise SubscriberError({"email": ALREADY_ON_LIST}) from exc
+    await webhook_events.subscriber_added(workspace_id, rows[0])
     return rows[0]
 
 

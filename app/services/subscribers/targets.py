@@ -7,6 +7,7 @@ from app.services import statements
 from app.services.sqlparams import Params, fetch
 from app.services.subscribers.filters import SubscriberFilter, filter_sql
 from app.services.subscribers.records import checked_status, subscriber_of
+from app.services.webhooks import producers as webhook_events
 
 # Past this many targets the planner is told their number, so a big change joins them by hash, not row by row.
 ANALYZED_FROM = 10_000
@@ -33,6 +34,7 @@ async def change_status(workspace_id: int, chosen: SubscriberFilter, to_status: 
     async with Subscriber._meta.db.transaction():
         await choose_targets(workspace_id, chosen)
         rows = await statements.run("subscribers.change-status", workspace_id, to_status, source)
+        await webhook_events.status_changed(workspace_id, to_status)
     return int(rows[0]["n"])
 
 

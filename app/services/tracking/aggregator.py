@@ -43,6 +43,7 @@ from app.services.tracking.events import CLICK, GROUP, MAX_BATCH, OPEN, STREAM, 
 from app.services.tracking.figures import raise_figures
 from app.services.tracking.robots import ROBOT_KINDS, Rule, Sighting, robot_rules_for
 from app.services.tracking.tokens import DeliveryRef, TrackingKeys, delivery_ref
+from app.services.webhooks import producers as webhook_events
 
 log = get_logger("ignite.tracking")
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('ignite:tracking:aggregate'))"
@@ -191,6 +192,7 @@ async def write(redis: Redis, prepared: Prepared, stream: str = STREAM,
     if not prepared.entry_ids:
         return Drained()
     result = await _stored(prepared.rows)
+    await webhook_events.engagement(prepared.rows)
     if before_ack is not None:
         await before_ack()
     await _publish(redis, stream, prepared.entry_ids, json.loads(result["campaigns"]))

@@ -35,6 +35,7 @@ from app.services.public_limits import Limit, Rate, admit
 from app.services.tenancy import checked_workspace_id, owned_by
 from app.services.throttling import MINUTE
 from app.services.tracking.figures import raise_figures
+from app.services.webhooks import publish
 
 KEY = "key"
 # Names the postback reads itself: no sub-id parameter may take one of them.
@@ -182,6 +183,10 @@ async def record_postback(redis: Redis, params: Mapping[str, str], ip: str) -> R
     raise_figures(pipeline, workspace_id, delivery["campaign_id"],
                   {"conversions": row["conversions"], "revenue": row["revenue"]})
     await pipeline.execute()
+    await publish(workspace_id, "conversion.created", {
+        "id": row["conversion_id"], "transaction_id": transaction_id, "event": event_name, "offer_id": offer_id,
+        "revenue": revenue, "currency": currency, "delivery_id": delivery["id"],
+        "campaign_id": delivery["campaign_id"], "subscriber_id": delivery["subscriber_id"]})
     return Recorded(row["conversion_id"], duplicate=False)
 
 
