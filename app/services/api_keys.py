@@ -184,6 +184,15 @@ async def create_key(workspace_id: int, *, name: str, scopes: Sequence[str], san
     return row, secret
 
 
+async def create_audited_key(redis: Redis, workspace_id: int, actor: audit.Actor, **options: Any) -> tuple[dict, str]:
+    """`create_key` by a person or another key, in the audit log (never with the secret)."""
+    async with audit.change(redis, workspace_id, actor) as change:
+        row, secret = await create_key(workspace_id, created_by=actor.user_id, **options)
+        change.note("api_key.created", "api_key", row["id"],
+                    {"name": row["name"], "prefix": row["prefix"], "scopes": row["scopes"], "sandbox": row["sandbox"]})
+    return row, secret
+
+
 def _public_columns() -> list[Any]:
     return [ApiKey._meta.get_column_by_name(name) for name in PUBLIC_COLUMNS]
 

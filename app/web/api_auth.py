@@ -1,31 +1,51 @@
-"""Who is calling the JSON API: the key in `Authorization: Bearer`, its scopes, its rate limit, idempotent POSTs.
+"""Who is calling the JSON API: the key in `Authorization: Bearer`, its scopes, its rate limit, idempotent writes.
 
-Every API controller derives from `ApiController`: its guard authenticates the key and holds the request to
-the scope the handler names in `opt={"scope": ...}` (a handler naming none is refused), and its handlers take
-the caller as the `caller` parameter. `api_middleware` wraps every /api/ request: rate-limit headers on each
-answer, 429 with Retry-After, and the `Idempotency-Key` of POSTs.
+`api_middleware` wraps every /api/v1 request (its documentation aside): it authenticates the key (401 with a
+stable code otherwise), takes one token from the key's bucket (429 with Retry-After when empty), puts the
+caller in the request state, adds `X-RateLimit-*` headers to every answer, and makes a write that carries an
+`Idempotency-Key` answer every retry with its first answer. Every API controller derives from `ApiController`:
+its guard holds the request to the scope the handler names in `opt={"scope": ...}` (a handler naming none is
+refused; `"any"` lets every valid key in), and its handlers take the caller as the `caller` parameter.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Headers
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from msgspec import Struct
+from redis.asyncio import Redis
 
 from app.redis_client import get_redis
-from app.services import api_keys
+from app.services import api_keys, audit, idempotency
 from app.services.api_keys import KeyRecord
+from app.services.throttling import MINUTE, Bucket, Grant, acquire
 from app.web.auth import client_ip
 from app.web.errors import ApiError
 
 ADMIN = api_keys.ADMIN
+# The scope of handlers any valid key may call (the API root).
+ANY = "any"
+CALLER = "api_caller"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ignite"'}
+API = "/api/v1"
+DOCS = "/api/v1/docs"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Refused attempts (no key, an unknown key) per client address per minute: guessing keys is slowed down,
+# and no key's own bucket is touched by someone who does not hold it.
+REFUSED_PER_MINUTE = 1200
+# The largest body kept in memory to fingerprint an idempotent write.
+MAX_IDEMPOTENT_BODY = 64 * 1024 * 1024
+LIMIT_HEADERS = frozenset({"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"})
 
 
 @dataclass(frozen=True)
@@ -42,12 +62,6 @@ class ApiCaller:
         return ADMIN in self.scopes or scope in self.scopes
 
 
-CALLER = "api_caller"
-# The scope of handlers any valid key may call (the API root).
-ANY = "any"
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ignite"'}
-
-
 def bearer_secret(authorization: str) -> str:
     scheme, _, secret = authorization.strip().partition(" ")
     return secret.strip() if scheme.lower() == "bearer" else ""
@@ -58,17 +72,16 @@ def caller_of(record: KeyRecord) -> ApiCaller:
                      scopes=record.scopes)
 
 
-async def authenticate(connection: ASGIConnection) -> ApiCaller:
-    """The caller of a request, from its `Authorization: Bearer` key; ApiError 401 with the reason otherwise."""
+async def authenticated_key(connection: ASGIConnection) -> KeyRecord:
+    """The key of a request, from `Authorization: Bearer`; ApiError 401 with the reason otherwise."""
     secret = bearer_secret(connection.headers.get("authorization", ""))
     if not secret:
         raise ApiError(401, "missing_key", "An API key is required: send it as 'Authorization: Bearer <key>'.",
                        headers=CHALLENGE)
     try:
-        record = await api_keys.authenticated(get_redis(), secret, client_ip(connection))
+        return await api_keys.authenticated(get_redis(), secret, client_ip(connection))
     except api_keys.KeyRefused as refused:
         raise ApiError(401, refused.code, refused.message, headers=CHALLENGE) from None
-    return caller_of(record)
 
 
 async def api_key_required(connection: ASGIConnection, route_handler: BaseRouteHandler) -> None:
@@ -77,13 +90,18 @@ async def api_key_required(connection: ASGIConnection, route_handler: BaseRouteH
     state = connection.scope.setdefault("state", {})
     caller = state.get(CALLER)
     if caller is None:
-        caller = state[CALLER] = await authenticate(connection)
+        caller = state[CALLER] = caller_of(await authenticated_key(connection))
     scope = route_handler.opt.get("scope")
     if scope == ANY:
         return
     if not scope or not caller.may(scope):
         raise ApiError(403, "insufficient_scope", f"This key lacks the scope {scope!r} this endpoint needs.",
                        {"scope": scope or "none named"})
+
+
+def api_actor(caller: ApiCaller, connection: ASGIConnection) -> audit.Actor:
+    """Who the audit log names for a change made through the API: the key, from its address."""
+    return audit.Actor(user_id=None, email=f"API key #{caller.key_id}", ip=client_ip(connection))
 
 
 def current_caller(request: Request) -> ApiCaller:
@@ -96,8 +114,181 @@ class ApiController(Controller):
     dependencies = {"caller": Provide(current_caller, sync_to_thread=False)}
 
 
+# The middleware ---------------------------------------------------------------------------------------
+
+
+def key_bucket(record: KeyRecord) -> Bucket:
+    return Bucket(f"throttle:api-key:{record.id}:minute", record.rate_limit, MINUTE)
+
+
+def refused_bucket(ip: str) -> Bucket:
+    return Bucket(f"throttle:api-refused:{ip}:minute", REFUSED_PER_MINUTE, MINUTE)
+
+
+def limit_headers(bucket: Bucket, grant: Grant) -> list[tuple[bytes, bytes]]:
+    """`X-RateLimit-*`: the limit per minute, the requests left now, seconds until the bucket is full again."""
+    remaining = grant.remaining.get(bucket.key, 0)
+    reset = math.ceil((bucket.capacity - remaining) / bucket.limit * bucket.period)
+    headers = [(b"x-ratelimit-limit", str(int(bucket.limit)).encode()),
+               (b"x-ratelimit-remaining", str(remaining).encode()),
+               (b"x-ratelimit-reset", str(reset).encode())]
+    if not grant.granted:
+        headers.append((b"retry-after", str(max(1, math.ceil(grant.retry_after))).encode()))
+    return headers
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return sending
+
+
+async def _answer(scope: Scope, send: Send, status: int, code: str, message: str,
+                  headers: dict[str, str] | None = None) -> None:
+    """An error in the API's own shape, answered before any handler runs."""
+    request_id = scope.get("state", {}).get("request_id", "")
+    body = json.dumps({"error": {"code": code, "message": message, "request_id": request_id}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when it is larger than an idempotent write may be."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_IDEMPOTENT_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the app the body already read, then whatever the client sends next."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+async def _replay(send: Send, answer: idempotency.StoredAnswer) -> None:
+    headers = [(name.encode(), value.encode()) for name, value in answer.headers]
+    await send({"type": "http.response.start", "status": answer.status,
+                "headers": [*headers, (b"idempotent-replayed", b"true")]})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+async def _idempotent(app: ASGIApp, scope: Scope, receive: Receive, send: Send, key_id: int,
+                      idempotency_key: str) -> None:
+    """Run a write once per (key, Idempotency-Key); replay its answer to every retry with the same request."""
+    if not 0 < len(idempotency_key) <= idempotency.MAX_KEY_LENGTH:
+        await _answer(scope, send, 400, "invalid_idempotency_key",
+                      f"An Idempotency-Key is 1 to {idempotency.MAX_KEY_LENGTH} characters.")
+        return
+    body = await _read_body(receive)
+    if body is None:
+        await _answer(scope, send, 413, "payload_too_large", "This request is too large to be made idempotent.")
+        return
+    query = scope.get("query_string", b"").decode("latin-1")
+    request_fingerprint = idempotency.fingerprint(scope["method"], f"{scope['path']}?{query}", body)
+    entry = idempotency.entry_key(key_id, idempotency_key)
+    redis = get_redis()
+    try:
+        stored = await idempotency.claim(redis, entry, request_fingerprint)
+    except idempotency.IdempotencyConflict:
+        await _answer(scope, send, 409, "idempotency_conflict",
+                      "This Idempotency-Key was used with another request: use a new key for a new request.")
+        return
+    except idempotency.StillRunning:
+        await _answer(scope, send, 409, "idempotency_in_progress",
+                      "The first request with this Idempotency-Key is still running: retry in a moment.")
+        return
+    if stored is not None:
+        await _replay(send, stored)
+        return
+    await _run_and_keep(app, scope, _replaying(body, receive), send, redis, entry, request_fingerprint)
+
+
+async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send, redis: Redis, entry: str,
+                        request_fingerprint: str) -> None:
+    status, headers, chunks = 0, [], []
+
+    async def capturing(message: Message) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in message.get("headers", [])
+                       if name.decode("latin-1").lower() not in LIMIT_HEADERS]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+        await send(message)
+
+    answer = None
+    try:
+        await app(scope, receive, capturing)
+        answer = idempotency.StoredAnswer(status, headers, b"".join(chunks)) if status else None
+    finally:
+        await idempotency.settle(redis, entry, request_fingerprint, answer)
+
+
+async def _refused(scope: Scope, send: Send, redis: Redis, refusal: ApiError) -> None:
+    """A 401 (or 429 for an address that keeps presenting bad keys), counted against the address only."""
+    bucket = refused_bucket(client_ip(ASGIConnection(scope)) or "unknown")
+    grant = await acquire(redis, [bucket])
+    send = _with_headers(send, limit_headers(bucket, grant))
+    if not grant.granted:
+        await _answer(scope, send, 429, "rate_limited", "Too many refused requests from this address: slow down.")
+        return
+    await _answer(scope, send, refusal.status_code, refusal.code, refusal.detail, refusal.headers)
+
+
+def is_api_request(scope: Scope) -> bool:
+    path = scope["path"]
+    return scope["type"] == "http" and (path == API or path.startswith(f"{API}/")) and not path.startswith(DOCS)
+
+
 def api_middleware(app: ASGIApp) -> ASGIApp:
-    return app
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if not is_api_request(scope):
+            await app(scope, receive, send)
+            return
+        redis = get_redis()
+        try:
+            record = await authenticated_key(ASGIConnection(scope))
+        except ApiError as refusal:
+            await _refused(scope, send, redis, refusal)
+            return
+        bucket = key_bucket(record)
+        grant = await acquire(redis, [bucket])
+        send = _with_headers(send, limit_headers(bucket, grant))
+        if not grant.granted:
+            await _answer(scope, send, 429, "rate_limited",
+                          f"Over this key's limit of {record.rate_limit:,} requests per minute: wait for Retry-After.")
+            return
+        scope.setdefault("state", {})[CALLER] = caller_of(record)
+        idempotency_key = Headers.from_scope(scope).get("idempotency-key")
+        if scope["method"] in WRITES and idempotency_key is not None:
+            await _idempotent(app, scope, receive, send, record.id, idempotency_key)
+            return
+        await app(scope, receive, send)
+
+    return middleware
+
+
+# OpenAPI ----------------------------------------------------------------------------------------------
 
 
 class ErrorDetail(Struct):
@@ -123,6 +314,7 @@ _ERROR_MEANINGS = {
 
 
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI descriptions of the errors an endpoint answers, beside the ones every endpoint may (401, 429)."""
+    """OpenAPI descriptions of the errors an endpoint answers, beside the ones every endpoint may (401, 403, 429)."""
     return {status: ResponseSpec(ErrorBody, description=_ERROR_MEANINGS[status], generate_examples=False)
-            for status in sorted({401, 429, *statuses})}
+            for status in sorted({401, 403, 429, *statuses})}
+
