@@ -579,7 +579,9 @@ class PrivacyController(ApiController):
         async with audit.change(redis, caller.workspace_id, _actor(request, caller)) as change:
             found = await privacy.person_export(caller.workspace_id, address)
             change.note("privacy.exported", "email", privacy.mask_email(address))
-        return PersonExport(**found)
+        subscriptions = [{**row, "fields": json.loads(row["fields"]) if isinstance(row["fields"], str)
+                          else row["fields"]} for row in found["subscriptions"]]
+        return PersonExport(**{**found, "subscriptions": subscriptions})
 
     @post("/erase", summary="Erase a person's data (GDPR)", operation_id="erasePerson", status_code=200,
           opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(403, 404),
