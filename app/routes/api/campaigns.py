@@ -142,12 +142,20 @@ def _raw(data: CampaignFields) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def _state_change() -> AsyncIterator[None]:
-    """A move the campaign's status does not allow, or one a kill switch refuses, as a 409 with its reason."""
+async def _unless_stopped() -> AsyncIterator[None]:
+    """A start or resume a kill switch refuses, as a 409 naming the stop."""
     try:
         yield
     except SendingStopped as exc:
         raise ApiError(409, "sending_stopped", str(exc)) from exc
+
+
+@asynccontextmanager
+async def _state_change() -> AsyncIterator[None]:
+    """A move the campaign's status does not allow, or one a kill switch refuses, as a 409 with its reason."""
+    try:
+        async with _unless_stopped():
+            yield
     except CampaignError as exc:
         raise ApiError(409, "invalid_state", str(exc)) from exc
 
@@ -213,7 +221,7 @@ class CampaignApi(ApiController):
         draft = await campaigns.update_draft(caller.workspace_id, campaign_id, timing)
         if (start := send_times.starts_at(draft)) is None or start <= now():
             raise CampaignError({"scheduled_at": "Choose a time ahead: that one has passed."})
-        async with _state_change():
+        async with _unless_stopped():
             launched = await campaigns.launch(redis, QUEUE, caller.workspace_id, campaign_id,
                                               api_actor(caller, request))
         return _campaign(launched)
@@ -228,7 +236,7 @@ class CampaignApi(ApiController):
             raise ApiError(409, "invalid_state", f"This campaign is {campaign['status']}: it cannot start again.")
         if campaign["status"] == "draft" and campaign["send_mode"] != "now":
             await campaigns.update_draft(caller.workspace_id, campaign_id, {"send_mode": "now"})
-        async with _state_change():
+        async with _unless_stopped():
             started = await campaigns.launch(redis, QUEUE, caller.workspace_id, campaign_id,
                                              api_actor(caller, request))
         return _campaign(started)
