@@ -100,5 +100,15 @@
     if (field.matches && field.matches("[data-autosubmit]") && field.form) field.form.requestSubmit();
   });
 
+  // A button with data-copy="#field" copies that field's value (a secret shown once) to the clipboard.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-copy]");
+    const field = button && document.querySelector(button.dataset.copy);
+    if (!field) return;
+    field.select();
+    navigator.clipboard.writeText(field.value).then(function () { showToast("Copied.", "success"); },
+      function () { showToast("Copy it by hand: it is selected.", "error"); });
+  });
+
   window.ignite = { showToast: showToast };
 })();
