@@ -130,12 +130,30 @@ def web_command(port: int | None = None) -> list[str]:
     ]
 
 
+def _general_queues() -> list[str]:
+    """Every queue but the transactional one, which has processes of its own."""
+    from app.tasks import broker
+    from app.tasks.transactional import QUEUE_NAME
+
+    return sorted(queue for queue in broker.get_declared_queues() if queue != QUEUE_NAME)
+
+
 def worker_command() -> list[str]:
     from app.settings import get_settings
 
     workers = get_settings().workers
     return [sys.executable, "-m", "dramatiq", "app.tasks", "--processes", str(workers.processes),
-            "--threads", str(workers.threads)]
+            "--threads", str(workers.threads), "--queues", *_general_queues()]
+
+
+def transactional_worker_command() -> list[str]:
+    """The transactional queue's own share: a process that consumes nothing else, so no campaign batch is ever
+    ahead of a message in its queue."""
+    from app.settings import get_settings
+    from app.tasks.transactional import QUEUE_NAME
+
+    return [sys.executable, "-m", "dramatiq", "app.tasks", "--processes", "1",
+            "--threads", str(get_settings().workers.threads), "--queues", QUEUE_NAME]
 
 
 def worker_environment() -> dict[str, str]:
@@ -176,8 +194,22 @@ def cmd_web(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(_: argparse.Namespace) -> None:
+    """The general worker processes and the transactional queue's own, stopped together."""
     _refuse_unready_database()
-    os.execve(sys.executable, worker_command(), worker_environment())
+    children = [subprocess.Popen(command, env=worker_environment())
+                for command in (worker_command(), transactional_worker_command())]
+
+    def stop(signum: int, _: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    stop(signal.SIGTERM, None)
+    sys.exit(max(child.wait() for child in children))
 
 
 def cmd_scheduler(_: argparse.Namespace) -> None:
@@ -239,6 +271,7 @@ def cmd_dev(_: argparse.Namespace) -> None:
     children = [
         subprocess.Popen(command, start_new_session=True, env=env)
         for command, env in ((web_command(), None), (worker_command(), worker_environment()),
+                             (transactional_worker_command(), worker_environment()),
                              (scheduler_command(), None), (inbound_command(), None))
     ]
     print(f"Ignite is up at {settings.base_url} (ready in {time.monotonic() - started_at:.1f}s). "

@@ -40,6 +40,7 @@ CREATE TABLE transactional_contents (
     workspace_id integer NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     template_id integer REFERENCES email_templates(id) ON DELETE SET NULL,
     subject text NOT NULL DEFAULT '',
+    preheader varchar(255) NOT NULL DEFAULT '',
     html text NOT NULL DEFAULT '',
     text_part text,
     from_email varchar(320) NOT NULL,
@@ -74,6 +75,8 @@ CREATE TABLE transactional_messages (
     metadata jsonb NOT NULL DEFAULT '{}',
     scheduled_at timestamptz,
     sandbox boolean NOT NULL DEFAULT false,
+    -- Each time it was put off ({"at", "answer"}): the delivery keeps only its latest state.
+    deferrals jsonb NOT NULL DEFAULT '[]',
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX transactional_messages_workspace_idx ON transactional_messages (workspace_id, id DESC);

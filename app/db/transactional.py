@@ -11,6 +11,7 @@ class TransactionalContent(Table, tablename="transactional_contents"):
     workspace_id = Integer()
     template_id = Integer(null=True, default=None)
     subject = Text(default="")
+    preheader = Varchar(length=255, default="")
     html = Text(default="")
     text_part = Text(null=True, default=None)
     from_email = Varchar(length=320)
@@ -44,5 +45,6 @@ class TransactionalMessage(Table, tablename="transactional_messages"):
     metadata = JSONB(default={})
     scheduled_at = Timestamptz(null=True, default=None)
     sandbox = Boolean(default=False)
+    deferrals = JSONB(default=[])
     created_at = Timestamptz()
 

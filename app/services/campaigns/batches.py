@@ -121,7 +121,7 @@ class Written:
             enqueue_ranges(queue, workspace_id, campaign_id, id_ranges(ids, batch_size), wait + DUE_SLACK_SECONDS)
 
 
-async def _record_refusals(workspace_id: int, outcomes: Sequence[BatchOutcome]) -> None:
+async def record_refusals(workspace_id: int, outcomes: Sequence[BatchOutcome]) -> None:
     """Servers' permanent refusals act like bounce reports (a hard one suppresses the address). The batch is
     already written: a failure here is logged, and the refusal stays in the delivery's last answer."""
     refusals = [(outcome.item.key, outcome.refusal) for outcome in outcomes
@@ -134,7 +134,7 @@ async def _record_refusals(workspace_id: int, outcomes: Sequence[BatchOutcome]) 
         log.exception("refusals_not_recorded", workspace_id=workspace_id, count=len(refusals))
 
 
-async def _accepted_earlier(redis: Redis, campaign_id: int, claimed: list[dict], written: Written) -> list[dict]:
+async def accepted_earlier(redis: Redis, campaign_id: int, claimed: list[dict], written: Written) -> list[dict]:
     """Rows a dead worker sent (and Redis heard of) are written as sent; the rest still need sending."""
     answers = await redis.hmget(counters.key(campaign_id, "accepted"), [str(row["id"]) for row in claimed])
     fresh = []
@@ -273,7 +273,7 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
     await note_progress(redis, campaign_id)
     await redis.expire(counters.key(campaign_id, "accepted"), counters.KEEP_SECONDS)
     written = Written()
-    fresh = await _accepted_earlier(redis, campaign_id, claimed, written)
+    fresh = await accepted_earlier(redis, campaign_id, claimed, written)
     subscribers = await _mailable(workspace_id, [row["subscriber_id"] for row in fresh if row["subscriber_id"]])
     for row in fresh:
         if row["subscriber_id"] not in subscribers:
@@ -297,7 +297,7 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
     for outcome in outcomes:
         written.add_outcome(outcome, attempts[outcome.item.key], sending.retry_delays)
     await written.store(redis, queue, workspace_id, campaign_id)
-    await _record_refusals(workspace_id, outcomes)
+    await record_refusals(workspace_id, outcomes)
     await counters.flush_if_due(redis, workspace_id, campaign_id)
     await finish_if_done(redis, workspace_id, campaign_id)
     return len(claimed)

@@ -1,0 +1,189 @@
+"""Accepting messages: checked, stored and queued at once, one statement for a whole batch.
+
+The content is checked and stored once per call; every recipient then costs one delivery row and one message
+row, written by a single set-based INSERT (`transactional.accept`). Addresses that may not be mailed are refused
+one by one with a stable code, never silently dropped: one query finds them all.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from app.piccolo_conf import DB
+from app.services import statements
+from app.services.campaigns.queue import id_ranges
+from app.services.forms import FormError
+from app.services.sqlparams import fetch_positional
+from app.services.subscribers.records import SubscriberError, normalized_email
+from app.services.suppression.mailable import STATUS_REASONS, suppressions_of
+from app.services.tenancy import checked_workspace_id
+from app.services.transactional.content import ContentInput, MessageRefused, checked_content, stored_content
+from app.services.transactional.stream import stream_campaign_id
+from app.settings import get_settings
+
+MAX_BATCH = 10_000
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 64
+MAX_METADATA_BYTES = 4096
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+# Messages due within this long are queued with a delay at once; later ones wait for the minute sweep.
+QUEUE_AHEAD_SECONDS = 3600
+# Statuses that keep an address from transactional mail too; a pending double opt-in does not.
+REFUSING_STATUSES = ("unsubscribed", "bounced", "complained", "blacklisted")
+SUPPRESSED = "recipient_suppressed"
+INVALID = "invalid_recipient"
+
+
+class MessageQueue(Protocol):
+    def send_batch(self, workspace_id: int, campaign_id: int, first_id: int, last_id: int,
+                   delay_seconds: float = 0.0) -> None:
+        """Have the transactional worker claim and send the waiting messages of this id range."""
+        ...
+
+
+@dataclass(frozen=True)
+class RecipientInput:
+    email: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Who sends and how: the key, whether it is a sandbox key, the tags and the time to send."""
+
+    api_key_id: int | None
+    sandbox: bool = False
+    tags: Sequence[str] = ()
+    scheduled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """One recipient's answer: the message id, or the code and message of its refusal."""
+
+    email: str
+    id: int | None = None
+    code: str = ""
+    message: str = ""
+
+
+async def refused_addresses(workspace_id: int, emails: Sequence[str]) -> dict[str, str]:
+    """Why each address that may not be mailed may not: a blacklist or suppression list entry, or a status
+    (unsubscribed, hard-bounced, complained, blacklisted) on any list of the workspace. One query each."""
+    if not emails:
+        return {}
+    reasons = {address: found[0].sentence for address, found in (await suppressions_of(workspace_id,
+                                                                                       list(emails))).items()}
+    rows = await fetch_positional(
+        "SELECT DISTINCT ON (email) email, status FROM subscribers WHERE workspace_id = $1::integer "
+        "AND email = ANY($2::text[]) AND status = ANY($3::text[]) ORDER BY email, status",
+        [checked_workspace_id(workspace_id), list(set(emails)), list(REFUSING_STATUSES)])
+    for row in rows:
+        reasons.setdefault(row["email"], f"It {STATUS_REASONS[row['status']]}.")
+    return reasons
+
+
+def checked_tags(tags: Sequence[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+    if len(cleaned) > MAX_TAGS or any(len(tag) > MAX_TAG_LENGTH for tag in cleaned):
+        raise FormError({"tags": f"Up to {MAX_TAGS} tags of {MAX_TAG_LENGTH} characters each."})
+    return cleaned
+
+
+def checked_schedule(moment: datetime | None, now: datetime) -> datetime | None:
+    """None for "now" (a moment already past is now); FormError beyond the furthest a message may wait."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise FormError({"scheduled_at": "Give a time zone, e.g. 2026-12-01T09:30:00Z."})
+    if moment > now + MAX_SCHEDULE_AHEAD:
+        raise FormError({"scheduled_at": f"Schedule at most {MAX_SCHEDULE_AHEAD.days} days ahead."})
+    return moment if moment > now else None
+
+
+def _metadata_text(metadata: Mapping[str, Any], position: int) -> str:
+    text = json.dumps(metadata, separators=(",", ":"), default=str)
+    if len(text.encode()) > MAX_METADATA_BYTES:
+        raise FormError({f"recipients[{position}].metadata" if position else "metadata":
+                         f"Keep metadata under {MAX_METADATA_BYTES} bytes."})
+    return text
+
+
+def _sorted_recipients(recipients: Sequence[RecipientInput]) -> tuple[list[tuple[int, str]], list[Accepted | None]]:
+    """(position, normalised address) of the well-formed, and an answer slot per recipient (refusals filled)."""
+    answers: list[Accepted | None] = [None] * len(recipients)
+    usable = []
+    for position, recipient in enumerate(recipients):
+        try:
+            usable.append((position, normalized_email(recipient.email)))
+        except SubscriberError as exc:
+            answers[position] = Accepted(recipient.email, code=INVALID, message=exc.errors["email"])
+    return usable, answers
+
+
+async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], content: ContentInput,
+                    submission: Submission, queue: MessageQueue, batch_id: str | None) -> list[Accepted]:
+    now = datetime.now(UTC)
+    scheduled_at = checked_schedule(submission.scheduled_at, now)
+    tags = checked_tags(submission.tags)
+    metadata = [_metadata_text(recipient.metadata, position) for position, recipient in enumerate(recipients)]
+    checked = await checked_content(workspace_id, content)
+    usable, answers = _sorted_recipients(recipients)
+    refused = await refused_addresses(workspace_id, [email for _, email in usable])
+    going = []
+    for position, email in usable:
+        if email in refused:
+            answers[position] = Accepted(email, code=SUPPRESSED, message=f"Not sent to {email}: {refused[email]}")
+        else:
+            going.append((position, email))
+    if going:
+        stream = await stream_campaign_id(workspace_id)
+        async with DB.transaction():
+            content_id = await stored_content(workspace_id, checked)
+            rows = await statements.run(
+                "transactional.accept", workspace_id, stream, content_id, submission.api_key_id, batch_id,
+                [email for _, email in going],
+                [json.dumps(recipients[position].data, separators=(",", ":"), default=str) for position, _ in going],
+                [metadata[position] for position, _ in going], tags, scheduled_at, submission.sandbox)
+        ids = [row["id"] for row in rows]
+        for (position, email), message_id in zip(going, ids, strict=True):
+            answers[position] = Accepted(email, id=message_id)
+        _queued(queue, workspace_id, stream, ids, scheduled_at, now)
+    return [answer for answer in answers if answer is not None]
+
+
+def _queued(queue: MessageQueue, workspace_id: int, stream: int, ids: list[int], scheduled_at: datetime | None,
+            now: datetime) -> None:
+    delay = (scheduled_at - now).total_seconds() if scheduled_at else 0.0
+    if delay > QUEUE_AHEAD_SECONDS:
+        return
+    for first, last in id_ranges(ids, get_settings().sending.batch_size):
+        queue.send_batch(workspace_id, stream, first, last, delay)
+
+
+async def accept_message(workspace_id: int, content: ContentInput, recipient: RecipientInput,
+                         submission: Submission, queue: MessageQueue) -> Accepted:
+    """One message, stored and queued; MessageRefused when its recipient may not be mailed."""
+    [answer] = await _accepted(workspace_id, [recipient], content, submission, queue, None)
+    if answer.id is None:
+        if answer.code == INVALID:
+            raise FormError({"to": answer.message})
+        raise MessageRefused(answer.code, answer.message, "to")
+    return answer
+
+
+async def accept_batch(workspace_id: int, content: ContentInput, recipients: Sequence[RecipientInput],
+                       submission: Submission, queue: MessageQueue) -> tuple[str, list[Accepted]]:
+    """Up to MAX_BATCH recipients of one content: the batch id and an answer per recipient, in order."""
+    if not recipients:
+        raise FormError({"recipients": "Give at least one recipient."})
+    if len(recipients) > MAX_BATCH:
+        raise FormError({"recipients": f"Send at most {MAX_BATCH:,} recipients per batch."})
+    batch_id = str(uuid.uuid4())
+    return batch_id, await _accepted(workspace_id, recipients, content, submission, queue, batch_id)

@@ -1,0 +1,236 @@
+"""What one API call asks to send, checked once for all its recipients: template or raw content, sender, headers,
+attachments.
+
+Raw HTML is sanitised and compiled as a saved template is (templates.py), so a message that could not render is
+refused at the door rather than failing in the worker. The sender is the workspace's default sender, or an
+address on one of its sending domains whose SPF and DKIM checked out (what a campaign's review asks).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.db.content import SendingDomain
+from app.db.transactional import TransactionalAttachment, TransactionalContent
+from app.services.forms import FormError
+from app.services.rendering import CampaignContent, CompiledMessage, MessageSkeleton, TemplateError, sanitize_html
+from app.services.subscribers.records import SubscriberError, normalized_email
+from app.services.templates import default_from_address, off_loop, preview_settings, problem_text, template_of
+from app.services.tenancy import owned_by
+
+# All attachments of one message together, decoded.
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_SUBJECT = 998
+# Headers a caller may not set beyond those the renderer reserves: routing and authentication are ours.
+REFUSED_HEADERS = frozenset({"return-receipt-to", "disposition-notification-to", "x-ignite-delivery",
+                             "authentication-results", "arc-seal", "arc-message-signature",
+                             "arc-authentication-results", "x-mailer-recipient"})
+# A sender's verdict is read once in this many seconds per process: accepting is on the API's hot path.
+SENDER_CACHE_SECONDS = 30.0
+_SENDERS: dict[tuple[int, str], tuple[float, bool]] = {}
+
+
+class MessageRefused(ValueError):
+    """Refused with a stable code the API answers (e.g. `attachments_too_large`, `recipient_suppressed`)."""
+
+    def __init__(self, code: str, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.code, self.field = code, field
+
+
+@dataclass(frozen=True)
+class AttachmentInput:
+    filename: str
+    content: str  # base64
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class ContentInput:
+    """What the caller gave; either `template_id` or a subject with HTML and/or text."""
+
+    template_id: int | None = None
+    subject: str = ""
+    html: str = ""
+    text: str | None = None
+    from_email: str = ""
+    from_name: str = ""
+    reply_to: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    attachments: Sequence[AttachmentInput] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CheckedContent:
+    """Ready to store: sanitised, compiled once to prove it renders, sender and headers allowed."""
+
+    template_id: int | None
+    subject: str
+    preheader: str
+    html: str
+    text: str | None
+    from_email: str
+    from_name: str
+    reply_to: str
+    headers: dict[str, str]
+    attachments: list[Attachment]
+
+
+def _address(value: str, name: str) -> str:
+    try:
+        return normalized_email(value)
+    except SubscriberError as exc:
+        raise FormError({name: exc.errors["email"]}) from exc
+
+
+async def _sending_domain_ready(workspace_id: int, domain: str) -> bool:
+    row = await SendingDomain.select(SendingDomain.dns_status, SendingDomain.checked_at).where(
+        owned_by(SendingDomain, workspace_id), SendingDomain.domain == domain).output(load_json=True).first()
+    status = (row or {}).get("dns_status") or {}
+    if isinstance(status, str):
+        status = json.loads(status)
+    return bool(row and row["checked_at"] is not None and status.get("SPF") and status.get("DKIM"))
+
+
+async def checked_sender(workspace_id: int, raw: str) -> str:
+    """The From address: the workspace's default sender when none is given, else one it may send from."""
+    default = await default_from_address(workspace_id)
+    if not raw.strip():
+        return default
+    address = _address(raw, "from")
+    if address == default.lower():
+        return address
+    domain = address.rpartition("@")[2]
+    key = (workspace_id, domain)
+    cached = _SENDERS.get(key)
+    if cached is None or cached[0] < time.monotonic():
+        cached = _SENDERS[key] = (time.monotonic() + SENDER_CACHE_SECONDS,
+                                  await _sending_domain_ready(workspace_id, domain))
+    if not cached[1]:
+        raise FormError({"from": f"{domain} is not a verified sending domain of this workspace: add it under "
+                                 "Delivery → Sending domains and check its DNS, or leave from out to use "
+                                 f"the default sender ({default})."})
+    return address
+
+
+def checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers the message may carry: the renderer's own rule (no reserved or malformed names), and none
+    that would ask recipients for receipts or pose as our own."""
+    cleaned = {str(name).strip(): str(value) for name, value in headers.items()}
+    refused = [name for name in cleaned if name.lower() in REFUSED_HEADERS or name.lower().startswith("x-ignite-")]
+    if not refused:
+        try:
+            MessageSkeleton(from_email="check@ignite.invalid", custom_headers=cleaned)
+        except ValueError as exc:
+            refused = [str(exc)]
+    if refused:
+        raise FormError({"headers": f"This header may not be set: {refused[0]}."})
+    return cleaned
+
+
+def decoded_attachments(given: Sequence[AttachmentInput]) -> list[Attachment]:
+    attachments = []
+    total = 0
+    for position, item in enumerate(given):
+        name = item.filename.strip().replace("\r", " ").replace("\n", " ").replace('"', "'")
+        if not name:
+            raise FormError({f"attachments[{position}].filename": "Give the attachment a file name."})
+        try:
+            body = base64.b64decode(item.content, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise FormError({f"attachments[{position}].content": "Send the content base64-encoded."}) from exc
+        total += len(body)
+        if total > MAX_ATTACHMENT_BYTES:
+            raise MessageRefused("attachments_too_large",
+                                 f"Attachments may total {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB at most.",
+                                 "attachments")
+        kind = item.content_type.strip() or "application/octet-stream"
+        if "/" not in kind or any(char in kind for char in "\r\n;\""):
+            raise FormError({f"attachments[{position}].content_type": "Give a media type such as application/pdf."})
+        attachments.append(Attachment(name[:255], kind[:255], body))
+    return attachments
+
+
+def _compile_problem(subject: str, html: str, text: str | None) -> dict[str, str]:
+    try:
+        CompiledMessage(CampaignContent(0, subject, html, text), preview_settings())
+    except TemplateError as exc:
+        return {"text" if exc.part == "text" else exc.part if exc.part == "subject" else "html": problem_text(exc)}
+    return {}
+
+
+def _raw_parts(given: ContentInput) -> tuple[str, str, str | None]:
+    """Subject, sanitised HTML and text of raw content; FormError names every missing or unusable part."""
+    subject = given.subject.strip()
+    text = given.text if given.text and given.text.strip() else None
+    errors: dict[str, str] = {}
+    if not subject:
+        errors["subject"] = "Give the message a subject (or send a template_id)."
+    elif len(subject) > MAX_SUBJECT:
+        errors["subject"] = f"Keep the subject under {MAX_SUBJECT} characters."
+    source = given.html if given.html.strip() else f"<pre>{_escaped(text)}</pre>" if text else ""
+    html = sanitize_html(source).html if source else ""
+    if not html.strip():
+        errors["html"] = "Give the message HTML, text or both (or send a template_id)."
+    if errors:
+        raise FormError(errors)
+    return subject, html, text
+
+
+def _escaped(text: str) -> str:
+    """Text shown as the HTML part of a text-only message: escaped, merge tags kept."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+async def checked_content(workspace_id: int, given: ContentInput) -> CheckedContent:
+    """Everything a call gives, checked; FormError (422), MessageRefused, or LookupError (a template not
+    the workspace's)."""
+    preheader = ""
+    if given.template_id is not None:
+        template = await template_of(workspace_id, given.template_id)
+        subject = given.subject.strip() or template["subject"]
+        html, text, preheader = template["html"], template["text_part"], template["preheader"]
+    else:
+        subject, html, text = _raw_parts(given)
+        problems = await off_loop(lambda: _compile_problem(subject, html, text), "html")
+        if problems:
+            raise FormError(problems)
+    return CheckedContent(
+        template_id=given.template_id, subject=subject, preheader=preheader, html=html, text=text,
+        from_email=await checked_sender(workspace_id, given.from_email), from_name=given.from_name.strip()[:120],
+        reply_to=_address(given.reply_to, "reply_to") if given.reply_to.strip() else "",
+        headers=checked_headers(given.headers), attachments=decoded_attachments(given.attachments))
+
+
+async def stored_content(workspace_id: int, content: CheckedContent) -> int:
+    """The content's id; joins the caller's transaction."""
+    rows = await TransactionalContent.insert(TransactionalContent(
+        workspace_id=workspace_id, template_id=content.template_id, subject=content.subject,
+        preheader=content.preheader, html=content.html, text_part=content.text, from_email=content.from_email,
+        from_name=content.from_name, reply_to=content.reply_to, headers=content.headers,
+        attachment_bytes=sum(len(item.body) for item in content.attachments),
+    )).returning(TransactionalContent.id)
+    content_id = rows[0]["id"]
+    if content.attachments:
+        await TransactionalAttachment.insert(*(TransactionalAttachment(
+            workspace_id=workspace_id, content_id=content_id, filename=item.filename,
+            content_type=item.content_type, body=item.body) for item in content.attachments))
+    return content_id
+
+
+def stored_headers(row: Mapping[str, Any]) -> dict[str, str]:
+    headers = row["headers"]
+    return json.loads(headers) if isinstance(headers, str) else dict(headers or {})

@@ -1,0 +1,39 @@
+"""Transactional tests: the session's Redis, pooled adapters, and the message queue kept in the test process.
+
+App modules are imported inside the fixtures: this file is loaded before the session sets the environment the
+app reads at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def redis() -> Any:
+    from app.redis_client import get_redis
+
+    return get_redis()
+
+
+@pytest.fixture
+async def adapters() -> AsyncIterator[Any]:
+    from app.services.sending import Adapters
+
+    pool = Adapters()
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """What the API queues lands here instead of on the broker; the test drains it as the worker would."""
+    from app.routes.api import messages
+    from tests.integration.transactional.helpers import LocalMessageQueue
+
+    local = LocalMessageQueue()
+    monkeypatch.setattr(messages, "QUEUE", local)
+    return local
