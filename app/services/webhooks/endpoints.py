@@ -162,3 +162,19 @@ def form_of(endpoint: dict) -> dict[str, Any]:
 
 def kinds_named(kinds: Iterable[str]) -> str:
     return ", ".join(KINDS.get(kind, kind) for kind in kinds)
+
+
+async def endpoints_page(workspace_id: int, after_id: int, limit: int) -> list[dict]:
+    """Endpoints after `after_id`, oldest first (a keyset page of the API)."""
+    return await WebhookEndpoint.select().where(
+        owned_by(WebhookEndpoint, workspace_id), WebhookEndpoint.id > after_id,
+    ).order_by(WebhookEndpoint.id).limit(limit)
+
+
+async def patched_endpoint(workspace_id: int, endpoint_id: int, changes: dict[str, Any]) -> dict:
+    """The endpoint with only the given fields changed (the API's PATCH), checked as a whole."""
+    current = await endpoint_of(workspace_id, endpoint_id)
+    updated = await update_endpoint(workspace_id, endpoint_id, {**form_of(current), **changes})
+    if "enabled" in changes and changes["enabled"] != updated["enabled"]:
+        updated = await set_enabled(workspace_id, endpoint_id, bool(changes["enabled"]))
+    return updated

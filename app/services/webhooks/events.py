@@ -85,14 +85,16 @@ async def publish_many(workspace_id: int, events: Sequence[tuple[str, dict]]) ->
     await statements.run(
         "webhooks.queue-events", workspace_id, [uuid.uuid4() for _ in chosen], [kind for kind, _ in chosen],
         [json.dumps(payload, default=str) for _, payload in chosen])
-    await wake(in_transaction=DB.current_transaction.get() is not None)
+    await wake()
 
 
-async def wake(in_transaction: bool = False) -> None:
-    """Have the delivery worker look for due rows soon; one wake covers every row written before it runs."""
+async def wake() -> None:
+    """Have the delivery worker look for due rows soon; one wake covers every row written before it runs.
+
+    Rows written in the caller's transaction are seen only after its commit: that wake comes a little later."""
     if not _wakers:
         return
-    if in_transaction:
+    if DB.current_transaction.get() is not None:
         _wakers[0](AFTER_COMMIT_SECONDS)
     elif await get_redis().set(WAKE_KEY, "1", nx=True, px=WAKE_MS):
         _wakers[0](0.0)

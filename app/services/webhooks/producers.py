@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from app.db.campaigns import Campaign
-from app.piccolo_conf import DB
 from app.services import statements
 from app.services.tenancy import owned_by
 from app.services.webhooks.events import listening_kinds, publish, wake
@@ -43,7 +42,7 @@ async def status_changed(workspace_id: int, to_status: str) -> None:
     if kind is None or kind not in await listening_kinds(workspace_id):
         return
     await statements.run("webhooks.queue-status-changes", workspace_id, to_status, kind)
-    await wake(in_transaction=DB.current_transaction.get() is not None)
+    await wake()
 
 
 async def engagement(rows: Iterable[tuple]) -> None:
