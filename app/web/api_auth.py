@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +44,10 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Refused attempts (no key, an unknown key) per client address per minute: guessing keys is slowed down,
 # and no key's own bucket is touched by someone who does not hold it.
 REFUSED_PER_MINUTE = 1200
-# The largest body kept in memory to fingerprint an idempotent write.
-MAX_IDEMPOTENT_BODY = 64 * 1024 * 1024
+# The largest body of a write (read whole, to check it and to fingerprint it for idempotency).
+MAX_BODY = 64 * 1024 * 1024
+# An escaped NUL in JSON text: a backslash-u0000 not itself escaped by a backslash before it.
+JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 LIMIT_HEADERS = frozenset({"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"})
 
 
@@ -158,7 +161,7 @@ async def _answer(scope: Scope, send: Send, status: int, code: str, message: str
 
 
 async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None when it is larger than an idempotent write may be."""
+    """The whole request body, or None when it is larger than `MAX_BODY`."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -166,7 +169,7 @@ async def _read_body(receive: Receive) -> bytes | None:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_IDEMPOTENT_BODY:
+        if size > MAX_BODY:
             return None
         chunks.append(chunk)
         if not message.get("more_body", False):
@@ -192,15 +195,11 @@ async def _replay(send: Send, answer: idempotency.StoredAnswer) -> None:
 
 
 async def _idempotent(app: ASGIApp, scope: Scope, receive: Receive, send: Send, key_id: int,
-                      idempotency_key: str) -> None:
+                      idempotency_key: str, body: bytes) -> None:
     """Run a write once per (key, Idempotency-Key); replay its answer to every retry with the same request."""
     if not 0 < len(idempotency_key) <= idempotency.MAX_KEY_LENGTH:
         await _answer(scope, send, 400, "invalid_idempotency_key",
                       f"An Idempotency-Key is 1 to {idempotency.MAX_KEY_LENGTH} characters.")
-        return
-    body = await _read_body(receive)
-    if body is None:
-        await _answer(scope, send, 413, "payload_too_large", "This request is too large to be made idempotent.")
         return
     query = scope.get("query_string", b"").decode("latin-1")
     request_fingerprint = idempotency.fingerprint(scope["method"], f"{scope['path']}?{query}", body)
@@ -219,7 +218,7 @@ async def _idempotent(app: ASGIApp, scope: Scope, receive: Receive, send: Send, 
     if stored is not None:
         await _replay(send, stored)
         return
-    await _run_and_keep(app, scope, _replaying(body, receive), send, redis, entry, request_fingerprint)
+    await _run_and_keep(app, scope, receive, send, redis, entry, request_fingerprint)
 
 
 async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send, redis: Redis, entry: str,
@@ -279,11 +278,23 @@ def api_middleware(app: ASGIApp) -> ASGIApp:
                           f"Over this key's limit of {record.rate_limit:,} requests per minute: wait for Retry-After.")
             return
         scope.setdefault("state", {})[CALLER] = caller_of(record)
-        idempotency_key = Headers.from_scope(scope).get("idempotency-key")
-        if scope["method"] in WRITES and idempotency_key is not None:
-            await _idempotent(app, scope, receive, send, record.id, idempotency_key)
+        if scope["method"] not in WRITES:
+            await app(scope, receive, send)
             return
-        await app(scope, receive, send)
+        headers = Headers.from_scope(scope)
+        body = await _read_body(receive)
+        if body is None:
+            await _answer(scope, send, 413, "payload_too_large", "This request body is too large.")
+            return
+        if "json" in headers.get("content-type", "") and JSON_NUL.search(body):
+            # PostgreSQL text cannot hold a NUL character: refused here for every endpoint, not as a 500.
+            await _answer(scope, send, 400, "invalid_body", "The body holds a NUL character (\\u0000).")
+            return
+        idempotency_key = headers.get("idempotency-key")
+        if idempotency_key is not None:
+            await _idempotent(app, scope, _replaying(body, receive), send, record.id, idempotency_key, body)
+            return
+        await app(scope, _replaying(body, receive), send)
 
     return middleware
 

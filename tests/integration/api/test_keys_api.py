@@ -97,3 +97,13 @@ async def test_a_create_retried_with_its_idempotency_key_makes_one_key(client):
     assert {answer.status_code for answer in answers} == {201}
     assert len({answer.json()["secret"] for answer in answers}) == 1
     assert [row["name"] for row in await api_keys.list_keys(workspace["id"])] == ["test key", "Shop"]
+
+
+async def test_a_nul_character_in_a_body_is_refused_before_any_handler(client):
+    workspace = await make_workspace()
+    answer = await client.post("/api/v1/keys", headers={**bearer(await api_key(workspace)),
+                                                        "Content-Type": "application/json"},
+                               content=b'{"name": "shop\\u0000", "scopes": ["admin"]}')
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_body"
+    assert len(await api_keys.list_keys(workspace["id"])) == 1

@@ -1,0 +1,43 @@
+"""Settings → API keys is for owners and admins: the list shows keys masked, and every change is audited."""
+
+from __future__ import annotations
+
+from app.db.audit import AuditEntry
+from app.services import api_keys
+from tests.factories import post_form, signed_in_client
+
+
+async def test_people_below_admin_cannot_see_or_make_keys(client):
+    workspace, _ = await signed_in_client(client, role="marketer")
+    assert (await client.get("/settings/api-keys")).status_code == 403
+    answer = await post_form(client, "/settings/api-keys", {"name": "x", "scopes": "admin"})
+    assert answer.status_code == 403
+    assert await api_keys.list_keys(workspace["id"]) == []
+
+
+async def test_an_admin_makes_a_key_shown_once_then_masked(client):
+    workspace, user = await signed_in_client(client, role="admin")
+    made = await post_form(client, "/settings/api-keys", {
+        "name": "Warehouse", "scopes": ["stats:read", "subscribers:read"], "mode": "test", "rate_limit": "600",
+        "allowed_ips": "203.0.113.0/24, 198.51.100.7"})
+    assert made.status_code == 200
+    [row] = await api_keys.list_keys(workspace["id"])
+    assert row["scopes"] == ["stats:read", "subscribers:read"] and row["sandbox"] and row["rate_limit"] == 600
+    assert row["allowed_ips"] == ["203.0.113.0/24", "198.51.100.7/32"] and row["created_by"] == user["id"]
+    secret = made.text.split('data-testid="api-key-secret"')[0].rsplit('value="', 1)[1].split('"')[0]
+    assert api_keys.secret_hash(secret) == (await api_keys.ApiKey.select(api_keys.ApiKey.secret_hash).first())[
+        "secret_hash"]
+    listed = await client.get("/settings/api-keys")
+    assert secret not in listed.text
+    assert f"{row['prefix']}…" in listed.text
+    [entry] = await AuditEntry.select().where(AuditEntry.workspace_id == workspace["id"],
+                                              AuditEntry.action.like("api_key.%"))
+    assert entry["action"] == "api_key.created" and secret not in str(entry["details"])
+
+
+async def test_a_bad_rate_limit_is_refused_next_to_its_field(client):
+    workspace, _ = await signed_in_client(client, role="owner")
+    answer = await post_form(client, "/settings/api-keys", {"name": "x", "scopes": "admin", "rate_limit": "lots"})
+    assert answer.status_code == 422
+    assert 'data-testid="error-rate_limit"' in answer.text
+    assert await api_keys.list_keys(workspace["id"]) == []
