@@ -73,9 +73,10 @@ SELECT workspace_id, campaign_id, min(id) AS first_id, max(id) AS last_id FROM (
     SELECT d.workspace_id, d.campaign_id, d.id,
            (row_number() OVER (PARTITION BY d.campaign_id ORDER BY d.id) - 1) / $2::integer AS batch
     FROM campaigns c JOIN deliveries d ON d.campaign_id = c.id AND d.workspace_id = c.workspace_id
+    JOIN transactional_messages m ON m.id = d.id AND m.workspace_id = d.workspace_id
     WHERE c.kind = 'transactional' AND d.status IN ('queued', 'deferred') AND d.next_attempt_at <= now()
       AND (d.next_attempt_at <= now() - make_interval(secs => $1::float8)
-           OR (d.attempts = 0 AND d.next_attempt_at > d.created_at))
+           OR (d.attempts = 0 AND m.scheduled_at IS NOT NULL))
 ) due GROUP BY workspace_id, campaign_id, batch ORDER BY 1, 2, 3
 
 -- name: cancel
