@@ -2,6 +2,7 @@
 
 from app.services.transactional.accept import (
     MAX_BATCH,
+    SIMULATOR_DOMAIN,
     Accepted,
     MessageQueue,
     RecipientInput,
@@ -20,7 +21,7 @@ from app.services.transactional.events import (
     message_of,
     messages_page,
 )
-from app.services.transactional.sending import SIMULATOR_DOMAIN, queue_due, send_messages
+from app.services.transactional.sending import queue_due, send_messages
 from app.services.transactional.stream import stream_campaign_id
 
 __all__ = [

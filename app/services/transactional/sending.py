@@ -23,23 +23,18 @@ from app.services.campaigns import counters
 from app.services.campaigns.batches import NOT_MAILABLE, Written, acceptance_log, accepted_earlier, record_refusals
 from app.services.sending import Adapters
 from app.services.sending_batches import BatchItem, BatchOutcome, send_batch
-from app.services.transactional.accept import MessageQueue, refused_addresses
+from app.services.transactional.accept import MessageQueue, refused_addresses, simulated
 from app.services.transactional.building import Compiled, compiled_contents
 from app.services.transactional.events import REPORTED, published_statuses
 from app.settings import get_settings
 
 ROUTING_TAG = "transactional"
-SIMULATOR_DOMAIN = "simulator.ignite.test"
 # A sandbox `defer@` message is put off this long once, then sent.
 SANDBOX_DEFER_SECONDS = 2.0
 SANDBOX_ANSWER = "250 2.0.0 sandbox: accepted, not sent"
 SANDBOX_DEFERRAL = "421 4.7.0 sandbox: simulated deferral"
 # Messages waiting this long past their time are taken for lost from the queue, and queued again.
 LOST_AFTER_SECONDS = 60.0
-
-
-def simulated(email: str) -> bool:
-    return email.rpartition("@")[2] == SIMULATOR_DOMAIN
 
 
 def _sandbox_outcomes(rows: Sequence[dict], written: Written) -> list[tuple[int, Outcome]]:
