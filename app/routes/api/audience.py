@@ -33,8 +33,12 @@ from app.web.api_pages import Page, decode_cursor, encode_cursor, page_limit
 from app.web.errors import ApiError
 
 LISTS, SUBSCRIBERS_READ, SUBSCRIBERS_WRITE = "lists:manage", "subscribers:read", "subscribers:write"
-Text = Annotated[str, Meta(max_length=2000)]
-Tag = Annotated[str, Meta(min_length=1, max_length=64)]
+# PostgreSQL text cannot hold NUL: such input is refused as malformed, never sent to the database.
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, Meta(max_length=2000, pattern=NO_NUL)]
+Word = Annotated[str, Meta(max_length=64, pattern=NO_NUL)]
+Tag = Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)]
+Email = Annotated[str, Meta(max_length=320, pattern=NO_NUL)]
 
 
 # --- shapes ---------------------------------------------------------------------------------------------------
@@ -78,8 +82,8 @@ class ListIn(Struct):
     reply_to: Text = ""
     company_name: Text = ""
     company_address: Text = ""
-    opt_in: Annotated[str, Meta(description="single or double")] = "single"
-    opt_out: Annotated[str, Meta(description="single or double")] = "single"
+    opt_in: Annotated[Word, Meta(description="single or double")] = "single"
+    opt_out: Annotated[Word, Meta(description="single or double")] = "single"
     welcome_email: bool = False
     require_approval: bool = False
 
@@ -93,8 +97,8 @@ class ListPatch(Struct):
     reply_to: Text | UnsetType = UNSET
     company_name: Text | UnsetType = UNSET
     company_address: Text | UnsetType = UNSET
-    opt_in: str | UnsetType = UNSET
-    opt_out: str | UnsetType = UNSET
+    opt_in: Word | UnsetType = UNSET
+    opt_out: Word | UnsetType = UNSET
     welcome_email: bool | UnsetType = UNSET
     require_approval: bool | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
@@ -115,8 +119,8 @@ class FieldOut(Struct):
 
 class FieldIn(Struct):
     label: Text
-    tag: Annotated[str, Meta(max_length=64, description="merge tag; made from the label when empty")] = ""
-    kind: Annotated[str, Meta(description=", ".join(custom_fields.KINDS))] = "text"
+    tag: Annotated[Word, Meta(description="merge tag; made from the label when empty")] = ""
+    kind: Annotated[Word, Meta(description=", ".join(custom_fields.KINDS))] = "text"
     required: bool = False
     visible: bool = True
     default_value: Text = ""
@@ -125,7 +129,7 @@ class FieldIn(Struct):
 
 class FieldPatch(Struct):
     label: Text | UnsetType = UNSET
-    kind: str | UnsetType = UNSET
+    kind: Word | UnsetType = UNSET
     required: bool | UnsetType = UNSET
     visible: bool | UnsetType = UNSET
     default_value: Text | UnsetType = UNSET
@@ -152,30 +156,30 @@ class SubscriberOut(Struct):
 
 class SubscriberIn(Struct):
     list_id: int
-    email: Annotated[str, Meta(max_length=320)]
+    email: Email
     fields: dict[str, Any] = {}
-    status: Annotated[str, Meta(description="for a new subscriber; an existing one keeps its status")] = "confirmed"
+    status: Annotated[Word, Meta(description="for a new subscriber; an existing one keeps its status")] = "confirmed"
     tags: list[Tag] = []
 
 
 class SubscriberPatch(Struct):
-    email: Annotated[str, Meta(max_length=320)] | UnsetType = UNSET
+    email: Email | UnsetType = UNSET
     fields: Annotated[dict[str, Any], Meta(description="merged into the stored values; null removes one")] \
         | UnsetType = UNSET
-    status: str | UnsetType = UNSET
+    status: Word | UnsetType = UNSET
     add_tags: list[Tag] = []
     remove_tags: list[Tag] = []
 
 
 class BulkRow(Struct):
-    email: Annotated[str, Meta(max_length=320)]
+    email: Email
     fields: dict[str, Any] = {}
 
 
 class BulkIn(Struct):
     list_id: int
     subscribers: Annotated[list[BulkRow], Meta(max_length=MAX_ROWS)]
-    status: Annotated[str, Meta(description="for new subscribers; existing ones keep theirs")] = "confirmed"
+    status: Annotated[Word, Meta(description="for new subscribers; existing ones keep theirs")] = "confirmed"
 
 
 class RowError(Struct):
@@ -200,7 +204,7 @@ class BulkOut(Struct):
 
 
 class PersonIn(Struct):
-    email: Annotated[str, Meta(max_length=320)]
+    email: Email
 
 
 class PersonExport(Struct):
@@ -238,17 +242,17 @@ class ImportOut(Struct):
     finished_at: datetime | None
 
 
-ColumnChoice = Annotated[str, Meta(description='"email", "field:<tag>" or "" to skip the column')]
+ColumnChoice = Annotated[Text, Meta(description='"email", "field:<tag>" or "" to skip the column')]
 
 
 class S3ImportIn(Struct):
-    location: Annotated[str, Meta(max_length=2000, description="s3://bucket/prefix/ or s3://bucket/key.csv")]
+    location: Annotated[Text, Meta(description="s3://bucket/prefix/ or s3://bucket/key.csv")]
     region: Text = ""
     endpoint_url: Text = ""
     access_key_id: Text = ""
     secret_access_key: Text = ""
-    mode: Annotated[str, Meta(description=", ".join(imports.MODES))] = "add"
-    status: Annotated[str, Meta(description="confirmed or unconfirmed, for new subscribers")] = "confirmed"
+    mode: Annotated[Word, Meta(description=", ".join(imports.MODES))] = "add"
+    status: Annotated[Word, Meta(description="confirmed or unconfirmed, for new subscribers")] = "confirmed"
     has_header: bool | None = None
     encoding: Text = ""
     delimiter: Text = ""
@@ -344,21 +348,21 @@ class ListsController(ApiController):
         return Page([_list_out(row, row) for row in rows], _next_cursor(rows, size))
 
     @get("/{list_id:int}", summary="Get a list", operation_id="getList", opt={"scope": LISTS},
-         responses=error_responses(403, 404),
+         responses=error_responses(400, 403, 404),
          description="The list's settings and its subscribers by status. Scope `lists:manage`.")
     async def show(self, caller: ApiCaller, list_id: int) -> ListOut:
         row = await _list_of(caller.workspace_id, list_id)
         return _list_out(row, await lists.counters(caller.workspace_id, list_id))
 
     @post("/", summary="Create a list", operation_id="createList", opt={"scope": LISTS},
-          responses=error_responses(403, 422),
+          responses=error_responses(400, 403, 422),
           description="A new list; its name must be unused in the workspace. Scope `lists:manage`.")
     async def create(self, caller: ApiCaller, data: ListIn) -> ListOut:
         row = await lists.create_list(caller.workspace_id, _unset_removed(data))
         return _list_out(row, {})
 
     @patch("/{list_id:int}", summary="Update a list", operation_id="updateList", opt={"scope": LISTS},
-           responses=error_responses(403, 404, 422),
+           responses=error_responses(400, 403, 404, 422),
            description="Changes the settings given and keeps the others; `archived` archives or restores the "
                        "list. Scope `lists:manage`.")
     async def update(self, caller: ApiCaller, list_id: int, data: ListPatch) -> ListOut:
@@ -373,20 +377,20 @@ class ListsController(ApiController):
         return _list_out(row, await lists.counters(caller.workspace_id, list_id))
 
     @delete("/{list_id:int}", summary="Delete a list", operation_id="deleteList", opt={"scope": LISTS},
-            responses=error_responses(403, 404),
+            responses=error_responses(400, 403, 404),
             description="Deletes the list with its subscribers and fields. Scope `lists:manage`.")
     async def remove(self, caller: ApiCaller, list_id: int) -> None:
         await lists.delete_list(caller.workspace_id, list_id)
 
     @get("/{list_id:int}/fields", summary="List a list's custom fields", operation_id="listFields",
-         opt={"scope": LISTS}, responses=error_responses(403, 404),
+         opt={"scope": LISTS}, responses=error_responses(400, 403, 404),
          description="The custom fields of the list in their order. Scope `lists:manage`.")
     async def fields(self, caller: ApiCaller, list_id: int) -> list[FieldOut]:
         await _list_of(caller.workspace_id, list_id)
         return [_field_out(row) for row in await custom_fields.fields_of(caller.workspace_id, list_id)]
 
     @post("/{list_id:int}/fields", summary="Add a custom field", operation_id="createField", opt={"scope": LISTS},
-          responses=error_responses(403, 404, 422),
+          responses=error_responses(400, 403, 404, 422),
           description="A new field of the list; subscribers' values are kept under its merge tag. "
                       "Scope `lists:manage`.")
     async def add_field(self, caller: ApiCaller, list_id: int, data: FieldIn) -> FieldOut:
@@ -395,7 +399,7 @@ class ListsController(ApiController):
         return _field_out(await custom_fields.add_field(caller.workspace_id, list_id, values))
 
     @patch("/{list_id:int}/fields/{field_id:int}", summary="Update a custom field", operation_id="updateField",
-           opt={"scope": LISTS}, responses=error_responses(403, 404, 422),
+           opt={"scope": LISTS}, responses=error_responses(400, 403, 404, 422),
            description="Changes what is given; the merge tag never changes (subscribers' values are kept under "
                        "it). Scope `lists:manage`.")
     async def update_field(self, caller: ApiCaller, list_id: int, field_id: int, data: FieldPatch) -> FieldOut:
@@ -405,7 +409,7 @@ class ListsController(ApiController):
         return _field_out(await custom_fields.update_field(caller.workspace_id, current["id"], values))
 
     @delete("/{list_id:int}/fields/{field_id:int}", summary="Delete a custom field", operation_id="deleteField",
-            opt={"scope": LISTS}, responses=error_responses(403, 404),
+            opt={"scope": LISTS}, responses=error_responses(400, 403, 404),
             description="Removes the field from the list. Scope `lists:manage`.")
     async def remove_field(self, caller: ApiCaller, list_id: int, field_id: int) -> None:
         current = await _field_of(caller.workspace_id, list_id, field_id)
@@ -454,7 +458,7 @@ class SubscribersController(ApiController):
          description="Subscribers by id, narrowed by list, status, the start of the address and the time of the "
                      "last change. Scope `subscribers:read`.")
     async def index(self, caller: ApiCaller, list_id: int | None = None, status: str | None = None,
-                    email_prefix: Annotated[str, Meta(max_length=320)] | None = None,
+                    email_prefix: Email | None = None,
                     updated_since: datetime | None = None, limit: int | None = None,
                     cursor: str | None = None) -> Page[SubscriberOut]:
         size = page_limit(limit)
@@ -469,9 +473,9 @@ class SubscribersController(ApiController):
         return Page([_subscriber_out(row) for row in rows], _next_cursor(rows, size))
 
     @get("/by-email", summary="Find an address on every list", operation_id="getSubscribersByEmail",
-         opt={"scope": SUBSCRIBERS_READ}, responses=error_responses(403, 404),
+         opt={"scope": SUBSCRIBERS_READ}, responses=error_responses(400, 403, 404),
          description="The subscriber of each list the address is on (one per list). Scope `subscribers:read`.")
-    async def by_email(self, caller: ApiCaller, email: Annotated[str, Meta(max_length=320)]) -> list[SubscriberOut]:
+    async def by_email(self, caller: ApiCaller, email: Email) -> list[SubscriberOut]:
         try:
             address = subscribers.normalized_email(email)
         except SubscriberError as exc:
@@ -483,7 +487,7 @@ class SubscribersController(ApiController):
         return [_subscriber_out(row) for row in found]
 
     @get("/{subscriber_id:int}", summary="Get a subscriber", operation_id="getSubscriber",
-         opt={"scope": SUBSCRIBERS_READ}, responses=error_responses(403, 404),
+         opt={"scope": SUBSCRIBERS_READ}, responses=error_responses(400, 403, 404),
          description="One subscriber with its fields and tags. Scope `subscribers:read`.")
     async def show(self, caller: ApiCaller, subscriber_id: int) -> SubscriberOut:
         row = await subscribers.subscriber_of(caller.workspace_id, subscriber_id)
@@ -493,7 +497,7 @@ class SubscribersController(ApiController):
           opt={"scope": SUBSCRIBERS_WRITE}, responses={
               200: ResponseSpec(SubscriberOut, description="The address was on the list: its fields were merged.",
                                 generate_examples=False),
-              **error_responses(403, 404, 409, 422)},
+              **error_responses(400, 403, 404, 409, 422)},
           description="Adds the address to the list (201), or merges the fields into the subscriber already there "
                       "(200; its status is kept). Validated like an import row; a suppressed address is refused "
                       "with `address_suppressed`. Scope `subscribers:write`.")
@@ -522,7 +526,7 @@ class SubscribersController(ApiController):
                        results=[_bulk_result(result) for result in results])
 
     @patch("/{subscriber_id:int}", summary="Update a subscriber", operation_id="updateSubscriber",
-           opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(403, 404, 422),
+           opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(400, 403, 404, 422),
            description="Changes the address, merges fields (null removes a value), sets the status, adds and "
                        "removes tags. Scope `subscribers:write`.")
     async def update(self, caller: ApiCaller, redis: Redis, subscriber_id: int, data: SubscriberPatch
@@ -549,14 +553,14 @@ class SubscribersController(ApiController):
 
     @post("/{subscriber_id:int}/unsubscribe", summary="Unsubscribe a subscriber", status_code=200,
           operation_id="unsubscribeSubscriber", opt={"scope": SUBSCRIBERS_WRITE},
-          responses=error_responses(403, 404),
+          responses=error_responses(400, 403, 404),
           description="Unsubscribes the subscriber from its list at once: a message not yet handed to a server "
                       "is not sent. Scope `subscribers:write`.")
     async def unsubscribe(self, caller: ApiCaller, redis: Redis, subscriber_id: int) -> SubscriberOut:
         return _subscriber_out(await _unsubscribed(redis, caller.workspace_id, subscriber_id))
 
     @delete("/{subscriber_id:int}", summary="Delete a subscriber", operation_id="deleteSubscriber",
-            opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(403, 404),
+            opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(400, 403, 404),
             description="Removes the subscriber from its list (its events stay in the statistics). "
                         "Scope `subscribers:write`.")
     async def remove(self, caller: ApiCaller, subscriber_id: int) -> None:
@@ -570,7 +574,7 @@ class PrivacyController(ApiController):
     tags = ["subscribers"]
 
     @post("/export", summary="Export a person's data (GDPR)", operation_id="exportPerson", status_code=200,
-          opt={"scope": SUBSCRIBERS_READ}, responses=error_responses(403, 404),
+          opt={"scope": SUBSCRIBERS_READ}, responses=error_responses(400, 403, 404),
           description="Everything the workspace holds about an address: its subscriptions with their fields, "
                       "status history, tags, events and lead consent records. The address travels in the body, "
                       "never in a URL. Scope `subscribers:read`.")
@@ -584,7 +588,7 @@ class PrivacyController(ApiController):
         return PersonExport(**{**found, "subscriptions": subscriptions})
 
     @post("/erase", summary="Erase a person's data (GDPR)", operation_id="erasePerson", status_code=200,
-          opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(403, 404),
+          opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(400, 403, 404),
           description="Deletes the address from every list with its fields, tags and lead consent records; its "
                       "events stay for statistics without the link to the person. Scope `subscribers:write`.")
     async def erase(self, request: Request, caller: ApiCaller, redis: Redis, data: PersonIn) -> Erased:
@@ -654,7 +658,7 @@ class ImportsController(ApiController):
     tags = ["imports"]
 
     @post("/lists/{list_id:int}/imports", summary="Import from S3", operation_id="importFromS3", status_code=202,
-          opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(403, 404, 422),
+          opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(400, 403, 404, 422),
           description="Imports every object under an S3 prefix (or the one key named) into the list in the "
                       "background; follow it with `GET /api/v1/imports/{id}`. Scope `subscribers:write`.")
     async def from_s3(self, caller: ApiCaller, list_id: int, data: S3ImportIn) -> ImportOut:
@@ -669,7 +673,7 @@ class ImportsController(ApiController):
 
     @post("/lists/{list_id:int}/imports/upload", summary="Import an uploaded file", operation_id="importUpload",
           status_code=202, opt={"scope": SUBSCRIBERS_WRITE}, request_max_body_size=UPLOAD_MAX_BYTES,
-          operation_class=_UploadOperation, responses=error_responses(403, 404, 422),
+          operation_class=_UploadOperation, responses=error_responses(400, 403, 404, 422),
           description="Imports a CSV or XLSX file sent as multipart/form-data (`file`, and the options as fields) "
                       "into the list in the background; follow it with `GET /api/v1/imports/{id}`. "
                       "Scope `subscribers:write`.")
@@ -693,7 +697,7 @@ class ImportsController(ApiController):
             int(suppression_list) if suppression_list.isdigit() and len(suppression_list) < 10 else None))
 
     @get("/imports/{import_id:int}", summary="Get an import's progress", operation_id="getImport",
-         opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(403, 404),
+         opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(400, 403, 404),
          description="Where an import stands: status, percent, rows seen, added, updated, skipped, invalid, "
                      "suppressed. Scope `subscribers:write`.")
     async def show(self, caller: ApiCaller, import_id: int) -> ImportOut:

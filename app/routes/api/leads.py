@@ -9,7 +9,7 @@ from litestar import post
 from msgspec import Meta, Struct
 from redis.asyncio import Redis
 
-from app.routes.api.audience import api_fields
+from app.routes.api.audience import NO_NUL, Email, api_fields
 from app.services import custom_fields, leads, lists
 from app.services.subscribers import SubscriberError
 from app.services.subscribers.bulk import form_fields
@@ -17,20 +17,21 @@ from app.settings import get_settings
 from app.web.api_auth import ApiCaller, ApiController, error_responses
 from app.web.errors import ApiError
 
-SubId = Annotated[str, Meta(max_length=255)]
+SubId = Annotated[str, Meta(max_length=255, pattern=NO_NUL)]
 
 
 class ConsentIn(Struct):
-    ip: Annotated[str, Meta(max_length=64, description="the address the person agreed from")]
+    ip: Annotated[str, Meta(max_length=64, pattern=NO_NUL, description="the address the person agreed from")]
     timestamp: Annotated[datetime, Meta(description="when the person agreed")]
-    text: Annotated[str, Meta(max_length=5000, description="the consent wording the person agreed to")]
-    page_url: Annotated[str, Meta(max_length=2000, description="the page the person agreed on")] = ""
+    text: Annotated[str, Meta(max_length=5000, pattern=NO_NUL, description="the consent wording the person agreed to")]
+    page_url: Annotated[str, Meta(max_length=2000, pattern=NO_NUL, description="the page the person agreed on")] = ""
 
 
 class LeadIn(Struct):
     list_id: int
-    email: Annotated[str, Meta(max_length=320)]
-    source: Annotated[str, Meta(max_length=120, description="the sponsor or vendor the lead comes from")]
+    email: Email
+    source: Annotated[str, Meta(max_length=120, pattern=NO_NUL,
+                                description="the sponsor or vendor the lead comes from")]
     consent: ConsentIn
     fields: dict[str, Any] = {}
     sub1: SubId = ""
@@ -65,7 +66,7 @@ class LeadsController(ApiController):
     tags = ["leads"]
 
     @post("/", summary="Post a lead", operation_id="createLead", opt={"scope": "leads:write"},
-          responses=error_responses(403, 404, 409, 422),
+          responses=error_responses(400, 403, 404, 409, 422),
           description="Adds the person to the list with the lead's source, sub-ids and consent record (IP, time, "
                       "page, wording). A double opt-in list mails them a confirmation first. Refused with a stable "
                       "code: `duplicate_lead` (409) when the address is already on the list, `address_suppressed` "

@@ -65,13 +65,14 @@ class RowResult:
 
 
 def cell_text(value: Any) -> str | None:
-    """A JSON value as the text a file's cell would hold; None for what no field can hold (lists, objects)."""
+    """A JSON value as the text a file's cell would hold; None for what no field can hold (lists, objects, NUL)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | str):
-        return str(value)
+        text = str(value)
+        return None if "\x00" in text else text  # PostgreSQL text cannot hold NUL
     return None
 
 
