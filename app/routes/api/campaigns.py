@@ -124,8 +124,13 @@ def _clock(minutes: int | None) -> str | None:
     return None if minutes is None else "{:02d}:{:02d}".format(*divmod(minutes, 60))
 
 
+def _shown(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row as the API shows it: the sending window as clock times, as it is given."""
+    return {**row, **{name: _clock(row[name]) for name in WINDOW}}
+
+
 def _campaign(row: Mapping[str, Any]) -> CampaignOut:
-    return shaped({**row, **{name: _clock(row[name]) for name in WINDOW}}, CampaignOut)
+    return shaped(_shown(row), CampaignOut)
 
 
 def _raw(data: CampaignFields) -> dict[str, Any]:
@@ -177,7 +182,7 @@ class CampaignApi(ApiController):
     async def index(self, caller: ApiCaller, limit: Limit = None, cursor: Cursor = None) -> Page[CampaignOut]:
         size = page_limit(limit)
         rows = await campaigns.campaigns_page(caller.workspace_id, id_after(cursor), size + 1)
-        return page_of([{**row, **{name: _clock(row[name]) for name in WINDOW}} for row in rows], size, CampaignOut)
+        return page_of([_shown(row) for row in rows], size, CampaignOut)
 
     @post("/", opt=SCOPE, operation_id="createCampaign", summary="Create a draft",
           description="Scope `campaigns:manage`. Each field is checked as the wizard checks it: the sender's "
