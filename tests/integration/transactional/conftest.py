@@ -6,7 +6,8 @@ app reads at import.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,3 +38,22 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Any:
     local = LocalMessageQueue()
     monkeypatch.setattr(messages, "QUEUE", local)
     return local
+
+
+@pytest.fixture
+def start_workers(tmp_path: Path) -> Iterator[Any]:
+    """Starts `ignite worker` as it runs: general worker processes and the transactional queue's own."""
+    from tests.integration.campaigns.workers import Worker
+    from tests.integration.transactional.helpers import TransactionalWorker
+
+    started: list[Any] = []
+
+    def start() -> None:
+        started.append(Worker(tmp_path / "general.log", threads=2))
+        started.append(TransactionalWorker(tmp_path / "transactional.log"))
+
+    yield start
+    for worker in started:
+        worker.terminate()
+    for worker in started:
+        worker.wait()

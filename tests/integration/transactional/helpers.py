@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import email
 import re
+import subprocess
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
+from app.cli import transactional_worker_command, worker_environment
 from app.services import transactional
 from app.services.sending import Adapters
 from tests.api_client import api_key, bearer
 from tests.factories import make_verified_domain, make_workspace
+from tests.integration.campaigns.workers import Worker
 
 HTML = ('<html><body><p>Hello {{ name | default("there") }}, order {{ order }} is on its way.</p>'
         '<p><a href="https://shop.example.com/orders/{{ order }}">Track it</a></p>'
@@ -42,6 +46,15 @@ class LocalMessageQueue:
             self.ranges.remove(item)
             claimed += await transactional.send_messages(redis, self, adapters, *item[:4])
         return claimed
+
+
+class TransactionalWorker(Worker):
+    """The transactional queue's own process, started as `ignite worker` starts it."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.process = subprocess.Popen(transactional_worker_command(), env=worker_environment(),
+                                        start_new_session=True, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
 @dataclass
