@@ -306,7 +306,9 @@ class ErrorDetail(Struct):
     code: str
     message: str
     request_id: str = ""
-    fields: dict[str, Any] | None = None
+    # What is wrong with each field: a refused value `{"field": "message"}`; a body that does not fit its schema
+    # `[{"key", "message", "source"}]`.
+    fields: dict[str, Any] | list[dict[str, Any]] | None = None
 
 
 class ErrorBody(Struct):
