@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -21,11 +21,16 @@ Limit = Annotated[int | None, Parameter(ge=1, le=MAX_LIMIT, description=f"Rows p
 Cursor = Annotated[str | None, Parameter(description="The `next_cursor` of the previous page.")]
 
 
+def not_ours() -> ApiError:
+    return ApiError(400, "invalid_cursor", "That cursor was not given by this API.", {"cursor": "invalid"})
+
+
 def id_after(cursor: str | None) -> int | None:
-    """The id a page of rows in id order continues after; a cursor that names no id is a 400."""
+    """The id (of a serial column) a page of rows in id order continues after; a cursor naming none is a 400."""
     position = decode_cursor(cursor)
-    if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
-        raise ApiError(400, "invalid_cursor", "That cursor was not given by this API.", {"cursor": "invalid"})
+    if position is not None and (isinstance(position, bool) or not isinstance(position, int)
+                                 or not 0 <= position <= LARGEST_INTEGER):
+        raise not_ours()
     return position
 
 
@@ -34,13 +39,12 @@ def shaped(row: Mapping[str, Any], shape: type[T]) -> T:
     return msgspec.convert(row, shape, from_attributes=False, strict=False)
 
 
-def page_of(rows: Sequence[Mapping[str, Any]], limit: int, shape: type[T],
-            position: Callable[[Mapping[str, Any]], Any] = lambda row: row["id"]) -> Page[T]:
-    """A page from up to `limit + 1` rows fetched: the extra row only says that there is a next page."""
+def page_of(rows: Sequence[Mapping[str, Any]], limit: int, shape: type[T]) -> Page[T]:
+    """A page in id order from up to `limit + 1` rows fetched: the extra row only says that there is a next page."""
     shown = rows[:limit]
     more = len(rows) > limit and shown
-    return Page(data=[shaped(row, shape) for row in shown], next_cursor=encode_cursor(position(shown[-1])) if more
+    return Page(data=[shaped(row, shape) for row in shown], next_cursor=encode_cursor(shown[-1]["id"]) if more
                 else None)
 
 
-__all__ = ["BodyId", "Cursor", "Limit", "id_after", "page_limit", "page_of", "shaped"]
+__all__ = ["BodyId", "Cursor", "Limit", "id_after", "not_ours", "page_limit", "page_of", "shaped"]

@@ -12,17 +12,18 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Request, delete, get, post
+from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 from msgspec import Meta, Struct
 from redis.asyncio import Redis
 
-from app.routes.api.common import BodyId, Cursor, Limit, page_limit, shaped
+from app.routes.api.common import BodyId, Cursor, Limit, not_ours, page_limit, shaped
 from app.services import audit, suppression
 from app.services.subscribers import normalized_email
 from app.services.suppression.mailable import suppressions_of
 from app.web.api_auth import ApiCaller, ApiController, api_actor, error_responses
 from app.web.api_pages import Page, decode_cursor, encode_cursor
-from app.web.errors import ApiError
+from app.web.params import keyset_param
 
 SCOPE = {"scope": "suppression:manage"}
 MOST_ENTRIES = 10_000
@@ -108,11 +109,16 @@ async def _list_id(workspace_id: int, list_id: int | None) -> int:
 
 
 def _entries_after(cursor: str | None) -> str:
+    """The `value|id` of the last entry of the page before, as the suppression search continues from it."""
     position = decode_cursor(cursor)
     if position is None:
         return ""
-    if not isinstance(position, str):
-        raise ApiError(400, "invalid_cursor", "That cursor was not given by this API.", {"cursor": "invalid"})
+    try:
+        kept = isinstance(position, str) and keyset_param({"after": position}) is not None
+    except ValidationException:
+        kept = False
+    if not kept:
+        raise not_ours()
     return position
 
 

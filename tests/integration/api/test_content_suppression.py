@@ -7,6 +7,7 @@ import hashlib
 
 from app.db.audit import AuditEntry
 from app.db.suppression import SuppressionEntry
+from app.web.api_pages import encode_cursor
 from tests.api_client import api_key, bearer
 from tests.factories import make_list, make_subscriber, make_subscribers, make_workspace
 
@@ -107,3 +108,14 @@ async def test_another_workspaces_list_is_not_found_and_the_scope_is_needed(clie
     reader = bearer(await api_key(workspace, scopes=("subscribers:read",)))
     refused = await client.post("/api/v1/suppression/entries", headers=reader, json={"entries": ["a@example.com"]})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
+
+
+async def test_a_cursor_this_api_did_not_give_is_refused(client):
+    workspace = await make_workspace()
+    headers = bearer(await api_key(workspace, scopes=(*SCOPE, "campaigns:manage")))
+    list_id = (await client.get("/api/v1/suppression/lists", headers=headers)).json()["data"][0]["id"]
+    for cursor in (encode_cursor("a@example.com|" + "9" * 30), encode_cursor(["x"]), "%%%"):
+        answer = await client.get(f"/api/v1/suppression/lists/{list_id}/entries?cursor={cursor}", headers=headers)
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_cursor", cursor
+    huge = await client.get(f"/api/v1/campaigns?cursor={encode_cursor(2**40)}", headers=headers)
+    assert huge.status_code == 400 and huge.json()["error"]["code"] == "invalid_cursor"
