@@ -18,7 +18,7 @@ from typing import Any
 
 from litestar import Controller, Request
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Headers
+from litestar.datastructures import Headers, ResponseHeader
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -112,9 +112,20 @@ def current_caller(request: Request) -> ApiCaller:
     return request.state.api_caller
 
 
+RATE_LIMIT_HEADERS = [
+    ResponseHeader(name="X-RateLimit-Limit", documentation_only=True,
+                   description="The key's limit, in requests per minute."),
+    ResponseHeader(name="X-RateLimit-Remaining", documentation_only=True,
+                   description="Requests the key may make right now."),
+    ResponseHeader(name="X-RateLimit-Reset", documentation_only=True,
+                   description="Seconds until the key's full limit is available again."),
+]
+
+
 class ApiController(Controller):
     guards = [api_key_required]
     dependencies = {"caller": Provide(current_caller, sync_to_thread=False)}
+    response_headers = RATE_LIMIT_HEADERS
 
 
 # The middleware ---------------------------------------------------------------------------------------
@@ -262,6 +273,9 @@ def is_api_request(scope: Scope) -> bool:
 def api_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if not is_api_request(scope):
+            await app(scope, receive, send)
+            return
+        if CALLER in scope.get("state", {}):  # metered already, by an outer copy of this middleware
             await app(scope, receive, send)
             return
         redis = get_redis()
