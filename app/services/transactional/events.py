@@ -8,12 +8,13 @@ send path's answers), the tracking events (opened, clicked, unsubscribed) and th
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from app.services import statements, webhooks
+from app.services.forms import FormError
 from app.services.sqlparams import Params, fetch
 from app.services.tenancy import checked_workspace_id
 
@@ -54,6 +55,38 @@ class MessageFilter:
     tag: str = ""
     since: datetime | None = None
     until: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.email or self.tag or self.since or self.until)
+
+
+def _day(raw: str, name: str, errors: dict[str, str]) -> datetime | None:
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text), time(), UTC)
+    except ValueError:
+        errors[name] = "Enter a date such as 2026-12-01."
+        return None
+
+
+def log_filter(raw: Mapping[str, Any]) -> MessageFilter:
+    """The log's search as typed: dates are whole UTC days, both included; FormError names each bad field."""
+    errors: dict[str, str] = {}
+    status = str(raw.get("status") or "").strip()
+    if status and status not in STATUSES:
+        errors["status"] = "Choose a status from the list."
+    since = _day(str(raw.get("since") or ""), "since", errors)
+    until = _day(str(raw.get("until") or ""), "until", errors)
+    if since and until and until < since:
+        errors["until"] = "The end date is before the start date."
+    if errors:
+        raise FormError(errors)
+    return MessageFilter(status, str(raw.get("email") or "").strip().lower()[:320],
+                         str(raw.get("tag") or "").strip()[:64], since,
+                         until + timedelta(days=1) if until else None)
 
 
 def status_of(row: dict[str, Any], now: datetime | None = None) -> str:
