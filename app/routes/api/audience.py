@@ -7,6 +7,7 @@ looked up in the caller's workspace, so another workspace's list or subscriber i
 from __future__ import annotations
 
 import json
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -313,6 +314,11 @@ def _actor(request: Request, caller: ApiCaller) -> audit.Actor:
                        else "")
 
 
+def _audited(request: Request, caller: ApiCaller, redis: Redis) -> AbstractAsyncContextManager[audit.Change]:
+    """A change and its audit entry in one transaction, by the key, as the UI records a person's."""
+    return audit.change(redis, caller.workspace_id, _actor(request, caller))
+
+
 async def _list_of(workspace_id: int, list_id: int) -> dict:
     found = await lists.get_list(workspace_id, list_id)
     if found is None:
@@ -357,30 +363,38 @@ class ListsController(ApiController):
     @post("/", summary="Create a list", operation_id="createList", opt={"scope": LISTS},
           responses=error_responses(400, 403, 422),
           description="A new list; its name must be unused in the workspace. Scope `lists:manage`.")
-    async def create(self, caller: ApiCaller, data: ListIn) -> ListOut:
-        row = await lists.create_list(caller.workspace_id, _unset_removed(data))
+    async def create(self, request: Request, caller: ApiCaller, redis: Redis, data: ListIn) -> ListOut:
+        async with _audited(request, caller, redis) as change:
+            row = await lists.create_list(caller.workspace_id, _unset_removed(data))
+            change.note("list.created", "list", row["id"], {"name": row["name"]})
         return _list_out(row, {})
 
     @patch("/{list_id:int}", summary="Update a list", operation_id="updateList", opt={"scope": LISTS},
            responses=error_responses(400, 403, 404, 422),
            description="Changes the settings given and keeps the others; `archived` archives or restores the "
                        "list. Scope `lists:manage`.")
-    async def update(self, caller: ApiCaller, list_id: int, data: ListPatch) -> ListOut:
+    async def update(self, request: Request, caller: ApiCaller, redis: Redis, list_id: int, data: ListPatch
+                     ) -> ListOut:
         current = await _list_of(caller.workspace_id, list_id)
         changes = _unset_removed(data)
         archived = changes.pop("archived", None)
-        row = await lists.update_list(caller.workspace_id, list_id,
-                                      {**{key: current[key] for key in lists.EDITABLE}, **changes})
-        if archived is not None:
-            await lists.set_archived(caller.workspace_id, list_id, archived)
-            row = await _list_of(caller.workspace_id, list_id)
+        async with _audited(request, caller, redis) as change:
+            row = await lists.update_list(caller.workspace_id, list_id,
+                                          {**{key: current[key] for key in lists.EDITABLE}, **changes})
+            change.note("list.updated", "list", list_id)
+            if archived is not None:
+                await lists.set_archived(caller.workspace_id, list_id, archived)
+                change.note("list.archived" if archived else "list.unarchived", "list", list_id)
+                row = await _list_of(caller.workspace_id, list_id)
         return _list_out(row, await lists.counters(caller.workspace_id, list_id))
 
     @delete("/{list_id:int}", summary="Delete a list", operation_id="deleteList", opt={"scope": LISTS},
             responses=error_responses(400, 403, 404),
             description="Deletes the list with its subscribers and fields. Scope `lists:manage`.")
-    async def remove(self, caller: ApiCaller, list_id: int) -> None:
-        await lists.delete_list(caller.workspace_id, list_id)
+    async def remove(self, request: Request, caller: ApiCaller, redis: Redis, list_id: int) -> None:
+        async with _audited(request, caller, redis) as change:
+            deleted = await lists.delete_list(caller.workspace_id, list_id)
+            change.note("list.deleted", "list", list_id, {"name": deleted["name"]})
 
     @get("/{list_id:int}/fields", summary="List a list's custom fields", operation_id="listFields",
          opt={"scope": LISTS}, responses=error_responses(400, 403, 404),
@@ -393,27 +407,38 @@ class ListsController(ApiController):
           responses=error_responses(400, 403, 404, 422),
           description="A new field of the list; subscribers' values are kept under its merge tag. "
                       "Scope `lists:manage`.")
-    async def add_field(self, caller: ApiCaller, list_id: int, data: FieldIn) -> FieldOut:
+    async def add_field(self, request: Request, caller: ApiCaller, redis: Redis, list_id: int, data: FieldIn
+                        ) -> FieldOut:
         await _list_of(caller.workspace_id, list_id)
         values = {**_unset_removed(data), "options": "\n".join(data.options)}
-        return _field_out(await custom_fields.add_field(caller.workspace_id, list_id, values))
+        async with _audited(request, caller, redis) as change:
+            row = await custom_fields.add_field(caller.workspace_id, list_id, values)
+            change.note("field.created", "field", row["id"], {"tag": row["tag"]})
+        return _field_out(row)
 
     @patch("/{list_id:int}/fields/{field_id:int}", summary="Update a custom field", operation_id="updateField",
            opt={"scope": LISTS}, responses=error_responses(400, 403, 404, 422),
            description="Changes what is given; the merge tag never changes (subscribers' values are kept under "
                        "it). Scope `lists:manage`.")
-    async def update_field(self, caller: ApiCaller, list_id: int, field_id: int, data: FieldPatch) -> FieldOut:
+    async def update_field(self, request: Request, caller: ApiCaller, redis: Redis, list_id: int, field_id: int,
+                           data: FieldPatch) -> FieldOut:
         current = await _field_of(caller.workspace_id, list_id, field_id)
         values = {**current, **_unset_removed(data)}
         values["options"] = "\n".join(values["options"])
-        return _field_out(await custom_fields.update_field(caller.workspace_id, current["id"], values))
+        async with _audited(request, caller, redis) as change:
+            row = await custom_fields.update_field(caller.workspace_id, current["id"], values)
+            change.note("field.updated", "field", current["id"])
+        return _field_out(row)
 
     @delete("/{list_id:int}/fields/{field_id:int}", summary="Delete a custom field", operation_id="deleteField",
             opt={"scope": LISTS}, responses=error_responses(400, 403, 404),
             description="Removes the field from the list. Scope `lists:manage`.")
-    async def remove_field(self, caller: ApiCaller, list_id: int, field_id: int) -> None:
+    async def remove_field(self, request: Request, caller: ApiCaller, redis: Redis, list_id: int, field_id: int
+                           ) -> None:
         current = await _field_of(caller.workspace_id, list_id, field_id)
-        await custom_fields.delete_field(caller.workspace_id, current["id"])
+        async with _audited(request, caller, redis) as change:
+            await custom_fields.delete_field(caller.workspace_id, current["id"])
+            change.note("field.deleted", "field", current["id"], {"tag": current["tag"]})
 
 
 # --- subscribers ----------------------------------------------------------------------------------------------
@@ -563,10 +588,12 @@ class SubscribersController(ApiController):
             opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(400, 403, 404),
             description="Removes the subscriber from its list (its events stay in the statistics). "
                         "Scope `subscribers:write`.")
-    async def remove(self, caller: ApiCaller, subscriber_id: int) -> None:
+    async def remove(self, request: Request, caller: ApiCaller, redis: Redis, subscriber_id: int) -> None:
         row = await subscribers.subscriber_of(caller.workspace_id, subscriber_id)
-        await subscriber_actions.apply(caller.workspace_id, BulkOrder(
-            action="delete", scope="selection", chosen=SubscriberFilter(), ids=[row["id"]]))
+        async with _audited(request, caller, redis) as change:
+            await subscriber_actions.apply(caller.workspace_id, BulkOrder(
+                action="delete", scope="selection", chosen=SubscriberFilter(), ids=[row["id"]]))
+            change.note("subscribers.delete", "subscribers", "", {"affected": 1, "scope": "selection"})
 
 
 class PrivacyController(ApiController):
@@ -580,7 +607,7 @@ class PrivacyController(ApiController):
                       "never in a URL. Scope `subscribers:read`.")
     async def export(self, request: Request, caller: ApiCaller, redis: Redis, data: PersonIn) -> PersonExport:
         address = await _address_on_file(caller.workspace_id, data.email)
-        async with audit.change(redis, caller.workspace_id, _actor(request, caller)) as change:
+        async with _audited(request, caller, redis) as change:
             found = await privacy.person_export(caller.workspace_id, address)
             change.note("privacy.exported", "email", privacy.mask_email(address))
         subscriptions = [{**row, "fields": json.loads(row["fields"]) if isinstance(row["fields"], str)
@@ -593,7 +620,7 @@ class PrivacyController(ApiController):
                       "events stay for statistics without the link to the person. Scope `subscribers:write`.")
     async def erase(self, request: Request, caller: ApiCaller, redis: Redis, data: PersonIn) -> Erased:
         address = await _address_on_file(caller.workspace_id, data.email)
-        async with audit.change(redis, caller.workspace_id, _actor(request, caller)) as change:
+        async with _audited(request, caller, redis) as change:
             erased = await privacy.erase_person(caller.workspace_id, address)
             change.note("privacy.erased", "email", privacy.mask_email(address), {"subscriptions": erased})
         return Erased(erased)

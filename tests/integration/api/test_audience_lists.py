@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.db.api_keys import ApiKey
+from app.db.audit import AuditEntry
 from app.services import custom_fields, lists
 from tests.api_client import api_key, bearer
 from tests.factories import make_list, make_workspace
@@ -10,6 +12,10 @@ from tests.factories import make_list, make_workspace
 async def _caller(scopes=("lists:manage",)) -> tuple[dict, dict[str, str]]:
     workspace = await make_workspace()
     return workspace, bearer(await api_key(workspace, scopes=scopes))
+
+
+async def _key_id(workspace: dict) -> int:
+    return (await ApiKey.select(ApiKey.id).where(ApiKey.workspace_id == workspace["id"]).first())["id"]
 
 
 async def test_a_list_is_created_read_updated_and_deleted(client):
@@ -33,6 +39,10 @@ async def test_a_list_is_created_read_updated_and_deleted(client):
     assert (await client.get(f"/api/v1/lists/{list_id}", headers=headers)).json()["description"] == "Paying customers"
     assert (await client.delete(f"/api/v1/lists/{list_id}", headers=headers)).status_code == 204
     assert await lists.get_list(workspace["id"], list_id) is None
+    entries = await AuditEntry.select(AuditEntry.action, AuditEntry.actor).where(
+        AuditEntry.workspace_id == workspace["id"]).order_by(AuditEntry.id)
+    assert [entry["action"] for entry in entries] == ["list.created", "list.updated", "list.archived", "list.deleted"]
+    assert {entry["actor"] for entry in entries} == {f"API key #{await _key_id(workspace)}"}
 
 
 async def test_bad_list_values_are_refused_field_by_field_and_nothing_is_created(client):
