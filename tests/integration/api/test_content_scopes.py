@@ -21,6 +21,7 @@ ENDPOINTS = [
     ("DELETE", f"/api/v1/segments/{NONE}", "lists:manage"),
     ("GET", f"/api/v1/segments/{NONE}/count", "subscribers:read"),
     ("GET", f"/api/v1/segments/{NONE}/export.csv", "subscribers:read"),
+    ("GET", f"/api/v1/segments/{NONE}/export.jsonl", "subscribers:read"),
     ("GET", "/api/v1/suppression/lists", "suppression:manage"),
     ("POST", "/api/v1/suppression/lists", "suppression:manage"),
     ("DELETE", f"/api/v1/suppression/lists/{NONE}", "suppression:manage"),

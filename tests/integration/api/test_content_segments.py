@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from app.db.audit import AuditEntry
 from app.db.segments import Segment
@@ -85,6 +86,13 @@ async def test_an_export_streams_the_mailable_subscribers_with_the_fields_asked_
     assert [(row["email"], row["city"], row["age"]) for row in rows] == [
         ("ann@example.com", "Paris", "30"), ("eve@example.com", "Parisville", "52")]
 
+    lines = await client.get(f"/api/v1/segments/{created['id']}/export.jsonl?field=city", headers=headers)
+    assert lines.status_code == 200 and lines.headers["content-type"].startswith("application/x-ndjson")
+    people = [json.loads(line) for line in lines.text.splitlines()]
+    assert [(person["email"], person["status"], person["fields"]) for person in people] == [
+        ("ann@example.com", "confirmed", {"city": "Paris"}), ("eve@example.com", "confirmed", {"city": "Parisville"})]
+    assert people[0]["subscribed_at"].endswith("Z")
+
 
 async def test_each_action_needs_its_scope(client):
     audience = await make_audience()
@@ -106,7 +114,8 @@ async def test_another_workspaces_segment_or_list_is_not_found(client):
     theirs = bearer(await api_key(other["workspace"]))
     mine = bearer(await api_key(audience["workspace"]))
     segment_id = (await client.post("/api/v1/segments", headers=theirs, json={"name": "Theirs"})).json()["id"]
-    for method, path in [("GET", ""), ("GET", "/count"), ("GET", "/export.csv"), ("DELETE", "")]:
+    for method, path in [("GET", ""), ("GET", "/count"), ("GET", "/export.csv"), ("GET", "/export.jsonl"),
+                         ("DELETE", "")]:
         answer = await client.request(method, f"/api/v1/segments/{segment_id}{path}", headers=mine)
         assert answer.status_code == 404, (method, path)
     put = await client.put(f"/api/v1/segments/{segment_id}", headers=mine, json={"name": "Mine now"})
