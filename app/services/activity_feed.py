@@ -109,6 +109,8 @@ PHRASES = {
     "robot_rule.defaults_restored": "restored the default robot rules",
     "tracking.settings_changed": "changed the tracking settings",
     "tracking.postback_key_rotated": "made a new postback key",
+    "api_key.created": "created API key {target}", "api_key.rotated": "rotated API key {target}",
+    "api_key.revoked": "revoked API key {target}",
 }
 STEP_WORDS = {"setup": "setup", "audience": "audience", "content": "content", "delivery": "delivery"}
 

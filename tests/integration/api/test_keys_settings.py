@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.db.audit import AuditEntry
 from app.services import api_keys
-from tests.factories import post_form, signed_in_client
+from tests.factories import make_workspace, post_form, signed_in_client
 
 
 async def test_people_below_admin_cannot_see_or_make_keys(client):
@@ -41,3 +41,15 @@ async def test_a_bad_rate_limit_is_refused_next_to_its_field(client):
     assert answer.status_code == 422
     assert 'data-testid="error-rate_limit"' in answer.text
     assert await api_keys.list_keys(workspace["id"]) == []
+
+
+async def test_the_activity_feed_says_what_was_done_to_a_key(client):
+    from app.redis_client import get_redis
+    from app.services import activity_feed, audit
+
+    workspace = await make_workspace()
+    actor = audit.Actor(user_id=None, email="ana@example.com")
+    row, _ = await api_keys.create_audited_key(get_redis(), workspace["id"], actor, name="Shop", scopes=["admin"])
+    await api_keys.revoke_key(get_redis(), workspace["id"], row["id"], actor)
+    sentences = [entry["sentence"] for entry in await activity_feed.recent(workspace["id"])]
+    assert sentences == ["ana@example.com revoked API key “Shop”", "ana@example.com created API key “Shop”"]
