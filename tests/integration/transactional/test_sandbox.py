@@ -80,3 +80,24 @@ async def test_a_sandbox_bounce_leaves_real_subscribers_alone(client, queue, red
     await queue.drain(redis, adapters)
     [row] = await Subscriber.select(Subscriber.status).where(Subscriber.id == person["id"])
     assert row["status"] == "confirmed"
+
+
+async def test_each_status_change_is_published_to_the_endpoints_that_hear_message_status(
+        client, queue, redis, adapters) -> None:
+    from app.db.webhooks import WebhookDelivery
+    from app.services.webhooks.endpoints import create_endpoint
+
+    caller = await sender(sandbox=True)
+    await create_endpoint(caller.workspace["id"], {"url": "https://hooks.example.com/ignite",
+                                                   "events": ["message.status"]})
+    sent = await client.post("/api/v1/messages", headers=caller.headers,
+                             json=raw_message("defer@simulator.ignite.test"))
+    await queue.drain(redis, adapters)
+    await Delivery.update({Delivery.next_attempt_at: datetime.now(UTC) - timedelta(seconds=1)}).where(
+        Delivery.status == "deferred")
+    await queue.drain(redis, adapters, include_delayed=True)
+    rows = await WebhookDelivery.select(WebhookDelivery.kind, WebhookDelivery.payload).order_by(
+        WebhookDelivery.id).output(load_json=True)
+    assert [row["kind"] for row in rows] == ["message.status"] * 3
+    assert [(row["payload"]["id"], row["payload"]["status"]) for row in rows] == [
+        (sent.json()["id"], "deferred"), (sent.json()["id"], "sent"), (sent.json()["id"], "delivered")]
