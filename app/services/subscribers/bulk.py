@@ -9,7 +9,7 @@ someone who left. Every row gets a result, in the order sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,8 @@ from app.services.imports.loading import STAGING, SUPPRESSED, zone_names
 from app.services.imports.rows import Rejected, RowBuilder, defaults_json
 from app.services.lists import get_list
 from app.services.subscribers.records import SubscriberError, checked_status
+from app.services.webhooks import producers as webhook_events
+from app.services.webhooks import publish_many
 
 MAX_ROWS = 10_000
 ZONE = "LEFT JOIN unnest($5::text[]) z(name) ON z.name = {fields} ->> 'timezone'"
@@ -112,6 +114,17 @@ def _staged(rows: Sequence[tuple[str, dict[str, Any]]], fields: list[dict]
     return staged, refused
 
 
+async def _announce_added(workspace_id: int, list_id: int, status: str, written: Iterable[Mapping[str, Any]]) -> None:
+    """Webhook events for the subscribers added, as adding one by hand publishes them (nothing when no endpoint
+    of the workspace listens)."""
+    kind = webhook_events.STATUS_EVENTS.get(status)
+    if kind is None:
+        return
+    await publish_many(workspace_id, [
+        (kind, webhook_events.subscriber_payload({**row, "list_id": list_id, "status": status, "source": "api"}))
+        for row in written if row["outcome"] == "created"])
+
+
 async def upsert_many(workspace_id: int, list_id: int, rows: Sequence[tuple[str, dict[str, Any]]],
                       status: str = "confirmed") -> list[RowResult]:
     """Add or update each (email, fields by tag) row on the list; new subscribers get `status`."""
@@ -134,6 +147,7 @@ async def upsert_many(workspace_id: int, list_id: int, rows: Sequence[tuple[str,
                                                        message=f"The address is on {hit['name']}.")
             written = {row["email"]: row for row in await connection.fetch(
                 UPSERT, workspace_id, list_id, status, defaults_json(fields), zone_names())}
+            await _announce_added(workspace_id, list_id, status, written.values())
         for index, email, _domain, _fields in staged:
             if index in results:
                 continue

@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from app.db.audience import Subscriber
+from app.db.webhooks import WebhookDelivery
 from app.redis_client import get_redis
 from app.services import custom_fields, opt_outs, subscribers, suppression
 from app.services.suppression.entries import Entry
+from app.services.webhooks import endpoints
 from tests.api_client import api_key, bearer
 from tests.factories import make_list, make_subscriber, make_subscribers, make_workspace
 
@@ -257,3 +259,23 @@ async def test_each_endpoint_needs_its_scope(client):
     _, _, writer = await _shop(scopes=("subscribers:write",))
     assert (await client.get(f"/api/v1/subscribers/{person['id']}", headers=writer)).status_code == 403
     assert (await subscribers.subscriber_of(workspace["id"], person["id"]))["status"] == "confirmed"
+
+
+async def test_subscribers_added_through_the_api_are_posted_to_webhook_endpoints(client):
+    workspace, mailing_list, headers = await _shop()
+    await endpoints.create_endpoint(workspace["id"], {"url": "https://hooks.example.com/in",
+                                                      "events": ["subscriber.subscribed"]})
+    await make_subscriber(mailing_list, "known@example.com", {"city": "Oslo"})
+    rows = [{"email": "one@example.com", "fields": {"city": "Oslo"}},
+            {"email": "known@example.com", "fields": {"city": "Rome"}}]
+    answer = await client.post("/api/v1/subscribers/bulk", headers=headers,
+                               json={"list_id": mailing_list["id"], "subscribers": rows})
+    assert answer.json()["created"] == 1
+    single = await client.post("/api/v1/subscribers", headers=headers,
+                               json={"list_id": mailing_list["id"], "email": "two@example.com",
+                                     "fields": {"city": "Oslo"}})
+    assert single.status_code == 201
+    posted = await WebhookDelivery.select(WebhookDelivery.kind, WebhookDelivery.payload).where(
+        WebhookDelivery.workspace_id == workspace["id"]).order_by(WebhookDelivery.id).output(load_json=True)
+    assert [(row["kind"], row["payload"]["email"], row["payload"]["source"]) for row in posted] == [
+        ("subscriber.subscribed", "one@example.com", "api"), ("subscriber.subscribed", "two@example.com", "api")]
