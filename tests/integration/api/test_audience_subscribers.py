@@ -111,7 +111,7 @@ async def test_more_than_ten_thousand_rows_are_refused_whole(client):
     rows = [{"email": f"n{n}@example.com", "fields": {"city": "x"}} for n in range(10_001)]
     answer = await client.post("/api/v1/subscribers/bulk", headers=headers,
                                json={"list_id": mailing_list["id"], "subscribers": rows})
-    assert answer.status_code in (400, 422)
+    assert answer.status_code == 400 and "subscribers" in answer.text
     assert await Subscriber.count().where(Subscriber.workspace_id == workspace["id"]) == 0
 
 
