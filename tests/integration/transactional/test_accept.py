@@ -173,3 +173,14 @@ async def test_a_batch_over_ten_thousand_is_refused(client, queue) -> None:
         "recipients": [{"to": f"p{i}@example.com"} for i in range(10_001)]})
     assert answer.status_code in (400, 422)
     assert await Delivery.count() == 0
+
+
+async def test_the_schema_describes_the_message_endpoints_their_body_and_their_errors(client) -> None:
+    schema = (await client.get("/api/v1/docs/openapi.json")).json()
+    send = schema["paths"]["/api/v1/messages"]["post"]
+    assert {"202", "401", "403", "404", "409", "422", "429"} <= set(send["responses"])
+    body = send["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert {"to", "from", "template_id", "data", "attachments", "scheduled_at"} <= set(
+        schema["components"]["schemas"][body]["properties"])
+    assert "409" in schema["paths"]["/api/v1/messages/{message_id}"]["delete"]["responses"]
+    assert "messages:read" in schema["paths"]["/api/v1/messages/{message_id}/events"]["get"]["description"]
