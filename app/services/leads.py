@@ -136,7 +136,7 @@ async def record_lead(settings: Settings, redis: Redis, workspace_id: int, lead:
                 from exc
         raise
     if double:
-        await subscriptions._send_confirmation(settings, redis, mailing_list, email, subscriber["id"])
+        await subscriptions.send_confirmation(settings, redis, mailing_list, email, subscriber["id"])
     return {**rows[0], "subscriber": subscriber}
 
 

@@ -83,18 +83,18 @@ async def subscribe(settings: Settings, redis: Redis, mailing_list: dict, raw: d
     if existing:
         if double and existing["status"] == "unconfirmed":
             # The first link may be lost or expired; the per-address limit keeps this from becoming spam.
-            await _send_confirmation(settings, redis, mailing_list, email, existing["id"])
+            await send_confirmation(settings, redis, mailing_list, email, existing["id"])
         return SubscribeOutcome(needs_confirmation=double, subscriber_id=None)
     writable = {f"field_{field['tag']}" for field in await fields_of(workspace_id, list_id) if field["visible"]}
     values = {name: value for name, value in raw.items() if name in writable}
     created = await add_subscriber(workspace_id, list_id, {**values, "email": email},
                                    status="unconfirmed" if double else "confirmed", source="form", ip=ip)
     if double:
-        await _send_confirmation(settings, redis, mailing_list, email, created["id"])
+        await send_confirmation(settings, redis, mailing_list, email, created["id"])
     return SubscribeOutcome(needs_confirmation=double, subscriber_id=created["id"])
 
 
-async def _send_confirmation(settings: Settings, redis: Redis, mailing_list: dict, email: str,
+async def send_confirmation(settings: Settings, redis: Redis, mailing_list: dict, email: str,
                              subscriber_id: int) -> None:
     """The confirmation link, from the list's sender, through the workspace's servers (else the dev inbox)."""
     workspace_id = mailing_list["workspace_id"]
