@@ -53,6 +53,9 @@ CACHE_SECONDS = 60
 # "Last used" is written at most once per this many seconds per key.
 USE_INTERVAL = 60
 CACHE = "ignite:apikey:{}"
+# What a changed key's cache entry holds for a few seconds: "read the database, and cache nothing yet".
+TOMBSTONE = "-"
+TOMBSTONE_SECONDS = 5
 USED = "ignite:apikey-used:{}"
 PUBLIC_COLUMNS = ("id", "workspace_id", "name", "prefix", "sandbox", "scopes", "allowed_ips", "rate_limit",
                   "expires_at", "revoked_at", "created_by", "created_at", "rotated_at", "previous_valid_until",
@@ -236,9 +239,15 @@ async def _hashes_of(workspace_id: int, key_id: int) -> list[str]:
 
 
 async def forget_cached(redis: Redis, hashes: Sequence[str]) -> None:
-    """Drop cached records so that the next request reads the key as it is now."""
+    """Replace cached records by a short-lived tombstone, so that the next requests read the key as it is now.
+
+    A request that read the row just before the change committed would otherwise cache the old row after
+    this; its cache write (SET NX) fails while the tombstone is there."""
     if hashes:
-        await redis.delete(*(CACHE.format(value) for value in hashes))
+        async with redis.pipeline(transaction=False) as pipe:
+            for value in hashes:
+                pipe.set(CACHE.format(value), TOMBSTONE, ex=TOMBSTONE_SECONDS)
+            await pipe.execute()
 
 
 async def rotate_key(redis: Redis, workspace_id: int, key_id: object, actor: audit.Actor,
@@ -347,11 +356,12 @@ async def authenticated(redis: Redis, secret: str, ip: str) -> KeyRecord:
         pipe.set(USED.format(hashed), "1", nx=True, ex=USE_INTERVAL)
         pipe.time()
         cached, first_use_this_minute, (seconds, micros) = await pipe.execute()
-    data = json.loads(cached) if cached else await _stored_record(hashed)
+    fresh = cached is None or cached == TOMBSTONE
+    data = await _stored_record(hashed) if fresh else json.loads(cached)
     if data is None:
         raise KeyRefused("invalid_key", "No such API key.")
-    if not cached:
-        await redis.set(CACHE.format(hashed), json.dumps(data), ex=CACHE_SECONDS)
+    if fresh:
+        await redis.set(CACHE.format(hashed), json.dumps(data), ex=CACHE_SECONDS, nx=True)
     record = _record(data)
     refused = refusal(record, ip, seconds + micros / 1_000_000)
     if refused is not None:

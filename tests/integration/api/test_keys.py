@@ -131,3 +131,21 @@ async def test_bad_input_creates_nothing(client, options, field):
         await api_keys.create_key(workspace["id"], **{"name": "shop", "scopes": ["admin"], **options})
     assert field in refused.value.errors
     assert await api_keys.list_keys(workspace["id"]) == []
+
+
+async def test_a_lookup_racing_a_revocation_leaves_nothing_stale_in_the_cache(client, monkeypatch):
+    workspace = await make_workspace()
+    row, secret = await api_keys.create_key(workspace["id"], name="shop", scopes=["admin"])
+    read_before_commit = await api_keys._stored_record(api_keys.secret_hash(secret))
+    await api_keys.revoke_key(get_redis(), workspace["id"], row["id"], audit.SYSTEM)
+
+    async def stale_read(hashed: str) -> dict:
+        monkeypatch.undo()
+        return read_before_commit
+
+    # A request that read the row just before the revocation committed finishes now, and tries to cache it.
+    monkeypatch.setattr(api_keys, "_stored_record", stale_read)
+    assert (await _root(client, secret)).status_code == 200
+    answer = await _root(client, secret)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "key_revoked"
