@@ -53,9 +53,25 @@ RETURNING e.id, e.workspace_id, e.url, e.failures, s.exhausted
 SELECT workspace_id FROM webhook_settings WHERE workspace_id = ANY($1::int[]) AND allow_private_targets
 
 -- name: disable
-UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2::text, updated_at = now()
-WHERE id = $1::int AND enabled
-RETURNING id
+WITH disabled AS (
+    UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2::text, updated_at = now()
+    WHERE id = $1::int AND enabled
+    RETURNING id
+),
+parked AS (
+    UPDATE webhook_deliveries d SET next_attempt_at = NULL FROM disabled
+    WHERE d.endpoint_id = disabled.id AND d.status = 'pending'
+)
+SELECT id FROM disabled
+
+-- name: park-pending
+-- A disabled endpoint's waiting deliveries leave the due index, so the claim never walks past them.
+UPDATE webhook_deliveries SET next_attempt_at = NULL WHERE endpoint_id = $1::int AND status = 'pending'
+
+-- name: resume-pending
+-- Enabled again: what was waiting is due at once.
+UPDATE webhook_deliveries SET next_attempt_at = now()
+WHERE endpoint_id = $1::int AND status = 'pending' AND next_attempt_at IS NULL AND kind <> 'ping'
 
 -- name: queue-status-changes
 -- After subscribers.change-status, in its transaction: $2 the status it set, $3 the event kind. The subscribers

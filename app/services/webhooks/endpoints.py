@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.db.webhooks import WebhookEndpoint, WebhookSettings
-from app.services import vault
+from app.services import statements, vault
 from app.services.accounts import now
 from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
@@ -132,10 +132,13 @@ async def update_endpoint(workspace_id: int, endpoint_id: int, raw: dict[str, An
 async def set_enabled(workspace_id: int, endpoint_id: int, enabled: bool) -> dict:
     """Enable (clearing the failure streak and the reason it was disabled) or disable an endpoint."""
     await endpoint_of(workspace_id, endpoint_id)
-    return await _updated(workspace_id, endpoint_id, {
-        WebhookEndpoint.enabled: enabled, WebhookEndpoint.failures: 0,
-        WebhookEndpoint.disabled_at: None if enabled else now(),
-        WebhookEndpoint.disabled_reason: "" if enabled else "Disabled by hand."})
+    async with WebhookEndpoint._meta.db.transaction():
+        updated = await _updated(workspace_id, endpoint_id, {
+            WebhookEndpoint.enabled: enabled, WebhookEndpoint.failures: 0,
+            WebhookEndpoint.disabled_at: None if enabled else now(),
+            WebhookEndpoint.disabled_reason: "" if enabled else "Disabled by hand."})
+        await statements.run("webhooks.resume-pending" if enabled else "webhooks.park-pending", endpoint_id)
+    return updated
 
 
 async def rotate_secret(workspace_id: int, endpoint_id: int) -> str:

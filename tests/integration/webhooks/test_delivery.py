@@ -136,3 +136,17 @@ async def test_another_workspaces_endpoint_is_not_found():
         except LookupError:
             continue
         raise AssertionError("another workspace's endpoint was found")
+
+
+async def test_a_disabled_endpoints_waiting_deliveries_are_kept_and_posted_once_it_is_enabled_again():
+    workspace = await make_workspace()
+    async with running_receiver() as receiver:
+        endpoint, _ = await loopback_endpoint(workspace, receiver.url)
+        await webhooks.publish_many(workspace["id"], [("message.bounced", BOUNCE)] * 3)
+        await endpoints.set_enabled(workspace["id"], endpoint["id"], False)
+        assert await deliver_due(get_redis()) == 0
+        assert {row["next_attempt_at"] for row in await deliveries(workspace)} == {None}
+        await endpoints.set_enabled(workspace["id"], endpoint["id"], True)
+        assert await deliver_due(get_redis()) == 3
+    assert len(receiver.received) == 3
+    assert [row["status"] for row in await deliveries(workspace)] == ["delivered"] * 3
