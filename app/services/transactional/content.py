@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from app.db.content import SendingDomain
@@ -34,6 +35,7 @@ REFUSED_HEADERS = frozenset({"return-receipt-to", "disposition-notification-to",
 # A sender's verdict is read once in this many seconds per process: accepting is on the API's hot path.
 SENDER_CACHE_SECONDS = 30.0
 _SENDERS: dict[tuple[int, str], tuple[float, bool]] = {}
+_DEFAULT_SENDERS: dict[int, tuple[float, str]] = {}
 
 
 class MessageRefused(ValueError):
@@ -105,9 +107,17 @@ async def _sending_domain_ready(workspace_id: int, domain: str) -> bool:
     return bool(row and row["checked_at"] is not None and status.get("SPF") and status.get("DKIM"))
 
 
+async def _default_sender(workspace_id: int) -> str:
+    cached = _DEFAULT_SENDERS.get(workspace_id)
+    if cached is None or cached[0] < time.monotonic():
+        cached = _DEFAULT_SENDERS[workspace_id] = (time.monotonic() + SENDER_CACHE_SECONDS,
+                                                   await default_from_address(workspace_id))
+    return cached[1]
+
+
 async def checked_sender(workspace_id: int, raw: str) -> str:
     """The From address: the workspace's default sender when none is given, else one it may send from."""
-    default = await default_from_address(workspace_id)
+    default = await _default_sender(workspace_id)
     if not raw.strip():
         return default
     address = _address(raw, "from")
@@ -164,6 +174,13 @@ def decoded_attachments(given: Sequence[AttachmentInput]) -> list[Attachment]:
     return attachments
 
 
+@lru_cache(maxsize=256)
+def _sanitized(source: str) -> str:
+    return sanitize_html(source).html
+
+
+# Callers send the same raw content again and again with other data: each version is checked once per process.
+@lru_cache(maxsize=256)
 def _compile_problem(subject: str, html: str, text: str | None) -> dict[str, str]:
     try:
         CompiledMessage(CampaignContent(0, subject, html, text), preview_settings())
@@ -182,7 +199,7 @@ def _raw_parts(given: ContentInput) -> tuple[str, str, str | None]:
     elif len(subject) > MAX_SUBJECT:
         errors["subject"] = f"Keep the subject under {MAX_SUBJECT} characters."
     source = given.html if given.html.strip() else f"<pre>{_escaped(text)}</pre>" if text else ""
-    html = sanitize_html(source).html if source else ""
+    html = _sanitized(source) if source else ""
     if not html.strip():
         errors["html"] = "Give the message HTML, text or both (or send a template_id)."
     if errors:
@@ -207,7 +224,7 @@ async def checked_content(workspace_id: int, given: ContentInput) -> CheckedCont
         subject, html, text = _raw_parts(given)
         problems = await off_loop(lambda: _compile_problem(subject, html, text), "html")
         if problems:
-            raise FormError(problems)
+            raise FormError(dict(problems))
     return CheckedContent(
         template_id=given.template_id, subject=subject, preheader=preheader, html=html, text=text,
         from_email=await checked_sender(workspace_id, given.from_email), from_name=given.from_name.strip()[:120],
