@@ -7,7 +7,8 @@
 - `webhook_deliveries`: one row per (endpoint, event); the event id is shared by the rows one event fans
   out to, so a receiver can tell a retry from a new event. The worker claims due rows by `next_attempt_at`
   with a lease (`leased_until`); the partial index serves only the rows still waiting, so it stays small
-  however long the log grows. The log of an endpoint pages on (endpoint_id, id).
+  however long the log grows. The log of an endpoint pages on (endpoint_id, id); rows done for longer than the
+  log is kept are deleted oldest first by `created_at`.
 """
 
 from app.db.migrating import sql_migration
@@ -61,6 +62,7 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, id);
 CREATE INDEX webhook_deliveries_workspace_idx ON webhook_deliveries (workspace_id, id);
+CREATE INDEX webhook_deliveries_created_idx ON webhook_deliveries (created_at);
 """
 
 

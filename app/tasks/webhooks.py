@@ -6,7 +6,7 @@ import dramatiq
 
 from app.redis_client import get_redis
 from app.services import webhooks
-from app.services.webhooks.delivery import deliver_until_idle
+from app.services.webhooks.delivery import deliver_until_idle, forget_old
 from app.tasks.broker import broker
 
 # A run stops taking new deliveries after this long; what is left waits for the next wake or minute.
@@ -21,8 +21,9 @@ async def deliver_webhooks() -> None:
 
 @dramatiq.actor(broker=broker, queue_name="webhooks", max_retries=0, time_limit=120_000)
 async def retry_due_webhooks() -> None:
-    """Webhook deliveries whose retry time has come, posted again."""
+    """Webhook deliveries whose retry time has come, posted again; the log's old rows forgotten hourly."""
     await deliver_until_idle(get_redis(), RUN_SECONDS)
+    await forget_old(get_redis())
 
 
 def _wake(delay_seconds: float) -> None:

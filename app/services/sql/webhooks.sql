@@ -100,3 +100,12 @@ FROM unnest($1::int[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::tim
     AS ev(workspace_id, event_id, kind, delivery_id, url, at)
 JOIN deliveries d ON d.id = ev.delivery_id AND d.workspace_id = ev.workspace_id
 JOIN webhook_endpoints e ON e.workspace_id = ev.workspace_id AND e.enabled AND ev.kind = ANY(e.events)
+
+-- name: forget-old
+-- Up to $2 deliveries created more than $1 days ago and done with (delivered or failed), oldest first.
+DELETE FROM webhook_deliveries WHERE id IN (
+    SELECT id FROM webhook_deliveries
+    WHERE created_at < now() - make_interval(days => $1::int) AND status <> 'pending'
+    ORDER BY created_at LIMIT $2::int
+)
+RETURNING 1

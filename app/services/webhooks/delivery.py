@@ -35,6 +35,10 @@ LEASE_SECONDS = 120
 AT_ONCE = 20
 EXCERPT = 500
 USER_AGENT = "Ignite-Webhooks/1"
+# The delivery log keeps this many days; older rows that are done with go, a batch at a time, once an hour.
+KEEP_DAYS = 30
+FORGET_BATCH = 10_000
+FORGET_KEY = "ignite:webhooks:forgotten"
 
 
 @dataclass(frozen=True)
@@ -153,3 +157,15 @@ async def deliver_until_idle(redis: Redis, seconds: float) -> int:
         if not attempted:
             break
     return total
+
+
+async def forget_old(redis: Redis, keep_days: int = KEEP_DAYS) -> int:
+    """Deliveries older than the log keeps, deleted (at most once an hour per platform); how many went."""
+    if not await redis.set(FORGET_KEY, "1", nx=True, ex=3600):
+        return 0
+    forgotten = 0
+    while True:
+        rows = await statements.run("webhooks.forget-old", keep_days, FORGET_BATCH)
+        forgotten += len(rows)
+        if len(rows) < FORGET_BATCH:
+            return forgotten

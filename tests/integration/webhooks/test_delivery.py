@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from app.redis_client import get_redis
 from app.services import webhooks
 from app.services.audit import recent_entries
+from app.services.sqlparams import fetch_positional
 from app.services.webhooks import endpoints, log
-from app.services.webhooks.delivery import BACKOFF_SECONDS, deliver_due
+from app.services.webhooks.delivery import BACKOFF_SECONDS, deliver_due, forget_old
 from tests.factories import make_workspace
 from tests.integration.webhooks.helpers import deliveries, loopback_endpoint, make_due
 from tests.integration.webhooks.receiver import running_receiver
@@ -150,3 +151,17 @@ async def test_a_disabled_endpoints_waiting_deliveries_are_kept_and_posted_once_
         assert await deliver_due(get_redis()) == 3
     assert len(receiver.received) == 3
     assert [row["status"] for row in await deliveries(workspace)] == ["delivered"] * 3
+
+
+async def test_the_log_forgets_deliveries_done_with_long_ago_and_keeps_waiting_ones():
+    workspace = await make_workspace()
+    async with running_receiver() as receiver:
+        await loopback_endpoint(workspace, receiver.url)
+        await webhooks.publish_many(workspace["id"], [("message.bounced", BOUNCE)] * 2)
+        await deliver_due(get_redis())
+        await webhooks.publish(workspace["id"], "message.bounced", BOUNCE)
+    await fetch_positional("UPDATE webhook_deliveries SET created_at = now() - interval '31 days' "
+                           "WHERE workspace_id = $1", [workspace["id"]])
+    assert await forget_old(get_redis()) == 2
+    assert await forget_old(get_redis()) == 0  # once an hour
+    assert [row["status"] for row in await deliveries(workspace)] == ["pending"]
