@@ -42,7 +42,7 @@ SELECT id FROM input ORDER BY n
 
 -- name: claim
 -- $1 workspace, $2 stream campaign, $3 first delivery id, $4 last delivery id, $5 lease in seconds: the
--- waiting messages of the range whose time has come, with what each one merges.
+-- waiting messages of the range whose time has come, with what each one merges and what its events carry.
 WITH due AS (
     SELECT d.id FROM deliveries d
     WHERE d.workspace_id = $1::integer AND d.campaign_id = $2::integer AND d.id BETWEEN $3::bigint AND $4::bigint
@@ -54,7 +54,8 @@ WITH due AS (
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.subscriber_id, d.email, d.attempts
 )
-SELECT c.id, c.subscriber_id, c.email, c.attempts, m.content_id, m.data::text AS data, m.sandbox
+SELECT c.id, c.subscriber_id, c.email, c.attempts, m.content_id, m.data::text AS data, m.sandbox, m.tags,
+       m.metadata::text AS metadata
 FROM claimed c JOIN transactional_messages m ON m.id = c.id AND m.workspace_id = $1::integer
 ORDER BY c.id
 

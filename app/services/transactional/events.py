@@ -213,13 +213,27 @@ async def cancel_message(workspace_id: int, message_id: object) -> dict[str, Any
     message = await message_of(workspace_id, pk)
     if not await statements.run("transactional.cancel", checked_workspace_id(workspace_id), pk):
         raise NotCancellable(f"The message is {message['status']}: only a message still waiting can be cancelled.")
-    await published_statuses(workspace_id, [(pk, message["email"], "cancelled", "cancelled through the API")])
-    return await message_of(workspace_id, pk)
+    cancelled = await message_of(workspace_id, pk)
+    await published_statuses(workspace_id, [StatusChange(cancelled, "cancelled", cancelled["last_answer"])])
+    return cancelled
 
 
-async def published_statuses(workspace_id: int, changes: Sequence[tuple[int, str, str, str]]) -> None:
-    """`message.status` for each (message id, address, status, answer) to the workspace's webhook endpoints."""
+@dataclass(frozen=True)
+class StatusChange:
+    """A message (a row with its id, email, tags and metadata) that moved to `status`, and what was said."""
+
+    message: Mapping[str, Any]
+    status: str
+    answer: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        metadata = self.message["metadata"]
+        return {"id": self.message["id"], "email": self.message["email"], "status": self.status,
+                "answer": self.answer, "tags": list(self.message["tags"] or []),
+                "metadata": json.loads(metadata) if isinstance(metadata, str) else metadata}
+
+
+async def published_statuses(workspace_id: int, changes: Sequence[StatusChange]) -> None:
+    """`message.status` for each change, to the workspace's webhook endpoints that hear it."""
     if changes:
-        await webhooks.publish_many(workspace_id, [
-            ("message.status", {"id": message_id, "email": email, "status": status, "answer": answer})
-            for message_id, email, status, answer in changes])
+        await webhooks.publish_many(workspace_id, [("message.status", change.payload()) for change in changes])

@@ -25,7 +25,7 @@ from app.services.sending import Adapters
 from app.services.sending_batches import BatchItem, BatchOutcome, send_batch
 from app.services.transactional.accept import MessageQueue, refused_addresses, simulated
 from app.services.transactional.building import Compiled, compiled_contents
-from app.services.transactional.events import REPORTED, published_statuses
+from app.services.transactional.events import REPORTED, StatusChange, published_statuses
 from app.settings import get_settings
 
 ROUTING_TAG = "transactional"
@@ -111,10 +111,10 @@ async def send_messages(redis: Redis, queue: MessageQueue, adapters: Adapters, w
     if reports:
         await actions.record_answers(workspace_id, reports)
     await counters.flush_if_due(redis, workspace_id, stream)
-    emails = {row["id"]: row["email"] for row in claimed}
+    messages = {row["id"]: row for row in claimed}
     await published_statuses(workspace_id, [
-        *((row[0], emails[row[0]], row[1], row[5]) for row in written.rows if row[1] != "queued"),
-        *((delivery_id, emails[delivery_id], REPORTED[outcome.category], outcome.diagnostic)
+        *(StatusChange(messages[row[0]], row[1], row[5]) for row in written.rows if row[1] != "queued"),
+        *(StatusChange(messages[delivery_id], REPORTED[outcome.category], outcome.diagnostic)
           for delivery_id, outcome in reports)])
     return len(claimed)
 

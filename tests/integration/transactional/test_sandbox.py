@@ -91,7 +91,7 @@ async def test_each_status_change_is_published_to_the_endpoints_that_hear_messag
     await create_endpoint(caller.workspace["id"], {"url": "https://hooks.example.com/ignite",
                                                    "events": ["message.status"]})
     sent = await client.post("/api/v1/messages", headers=caller.headers,
-                             json=raw_message("defer@simulator.ignite.test"))
+                             json=raw_message("defer@simulator.ignite.test", metadata={"order": 12}))
     await queue.drain(redis, adapters)
     await Delivery.update({Delivery.next_attempt_at: datetime.now(UTC) - timedelta(seconds=1)}).where(
         Delivery.status == "deferred")
@@ -101,3 +101,4 @@ async def test_each_status_change_is_published_to_the_endpoints_that_hear_messag
     assert [row["kind"] for row in rows] == ["message.status"] * 3
     assert [(row["payload"]["id"], row["payload"]["status"]) for row in rows] == [
         (sent.json()["id"], "deferred"), (sent.json()["id"], "sent"), (sent.json()["id"], "delivered")]
+    assert all(row["payload"]["metadata"] == {"order": 12} for row in rows)
