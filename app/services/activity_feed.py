@@ -25,6 +25,7 @@ from app.db.delivery import DeliveryServer, DomainGroup, RoutingRule, WarmupPlan
 from app.db.imports import Import
 from app.db.segments import Segment
 from app.db.suppression import SuppressionList
+from app.db.webhooks import WebhookEndpoint
 from app.redis_client import get_redis
 from app.services import activity
 from app.services.activity import ENGAGEMENT
@@ -39,10 +40,11 @@ NAMED_BY: dict[str, tuple[type[Table], Column]] = {
     "suppression_list": (SuppressionList, SuppressionList.name), "domain": (SendingDomain, SendingDomain.domain),
     "import": (Import, Import.filename), "field": (ListField, ListField.label), "rule": (RoutingRule, RoutingRule.name),
     "group": (DomainGroup, DomainGroup.name), "plan": (WarmupPlan, WarmupPlan.name), "invite": (Invite, Invite.email),
+    "webhook_endpoint": (WebhookEndpoint, WebhookEndpoint.url),
 }
 LINKS = {"campaign": "/mailing/campaigns/{}", "list": "/mailing/lists/{}", "segment": "/mailing/segments/{}",
          "template": "/mailing/templates/{}", "subscriber": "/mailing/subscribers/{}",
-         "suppression_list": "/mailing/suppression/{}"}
+         "suppression_list": "/mailing/suppression/{}", "webhook_endpoint": "/settings/webhooks/{}"}
 # Each action as what its actor did; {target} is the target's name, other fields come from the details.
 PHRASES = {
     "campaign.created": "created campaign {target}", "campaign.updated": "saved the {step} step of campaign {target}",
@@ -111,6 +113,7 @@ PHRASES = {
     "tracking.postback_key_rotated": "made a new postback key",
     "api_key.created": "created API key {target}", "api_key.rotated": "rotated API key {target}",
     "api_key.revoked": "revoked API key {target}",
+    "webhook_endpoint.failing": "disabled webhook endpoint {target}: its deliveries kept failing",
 }
 STEP_WORDS = {"setup": "setup", "audience": "audience", "content": "content", "delivery": "delivery"}
 

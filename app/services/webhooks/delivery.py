@@ -130,7 +130,7 @@ async def disable(redis: Redis, endpoint: dict[str, Any]) -> None:
     if not disabled:
         return
     forget_listening(endpoint["workspace_id"])
-    await audit.record(redis, endpoint["workspace_id"], audit.SYSTEM, "webhook_endpoint.disabled",
+    await audit.record(redis, endpoint["workspace_id"], audit.SYSTEM, "webhook_endpoint.failing",
                        "webhook_endpoint", endpoint["id"], {"url": endpoint["url"], "reason": reason})
 
 

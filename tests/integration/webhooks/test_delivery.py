@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.redis_client import get_redis
-from app.services import webhooks
+from app.services import activity_feed, webhooks
 from app.services.audit import recent_entries
 from app.services.sqlparams import fetch_positional
 from app.services.webhooks import endpoints, log
-from app.services.webhooks.delivery import BACKOFF_SECONDS, deliver_due, forget_old
+from app.services.webhooks.delivery import BACKOFF_SECONDS, deliver_due, disable, forget_old
 from tests.factories import make_workspace
 from tests.integration.webhooks.helpers import deliveries, loopback_endpoint, make_due
 from tests.integration.webhooks.receiver import running_receiver
@@ -77,7 +77,7 @@ async def test_failures_are_retried_with_backoff_then_the_endpoint_is_disabled_w
     assert (row["status"], row["attempts"], row["last_status_code"]) == ("failed", 6, 500)
     disabled = await endpoints.endpoint_of(workspace["id"], endpoint["id"])
     assert not disabled["enabled"] and "failed attempts" in disabled["disabled_reason"]
-    assert [e["action"] for e in await recent_entries(workspace["id"])] == ["webhook_endpoint.disabled"]
+    assert [e["action"] for e in await recent_entries(workspace["id"])] == ["webhook_endpoint.failing"]
 
 
 async def test_a_success_after_failures_delivers_and_clears_the_streak():
@@ -165,3 +165,14 @@ async def test_the_log_forgets_deliveries_done_with_long_ago_and_keeps_waiting_o
     assert await forget_old(get_redis()) == 2
     assert await forget_old(get_redis()) == 0  # once an hour
     assert [row["status"] for row in await deliveries(workspace)] == ["pending"]
+
+
+async def test_the_activity_feed_says_which_endpoint_was_disabled_and_links_to_it():
+    workspace = await make_workspace()
+    endpoint, _ = await endpoints.create_endpoint(workspace["id"], {"url": "https://hooks.example.com/in",
+                                                                    "events": ["message.opened"]})
+    await disable(get_redis(), {**endpoint, "failures": 6})
+    [entry] = await activity_feed.recent(workspace["id"])
+    assert entry["sentence"] == ("system disabled webhook endpoint “https://hooks.example.com/in”: its deliveries "
+                                 "kept failing")
+    assert entry["link"] == f"/settings/webhooks/{endpoint['id']}"
