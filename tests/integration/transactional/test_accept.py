@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from app.db.campaigns import Campaign, Delivery
 from app.db.transactional import TransactionalContent, TransactionalMessage
-from app.services import suppression
+from app.services import campaigns, suppression
 from app.services.suppression import Entry
 from tests.api_client import api_key, bearer
 from tests.factories import make_list, make_subscriber, make_workspace
@@ -35,6 +37,19 @@ async def test_a_message_is_accepted_with_its_id_and_stored_as_a_delivery_of_the
     assert read.status_code == 200
     assert (read.json()["status"], read.json()["subject"], read.json()["from_email"]) == (
         "queued", "Your order {{ order }}", SENDER)
+
+
+async def test_the_stream_campaign_is_hidden_from_campaign_pages_and_the_reaper(client, queue, redis) -> None:
+    caller = await sender()
+    answer = await client.post("/api/v1/messages", headers=caller.headers, json=raw_message("ann@example.com"))
+    [delivery] = await Delivery.select().where(Delivery.id == answer.json()["id"])
+    assert await campaigns.campaigns_page(caller.workspace["id"]) == []
+    with pytest.raises(LookupError):
+        await campaigns.get_campaign(caller.workspace["id"], delivery["campaign_id"])
+    reaped = await campaigns.reap(redis, queue)
+    assert reaped.finished == [] and reaped.requeued_campaigns == []
+    [stream] = await Campaign.select(Campaign.status).where(Campaign.id == delivery["campaign_id"])
+    assert stream["status"] == "stream"
 
 
 async def test_one_address_may_get_many_messages_of_the_stream(client, queue) -> None:
