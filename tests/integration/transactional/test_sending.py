@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from app.db.campaigns import Delivery
 from app.db.transactional import TransactionalMessage
-from app.services import suppression, transactional
+from app.services import campaigns, suppression, transactional
 from app.services.suppression import Entry
 from tests.integration.campaigns.helpers import smtp_server
 from tests.integration.campaigns.recorder import RecordingHandler, RecordingServer
@@ -151,3 +151,21 @@ async def test_the_list_filters_and_pages_by_cursor(client, queue) -> None:
     assert (await client.get("/api/v1/messages?status=lost", headers=caller.headers)).status_code == 400
     other = await sender()
     assert (await client.get("/api/v1/messages", headers=other.headers)).json()["data"] == []
+
+
+async def test_a_message_whose_worker_died_is_queued_again_and_sent_once(client, queue, redis, adapters) -> None:
+    caller = await sender()
+    with RecordingServer() as smtp:
+        await smtp_server(caller.workspace["id"], smtp.port)
+        answer = await client.post("/api/v1/messages", headers=caller.headers, json=raw_message("ann@example.com"))
+        queue.ranges.clear()  # the queue entry is lost with the worker that took it
+        # The worker claimed it and died: its lease runs out (moved, not waited for).
+        await Delivery.update({Delivery.status: "claimed", Delivery.lease_until: datetime.now(UTC) - timedelta(
+            seconds=1), Delivery.next_attempt_at: datetime.now(UTC) - timedelta(minutes=5)}).where(
+            Delivery.id == answer.json()["id"])
+        assert await transactional.queue_due(queue) == 0
+        await campaigns.reap(redis, queue)
+        assert await transactional.queue_due(queue) == 1
+        assert await queue.drain(redis, adapters) == 1
+        assert await transactional.queue_due(queue) == 0
+        assert smtp.handler.recipients == ["ann@example.com"]
