@@ -5,18 +5,21 @@ server secret is stored: with that much entropy a fast keyed hash is as strong a
 a request pays microseconds, not the tens of milliseconds that would cap the API's rate. A database dump
 alone does not even allow an offline guess, since the server secret is not in it.
 
-Every request looks its key up in Redis (one GET, pipelined with the once-a-minute "last used" marker);
-the database is read only when the cached record expired. Anything that changes a key deletes its cached
-records after committing, so a revocation holds from the next request on.
+A request finds its key's record in this process's memory (kept a few seconds), else in Redis (kept a
+minute), else in the database. Anything that changes a key, once committed, replaces its Redis copy by a
+short tombstone and announces the change on a channel every process listens to, dropping its own copy: a
+revocation holds from the next request on, in every process. "Last used" is written at most once a minute.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
 import json
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,12 +31,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.asyncio import Redis
 
 from app.db.api_keys import ApiKey
+from app.logs import get_logger
 from app.services import audit
 from app.services.forms import FormError
 from app.services.sqlparams import fetch_positional
 from app.services.tenancy import checked_workspace_id, owned_by, row_id
 from app.settings import get_settings
 
+log = get_logger("ignite.api_keys")
 ADMIN = "admin"
 SCOPES = ("messages:send", "messages:read", "subscribers:write", "subscribers:read", "lists:manage",
           "campaigns:manage", "suppression:manage", "stats:read", "webhooks:manage", "leads:write", ADMIN)
@@ -56,6 +61,10 @@ CACHE = "ignite:apikey:{}"
 # What a changed key's cache entry holds for a few seconds: "read the database, and cache nothing yet".
 TOMBSTONE = "-"
 TOMBSTONE_SECONDS = 5
+# Where changed keys are announced to every process, and how long a process keeps its own copy of a record.
+CHANGED = "ignite:apikey-changed"
+LOCAL_SECONDS = 5.0
+LOCAL_MAX = 10_000
 USED = "ignite:apikey-used:{}"
 PUBLIC_COLUMNS = ("id", "workspace_id", "name", "prefix", "sandbox", "scopes", "allowed_ips", "rate_limit",
                   "expires_at", "revoked_at", "created_by", "created_at", "rotated_at", "previous_valid_until",
@@ -244,9 +253,11 @@ async def forget_cached(redis: Redis, hashes: Sequence[str]) -> None:
     A request that read the row just before the change committed would otherwise cache the old row after
     this; its cache write (SET NX) fails while the tombstone is there."""
     if hashes:
+        LOCAL.forget(hashes)
         async with redis.pipeline(transaction=False) as pipe:
             for value in hashes:
                 pipe.set(CACHE.format(value), TOMBSTONE, ex=TOMBSTONE_SECONDS)
+                pipe.publish(CHANGED, value)
             await pipe.execute()
 
 
@@ -346,29 +357,109 @@ def refusal(record: KeyRecord, ip: str, now: float) -> KeyRefused | None:
     return None
 
 
+class LocalCopies:
+    """This process's copies of key records, kept `LOCAL_SECONDS`, so that most requests need no lookup at all.
+
+    They are trusted only while this process listens to the channel where every change of a key is published
+    (`forget_cached`), so a revocation reaches every process at once; without the listener (not started yet,
+    or its connection lost) every request reads the shared cache in Redis instead. A copy read from Redis
+    while a change was being announced is not kept (`generation`)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, tuple[float, KeyRecord]] = {}
+        self.listening = False
+        self.generation = 0
+        self.task: asyncio.Task | None = None
+
+    def get(self, hashed: str, now: float) -> KeyRecord | None:
+        kept = self.records.get(hashed) if self.listening else None
+        return kept[1] if kept and kept[0] > now else None
+
+    def keep(self, hashed: str, record: KeyRecord, now: float, generation: int) -> None:
+        if self.listening and generation == self.generation:
+            if len(self.records) >= LOCAL_MAX:
+                self.records.clear()
+            self.records[hashed] = (now + LOCAL_SECONDS, record)
+
+    def forget(self, hashes: Sequence[str]) -> None:
+        self.generation += 1
+        for value in hashes:
+            self.records.pop(value, None)
+
+    def listen(self, redis: Redis) -> None:
+        """Start listening for changes (once per event loop)."""
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            self.listening = False
+            self.records.clear()
+            self.task = loop.create_task(self._listen(redis))
+
+    async def _listen(self, redis: Redis) -> None:
+        while True:
+            pubsub = redis.pubsub()
+            try:
+                await pubsub.subscribe(CHANGED)
+                async for message in pubsub.listen():
+                    if message["type"] == "subscribe":
+                        self.listening = True
+                    elif message["type"] == "message":
+                        self.forget([message["data"]])
+            except Exception:  # a lost connection: requests read Redis until this listens again
+                log.warning("api_key_listener_lost", exc_info=True)
+            finally:
+                self.listening = False
+                self.records.clear()
+                await pubsub.aclose()
+            await asyncio.sleep(1)
+
+
+LOCAL = LocalCopies()
+
+
+async def _shared_record(redis: Redis, hashed: str, now: float) -> KeyRecord | None:
+    """The record from the cache in Redis, else from the database (then cached, unless just changed)."""
+    generation = LOCAL.generation
+    cached = await redis.get(CACHE.format(hashed))
+    fresh = cached is None or cached == TOMBSTONE
+    data = await _stored_record(hashed) if fresh else json.loads(cached)
+    if data is None:
+        return None
+    record = _record(data)
+    if not fresh or await redis.set(CACHE.format(hashed), json.dumps(data), ex=CACHE_SECONDS, nx=True):
+        LOCAL.keep(hashed, record, now, generation)
+    return record
+
+
 async def authenticated(redis: Redis, secret: str, ip: str) -> KeyRecord:
     """The record of a valid key presented from `ip`; KeyRefused says why not."""
     if not looks_like_key(secret):
         raise KeyRefused("invalid_key", "This is not an Ignite API key.")
+    LOCAL.listen(redis)
     hashed = secret_hash(secret)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.get(CACHE.format(hashed))
-        pipe.set(USED.format(hashed), "1", nx=True, ex=USE_INTERVAL)
-        pipe.time()
-        cached, first_use_this_minute, (seconds, micros) = await pipe.execute()
-    fresh = cached is None or cached == TOMBSTONE
-    data = await _stored_record(hashed) if fresh else json.loads(cached)
-    if data is None:
+    now = time.time()
+    record = LOCAL.get(hashed, now) or await _shared_record(redis, hashed, now)
+    if record is None:
         raise KeyRefused("invalid_key", "No such API key.")
-    if fresh:
-        await redis.set(CACHE.format(hashed), json.dumps(data), ex=CACHE_SECONDS, nx=True)
-    record = _record(data)
-    refused = refusal(record, ip, seconds + micros / 1_000_000)
+    refused = refusal(record, ip, now)
     if refused is not None:
         raise refused
-    if first_use_this_minute:
-        await note_use(record.id, ip)
+    await _note_use(redis, record.id, hashed, ip)
     return record
+
+
+_noted: dict[str, float] = {}
+
+
+async def _note_use(redis: Redis, key_id: int, hashed: str, ip: str) -> None:
+    """Last use written at most once a minute per key: a check in memory first, then in Redis for all processes."""
+    moment = time.monotonic()
+    if moment - _noted.get(hashed, -USE_INTERVAL) < USE_INTERVAL:
+        return
+    if len(_noted) >= LOCAL_MAX:
+        _noted.clear()
+    _noted[hashed] = moment
+    if await redis.set(USED.format(hashed), "1", nx=True, ex=USE_INTERVAL):
+        await note_use(key_id, ip)
 
 
 async def note_use(key_id: int, ip: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -149,3 +151,27 @@ async def test_a_lookup_racing_a_revocation_leaves_nothing_stale_in_the_cache(cl
     answer = await _root(client, secret)
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "key_revoked"
+
+
+async def _until(condition, tries: int = 200) -> bool:
+    for _ in range(tries):
+        if condition():
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def test_a_revocation_reaches_the_copies_other_processes_keep(client):
+    workspace = await make_workspace()
+    row, secret = await api_keys.create_key(workspace["id"], name="shop", scopes=["admin"])
+    hashed = api_keys.secret_hash(secret)
+    other_process = api_keys.LocalCopies()
+    other_process.listen(get_redis())
+    assert await _until(lambda: other_process.listening)
+    record = await api_keys._shared_record(get_redis(), hashed, time.time())
+    other_process.keep(hashed, record, time.time(), other_process.generation)
+    assert other_process.get(hashed, time.time()) == record
+
+    await api_keys.revoke_key(get_redis(), workspace["id"], row["id"], audit.SYSTEM)
+    assert await _until(lambda: other_process.get(hashed, time.time()) is None)
+    other_process.task.cancel()
