@@ -289,13 +289,14 @@ def child_pids(parent: int) -> set[int]:
     return children
 
 
-async def wait_until_workers_listen(main_pid: int) -> None:
-    """Every worker process of this run has sent its heartbeat (see WorkerHeartbeat), so all are consuming."""
+async def wait_until_workers_listen(main_pid: int, expected: int | None = None) -> None:
+    """Every worker process of this run (WORKER_PROCESSES unless `expected` says) has sent its heartbeat
+    (see WorkerHeartbeat), so all are consuming."""
     from app.redis_client import get_redis
     from app.services.health import HEARTBEAT_PREFIX
     from app.settings import get_settings
 
-    expected = get_settings().workers.processes
+    expected = expected or get_settings().workers.processes
     deadline = time.monotonic() + 60
     while True:
         beating = {int(key.rsplit(":", 1)[1]) async for key in get_redis().scan_iter(f"{HEARTBEAT_PREFIX}*")}
