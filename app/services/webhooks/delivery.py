@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from app.db.webhooks import WebhookEndpoint
 from app.services import audit, statements, vault
 from app.services.webhooks.events import WAKE_KEY, envelope, forget_listening
-from app.services.webhooks.targets import TargetRefused, target_of
+from app.services.webhooks.targets import target_of
 
 # Seconds to wait after the 1st, 2nd, … failed attempt; after the last one the delivery has failed.
 BACKOFF_SECONDS = (30, 120, 600, 3600, 6 * 3600)
@@ -76,15 +76,26 @@ async def post(client: httpx.AsyncClient, endpoint: dict[str, Any], row: dict[st
         headers = {**signed_headers(vault.decrypt(endpoint["secret"]), row, body, int(time.time())),
                    "Host": target.host_header}
         extensions = {"sni_hostname": target.server_name} if target.server_name else {}
-        response = await client.post(target.url, content=body, headers=headers, extensions=extensions)
-    except TargetRefused as refused:
-        return Attempt(row["id"], False, error=str(refused))
-    except httpx.HTTPError as error:
+        async with client.stream("POST", target.url, content=body, headers=headers,
+                                 extensions=extensions) as response:
+            status, excerpt = response.status_code, await _excerpt(response)
+    except ValueError as refused:  # TargetRefused, VaultError: nothing was sent
+        return Attempt(row["id"], False, error=str(refused)[:EXCERPT])
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         return Attempt(row["id"], False, error=f"{type(error).__name__}: {error}"[:EXCERPT])
-    excerpt = response.text[:EXCERPT]
-    if 200 <= response.status_code < 300:
-        return Attempt(row["id"], True, response.status_code, excerpt=excerpt)
-    return Attempt(row["id"], False, response.status_code, f"The endpoint answered {response.status_code}.", excerpt)
+    if 200 <= status < 300:
+        return Attempt(row["id"], True, status, excerpt=excerpt)
+    return Attempt(row["id"], False, status, f"The endpoint answered {status}.", excerpt)
+
+
+async def _excerpt(response: httpx.Response) -> str:
+    """The start of the answer, for the log; the rest is never read (an endpoint may answer without end)."""
+    read = b""
+    async for chunk in response.aiter_bytes():
+        read += chunk
+        if len(read) >= EXCERPT * 4:
+            break
+    return read.decode("utf-8", "replace")[:EXCERPT]
 
 
 async def _endpoints(ids: set[int]) -> dict[int, dict[str, Any]]:

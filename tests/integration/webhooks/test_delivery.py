@@ -176,3 +176,14 @@ async def test_the_activity_feed_says_which_endpoint_was_disabled_and_links_to_i
     assert entry["sentence"] == ("system disabled webhook endpoint “https://hooks.example.com/in”: its deliveries "
                                  "kept failing")
     assert entry["link"] == f"/settings/webhooks/{endpoint['id']}"
+
+
+async def test_only_the_start_of_a_huge_answer_is_read_and_logged():
+    workspace = await make_workspace()
+    async with running_receiver() as receiver:
+        receiver.answer = b"x" * 5_000_000
+        await loopback_endpoint(workspace, receiver.url)
+        await webhooks.publish(workspace["id"], "message.bounced", BOUNCE)
+        await deliver_due(get_redis())
+    [row] = await deliveries(workspace)
+    assert (row["status"], row["response_excerpt"]) == ("delivered", "x" * 500)
