@@ -169,3 +169,22 @@ async def test_a_message_whose_worker_died_is_queued_again_and_sent_once(client,
         assert await queue.drain(redis, adapters) == 1
         assert await transactional.queue_due(queue) == 0
         assert smtp.handler.recipients == ["ann@example.com"]
+
+
+async def test_the_workspace_stop_holds_messages_until_sending_restarts(client, queue, redis, adapters) -> None:
+    from app.services import kill_switch
+    from tests.integration.campaigns.helpers import PERSON
+
+    caller = await sender()
+    with RecordingServer() as smtp:
+        await smtp_server(caller.workspace["id"], smtp.port)
+        await kill_switch.stop_workspace(redis, caller.workspace["id"], PERSON, "checking a complaint spike")
+        answer = await client.post("/api/v1/messages", headers=caller.headers, json=raw_message("ann@example.com"))
+        assert await queue.drain(redis, adapters) == 0
+        assert smtp.handler.received == 0
+        assert [delay for *_, delay in queue.ranges] == [kill_switch.HELD_RETRY_SECONDS]
+        await kill_switch.restart_workspace(redis, caller.workspace["id"], PERSON)
+        assert await queue.drain(redis, adapters, include_delayed=True) == 1
+        assert smtp.handler.recipients == ["ann@example.com"]
+    read = (await client.get(f"/api/v1/messages/{answer.json()['id']}", headers=caller.headers)).json()
+    assert read["status"] == "sent"
