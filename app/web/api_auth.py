@@ -292,25 +292,30 @@ def api_middleware(app: ASGIApp) -> ASGIApp:
                           f"Over this key's limit of {record.rate_limit:,} requests per minute: wait for Retry-After.")
             return
         scope.setdefault("state", {})[CALLER] = caller_of(record)
-        if scope["method"] not in WRITES:
+        if scope["method"] in WRITES:
+            await _write(app, scope, receive, send, record.id)
+        else:
             await app(scope, receive, send)
-            return
-        headers = Headers.from_scope(scope)
-        body = await _read_body(receive)
-        if body is None:
-            await _answer(scope, send, 413, "payload_too_large", "This request body is too large.")
-            return
-        if "json" in headers.get("content-type", "") and JSON_NUL.search(body):
-            # PostgreSQL text cannot hold a NUL character: refused here for every endpoint, not as a 500.
-            await _answer(scope, send, 400, "invalid_body", "The body holds a NUL character (\\u0000).")
-            return
-        idempotency_key = headers.get("idempotency-key")
-        if idempotency_key is not None:
-            await _idempotent(app, scope, _replaying(body, receive), send, record.id, idempotency_key, body)
-            return
-        await app(scope, _replaying(body, receive), send)
 
     return middleware
+
+
+async def _write(app: ASGIApp, scope: Scope, receive: Receive, send: Send, key_id: int) -> None:
+    """A write, its body read whole: checked, then run (once per Idempotency-Key when it carries one)."""
+    headers = Headers.from_scope(scope)
+    body = await _read_body(receive)
+    if body is None:
+        await _answer(scope, send, 413, "payload_too_large", "This request body is too large.")
+        return
+    if "json" in headers.get("content-type", "") and JSON_NUL.search(body):
+        # PostgreSQL text cannot hold a NUL character: refused here for every endpoint, not as a 500.
+        await _answer(scope, send, 400, "invalid_body", "The body holds a NUL character (\\u0000).")
+        return
+    idempotency_key = headers.get("idempotency-key")
+    if idempotency_key is not None:
+        await _idempotent(app, scope, _replaying(body, receive), send, key_id, idempotency_key, body)
+        return
+    await app(scope, _replaying(body, receive), send)
 
 
 # OpenAPI ----------------------------------------------------------------------------------------------
