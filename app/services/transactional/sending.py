@@ -66,8 +66,7 @@ def _items(workspace_id: int, rows: Sequence[dict], contents: dict[int, Compiled
     return items
 
 
-async def _held(redis: Redis, queue: MessageQueue, workspace_id: int, stream: int, first_id: int,
-                last_id: int) -> bool:
+async def _held(queue: MessageQueue, workspace_id: int, stream: int, first_id: int, last_id: int) -> bool:
     """Whether the operator's or the workspace's stop is on: the range then looks again in a minute."""
     if await kill_switch.platform_stop() is None and await kill_switch.workspace_stop(workspace_id) is None:
         return False
@@ -78,7 +77,7 @@ async def _held(redis: Redis, queue: MessageQueue, workspace_id: int, stream: in
 async def send_messages(redis: Redis, queue: MessageQueue, adapters: Adapters, workspace_id: int, stream: int,
                         first_id: int, last_id: int) -> int:
     """Claim the waiting messages of the range and send them; returns how many were claimed."""
-    if await _held(redis, queue, workspace_id, stream, first_id, last_id):
+    if await _held(queue, workspace_id, stream, first_id, last_id):
         return 0
     sending = get_settings().sending
     claimed = await statements.run("transactional.claim", workspace_id, stream, first_id, last_id,
