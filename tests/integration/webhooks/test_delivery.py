@@ -9,7 +9,7 @@ from app.services import activity_feed, webhooks
 from app.services.audit import recent_entries
 from app.services.sqlparams import fetch_positional
 from app.services.webhooks import endpoints, log
-from app.services.webhooks.delivery import BACKOFF_SECONDS, deliver_due, disable, forget_old
+from app.services.webhooks.delivery import BACKOFF_SECONDS, PER_ENDPOINT, deliver_due, disable, forget_old
 from tests.factories import make_workspace
 from tests.integration.webhooks.helpers import deliveries, loopback_endpoint, make_due
 from tests.integration.webhooks.receiver import running_receiver
@@ -187,3 +187,18 @@ async def test_only_the_start_of_a_huge_answer_is_read_and_logged():
         await deliver_due(get_redis())
     [row] = await deliveries(workspace)
     assert (row["status"], row["response_excerpt"]) == ("delivered", "x" * 500)
+
+
+async def test_an_endpoint_that_does_not_answer_fails_its_batch_at_once_and_others_are_still_posted():
+    workspace = await make_workspace()
+    async with running_receiver() as receiver:
+        await endpoints.allow_private_targets(workspace["id"], True)
+        # Nothing listens on port 9 of loopback: refused at once, as a dead endpoint is.
+        await endpoints.create_endpoint(workspace["id"], {"url": "http://127.0.0.1:9/h", "events": ["message.opened"]})
+        await endpoints.create_endpoint(workspace["id"], {"url": receiver.url, "events": ["message.opened"]})
+        await webhooks.publish_many(workspace["id"], [("message.opened", {"n": n}) for n in range(10)])
+        assert await deliver_due(get_redis()) == 20
+    assert len(receiver.received) == 10
+    dead = [row for row in await deliveries(workspace) if row["status"] == "pending"]
+    assert len(dead) == 10 and all(row["attempts"] == 1 for row in dead)
+    assert sum(row["last_error"].startswith("Not sent") for row in dead) == 10 - PER_ENDPOINT
