@@ -52,8 +52,10 @@ async def engagement(rows: Iterable[tuple]) -> None:
     for row in rows:
         if row[4] in ENGAGEMENT_EVENTS:
             chosen[row[1]].append(row)
-    heard = [row for workspace_id, found in chosen.items()
-             for row in found if ENGAGEMENT_EVENTS[row[4]] in await listening_kinds(workspace_id)]
+    heard: list[tuple] = []
+    for workspace_id, found in chosen.items():
+        kinds = await listening_kinds(workspace_id)
+        heard += [row for row in found if ENGAGEMENT_EVENTS[row[4]] in kinds]
     if not heard:
         return
     await statements.run(
