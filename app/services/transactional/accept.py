@@ -7,12 +7,13 @@ one by one with a stable code, never silently dropped: one query finds them all.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+
+import msgspec
 
 from app.piccolo_conf import DB
 from app.services import statements
@@ -119,8 +120,12 @@ def checked_schedule(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment > now else None
 
 
+def _json(value: Mapping[str, Any]) -> str:
+    return msgspec.json.encode(value, enc_hook=str).decode()
+
+
 def _metadata_text(metadata: Mapping[str, Any], position: int) -> str:
-    text = json.dumps(metadata, separators=(",", ":"), default=str)
+    text = _json(metadata)
     if len(text.encode()) > MAX_METADATA_BYTES:
         raise FormError({f"recipients[{position}].metadata" if position else "metadata":
                          f"Keep metadata under {MAX_METADATA_BYTES} bytes."})
@@ -167,7 +172,7 @@ async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], con
             rows = await statements.run(
                 "transactional.accept", workspace_id, stream, content_id, submission.api_key_id, batch_id,
                 [email for _, email in going],
-                [json.dumps(recipients[position].data, separators=(",", ":"), default=str) for position, _ in going],
+                [_json(recipients[position].data) for position, _ in going],
                 [metadata[position] for position, _ in going], tags, scheduled_at, submission.sandbox)
         ids = [row["id"] for row in rows]
         for (position, email), message_id in zip(going, ids, strict=True):
