@@ -90,14 +90,15 @@ FROM moved m JOIN webhook_endpoints e ON e.workspace_id = $1::int AND e.enabled 
 
 -- name: queue-engagement
 -- People's opens and clicks of a tracking batch, in step: $1 workspaces, $2 event ids, $3 kinds, $4 deliveries,
--- $5 clicked URLs, $6 times.
+-- $5 clicked links' indexes in the message, $6 per-recipient URLs clicked ('' for the message's own links), $7 times.
 INSERT INTO webhook_deliveries (workspace_id, endpoint_id, event_id, kind, payload, next_attempt_at)
 SELECT ev.workspace_id, e.id, ev.event_id, ev.kind,
        jsonb_strip_nulls(jsonb_build_object('email', d.email, 'delivery_id', d.id, 'campaign_id', d.campaign_id,
-                                            'subscriber_id', d.subscriber_id, 'url', ev.url, 'at', ev.at)),
+                                            'subscriber_id', d.subscriber_id, 'link', ev.link,
+                                            'url', NULLIF(ev.url, ''), 'at', ev.at)),
        now()
-FROM unnest($1::int[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])
-    AS ev(workspace_id, event_id, kind, delivery_id, url, at)
+FROM unnest($1::int[], $2::uuid[], $3::text[], $4::bigint[], $5::smallint[], $6::text[], $7::timestamptz[])
+    AS ev(workspace_id, event_id, kind, delivery_id, link, url, at)
 JOIN deliveries d ON d.id = ev.delivery_id AND d.workspace_id = ev.workspace_id
 JOIN webhook_endpoints e ON e.workspace_id = ev.workspace_id AND e.enabled AND ev.kind = ANY(e.events)
 

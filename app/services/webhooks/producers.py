@@ -60,8 +60,8 @@ async def engagement(rows: Iterable[tuple]) -> None:
         return
     await statements.run(
         "webhooks.queue-engagement", [row[1] for row in heard], [uuid.uuid4() for _ in heard],
-        [ENGAGEMENT_EVENTS[row[4]] for row in heard], [row[3] for row in heard], [row[6] for row in heard],
-        [row[8] for row in heard])
+        [ENGAGEMENT_EVENTS[row[4]] for row in heard], [row[3] for row in heard], [row[5] for row in heard],
+        [row[6] or "" for row in heard], [row[8] for row in heard])
     await wake()
 
 

@@ -8,13 +8,17 @@ import json
 from app.redis_client import get_redis
 from app.services.bounces import actions
 from app.services.bounces.classifier import classify_reply
+from app.services.campaigns import finish_if_done
+from app.services.sqlparams import fetch_positional
 from app.services.subscriber_actions import BulkOrder, apply
 from app.services.subscribers import SubscriberFilter, add_subscriber, change_status
+from app.services.tracking.conversions import rotate_postback_secret
 from app.services.webhooks import endpoints, producers
 from app.services.webhooks.delivery import deliver_due
 from tests.factories import make_list, make_subscribers, make_workspace
 from tests.integration.bounces.helpers_processing import sent_delivery
-from tests.integration.tracking.helpers import drain_all, path_of, pixel, sent_campaign
+from tests.integration.tracking.helpers import drain_all, hrefs, path_of, pixel, sent_campaign
+from tests.integration.tracking.offer_helpers import postback
 from tests.integration.webhooks.helpers import deliveries, loopback_endpoint
 from tests.integration.webhooks.receiver import running_receiver
 
@@ -97,3 +101,29 @@ async def test_a_published_event_reaches_the_receiver_end_to_end():
     [received] = receiver.received
     assert received.signed_by(secret)
     assert received.json()["data"]["email"] == "ann@example.org"
+
+
+async def test_a_click_a_conversion_and_a_campaign_finishing_are_published(client):
+    sent = await sent_campaign(recipients=1)
+    [delivery] = sent.deliveries
+    key = await rotate_postback_secret(sent.workspace["id"])
+    await _listening(sent.workspace, "message.clicked", "conversion.created", "campaign.finished")
+    link = next(href for href in hrefs(sent.message(delivery)) if "/c/" in href)
+    assert (await client.get(path_of(link))).status_code in (302, 303, 307)
+    await drain_all(get_redis())
+    posted = await postback(client, key=key, transaction_id="tx-9", sub1=sent.campaign["id"],
+                            sub2=delivery["subscriber_id"], sub3=delivery["id"], payout="3.25")
+    assert posted.status_code == 200, posted.text
+    await fetch_positional("UPDATE campaigns SET status = 'sending', materialised_at = now() WHERE id = $1",
+                           [sent.campaign["id"]])
+    assert await finish_if_done(get_redis(), sent.workspace["id"], sent.campaign["id"])
+
+    rows = await deliveries(sent.workspace)
+    payloads = {row["kind"]: json.loads(row["payload"]) for row in rows}
+    assert list(payloads) == ["message.clicked", "conversion.created", "campaign.finished"]
+    assert payloads["message.clicked"]["email"] == delivery["email"]
+    assert payloads["message.clicked"]["link"] == int(link.rsplit("/", 1)[1])
+    assert (payloads["conversion.created"]["transaction_id"], payloads["conversion.created"]["revenue"]) == (
+        "tx-9", "3.25")
+    assert (payloads["campaign.finished"]["id"], payloads["campaign.finished"]["name"]) == (
+        sent.campaign["id"], "Spring")
