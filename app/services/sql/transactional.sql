@@ -16,29 +16,38 @@ UNION ALL
 SELECT id FROM campaigns WHERE workspace_id = $1::integer AND kind = 'transactional'
 
 -- name: accept
--- $1 workspace, $2 stream campaign, $3 content, $4 API key, $5 batch id (null for one message), then one
--- array per recipient: $6 addresses, $7 merge data as JSON text, $8 metadata as JSON text; $9 tags, $10 when
--- (null: now), $11 sandbox. One delivery and one message per address, ids in the order given. A recipient who
--- is a subscriber of the workspace is linked to the oldest of their rows, so opens and clicks reach them.
-WITH input AS (
+-- One call's content and its recipients in one statement: $1 workspace, $2 stream campaign, the content ($3
+-- template, $4 subject, $5 preheader, $6 HTML, $7 text, $8 from, $9 from name, $10 reply-to, $11 headers as JSON
+-- text, $12 attachment bytes), $13 API key, $14 batch id (null for one message), then one array per recipient:
+-- $15 addresses, $16 merge data as JSON text, $17 metadata as JSON text; $18 tags, $19 when (null: now), $20
+-- sandbox. One delivery and one message per address, ids in the order given, each row with the content's id.
+-- A recipient who is a subscriber of the workspace is linked to the oldest of their rows, so opens and clicks
+-- reach them.
+WITH content AS (
+    INSERT INTO transactional_contents (workspace_id, template_id, subject, preheader, html, text_part, from_email,
+                                        from_name, reply_to, headers, attachment_bytes)
+    VALUES ($1::integer, $3::integer, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text,
+            $11::text::jsonb, $12::integer)
+    RETURNING id
+), input AS (
     SELECT i.email, i.data, i.metadata, i.n, nextval('deliveries_id_seq') AS id
-    FROM unnest($6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS i(email, data, metadata, n)
+    FROM unnest($15::text[], $16::text[], $17::text[]) WITH ORDINALITY AS i(email, data, metadata, n)
 ), delivered AS (
     INSERT INTO deliveries (id, workspace_id, campaign_id, subscriber_id, email, domain, status, transactional,
                             next_attempt_at)
     SELECT i.id, $1::integer, $2::integer,
            (SELECT s.id FROM subscribers s WHERE s.workspace_id = $1::integer AND s.email = i.email
             ORDER BY s.id LIMIT 1),
-           i.email, split_part(i.email, '@', 2), 'queued', true, coalesce($10::timestamptz, now())
+           i.email, split_part(i.email, '@', 2), 'queued', true, coalesce($19::timestamptz, now())
     FROM input i
 ), stored AS (
     INSERT INTO transactional_messages (id, workspace_id, content_id, api_key_id, batch_id, email, data, tags,
                                         metadata, scheduled_at, sandbox)
-    SELECT i.id, $1::integer, $3::bigint, $4::integer, $5::uuid, i.email, i.data::jsonb, $9::text[],
-           i.metadata::jsonb, $10::timestamptz, $11::boolean
-    FROM input i
+    SELECT i.id, $1::integer, c.id, $13::integer, $14::uuid, i.email, i.data::jsonb, $18::text[],
+           i.metadata::jsonb, $19::timestamptz, $20::boolean
+    FROM input i CROSS JOIN content c
 )
-SELECT id FROM input ORDER BY n
+SELECT i.id, c.id AS content_id FROM input i CROSS JOIN content c ORDER BY i.n
 
 -- name: claim
 -- $1 workspace, $2 stream campaign, $3 first delivery id, $4 last delivery id, $5 lease in seconds: the

@@ -23,7 +23,13 @@ from app.services.sqlparams import fetch_positional
 from app.services.subscribers.records import SubscriberError, normalized_email
 from app.services.suppression.mailable import STATUS_REASONS, suppressions_of
 from app.services.tenancy import checked_workspace_id
-from app.services.transactional.content import ContentInput, MessageRefused, checked_content, stored_content
+from app.services.transactional.content import (
+    ContentInput,
+    MessageRefused,
+    checked_content,
+    content_values,
+    store_attachments,
+)
 from app.services.transactional.stream import stream_campaign_id
 from app.settings import get_settings
 
@@ -167,13 +173,16 @@ async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], con
             going.append((position, email))
     if going:
         stream = await stream_campaign_id(workspace_id)
-        async with DB.transaction():
-            content_id = await stored_content(workspace_id, checked)
-            rows = await statements.run(
-                "transactional.accept", workspace_id, stream, content_id, submission.api_key_id, batch_id,
-                [email for _, email in going],
-                [_json(recipients[position].data) for position, _ in going],
-                [metadata[position] for position, _ in going], tags, scheduled_at, submission.sandbox)
+        arguments = (workspace_id, stream, *content_values(checked), submission.api_key_id, batch_id,
+                     [email for _, email in going], [_json(recipients[position].data) for position, _ in going],
+                     [metadata[position] for position, _ in going], tags, scheduled_at, submission.sandbox)
+        if checked.attachments:
+            async with DB.transaction():
+                rows = await statements.run("transactional.accept", *arguments)
+                await store_attachments(workspace_id, rows[0]["content_id"], checked.attachments)
+        else:
+            # One statement, atomic by itself: no transaction's round trips on the API's hottest path.
+            rows = await statements.run("transactional.accept", *arguments)
         ids = [row["id"] for row in rows]
         for (position, email), message_id in zip(going, ids, strict=True):
             answers[position] = Accepted(email, id=message_id)

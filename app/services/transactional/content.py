@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from app.db.content import SendingDomain
-from app.db.transactional import TransactionalAttachment, TransactionalContent
+from app.db.transactional import TransactionalAttachment
 from app.services.forms import FormError
 from app.services.rendering import CampaignContent, CompiledMessage, MessageSkeleton, TemplateError, sanitize_html
 from app.services.subscribers.records import SubscriberError, normalized_email
@@ -232,20 +232,19 @@ async def checked_content(workspace_id: int, given: ContentInput) -> CheckedCont
         headers=checked_headers(given.headers), attachments=decoded_attachments(given.attachments))
 
 
-async def stored_content(workspace_id: int, content: CheckedContent) -> int:
-    """The content's id; joins the caller's transaction."""
-    rows = await TransactionalContent.insert(TransactionalContent(
-        workspace_id=workspace_id, template_id=content.template_id, subject=content.subject,
-        preheader=content.preheader, html=content.html, text_part=content.text, from_email=content.from_email,
-        from_name=content.from_name, reply_to=content.reply_to, headers=content.headers,
-        attachment_bytes=sum(len(item.body) for item in content.attachments),
-    )).returning(TransactionalContent.id)
-    content_id = rows[0]["id"]
-    if content.attachments:
+def content_values(content: CheckedContent) -> tuple[Any, ...]:
+    """The content's columns in the order the `transactional.accept` statement takes them ($3 to $12)."""
+    return (content.template_id, content.subject, content.preheader, content.html, content.text,
+            content.from_email, content.from_name, content.reply_to, json.dumps(content.headers),
+            sum(len(item.body) for item in content.attachments))
+
+
+async def store_attachments(workspace_id: int, content_id: int, attachments: Sequence[Attachment]) -> None:
+    """Joins the caller's transaction, the one that stored the content."""
+    if attachments:
         await TransactionalAttachment.insert(*(TransactionalAttachment(
             workspace_id=workspace_id, content_id=content_id, filename=item.filename,
-            content_type=item.content_type, body=item.body) for item in content.attachments))
-    return content_id
+            content_type=item.content_type, body=item.body) for item in attachments))
 
 
 def stored_headers(row: Mapping[str, Any]) -> dict[str, str]:
