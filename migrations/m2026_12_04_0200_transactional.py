@@ -4,7 +4,9 @@ Each message the API accepts is a `deliveries` row (`transactional = true`), so 
 bounce matching, feedback rates and suppression actions treat it as they treat a campaign's. The rows belong to
 the workspace's stream campaign (`kind = 'transactional'`, status `stream`): no campaign machinery (the reaper,
 the kill switch's pausing, finishing, the lists) ever picks it up. A person may get many messages of the stream,
-so the one-row-per-address rule holds only for campaigns.
+so the one-row-per-address rule holds only for campaigns: the unique index adds the row's id for transactional
+rows and 0 for a campaign's. It stays a full index led by campaign_id (a partial one, `WHERE NOT transactional`,
+would leave every "the rows of campaign X" query without an index to use).
 
 What the API was given is kept beside: the content once per call (`transactional_contents`, shared by every
 recipient of a batch, so it is compiled once), each recipient's data, tags and metadata per message, and
@@ -31,7 +33,8 @@ CREATE UNIQUE INDEX campaigns_stream_idx ON campaigns (workspace_id) WHERE kind 
 
 ALTER TABLE deliveries ADD COLUMN transactional boolean NOT NULL DEFAULT false;
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_campaign_id_email_key;
-CREATE UNIQUE INDEX deliveries_campaign_email_idx ON deliveries (campaign_id, email) WHERE NOT transactional;
+CREATE UNIQUE INDEX deliveries_campaign_email_idx
+    ON deliveries (campaign_id, email, (CASE WHEN transactional THEN id ELSE 0 END));
 
 CREATE INDEX events_without_subscriber_idx ON events (delivery_id) WHERE subscriber_id IS NULL;
 

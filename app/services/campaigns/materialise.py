@@ -76,8 +76,8 @@ async def chunk_statement(workspace_id: int, campaign: Mapping[str, Any], defini
         f"SELECT {workspace}, {campaign_id}, s.id, s.email, coalesce(nullif(s.email_domain, ''), "
         f"split_part(s.email, '@', 2)), {variant}, {status}{value} FROM subscribers s{joins} "
         f"WHERE s.id IN (SELECT a.id FROM ({union}) a WHERE a.id BETWEEN {low} AND {high}){excluded} "
-        # The partial unique index: transactional messages may go to one address many times.
-        "ON CONFLICT (campaign_id, email) WHERE NOT transactional DO NOTHING "
+        # The unique index's third part is 0 for a campaign's rows (a transactional row's is its id).
+        "ON CONFLICT (campaign_id, email, (CASE WHEN transactional THEN id ELSE 0 END)) DO NOTHING "
         "RETURNING id, status = 'queued' AND next_attempt_at <= now() AS due, now() AS written_at"
     )
     return ChunkStatement(sql, params.values, int(low[1:]) - 1, int(high[1:]) - 1)
