@@ -130,11 +130,10 @@ def _json(value: Mapping[str, Any]) -> str:
     return msgspec.json.encode(value, enc_hook=str).decode()
 
 
-def _metadata_text(metadata: Mapping[str, Any], position: int) -> str:
+def _metadata_text(metadata: Mapping[str, Any], field: str) -> str:
     text = _json(metadata)
     if len(text.encode()) > MAX_METADATA_BYTES:
-        raise FormError({f"recipients[{position}].metadata" if position else "metadata":
-                         f"Keep metadata under {MAX_METADATA_BYTES} bytes."})
+        raise FormError({field: f"Keep metadata under {MAX_METADATA_BYTES} bytes."})
     return text
 
 
@@ -160,7 +159,8 @@ async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], con
     now = datetime.now(UTC)
     scheduled_at = checked_schedule(submission.scheduled_at, now)
     tags = checked_tags(submission.tags)
-    metadata = [_metadata_text(recipient.metadata, position) for position, recipient in enumerate(recipients)]
+    metadata = [_metadata_text(recipient.metadata, f"recipients[{position}].metadata" if batch_id else "metadata")
+                for position, recipient in enumerate(recipients)]
     checked = await checked_content(workspace_id, content)
     usable, answers = _sorted_recipients(recipients)
     refused = await refused_addresses(workspace_id,
