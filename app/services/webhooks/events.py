@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from app.piccolo_conf import DB
@@ -69,6 +70,11 @@ async def listening_kinds(workspace_id: int) -> frozenset[str]:
     return kinds
 
 
+def _plain(value: Any) -> str:
+    """JSON for what producers hand over beside plain values: times in ISO 8601, decimals and ids as text."""
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
 async def publish(workspace_id: int, kind: str, payload: dict) -> None:
     """One event queued for every enabled endpoint of the workspace that listens to its kind."""
     await publish_many(workspace_id, [(kind, payload)])
@@ -84,7 +90,7 @@ async def publish_many(workspace_id: int, events: Sequence[tuple[str, dict]]) ->
         return
     await statements.run(
         "webhooks.queue-events", workspace_id, [uuid.uuid4() for _ in chosen], [kind for kind, _ in chosen],
-        [json.dumps(payload, default=str) for _, payload in chosen])
+        [json.dumps(payload, default=_plain) for _, payload in chosen])
     await wake()
 
 

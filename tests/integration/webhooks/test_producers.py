@@ -127,3 +127,4 @@ async def test_a_click_a_conversion_and_a_campaign_finishing_are_published(clien
         "tx-9", "3.25")
     assert (payloads["campaign.finished"]["id"], payloads["campaign.finished"]["name"]) == (
         sent.campaign["id"], "Spring")
+    assert "T" in payloads["campaign.finished"]["finished_at"]
