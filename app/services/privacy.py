@@ -39,14 +39,26 @@ async def person_export(workspace_id: int, email: str) -> dict[str, Any]:
         "SELECT subscriber_id, kind, campaign_id, url, occurred_at FROM events "
         "WHERE workspace_id = {} AND subscriber_id = ANY({}) ORDER BY occurred_at", workspace_id, ids,
     )
+    messages = await Subscriber.raw(
+        "SELECT id, data, tags, metadata, created_at FROM transactional_messages "
+        "WHERE workspace_id = {} AND email = {} ORDER BY id", workspace_id, address,
+    )
     return {"email": address, "subscriptions": subscribers, "status_history": history, "tags": tags,
-            "events": events, "leads": await leads_of_subscribers(workspace_id, ids)}
+            "events": events, "leads": await leads_of_subscribers(workspace_id, ids),
+            "transactional_messages": messages}
 
 
 async def erase_person(workspace_id: int, email: str) -> int:
-    """Delete the address's personal data; events stay for statistics but lose their link to the person."""
+    """Delete the address's personal data; events stay for statistics but lose their link to the person.
+
+    Transactional messages to the address keep their delivery record (what was sent when) but lose the merge
+    data and metadata the sender gave with them."""
     address = email.strip().lower()
     async with Subscriber._meta.db.transaction():
+        await Subscriber.raw(
+            "UPDATE transactional_messages SET data = jsonb_build_object(), metadata = jsonb_build_object() "
+            "WHERE workspace_id = {} AND email = {}", checked_workspace_id(workspace_id), address,
+        )
         ids = [row["id"] for row in await Subscriber.raw(
             "SELECT id FROM subscribers WHERE workspace_id = {} AND email = {}",
             checked_workspace_id(workspace_id), address,
