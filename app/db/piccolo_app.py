@@ -14,7 +14,7 @@ APP_CONFIG = AppConfig(
             "app.db.accounts", "app.db.audit", "app.db.inbox", "app.db.audience", "app.db.suppression",
             "app.db.segments", "app.db.imports", "app.db.content",
             "app.db.delivery", "app.db.campaigns", "app.db.tracking", "app.db.bounce_mailboxes",
-            "app.db.api_keys", "app.db.transactional", "app.db.webhooks", "app.db.leads",
+            "app.db.api_keys", "app.db.transactional", "app.db.webhooks", "app.db.leads", "app.db.automations",
         ],
         exclude_imported=True,
     ),

@@ -4,8 +4,19 @@ Actor modules declare their actors on `app.tasks.broker.broker` explicitly, so
 import order never binds an actor to Dramatiq's default broker.
 """
 
-from app.tasks import audience, bounces, imports, mailboxes, sending, system, tracking, transactional, webhooks
+from app.tasks import (
+    audience,
+    automations,
+    bounces,
+    imports,
+    mailboxes,
+    sending,
+    system,
+    tracking,
+    transactional,
+    webhooks,
+)
 from app.tasks.broker import broker
 
-__all__ = ["audience", "bounces", "broker", "imports", "mailboxes", "sending", "system", "tracking", "transactional",
-           "webhooks"]
+__all__ = ["audience", "automations", "bounces", "broker", "imports", "mailboxes", "sending", "system", "tracking",
+           "transactional", "webhooks"]

@@ -49,6 +49,8 @@ JOBS: list[Job] = [
     # Every minute: transactional messages whose scheduled time has come; webhook deliveries due a retry.
     Job("send-due-messages", "send_due_messages", "* * * * *"),
     Job("retry-due-webhooks", "retry_due_webhooks", "* * * * *"),
+    # Every minute (each run loops for most of it): flow steps that are due, advanced.
+    Job("advance-flows", "advance_flows", "* * * * *"),
 ]
 
 

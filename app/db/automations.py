@@ -1,0 +1,1 @@
+"""Automations: flows, their published versions, who is enrolled where, what is due, and each step run."""
