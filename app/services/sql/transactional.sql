@@ -16,22 +16,46 @@ UNION ALL
 SELECT id FROM campaigns WHERE workspace_id = $1::integer AND kind = 'transactional'
 
 -- name: accept
--- One call's content and its recipients in one statement: $1 workspace, $2 stream campaign, the content ($3
--- template, $4 subject, $5 preheader, $6 HTML, $7 text, $8 from, $9 from name, $10 reply-to, $11 headers as JSON
--- text, $12 attachment bytes), $13 API key, $14 batch id (null for one message), then one array per recipient:
--- $15 addresses, $16 merge data as JSON text, $17 metadata as JSON text; $18 tags, $19 when (null: now), $20
--- sandbox. One delivery and one message per address, ids in the order given, each row with the content's id.
+-- One call, checked and stored in one statement: $1 workspace, $2 stream campaign, the content ($3 template,
+-- $4 subject (for a template: '' for the template's own), $5 preheader, $6 HTML, $7 text, $8 from, $9 from name,
+-- $10 reply-to, $11 headers as JSON text, $12 attachment bytes), $13 API key, $14 batch id (null for one
+-- message), then one array per recipient: $15 addresses, $16 merge data as JSON text, $17 metadata as JSON
+-- text; $18 tags, $19 when (null: now), $20 sandbox; what refuses an address: $21 to $23 the (address, kind,
+-- value) probes of the addresses whose mailability counts (suppression.entries.hashed), $24 those addresses,
+-- $25 the subscriber statuses that refuse one.
+-- Answers one row per stored message (outcome 'accepted', ids in the order given, each with the content's id),
+-- per suppression entry or refusing status that matched ('suppressed', 'status'), or a single 'no_template'
+-- row when $3 is not the workspace's template; nothing is stored then, nor for a refused address, and a
+-- template's subject, preheader, HTML and text are copied as they are at this moment.
 -- A recipient who is a subscriber of the workspace is linked to the oldest of their rows, so opens and clicks
 -- reach them.
-WITH content AS (
-    INSERT INTO transactional_contents (workspace_id, template_id, subject, preheader, html, text_part, from_email,
-                                        from_name, reply_to, headers, attachment_bytes)
-    VALUES ($1::integer, $3::integer, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text,
-            $11::text::jsonb, $12::integer)
-    RETURNING id
+WITH template AS (
+    SELECT t.subject, t.preheader, t.html, t.text_part FROM email_templates t
+    WHERE t.id = $3::integer AND t.workspace_id = $1::integer
+), suppressed AS (
+    SELECT p.address, l.name, l.is_blacklist, e.kind, e.value
+    FROM unnest($21::text[], $22::text[], $23::text[]) AS p(address, kind, value)
+    JOIN suppression_entries e ON e.workspace_id = $1::integer AND e.kind = p.kind AND e.value = p.value
+    JOIN suppression_lists l ON l.id = e.suppression_list_id
+), refusing AS (
+    SELECT DISTINCT ON (s.email) s.email, s.status FROM subscribers s
+    WHERE s.workspace_id = $1::integer AND s.email = ANY($24::text[]) AND s.status = ANY($25::text[])
+    ORDER BY s.email, s.status
 ), input AS (
     SELECT i.email, i.data, i.metadata, i.n, nextval('deliveries_id_seq') AS id
     FROM unnest($15::text[], $16::text[], $17::text[]) WITH ORDINALITY AS i(email, data, metadata, n)
+    WHERE ($3::integer IS NULL OR EXISTS (SELECT 1 FROM template))
+      AND NOT EXISTS (SELECT 1 FROM suppressed x WHERE x.address = i.email)
+      AND NOT EXISTS (SELECT 1 FROM refusing r WHERE r.email = i.email)
+), content AS (
+    INSERT INTO transactional_contents (workspace_id, template_id, subject, preheader, html, text_part, from_email,
+                                        from_name, reply_to, headers, attachment_bytes)
+    SELECT $1::integer, $3::integer, coalesce(nullif($4::text, ''), t.subject, ''), coalesce(t.preheader, $5::text),
+           coalesce(t.html, $6::text), CASE WHEN $3::integer IS NULL THEN $7::text ELSE t.text_part END, $8::text,
+           $9::text, $10::text, $11::text::jsonb, $12::integer
+    FROM (SELECT 1) one LEFT JOIN template t ON true
+    WHERE EXISTS (SELECT 1 FROM input)
+    RETURNING id
 ), delivered AS (
     INSERT INTO deliveries (id, workspace_id, campaign_id, subscriber_id, email, domain, status, transactional,
                             next_attempt_at)
@@ -47,7 +71,17 @@ WITH content AS (
            i.metadata::jsonb, $19::timestamptz, $20::boolean
     FROM input i CROSS JOIN content c
 )
-SELECT i.id, c.id AS content_id FROM input i CROSS JOIN content c ORDER BY i.n
+SELECT 'accepted' AS outcome, i.n, i.email, i.id, c.id AS content_id, NULL::text AS list_name,
+       NULL::boolean AS is_blacklist, NULL::text AS kind, NULL::text AS value
+FROM input i CROSS JOIN content c
+UNION ALL
+SELECT 'suppressed', NULL, x.address, NULL, NULL, x.name, x.is_blacklist, x.kind, x.value FROM suppressed x
+UNION ALL
+SELECT 'status', NULL, r.email, NULL, NULL, NULL, NULL, r.status, NULL FROM refusing r
+UNION ALL
+SELECT 'no_template', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+WHERE $3::integer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM template)
+ORDER BY n
 
 -- name: claim
 -- $1 workspace, $2 stream campaign, $3 first delivery id, $4 last delivery id, $5 lease in seconds: the

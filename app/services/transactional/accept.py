@@ -1,8 +1,9 @@
 """Accepting messages: checked, stored and queued at once, one statement for a whole batch.
 
-The content is checked and stored once per call; every recipient then costs one delivery row and one message
-row, written by a single set-based INSERT (`transactional.accept`). Addresses that may not be mailed are refused
-one by one with a stable code, never silently dropped: one query finds them all.
+The content is checked once per call; one statement (`transactional.accept`) then reads the template, finds the
+addresses that may not be mailed, and stores the content once and a delivery row and a message row for every
+other recipient: a message is accepted in one round trip. Refused addresses are answered one by one with a
+stable code, never silently dropped.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from app.services.campaigns.queue import id_ranges
 from app.services.forms import FormError
 from app.services.sqlparams import fetch_positional
 from app.services.subscribers.records import SubscriberError, normalized_email
-from app.services.suppression.mailable import STATUS_REASONS, suppressions_of
+from app.services.suppression import entries
+from app.services.suppression.mailable import STATUS_REASONS, Suppression, suppressions_of
 from app.services.tenancy import checked_workspace_id
 from app.services.transactional.content import (
+    CheckedContent,
     ContentInput,
     MessageRefused,
     checked_content,
@@ -154,6 +157,39 @@ def _sorted_recipients(recipients: Sequence[RecipientInput]) -> tuple[list[tuple
     return usable, answers
 
 
+def _probes(emails: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """The (address, kind, value) columns a suppression entry of each address may match."""
+    probes = [(email, kind, value) for email in dict.fromkeys(emails) for kind, value in entries.hashed(email).items()]
+    return [row[0] for row in probes], [row[1] for row in probes], [row[2] for row in probes]
+
+
+def _refusals(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Why each refused address may not be mailed, from the statement's 'suppressed' and 'status' rows: a
+    blacklist entry first, then suppression lists by name (as `suppressions_of` orders them), then a status."""
+    found = sorted((row for row in rows if row["outcome"] == "suppressed"),
+                   key=lambda row: (not row["is_blacklist"], row["list_name"], row["kind"]))
+    reasons: dict[str, str] = {}
+    for row in found:
+        reasons.setdefault(row["email"], Suppression(row["list_name"], row["is_blacklist"], row["kind"],
+                                                     row["value"]).sentence)
+    for row in rows:
+        if row["outcome"] == "status":
+            reasons.setdefault(row["email"], f"It {STATUS_REASONS[row['kind']]}.")
+    return reasons
+
+
+async def _stored(arguments: tuple[Any, ...], content: CheckedContent, workspace_id: int) -> list[dict[str, Any]]:
+    """The rows of `transactional.accept`; the attachments stored in the same transaction when there are any."""
+    if not content.attachments:
+        # One statement, atomic by itself: no transaction's round trips on the API's hottest path.
+        return await statements.run("transactional.accept", *arguments)
+    async with DB.transaction():
+        rows = await statements.run("transactional.accept", *arguments)
+        if rows and rows[0]["outcome"] == "accepted":
+            await store_attachments(workspace_id, rows[0]["content_id"], content.attachments)
+    return rows
+
+
 async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], content: ContentInput,
                     submission: Submission, queue: MessageQueue, batch_id: str | None) -> list[Accepted]:
     now = datetime.now(UTC)
@@ -163,30 +199,26 @@ async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], con
                 for position, recipient in enumerate(recipients)]
     checked = await checked_content(workspace_id, content)
     usable, answers = _sorted_recipients(recipients)
-    refused = await refused_addresses(workspace_id,
-                                      checked_addresses([email for _, email in usable], submission.sandbox))
-    going = []
+    counted = checked_addresses([email for _, email in usable], submission.sandbox)
+    stream = await stream_campaign_id(workspace_id)
+    rows = await _stored(
+        (workspace_id, stream, *content_values(checked), submission.api_key_id, batch_id,
+         [email for _, email in usable], [_json(recipients[position].data) for position, _ in usable],
+         [metadata[position] for position, _ in usable], tags, scheduled_at, submission.sandbox,
+         *_probes(counted), list(dict.fromkeys(counted)), list(REFUSING_STATUSES)), checked, workspace_id)
+    if any(row["outcome"] == "no_template" for row in rows):
+        raise LookupError(f"template {content.template_id}")
+    refused = _refusals(rows)
+    ids = iter(row["id"] for row in rows if row["outcome"] == "accepted")
+    accepted = []
     for position, email in usable:
         if email in refused:
             answers[position] = Accepted(email, code=SUPPRESSED, message=f"Not sent to {email}: {refused[email]}")
         else:
-            going.append((position, email))
-    if going:
-        stream = await stream_campaign_id(workspace_id)
-        arguments = (workspace_id, stream, *content_values(checked), submission.api_key_id, batch_id,
-                     [email for _, email in going], [_json(recipients[position].data) for position, _ in going],
-                     [metadata[position] for position, _ in going], tags, scheduled_at, submission.sandbox)
-        if checked.attachments:
-            async with DB.transaction():
-                rows = await statements.run("transactional.accept", *arguments)
-                await store_attachments(workspace_id, rows[0]["content_id"], checked.attachments)
-        else:
-            # One statement, atomic by itself: no transaction's round trips on the API's hottest path.
-            rows = await statements.run("transactional.accept", *arguments)
-        ids = [row["id"] for row in rows]
-        for (position, email), message_id in zip(going, ids, strict=True):
-            answers[position] = Accepted(email, id=message_id)
-        _queued(queue, workspace_id, stream, ids, scheduled_at, now)
+            answers[position] = Accepted(email, id=next(ids))
+            accepted.append(answers[position].id)
+    if accepted:
+        _queued(queue, workspace_id, stream, accepted, scheduled_at, now)
     return [answer for answer in answers if answer is not None]
 
 

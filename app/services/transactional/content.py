@@ -22,7 +22,7 @@ from app.db.transactional import TransactionalAttachment
 from app.services.forms import FormError
 from app.services.rendering import CampaignContent, CompiledMessage, MessageSkeleton, TemplateError, sanitize_html
 from app.services.subscribers.records import SubscriberError, normalized_email
-from app.services.templates import default_from_address, off_loop, preview_settings, problem_text, template_of
+from app.services.templates import default_from_address, off_loop, preview_settings, problem_text
 from app.services.tenancy import owned_by
 
 # All attachments of one message together, decoded.
@@ -77,7 +77,8 @@ class Attachment:
 
 @dataclass(frozen=True)
 class CheckedContent:
-    """Ready to store: sanitised, compiled once to prove it renders, sender and headers allowed."""
+    """Ready to store: sanitised, compiled once to prove it renders, sender and headers allowed. With a template,
+    `subject` is the caller's own (or empty) and the rest of its parts are the template's, read as it is stored."""
 
     template_id: int | None
     subject: str
@@ -213,20 +214,17 @@ def _escaped(text: str) -> str:
 
 
 async def checked_content(workspace_id: int, given: ContentInput) -> CheckedContent:
-    """Everything a call gives, checked; FormError (422), MessageRefused, or LookupError (a template not
-    the workspace's)."""
-    preheader = ""
+    """Everything a call gives, checked; FormError (422) or MessageRefused. A template's own parts are read by
+    the statement that stores the message (`transactional.accept`), which also finds one not the workspace's."""
     if given.template_id is not None:
-        template = await template_of(workspace_id, given.template_id)
-        subject = given.subject.strip() or template["subject"]
-        html, text, preheader = template["html"], template["text_part"], template["preheader"]
+        subject, html, text = given.subject.strip(), "", None
     else:
         subject, html, text = _raw_parts(given)
         problems = await off_loop(lambda: _compile_problem(subject, html, text), "html")
         if problems:
             raise FormError(dict(problems))
     return CheckedContent(
-        template_id=given.template_id, subject=subject, preheader=preheader, html=html, text=text,
+        template_id=given.template_id, subject=subject, preheader="", html=html, text=text,
         from_email=await checked_sender(workspace_id, given.from_email), from_name=given.from_name.strip()[:120],
         reply_to=_address(given.reply_to, "reply_to") if given.reply_to.strip() else "",
         headers=checked_headers(given.headers), attachments=decoded_attachments(given.attachments))
