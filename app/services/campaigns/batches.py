@@ -40,6 +40,7 @@ from app.logs import get_logger
 from app.piccolo_conf import DB
 from app.redis_client import get_redis
 from app.services import opt_outs, statements
+from app.services.automations import limits as marketing_limits
 from app.services.bounces import actions, rates
 from app.services.campaigns import counters, send_times, speed
 from app.services.campaigns.content import compiled_campaign, merge_values, variant_content
@@ -62,6 +63,8 @@ DUE_SLACK_SECONDS = 0.5
 ANSWER_CHARS = 1000
 OUTSIDE_WINDOW = "waiting for the recipient's sending window"
 SPEED_LIMITED = "waiting for the campaign's speed limit"
+# A flow's send step has a campaign of its own, sent by this path too.
+SENT_KINDS = ("campaign", "flow")
 
 
 @dataclass
@@ -279,9 +282,15 @@ async def send_campaign_batch(redis: Redis, queue: SendQueue, adapters: Adapters
         if row["subscriber_id"] not in subscribers:
             written.add(row["id"], "cancelled", answer=NOT_MAILABLE)
     to_send = [row for row in fresh if row["subscriber_id"] in subscribers]
-    campaign = await get_campaign(workspace_id, campaign_id)
+    campaign = await get_campaign(workspace_id, campaign_id, kinds=SENT_KINDS)
     if campaign["status"] == "sending":
         to_send = await _on_time(redis, campaign, to_send, subscribers, written, now)
+    if campaign["kind"] == "campaign":
+        # A flow's emails met the daily cap when they were written (automations.sending); a campaign's meet it here.
+        capped = await marketing_limits.capped_deliveries(workspace_id, to_send, subscribers, now)
+        for delivery_id in capped:
+            written.add(delivery_id, "cancelled", answer=marketing_limits.FREQUENCY_CAPPED)
+        to_send = [row for row in to_send if row["id"] not in capped]
     items = await _items(campaign, to_send, subscribers)
     if campaign["status"] != "sending":
         back = "cancelled" if campaign["status"] == "cancelled" else "queued"

@@ -49,8 +49,9 @@ class CampaignError(FormError):
     """Campaign values that cannot be saved, or a step the campaign's state does not allow."""
 
 
-async def get_campaign(workspace_id: int, campaign_id: object) -> dict:
-    """The campaign with this id in this workspace; LookupError (404) for anything else."""
+async def get_campaign(workspace_id: int, campaign_id: object, kinds: tuple[str, ...] = ("campaign",)) -> dict:
+    """The campaign with this id in this workspace; LookupError (404) for anything else. The send path also
+    reads a flow step's campaign (`kinds`); pages never do."""
     try:
         pk = int(campaign_id)  # type: ignore[call-overload]
     except (TypeError, ValueError) as exc:
@@ -58,7 +59,7 @@ async def get_campaign(workspace_id: int, campaign_id: object) -> dict:
     row = None
     if 0 < pk <= LARGEST_INTEGER:
         row = await Campaign.select().where(owned_by(Campaign, workspace_id), Campaign.id == pk,
-                                            Campaign.kind == "campaign").output(
+                                            Campaign.kind.is_in(list(kinds))).output(
             load_json=True).first()
     if row is None:
         raise LookupError("campaign")

@@ -79,9 +79,10 @@ WITH cancelled AS (
 SELECT count(*) AS n FROM cancelled
 
 -- name: finish
--- $1 workspace, $2 campaign: sent once every row is written and none is left in play.
+-- $1 workspace, $2 campaign: sent once every row is written and none is left in play (a flow step's campaign
+-- never finishes).
 UPDATE campaigns c SET status = 'sent', finished_at = now(), updated_at = now()
-WHERE c.id = $2::integer AND c.workspace_id = $1::integer AND c.status = 'sending'
+WHERE c.id = $2::integer AND c.workspace_id = $1::integer AND c.status = 'sending' AND c.kind = 'campaign'
   AND c.materialised_at IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = $2::integer
                   AND d.status IN ('queued', 'claimed', 'deferred', 'held'))
