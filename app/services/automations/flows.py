@@ -1,0 +1,144 @@
+"""A flow's life: created as a draft, its steps edited, published as versions, paused, resumed, archived.
+
+The editor edits `draft_steps` (with the trigger and settings). Activating publishes them as a new frozen
+version when they differ from the current one; people already inside finish on the version they entered,
+unless `migrate_waiting` moves them, explicitly, to a step of the newest version.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from app.db.automations import Flow, FlowVersion
+from app.piccolo_conf import DB
+from app.services import statements
+from app.services.automations import definition
+from app.services.forms import FormError
+from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
+
+STATUSES = ("draft", "active", "paused", "archived")
+
+
+async def owned_flow(workspace_id: int, flow_id: object) -> dict[str, Any]:
+    """The flow, or LookupError when it is not this workspace's."""
+    flow = await fetch_owned(Flow, workspace_id, flow_id)
+    if flow is None:
+        raise LookupError("No such flow")
+    return flow
+
+
+def _name(values: dict[str, Any]) -> str:
+    name = str(values.get("name") or "").strip()
+    if not name:
+        raise FormError("Give the flow a name.", "name")
+    if len(name) > 120:
+        raise FormError("A name has at most 120 characters.", "name")
+    return name
+
+
+async def create_flow(workspace_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """A new draft flow from {"name", "trigger"?, "settings"?, "steps"?}, each part checked."""
+    checked_workspace_id(workspace_id)
+    name = _name(values)
+    trigger = await definition.checked_trigger(workspace_id, values.get("trigger") or {"kind": "manual"})
+    settings = await definition.checked_settings(workspace_id, values.get("settings") or {})
+    steps = await definition.checked_steps(workspace_id, values.get("steps") or [])
+    now = datetime.now(UTC)
+    rows = await Flow.insert(Flow(
+        workspace_id=workspace_id, name=name, status="draft", trigger=trigger, settings=settings, version=0,
+        draft_steps=steps, created_at=now, updated_at=now,
+    )).returning(Flow.id)
+    await statements.run("automations.create-counters", workspace_id, rows[0]["id"])
+    return await owned_flow(workspace_id, rows[0]["id"])
+
+
+async def update_flow(workspace_id: int, flow_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """The name, trigger and settings changed (any of them); an active flow's change waits for `publish`."""
+    flow = await owned_flow(workspace_id, flow_id)
+    changes: dict[Any, Any] = {Flow.updated_at: datetime.now(UTC)}
+    if "name" in values:
+        changes[Flow.name] = _name(values)
+    if "trigger" in values:
+        changes[Flow.trigger] = await definition.checked_trigger(workspace_id, values["trigger"])
+    if "settings" in values:
+        changes[Flow.settings] = await definition.checked_settings(workspace_id, values["settings"])
+    await Flow.update(changes).where(owned_by(Flow, workspace_id), Flow.id == flow["id"])
+    return await owned_flow(workspace_id, flow["id"])
+
+
+async def save_steps(workspace_id: int, flow_id: int, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The draft's steps replaced by `steps` once they are valid (FormError keyed by step id otherwise)."""
+    flow = await owned_flow(workspace_id, flow_id)
+    checked = await definition.checked_steps(workspace_id, steps)
+    await Flow.update({Flow.draft_steps: checked, Flow.updated_at: datetime.now(UTC)}).where(
+        owned_by(Flow, workspace_id), Flow.id == flow["id"])
+    return await owned_flow(workspace_id, flow["id"])
+
+
+def _published_differs(flow: dict[str, Any], current: dict[str, Any] | None) -> bool:
+    if current is None:
+        return True
+    return (current["steps"], current["trigger"], current["settings"]) != (
+        _json(flow["draft_steps"]), _json(flow["trigger"]), _json(flow["settings"]))
+
+
+def _json(value: Any) -> Any:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def current_version(workspace_id: int, flow_id: int, version: int) -> dict[str, Any] | None:
+    row = await FlowVersion.select().where(
+        owned_by(FlowVersion, workspace_id), FlowVersion.flow_id == flow_id, FlowVersion.version == version
+    ).first()
+    if row is not None:
+        for key in ("steps", "trigger", "settings"):
+            row[key] = _json(row[key])
+    return row
+
+
+async def publish(workspace_id: int, flow_id: int) -> dict[str, Any]:
+    """The draft published as the flow's next version (when it differs from the current one)."""
+    flow = await owned_flow(workspace_id, flow_id)
+    steps = _json(flow["draft_steps"])
+    if not steps:
+        raise FormError("Add at least one step before activating the flow.", "steps")
+    await definition.checked_steps(workspace_id, steps)
+    async with DB.transaction():
+        locked = await statements.run("automations.lock-flow", workspace_id, flow["id"])
+        version = locked[0]["version"]
+        if _published_differs(flow, await current_version(workspace_id, flow["id"], version)):
+            await FlowVersion.insert(FlowVersion(
+                workspace_id=workspace_id, flow_id=flow["id"], version=version + 1, steps=steps,
+                trigger=_json(flow["trigger"]), settings=_json(flow["settings"]), created_at=datetime.now(UTC),
+            ))
+            await Flow.update({Flow.version: version + 1, Flow.updated_at: datetime.now(UTC)}).where(
+                owned_by(Flow, workspace_id), Flow.id == flow["id"])
+    return await owned_flow(workspace_id, flow["id"])
+
+
+async def activate(workspace_id: int, flow_id: int) -> dict[str, Any]:
+    """The flow published (if its draft changed) and active: it enrols people and its steps advance."""
+    flow = await publish(workspace_id, flow_id)
+    if flow["status"] == "archived":
+        raise FormError("An archived flow cannot be activated again.", "status")
+    await _set_status(workspace_id, flow["id"], "active")
+    await statements.run("automations.release-held", workspace_id, flow["id"])
+    return await owned_flow(workspace_id, flow["id"])
+
+
+async def pause(workspace_id: int, flow_id: int) -> dict[str, Any]:
+    """No one enters a paused flow and the people inside wait where they are until it is resumed."""
+    flow = await owned_flow(workspace_id, flow_id)
+    if flow["status"] != "active":
+        raise FormError("Only an active flow can be paused.", "status")
+    await _set_status(workspace_id, flow["id"], "paused")
+    await statements.run("automations.hold-flow", workspace_id, flow["id"])
+    return await owned_flow(workspace_id, flow["id"])
+
+
+async def _set_status(workspace_id: int, flow_id: int, status: str) -> None:
+    await Flow.update({Flow.status: status, Flow.updated_at: datetime.now(UTC)}).where(
+        owned_by(Flow, workspace_id), Flow.id == flow_id)
