@@ -27,6 +27,7 @@ from app.routes import api_keys, transactional, webhook_endpoints
 from app.routes.activity import ActivityController
 from app.routes.api import API_CONTROLLERS
 from app.routes.auth import AuthController
+from app.routes.automations import AutomationController
 from app.routes.bounce_mailboxes import BounceMailboxController
 from app.routes.bounce_settings import BounceSettingsController
 from app.routes.bounce_webhooks import BounceWebhookController, ServerWebhookController
@@ -133,6 +134,7 @@ def create_app() -> Litestar:
             SegmentController,
             CampaignController,
             CampaignEngagementController,
+            AutomationController,
             SuppressionController,
             PublicFormController,
             TemplateController,

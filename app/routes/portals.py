@@ -40,11 +40,8 @@ PORTALS: dict[str, dict] = {
             Section("templates", "Templates", "Email designs with preview and test sends."),
             Section("campaigns", "Campaigns", "Send a template to lists and segments: A/B tests, schedules, "
                     "live progress."),
-            Section("automations", "Automations", "Welcome series and re-engagement flows.",
-                    "Automations are not built yet.",
-                    "Until then, a list's hosted subscribe form can ask new subscribers to confirm by email "
-                    "(double opt-in): set it in the list's settings.",
-                    (("Lists", "/mailing/lists"),)),
+            Section("automations", "Automations", "Welcome series, drips, autoresponders and re-engagement "
+                    "flows, with each step's figures."),
             Section("delivery", "Delivery", "Delivery servers, routing, warm-up and sending domains."),
             Section("bounces", "Bounces", "Bounces and complaints from mailboxes, the inbound MX and ESP webhooks: "
                     "classified, acted on and logged."),

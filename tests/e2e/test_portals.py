@@ -170,14 +170,13 @@ async def test_data_imports_lists_the_workspace_imports_with_their_health(page, 
     await expect(page.get_by_test_id("empty-state")).to_have_count(0)
 
 
-async def test_automations_says_plainly_it_is_not_built_yet_and_links_to_what_exists(page):
+async def test_automations_opens_the_flow_list_whose_empty_state_says_what_to_do(page):
     workspace = await make_workspace("Not yet")
     user = await make_user(workspace, "owner")
     await sign_in(page, user["email"])
     await page.get_by_test_id("portal-card-mailing").click()
     await page.get_by_test_id("nav-automations").click()
 
-    await expect(page.get_by_test_id("not-built")).to_have_text("Automations are not built yet.")
-    await expect(page.get_by_test_id("empty-state")).not_to_contain_text("Create")
-    await page.get_by_test_id("section-link-1").click()
+    await expect(page.get_by_test_id("empty-state")).to_contain_text("No flows yet")
+    await page.get_by_test_id("empty-lists-link").click()
     await expect(page).to_have_url(re.compile(r"/mailing/lists$"))

@@ -1,0 +1,126 @@
+"""What the automation pages show: each page's template data, kept apart from the handlers
+(app/routes/automations.py) so those stay a screen of parse, call, render."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.routes.portals import permitted, section_context
+from app.services import lists, templates
+from app.services.accounts import Viewer
+from app.services.automations import editor, flows, limits, reports
+from app.services.segments import list_segments
+from app.web.permissions import CHANGE
+
+FOLDER = "mailing/automations"
+INDEX = f"{FOLDER}/index.html"
+NEW = f"{FOLDER}/new.html"
+SHORTCUT = f"{FOLDER}/autoresponder.html"
+LIMITS = f"{FOLDER}/limits.html"
+EDITOR = f"{FOLDER}/show.html"
+STEPS = f"{FOLDER}/partials/steps.html"
+TRIGGER_FIELDS = f"{FOLDER}/partials/trigger_fields.html"
+REPORT = f"{FOLDER}/report.html"
+STATUS_LABELS = {"draft": "Draft", "active": "Active", "paused": "Paused", "archived": "Archived"}
+CAN = (CHANGE, "campaigns.send")
+
+
+def _base(viewer: Viewer) -> dict[str, Any]:
+    return {**section_context("mailing", "automations"), "can": permitted(viewer, *CAN), "labels": STATUS_LABELS,
+            "errors": {}, "form": {}}
+
+
+async def choices(workspace_id: int) -> dict[str, Any]:
+    """What a trigger or step may name (lists, segments, templates of the workspace) as select options and
+    as names by id, with the editor's fixed choices."""
+    named = {"lists": {row["id"]: row["name"] for row in await lists.lists_with_counts(workspace_id)},
+             "segments": {row["id"]: row["name"] for row in await list_segments(workspace_id)},
+             "templates": {row["id"]: row["name"] for row in await templates.library(workspace_id)}}
+    return {"names": {**named, "weekdays": editor.WEEKDAYS, "field_ops": editor.FIELD_OPS},
+            **{f"{kind[:-1]}_options": [(str(key), name) for key, name in found.items()]
+               for kind, found in named.items()},
+            "weekday_options": [(str(day), name) for day, name in enumerate(editor.WEEKDAYS)],
+            "triggers": editor.TRIGGERS, "kinds": editor.KINDS, "wait_modes": editor.WAIT_MODES,
+            "tests": editor.TESTS, "field_ops": editor.FIELD_OPS}
+
+
+async def index_context(viewer: Viewer, workspace_id: int, before: int | None) -> dict[str, Any]:
+    rows = await reports.flows_page(workspace_id, before_id=before)
+    return {**_base(viewer), "flows": [{**row, "trigger": _json(row["trigger"])} for row in rows],
+            "before": before, "next_before": rows[-1]["id"] if len(rows) == reports.PAGE_SIZE else None,
+            **await choices(workspace_id)}
+
+
+async def new_context(viewer: Viewer, workspace_id: int) -> dict[str, Any]:
+    return {**_base(viewer), "form": {"trigger_kind": "subscribed"}, **await choices(workspace_id)}
+
+
+async def shortcut_context(viewer: Viewer, workspace_id: int) -> dict[str, Any]:
+    return {**_base(viewer), "form": {"days": "1"}, **await choices(workspace_id)}
+
+
+async def limits_context(viewer: Viewer, workspace_id: int) -> dict[str, Any]:
+    return {**_base(viewer), "form": await limits.get_limits(workspace_id), "notice": ""}
+
+
+def _json(value: Any) -> Any:
+    # asyncpg hands jsonb over as text.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def _published(workspace_id: int, flow: dict[str, Any]) -> dict[str, Any] | None:
+    if not flow["version"]:
+        return None
+    return await flows.current_version(workspace_id, flow["id"], flow["version"])
+
+
+async def steps_context(viewer: Viewer, workspace_id: int, flow_id: int, editing: str = "",
+                        adding: tuple[str, str] | None = None, saved: str = "") -> dict[str, Any]:
+    """The steps section: the outline, the step open for editing (or a new step's form at a position)."""
+    flow = await flows.owned_flow(workspace_id, flow_id)
+    steps = editor.steps_of(flow)
+    published = await _published(workspace_id, flow)
+    return {**_base(viewer), **await choices(workspace_id), "flow": flow, "steps": steps,
+            "rows": editor.outline(steps), "editing": editing, "saved": saved,
+            "by_id": {step["id"]: step for step in steps}, "step_ids": [step["id"] for step in steps],
+            "goto_options": [(step["id"], step["id"]) for step in steps],
+            "adding": {"kind": adding[0], "position": adding[1]} if adding else None,
+            "step_forms": {step["id"]: editor.form_of_params(step["kind"], step["params"]) for step in steps},
+            "movable": {step["id"]: {direction: editor.movable(steps, step["id"], direction)
+                                     for direction in ("up", "down")} for step in steps},
+            "unpublished": published is not None and published["steps"] != steps,
+            "published_steps": published["steps"] if published else []}
+
+
+async def editor_context(viewer: Viewer, workspace_id: int, flow_id: int, editing: str = "",
+                        adding: tuple[str, str] | None = None) -> dict[str, Any]:
+    context = await steps_context(viewer, workspace_id, flow_id, editing, adding)
+    flow = context["flow"]
+    trigger, settings = _json(flow["trigger"]), _json(flow["settings"])
+    published = await _published(workspace_id, flow)
+    return {**context, "trigger": trigger, "settings": settings,
+            "trigger_form": {**editor.form_of_trigger(trigger), "name": flow["name"]},
+            "settings_form": editor.form_of_settings(settings),
+            "counters": await reports.flow_counters(workspace_id, flow_id),
+            "draft_changed": published is not None and (published["steps"], published["trigger"],
+                                                        published["settings"]) != (context["steps"], trigger,
+                                                                                   settings),
+            "older_versions": [(str(version), f"Version {version}") for version in range(flow["version"] - 1, 0, -1)],
+            "published_step_options": [(step["id"], f"{step['id']} · {editor.KINDS[step['kind']]}")
+                                       for step in context["published_steps"]]}
+
+
+async def report_context(viewer: Viewer, workspace_id: int, flow_id: int, redis: Redis, step: str,
+                         after: int | None) -> dict[str, Any]:
+    flow = await flows.owned_flow(workspace_id, flow_id)
+    published = await _published(workspace_id, flow)
+    steps = published["steps"] if published else editor.steps_of(flow)
+    waiting = await reports.at_step(workspace_id, flow_id, step, after) if step else []
+    return {**_base(viewer), **await choices(workspace_id), "flow": flow, "steps": steps,
+            "rows": editor.outline(steps), "figures": await reports.step_figures(workspace_id, flow_id),
+            "engagement": await reports.step_engagement(redis, workspace_id, flow_id),
+            "counters": await reports.flow_counters(workspace_id, flow_id), "step": step, "waiting": waiting,
+            "next_after": waiting[-1].enrolment_id if len(waiting) == reports.STEP_PAGE else None}

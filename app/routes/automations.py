@@ -1,0 +1,248 @@
+"""Mailing → Automations: the flow list, a new flow, the autoresponder shortcut, the editor (steps edited in
+place, trigger, settings, Activate/Pause/Publish, moving waiting people, enrolling a list or segment), the
+per-step report with who waits at a step, and the marketing limits every flow and campaign honours."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+from redis.asyncio import Redis
+
+from app.routes.automation_pages import (
+    EDITOR,
+    INDEX,
+    LIMITS,
+    NEW,
+    REPORT,
+    SHORTCUT,
+    STEPS,
+    TRIGGER_FIELDS,
+    choices,
+    editor_context,
+    index_context,
+    limits_context,
+    new_context,
+    report_context,
+    shortcut_context,
+    steps_context,
+)
+from app.services import audit
+from app.services.accounts import Viewer, now
+from app.services.automations import editor, flows, limits, triggers
+from app.services.forms import FormError
+from app.web.auth import signed_in
+from app.web.pages import actor_of, form_values, is_htmx, on_form_error, submitted
+
+SEND = {"action": "campaigns.send"}
+
+
+def _flow_url(flow_id: int, tail: str = "") -> str:
+    return f"/mailing/automations/{flow_id}{tail}"
+
+
+class AutomationController(Controller):
+    path = "/mailing/automations"
+    guards = [signed_in]
+    include_in_schema = False
+
+    @get("/", name="automations")
+    async def index(self, viewer: Viewer, workspace_id: int, before: int | None = None) -> Template:
+        return Template(INDEX, context=await index_context(viewer, workspace_id, before))
+
+    @get("/new", name="automation_new")
+    async def new(self, viewer: Viewer, workspace_id: int) -> Template:
+        return Template(NEW, context=await new_context(viewer, workspace_id))
+
+    @post("/")
+    async def create(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis) -> Redirect:
+        form = await submitted(request, NEW, lambda: new_context(viewer, workspace_id))
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            created = await flows.create_flow(workspace_id, {"name": form.get("name", ""),
+                                                             "trigger": editor.trigger_of_form(form)})
+            change.note("flow.created", "flow", created["id"], {"name": created["name"]})
+        flash(request, f"“{created['name']}” is a draft: add its steps, then activate it.", "success")
+        return Redirect(_flow_url(created["id"]), status_code=303)
+
+    @post("/trigger-fields", opt={"action": "self"})
+    async def trigger_fields(self, request: Request, workspace_id: int) -> Template:
+        """The trigger's fields for the kind just chosen (nothing is saved)."""
+        values = form_values(await request.form())
+        return Template(TRIGGER_FIELDS, context={**await choices(workspace_id), "values": values, "errors": {}})
+
+    @get("/autoresponder", name="automation_autoresponder")
+    async def autoresponder(self, viewer: Viewer, workspace_id: int) -> Template:
+        return Template(SHORTCUT, context=await shortcut_context(viewer, workspace_id))
+
+    @post("/autoresponder", opt=SEND)
+    async def create_autoresponder(self, request: Request, viewer: Viewer, workspace_id: int,
+                                   redis: Redis) -> Redirect:
+        form = await submitted(request, SHORTCUT, lambda: shortcut_context(viewer, workspace_id))
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            created = await editor.create_autoresponder(workspace_id, form)
+            change.note("flow.activated", "flow", created["id"], {"name": created["name"]})
+        flash(request, f"“{created['name']}” is active: people who join from now on get the email.", "success")
+        return Redirect(_flow_url(created["id"]), status_code=303)
+
+    @get("/limits", name="automation_limits", opt=SEND)
+    async def limits_page(self, viewer: Viewer, workspace_id: int) -> Template:
+        return Template(LIMITS, context=await limits_context(viewer, workspace_id))
+
+    @post("/limits", opt=SEND)
+    async def save_limits(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis) -> Template:
+        form = await submitted(request, LIMITS, lambda: limits_context(viewer, workspace_id))
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            await limits.save_limits(workspace_id, form)
+            change.note("automations.limits_changed", "workspace", workspace_id)
+        return Template(LIMITS, context={**await limits_context(viewer, workspace_id),
+                                         "notice": "Marketing limits saved."})
+
+    @get("/{flow_id:int}", name="automation_editor")
+    async def show(self, viewer: Viewer, workspace_id: int, flow_id: int) -> Template:
+        return Template(EDITOR, context=await editor_context(viewer, workspace_id, flow_id))
+
+    @post("/{flow_id:int}/trigger")
+    async def save_trigger(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
+        form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
+        saved = await flows.update_flow(workspace_id, flow_id, {"name": form.get("name", ""),
+                                                                "trigger": editor.trigger_of_form(form)})
+        flash(request, "Trigger saved." if saved["status"] == "draft" else
+              "Trigger saved in the draft: publish to use it.", "success")
+        return Redirect(_flow_url(flow_id), status_code=303)
+
+    @post("/{flow_id:int}/settings")
+    async def save_settings(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
+        form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
+        saved = await flows.update_flow(workspace_id, flow_id, {"settings": editor.settings_of_form(form)})
+        flash(request, "Settings saved." if saved["status"] == "draft" else
+              "Settings saved in the draft: publish to use them.", "success")
+        return Redirect(_flow_url(flow_id), status_code=303)
+
+    # --- steps, each change answered by the steps section again ---------------------------------------------
+
+    @get("/{flow_id:int}/steps", name="automation_steps")
+    async def steps(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int,
+                    edit: str = "", kind: str = "", position: str = "") -> Template:
+        """The steps, one of them open for editing, or a new step's form at a position (nothing is saved)."""
+        adding = (kind, position) if kind else None
+        if is_htmx(request):
+            return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, edit, adding))
+        return Template(EDITOR, context=await editor_context(viewer, workspace_id, flow_id, edit, adding))
+
+    @post("/{flow_id:int}/step-form")
+    async def step_form(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Template:
+        """A step's form drawn again for the choice just made (the wait's mode, the condition's test); nothing
+        is saved."""
+        form = form_values(await request.form())
+        step_id = form.get("step_id", "")
+        adding = None if step_id else (form.get("kind", ""), form.get("position", ""))
+        context = await steps_context(viewer, workspace_id, flow_id, step_id, adding)
+        return Template(STEPS, context={**context, "form": form})
+
+    @post("/{flow_id:int}/steps")
+    async def add_step(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Template:
+        form = form_values(await request.form())
+        kind, position = form.get("kind", ""), form.get("position", "")
+        on_form_error(request, STEPS, lambda: steps_context(viewer, workspace_id, flow_id,
+                                                            adding=(kind, position)), form)
+        flow = await flows.owned_flow(workspace_id, flow_id)
+        steps, step_id = editor.add_step(editor.steps_of(flow), kind, position)
+        steps = editor.replace_params(steps, step_id, editor.params_of_form(kind, form))
+        await flows.save_steps(workspace_id, flow_id, steps)
+        return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=step_id))
+
+    @post("/{flow_id:int}/steps/{step_id:str}")
+    async def save_step(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int,
+                        step_id: str) -> Template:
+        form = form_values(await request.form())
+        on_form_error(request, STEPS, lambda: steps_context(viewer, workspace_id, flow_id, editing=step_id), form)
+        flow = await flows.owned_flow(workspace_id, flow_id)
+        steps = editor.steps_of(flow)
+        kind = next((step["kind"] for step in steps if step["id"] == step_id), None)
+        if kind is None:
+            raise LookupError(step_id)
+        changed = editor.replace_params(steps, step_id, editor.params_of_form(kind, form))
+        await flows.save_steps(workspace_id, flow_id, changed)
+        return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=step_id))
+
+    @post("/{flow_id:int}/steps/{step_id:str}/{change:str}")
+    async def change_step(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int, step_id: str,
+                          change: str) -> Template:
+        """Move up or down, duplicate or delete a step."""
+        form = form_values(await request.form())
+        on_form_error(request, STEPS, lambda: steps_context(viewer, workspace_id, flow_id), {})
+        steps = editor.steps_of(await flows.owned_flow(workspace_id, flow_id))
+        if change == "move":
+            changed, shown = editor.move_step(steps, step_id, form.get("direction", "")), step_id
+        elif change == "duplicate":
+            changed, shown = editor.duplicate_step(steps, step_id)
+        elif change == "delete":
+            changed, shown = editor.delete_step(steps, step_id), ""
+        else:
+            raise LookupError(change)
+        await flows.save_steps(workspace_id, flow_id, changed)
+        return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=shown))
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    @post("/{flow_id:int}/activate", opt=SEND)
+    async def activate(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int,
+                       redis: Redis) -> Redirect:
+        on_form_error(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id), {})
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            flow = await flows.activate(workspace_id, flow_id)
+            change.note("flow.activated", "flow", flow_id, {"name": flow["name"], "version": flow["version"]})
+        flash(request, f"“{flow['name']}” is active (version {flow['version']}).", "success")
+        return Redirect(_flow_url(flow_id), status_code=303)
+
+    @post("/{flow_id:int}/publish", opt=SEND)
+    async def publish(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int,
+                      redis: Redis) -> Redirect:
+        on_form_error(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id), {})
+        before = (await flows.owned_flow(workspace_id, flow_id))["version"]
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            flow = await flows.publish(workspace_id, flow_id)
+            change.note("flow.published", "flow", flow_id, {"name": flow["name"], "version": flow["version"]})
+        flash(request, f"Version {flow['version']} is published: people who enter from now on follow it; people "
+                       f"already inside finish on version {before} unless you move them.", "success")
+        return Redirect(_flow_url(flow_id), status_code=303)
+
+    @post("/{flow_id:int}/pause", opt=SEND)
+    async def pause(self, request: Request, workspace_id: int, flow_id: int, redis: Redis) -> Redirect:
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            flow = await flows.pause(workspace_id, flow_id)
+            change.note("flow.paused", "flow", flow_id, {"name": flow["name"]})
+        flash(request, f"“{flow['name']}” is paused: no one enters and the people inside wait where they are.",
+              "info")
+        return Redirect(_flow_url(flow_id), status_code=303)
+
+    @post("/{flow_id:int}/migrate", opt=SEND)
+    async def migrate(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
+        form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
+        moved = await flows.migrate_waiting(workspace_id, flow_id, _version_of(form), form.get("to_step_id", ""))
+        flash(request, f"{moved:,} waiting people moved to step {form.get('to_step_id')} of the newest version.",
+              "success")
+        return Redirect(_flow_url(flow_id), status_code=303)
+
+    @post("/{flow_id:int}/enrol", opt=SEND)
+    async def enrol(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
+        form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
+        audience = editor.audience_of_form(form)
+        enrolled = await triggers.enrol_audience(workspace_id, flow_id, **audience, now=now())
+        flash(request, f"{enrolled:,} people enrolled.", "success")
+        return Redirect(_flow_url(flow_id), status_code=303)
+
+    # --- reports ---------------------------------------------------------------------------------------------
+
+    @get("/{flow_id:int}/report", name="automation_report")
+    async def report(self, viewer: Viewer, workspace_id: int, flow_id: int, redis: Redis, step: str = "",
+                     after: int | None = None) -> Template:
+        return Template(REPORT, context=await report_context(viewer, workspace_id, flow_id, redis, step, after))
+
+
+def _version_of(form: dict[str, str]) -> int:
+    text = form.get("from_version", "")
+    if not text.isdigit():
+        raise FormError({"from_version": "Choose the version people are waiting on."})
+    return int(text)
+

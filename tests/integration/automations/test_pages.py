@@ -1,0 +1,172 @@
+"""The automation pages over HTTP: the list and its empty state, a flow created and its steps added, edited,
+moved, duplicated and deleted in place; refused input beside its field with nothing saved; the autoresponder
+shortcut; Activate, Pause, Publish; another workspace's flow is a 404 and an analyst cannot activate."""
+
+from __future__ import annotations
+
+from app.db.automations import Flow
+from app.services.automations import flows
+from app.services.automations.editor import steps_of
+from tests.factories import login, make_list, make_user, make_workspace, post_form, signed_in_client
+from tests.integration.campaigns_ui.helpers import ready_workspace
+
+HX = {"HX-Request": "true"}
+
+
+async def _flow(workspace_id: int, flow_id: int) -> dict:
+    return await flows.owned_flow(workspace_id, flow_id)
+
+
+async def _created(client, workspace: dict, list_id: int) -> int:
+    created = await post_form(client, "/mailing/automations/", {
+        "name": "Welcome", "trigger_kind": "subscribed", "list_id": str(list_id)})
+    assert created.status_code == 303
+    [flow] = await Flow.select(Flow.id).where(Flow.workspace_id == workspace["id"])
+    assert created.headers["location"] == f"/mailing/automations/{flow['id']}"
+    return flow["id"]
+
+
+async def test_an_empty_list_says_how_to_start(client):
+    await signed_in_client(client)
+    page = (await client.get("/mailing/automations")).text
+    assert 'data-testid="empty-state"' in page and "autoresponder" in page.lower()
+    assert 'data-testid="empty-autoresponder"' in page
+
+
+async def test_steps_are_added_edited_moved_duplicated_and_deleted_in_place(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    flow_id = await _created(client, workspace, ready.list_id)
+    base = f"/mailing/automations/{flow_id}"
+    assert 'data-testid="empty-state"' in (await client.get(base)).text
+
+    form = (await client.get(f"{base}/steps?kind=send&position=start", headers=HX)).text
+    assert 'data-testid="step-form"' in form and "Offer" in form
+    sent = await post_form(client, f"{base}/steps", {"kind": "send", "position": "start",
+                                                     "template_id": str(ready.template_id), "subject": "Hi"},
+                           headers=HX)
+    assert sent.status_code == 200 and 'data-testid="step-s1"' in sent.text
+    await post_form(client, f"{base}/steps", {"kind": "wait", "position": "after:s1", "mode": "duration",
+                                              "amount": "1", "unit": "days"}, headers=HX)
+    await post_form(client, f"{base}/steps", {"kind": "send", "position": "after:s2",
+                                              "template_id": str(ready.template_id), "subject": "Day two"},
+                    headers=HX)
+    steps = steps_of(await _flow(workspace["id"], flow_id))
+    assert [(s["id"], s["kind"], s["next"]) for s in steps] == [("s1", "send", "s2"), ("s2", "wait", "s3"),
+                                                                ("s3", "send", None)]
+    assert steps[1]["params"] == {"mode": "duration", "minutes": 1440}
+
+    edited = await post_form(client, f"{base}/steps/s2", {"kind": "wait", "mode": "duration", "amount": "3",
+                                                          "unit": "hours"}, headers=HX)
+    assert "Wait 3 hours" in edited.text
+    moved = await post_form(client, f"{base}/steps/s2/move", {"direction": "up"}, headers=HX)
+    assert moved.status_code == 200
+    assert [s["id"] for s in steps_of(await _flow(workspace["id"], flow_id))] == ["s2", "s1", "s3"]
+    await post_form(client, f"{base}/steps/s1/duplicate", headers=HX)
+    assert [s["id"] for s in steps_of(await _flow(workspace["id"], flow_id))] == ["s2", "s1", "s4", "s3"]
+    await post_form(client, f"{base}/steps/s4/delete", headers=HX)
+    steps = steps_of(await _flow(workspace["id"], flow_id))
+    assert [(s["id"], s["next"]) for s in steps] == [("s2", "s1"), ("s1", "s3"), ("s3", None)]
+
+
+async def test_a_condition_shows_its_branches_indented_and_a_step_goes_into_one(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    flow_id = await _created(client, workspace, ready.list_id)
+    base = f"/mailing/automations/{flow_id}"
+    await post_form(client, f"{base}/steps", {"kind": "condition", "position": "start", "test": "event",
+                                              "event": "opened", "within_amount": "2", "within_unit": "days"},
+                    headers=HX)
+    page = await post_form(client, f"{base}/steps", {"kind": "tag", "position": "s1:no", "add": "cold"},
+                           headers=HX)
+    assert 'data-testid="branch-s1-yes"' in page.text and 'data-testid="branch-s1-no"' in page.text
+    [condition, tag] = steps_of(await _flow(workspace["id"], flow_id))
+    assert (condition["yes"], condition["no"], tag["params"]) == (None, "s2", {"add": ["cold"], "remove": []})
+
+
+async def test_bad_step_input_is_refused_beside_its_field_and_nothing_changes(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    flow_id = await _created(client, workspace, ready.list_id)
+    base = f"/mailing/automations/{flow_id}"
+    await post_form(client, f"{base}/steps", {"kind": "wait", "position": "start", "mode": "duration",
+                                              "amount": "2", "unit": "days"}, headers=HX)
+    before = steps_of(await _flow(workspace["id"], flow_id))
+
+    refused = await post_form(client, f"{base}/steps/s1", {"kind": "wait", "mode": "duration", "amount": "soon",
+                                                           "unit": "days"}, headers=HX)
+    assert refused.status_code == 422
+    assert 'data-testid="step-amount-error"' in refused.text and 'value="soon"' in refused.text
+    no_template = await post_form(client, f"{base}/steps", {"kind": "send", "position": "after:s1",
+                                                            "template_id": ""}, headers=HX)
+    assert no_template.status_code == 422 and 'data-testid="step-template_id-error"' in no_template.text
+    # A template of another workspace passes the form but not the flow's own check: refused beside the step.
+    other = await ready_workspace(await make_workspace(), subscribers=0)
+    foreign = await post_form(client, f"{base}/steps", {"kind": "send", "position": "after:s1",
+                                                        "template_id": str(other.template_id)}, headers=HX)
+    assert foreign.status_code == 422 and 'data-testid="new-step-error"' in foreign.text
+    assert steps_of(await _flow(workspace["id"], flow_id)) == before
+
+
+async def test_activate_pause_and_publish_a_changed_draft(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    flow_id = await _created(client, workspace, ready.list_id)
+    base = f"/mailing/automations/{flow_id}"
+
+    empty = await post_form(client, f"{base}/activate")
+    assert empty.status_code == 422 and "at least one step" in empty.text
+    await post_form(client, f"{base}/steps", {"kind": "send", "position": "start",
+                                              "template_id": str(ready.template_id)}, headers=HX)
+    assert (await post_form(client, f"{base}/activate")).status_code == 303
+    flow = await _flow(workspace["id"], flow_id)
+    assert (flow["status"], flow["version"]) == ("active", 1)
+    assert 'data-testid="flow-publish"' not in (await client.get(base)).text
+
+    await post_form(client, f"{base}/steps", {"kind": "wait", "position": "start", "mode": "duration",
+                                              "amount": "1", "unit": "hours"}, headers=HX)
+    page = (await client.get(base)).text
+    assert 'data-testid="flow-publish"' in page and 'data-testid="flow-draft-changed"' in page
+    assert (await _flow(workspace["id"], flow_id))["version"] == 1
+    published = await post_form(client, f"{base}/publish")
+    assert published.status_code == 303
+    assert (await _flow(workspace["id"], flow_id))["version"] == 2
+    assert 'data-testid="migrate-form"' in (await client.get(base)).text
+
+    assert (await post_form(client, f"{base}/pause")).status_code == 303
+    assert (await _flow(workspace["id"], flow_id))["status"] == "paused"
+    listed = (await client.get("/mailing/automations")).text
+    assert f'data-testid="flow-row-{flow_id}"' in listed and 'data-status="paused"' in listed
+
+
+async def test_the_autoresponder_shortcut_creates_an_active_wait_and_send(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    refused = await post_form(client, "/mailing/automations/autoresponder", {
+        "name": "Hello", "days": "two", "list_id": str(ready.list_id), "template_id": str(ready.template_id)})
+    assert refused.status_code == 422 and 'data-testid="auto-days-error"' in refused.text
+    assert await Flow.count().where(Flow.workspace_id == workspace["id"]) == 0
+
+    created = await post_form(client, "/mailing/automations/autoresponder", {
+        "name": "Hello", "days": "2", "list_id": str(ready.list_id), "template_id": str(ready.template_id)})
+    assert created.status_code == 303
+    [flow] = await Flow.select().where(Flow.workspace_id == workspace["id"])
+    assert flow["status"] == "active" and flow["version"] == 1
+    assert [(s["kind"], s["params"].get("minutes")) for s in steps_of(flow)] == [("wait", 2880), ("send", None)]
+
+
+async def test_another_workspaces_flow_is_not_found_and_an_analyst_cannot_activate(client):
+    workspace, _ = await signed_in_client(client)
+    mailing_list = await make_list(workspace, "Mine")
+    flow_id = await _created(client, workspace, mailing_list["id"])
+    other = await make_workspace()
+    theirs = await flows.create_flow(other["id"], {"name": "Theirs"})
+    assert (await client.get(f"/mailing/automations/{theirs['id']}")).status_code == 404
+    assert (await post_form(client, f"/mailing/automations/{theirs['id']}/steps/s1/delete",
+                            headers=HX)).status_code == 404
+
+    analyst = await make_user(workspace, "analyst")
+    await login(client, analyst["email"])
+    assert (await client.get(f"/mailing/automations/{flow_id}")).status_code == 200
+    assert (await post_form(client, f"/mailing/automations/{flow_id}/activate")).status_code == 403
+    assert (await _flow(workspace["id"], flow_id))["status"] == "draft"
