@@ -7,6 +7,7 @@ from litestar import Controller
 from app.routes.api import (
     audience,
     campaigns,
+    events,
     keys,
     leads,
     messages,
@@ -32,4 +33,5 @@ API_CONTROLLERS: list[type[Controller]] = [
     *servers.CONTROLLERS,
     *statistics.CONTROLLERS,
     *webhooks.CONTROLLERS,
+    *events.CONTROLLERS,
 ]
