@@ -180,7 +180,8 @@ class ImportController(Controller):
             async with audit.change(redis, workspace_id, actor_of(request)) as change:
                 started = await imports.start(
                     workspace_id, import_id, _choices(form), form.get("mode", ""),
-                    {**imports.reading_options(form), "status": form.get("status", "confirmed")},
+                    {**imports.reading_options(form), "status": form.get("status", "confirmed"),
+                     "enrol_flows": form.get("enrol_flows") == "on"},
                     int(suppression_list) if suppression_list.isdigit() else None,
                 )
                 change.note("import.started", "import", import_id, {"mode": started["mode"]})

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from app.db.audience import Subscriber, Tag
 from app.services import statements
+from app.services.automations import triggers as flow_triggers
 from app.services.forms import FORM_WIDE
 from app.services.lists import get_list
 from app.services.subscribers import SubscriberError, SubscriberFilter, choose_targets, ensure_tag
@@ -123,6 +124,8 @@ async def apply(workspace_id: int, order: BulkOrder) -> BulkOutcome:
             raise SubscriberError(
                 f"The filter now matches {chosen:,} subscriber(s), not the {order.confirmed_count:,} you confirmed: "
                 "nothing was changed. Check the rows and apply the action again.")
+        if order.action == "tag":
+            await flow_triggers.tagging(workspace_id, target["id"], target["name"])
         for name in action.statements:
             rows = await statements.run(name, workspace_id, *_arguments(order, target))
         if order.action == "unsubscribe":

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from app.logs import get_logger
 from app.piccolo_conf import DB
 from app.services import audit
+from app.services.automations import triggers as flow_triggers
 from app.services.imports import progress
 from app.services.imports.batches import BATCH_ROWS, BatchReader, Cursor
 from app.services.imports.errors import ImportProblem, ImportSuperseded
@@ -150,4 +151,5 @@ async def _finish(db: asyncpg.Connection, row: dict[str, Any], redis: Redis, sta
     await audit.record(redis, final["workspace_id"], audit.SYSTEM, f"import.{status}", "import", final["id"],
                        {name: final[name] for name in progress.COUNTERS} | ({"error": error} if error else {}))
     await webhook_events.import_finished(final)
+    await flow_triggers.imported(final)
     return final

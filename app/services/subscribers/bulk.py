@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.piccolo_conf import DB
+from app.services.automations import triggers as flow_triggers
 from app.services.custom_fields import fields_of
 from app.services.imports.loading import STAGING, SUPPRESSED, zone_names
 from app.services.imports.rows import Rejected, RowBuilder, defaults_json
@@ -148,6 +149,8 @@ async def upsert_many(workspace_id: int, list_id: int, rows: Sequence[tuple[str,
             written = {row["email"]: row for row in await connection.fetch(
                 UPSERT, workspace_id, list_id, status, defaults_json(fields), zone_names())}
             await _announce_added(workspace_id, list_id, status, written.values())
+            await flow_triggers.subscribers_added(workspace_id, list_id, status, [
+                row["id"] for row in written.values() if row["outcome"] == "created"])
         for index, email, _domain, _fields in staged:
             if index in results:
                 continue

@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from app.db.audience import Subscriber, SubscriberStatusChange, Tag
 from app.services.accounts import now
+from app.services.automations import triggers as flow_triggers
 from app.services.custom_fields import cleaned_subscriber_fields, fields_of
 from app.services.lists import STATUSES, ListError, get_list
 from app.services.tenancy import checked_workspace_id, owned_by, row_id
@@ -105,6 +106,7 @@ async def add_subscriber(
         # Someone (an import, the form) added the same address since the check above.
         raise SubscriberError({"email": ALREADY_ON_LIST}) from exc
     await webhook_events.subscriber_added(workspace_id, rows[0])
+    await flow_triggers.subscribers_added(workspace_id, rows[0]["list_id"], status, [rows[0]["id"]])
     return rows[0]
 
 
@@ -124,6 +126,7 @@ async def update_subscriber(workspace_id: int, subscriber_id: int, raw: dict[str
             *Subscriber.all_columns())
     except UniqueViolationError as exc:
         raise taken from exc
+    await flow_triggers.fields_changed(workspace_id, [(current["id"], current["fields"], fields)])
     return rows[0]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.db.audience import Subscriber
 from app.services import statements
+from app.services.automations import triggers as flow_triggers
 from app.services.sqlparams import Params, fetch
 from app.services.subscribers.filters import SubscriberFilter, filter_sql
 from app.services.subscribers.records import checked_status, subscriber_of
@@ -35,6 +36,7 @@ async def change_status(workspace_id: int, chosen: SubscriberFilter, to_status: 
         await choose_targets(workspace_id, chosen)
         rows = await statements.run("subscribers.change-status", workspace_id, to_status, source)
         await webhook_events.status_changed(workspace_id, to_status)
+        await flow_triggers.status_changed(workspace_id, to_status)
     return int(rows[0]["n"])
 
 

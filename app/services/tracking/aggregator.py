@@ -37,6 +37,7 @@ from ua_parser import parse
 from app.logs import get_logger
 from app.piccolo_conf import DB
 from app.services import activity, statements
+from app.services.automations import triggers as flow_triggers
 from app.services.sqlparams import fetch_positional
 from app.services.tracking.engagement import score_arguments
 from app.services.tracking.events import CLICK, GROUP, MAX_BATCH, OPEN, STREAM, StreamEvent, entry_events
@@ -193,6 +194,7 @@ async def write(redis: Redis, prepared: Prepared, stream: str = STREAM,
         return Drained()
     result = await _stored(prepared.rows)
     await webhook_events.engagement(prepared.rows)
+    await flow_triggers.engagement(prepared.rows)
     if before_ack is not None:
         await before_ack()
     await _publish(redis, stream, prepared.entry_ids, json.loads(result["campaigns"]))

@@ -31,6 +31,7 @@ from app.db.campaigns import Campaign, Delivery
 from app.db.tracking import TrackingSettings
 from app.services import statements
 from app.services.accounts import now
+from app.services.automations import triggers as flow_triggers
 from app.services.public_limits import Limit, Rate, admit
 from app.services.tenancy import checked_workspace_id, owned_by
 from app.services.throttling import MINUTE
@@ -187,6 +188,7 @@ async def record_postback(redis: Redis, params: Mapping[str, str], ip: str) -> R
         "id": row["conversion_id"], "transaction_id": transaction_id, "event": event_name, "offer_id": offer_id,
         "revenue": revenue, "currency": currency, "delivery_id": delivery["id"],
         "campaign_id": delivery["campaign_id"], "subscriber_id": delivery["subscriber_id"]})
+    await flow_triggers.converted(workspace_id, delivery["subscriber_id"], offer_id)
     return Recorded(row["conversion_id"], duplicate=False)
 
 

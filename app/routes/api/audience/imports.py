@@ -26,7 +26,8 @@ class _UploadOperation(Operation):
         self.request_body = RequestBody(required=True, content={"multipart/form-data": OpenAPIMediaType(schema=Schema(
             type=OpenAPIType.OBJECT, required=["file"],
             properties={"file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY), "mode": text,
-                        "status": text, "has_header": text, "encoding": text, "delimiter": text},
+                        "status": text, "has_header": text, "encoding": text, "delimiter": text,
+                        "enrol_flows": text},
             additional_properties=text,
             description="The file (CSV or XLSX) and the import's options; `column_<n>` fields (from 0) map "
                         "columns as the S3 import's `columns` do.",
@@ -48,7 +49,8 @@ async def _started(workspace_id: int, row: dict, options: dict[str, Any], column
             analysis, _ = await imports.analyse_import(workspace_id, row, reading)
             columns = {column.index: column.suggestion for column in analysis.columns}
         started = await imports.start(workspace_id, row["id"], columns, str(options.get("mode") or "add"),
-                                      {**reading, "status": options.get("status", "confirmed")},
+                                      {**reading, "status": options.get("status", "confirmed"),
+                                       "enrol_flows": options.get("enrol_flows") in (True, "true", "yes")},
                                       suppression_list_id)
     except BaseException:
         await imports.discard_import(workspace_id, row["id"])
@@ -77,7 +79,7 @@ class ImportsController(ApiController):
             "location": data.location, "region": data.region, "endpoint_url": data.endpoint_url,
             "access_key_id": data.access_key_id, "secret_access_key": data.secret_access_key})
         options = {**_reading(data.has_header, data.encoding, data.delimiter), "mode": data.mode,
-                   "status": data.status}
+                   "status": data.status, "enrol_flows": data.enrol_flows}
         return import_out(await _started(caller.workspace_id, row, options, columns, data.suppression_list_id))
 
     @post("/lists/{list_id:int}/imports/upload", summary="Import an uploaded file", operation_id="importUpload",
@@ -101,7 +103,8 @@ class ImportsController(ApiController):
         return import_out(await _started(
             caller.workspace_id, row, {**_reading(fields.get("has_header"), fields.get("encoding", ""),
                                                   fields.get("delimiter", "")),
-                                       "mode": fields.get("mode", "add"), "status": fields.get("status", "confirmed")},
+                                       "mode": fields.get("mode", "add"), "status": fields.get("status", "confirmed"),
+                                       "enrol_flows": fields.get("enrol_flows", "")},
             _columns(choices) if choices else None,
             int(suppression_list) if suppression_list.isdigit() and len(suppression_list) < 10 else None))
 

@@ -231,6 +231,8 @@ class S3ImportIn(Struct):
     secret_access_key: Text = ""
     mode: Annotated[Word, Meta(description=", ".join(imports.MODES))] = "add"
     status: Annotated[Word, Meta(description="confirmed or unconfirmed, for new subscribers")] = "confirmed"
+    enrol_flows: Annotated[bool, Meta(description="start the list's automations for the confirmed subscribers "
+                                                  "added (off: the import enrols no one)")] = False
     has_header: bool | None = None
     encoding: Text = ""
     delimiter: Text = ""
