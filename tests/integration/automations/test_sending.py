@@ -6,60 +6,21 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from html import unescape
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from app.db.automations import Flow
 from app.db.campaigns import Campaign, Delivery
 from app.services import campaigns
 from app.services.accounts import now
 from app.services.automations import sending
-from app.services.templates import create_template
 from app.services.tracking.figures import campaign_figures
 from tests.factories import make_list, make_subscriber, make_workspace
-from tests.integration.campaigns.helpers import HTML, LocalQueue, sending_domain, smtp_server
+from tests.integration.automations.send_helpers import flow_with_send_step, local_sending
+from tests.integration.campaigns.helpers import smtp_server
 from tests.integration.campaigns.recorder import RecordingHandler, RecordingServer
 from tests.integration.tracking.helpers import drain_all
 from tests.integration.transactional.helpers import HREF, PIXEL, html_of, parsed
-
-
-@pytest.fixture
-def redis() -> Any:
-    from app.redis_client import get_redis
-
-    return get_redis()
-
-
-@pytest.fixture
-async def adapters() -> Any:
-    from app.services.sending import Adapters
-
-    pool = Adapters()
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
-def queue(monkeypatch: pytest.MonkeyPatch) -> LocalQueue:
-    """What send steps queue lands here; the test drains it as a send worker would."""
-    local = LocalQueue()
-    monkeypatch.setattr(sending, "_queues", [local])
-    return local
-
-
-async def flow_with_send_step(workspace_id: int, **params: Any) -> tuple[int, dict]:
-    """A published flow (its row; the engine's tables are not needed here) and its send step."""
-    await sending_domain(workspace_id)
-    template = await create_template(workspace_id, {"name": "Welcome", "subject": "Welcome {{ first_name }}",
-                                                    "html": HTML}, None)
-    rows = await Flow.insert(Flow(workspace_id=workspace_id, name="Welcome series", status="active", version=1,
-                                  created_at=now(), updated_at=now())).returning(Flow.id)
-    step = {"id": "s1", "kind": "send", "next": None, "params": {
-        "template_id": template["id"], "subject": "", "from_email": "offers@news.example.com",
-        "from_name": "Shop", **params}}
-    return rows[0]["id"], step
 
 
 def _path(url: str) -> str:
@@ -67,16 +28,16 @@ def _path(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-async def test_a_flow_email_reaches_the_smtp_server_merged_tracked_and_counted_on_the_step_campaign(
-        client, queue, redis, adapters) -> None:
+async def test_a_flow_email_reaches_the_smtp_server_merged_tracked_and_counted_on_the_step_campaign(client) -> None:
     workspace = await make_workspace()
     people = await make_list(workspace)
     ada = await make_subscriber(people, "ada@example.com", {"first_name": "Ada"})
     flow_id, step = await flow_with_send_step(workspace["id"])
     with RecordingServer(RecordingHandler(keep_bodies=True)) as smtp:
         await smtp_server(workspace["id"], smtp.port)
-        answers = await sending.send_step(workspace["id"], flow_id, 1, step, [(501, ada["id"], 0)], now=now())
-        assert await queue.drain(redis, adapters) == 1
+        async with local_sending() as local:
+            answers = await sending.send_step(workspace["id"], flow_id, 1, step, [(501, ada["id"], 0)], now=now())
+            assert await local.drain() == 1
         [raw] = smtp.handler.bodies.values()
     outcome, delivery_id = answers[501]
     assert outcome == "sent" and smtp.handler.recipients == ["ada@example.com"]
@@ -102,13 +63,12 @@ async def test_a_flow_email_reaches_the_smtp_server_merged_tracked_and_counted_o
     clicked = await client.get(_path(offer))
     assert clicked.status_code in (302, 303, 307)
     assert clicked.headers["location"].startswith("https://shop.example.com/offer")
-    assert await drain_all(redis) == 2
-    figures = await campaign_figures(redis, workspace["id"], campaign_id)
+    assert await drain_all(local.redis) == 2
+    figures = await campaign_figures(local.redis, workspace["id"], campaign_id)
     assert (figures["opens"], figures["clicks"]) == (1, 1)
 
 
-async def test_a_send_step_run_again_or_twice_at_once_writes_and_sends_each_enrolment_once(
-        queue, redis, adapters) -> None:
+async def test_a_send_step_run_again_or_twice_at_once_writes_and_sends_each_enrolment_once() -> None:
     workspace = await make_workspace()
     people = await make_list(workspace)
     ada = await make_subscriber(people, "ada@example.com")
@@ -117,11 +77,12 @@ async def test_a_send_step_run_again_or_twice_at_once_writes_and_sends_each_enro
     enrolments = [(601, ada["id"], 0), (602, bob["id"], 0)]
     with RecordingServer() as smtp:
         await smtp_server(workspace["id"], smtp.port)
-        first, second = await asyncio.gather(
-            sending.send_step(workspace["id"], flow_id, 1, step, enrolments, now=now()),
-            sending.send_step(workspace["id"], flow_id, 1, step, enrolments, now=now()))
-        again = await sending.send_step(workspace["id"], flow_id, 1, step, enrolments, now=now())
-        await queue.drain(redis, adapters)
+        async with local_sending() as local:
+            first, second = await asyncio.gather(
+                sending.send_step(workspace["id"], flow_id, 1, step, enrolments, now=now()),
+                sending.send_step(workspace["id"], flow_id, 1, step, enrolments, now=now()))
+            again = await sending.send_step(workspace["id"], flow_id, 1, step, enrolments, now=now())
+            await local.drain()
         received = smtp.handler.counts()
     assert first == second == again
     assert {outcome for outcome, _ in first.values()} == {"sent"}
@@ -132,33 +93,34 @@ async def test_a_send_step_run_again_or_twice_at_once_writes_and_sends_each_enro
     assert sorted(received.values()) == [1, 1]
 
 
-async def test_a_person_enrolled_again_gets_the_step_again_and_a_later_visit_is_a_new_email(
-        queue, redis, adapters) -> None:
+async def test_a_person_enrolled_again_gets_the_step_again_and_a_later_visit_is_a_new_email() -> None:
     workspace = await make_workspace()
     people = await make_list(workspace)
     ada = await make_subscriber(people, "ada@example.com")
     flow_id, step = await flow_with_send_step(workspace["id"])
     with RecordingServer() as smtp:
         await smtp_server(workspace["id"], smtp.port)
-        sent = [await sending.send_step(workspace["id"], flow_id, 1, step, [(enrolment, ada["id"], visit)],
-                                        now=now()) for enrolment, visit in ((701, 0), (701, 1), (702, 0))]
-        await queue.drain(redis, adapters)
+        async with local_sending() as local:
+            sent = [await sending.send_step(workspace["id"], flow_id, 1, step, [(enrolment, ada["id"], visit)],
+                                            now=now()) for enrolment, visit in ((701, 0), (701, 1), (702, 0))]
+            await local.drain()
         assert smtp.handler.recipients == ["ada@example.com"] * 3
     assert len({answer[enrolment][1] for answer, enrolment in zip(sent, (701, 701, 702), strict=True)}) == 3
 
 
-async def test_people_who_may_not_be_mailed_are_skipped_and_nothing_is_written(queue) -> None:
+async def test_people_who_may_not_be_mailed_are_skipped_and_nothing_is_written() -> None:
     workspace = await make_workspace()
     people = await make_list(workspace)
     gone = await make_subscriber(people, "gone@example.com", status="unsubscribed")
     flow_id, step = await flow_with_send_step(workspace["id"])
-    answers = await sending.send_step(workspace["id"], flow_id, 1, step, [(801, gone["id"], 0)], now=now())
+    async with local_sending() as local:
+        answers = await sending.send_step(workspace["id"], flow_id, 1, step, [(801, gone["id"], 0)], now=now())
     assert answers == {801: ("skipped", sending.NOT_MAILABLE)}
     assert await sending.step_campaigns(workspace["id"], flow_id) == {}
-    assert queue.batches == []
+    assert local.queue.batches == []
 
 
-async def test_a_step_whose_template_was_removed_is_skipped(queue) -> None:
+async def test_a_step_whose_template_was_removed_is_skipped() -> None:
     workspace = await make_workspace()
     people = await make_list(workspace)
     ada = await make_subscriber(people, "ada@example.com")
@@ -167,8 +129,7 @@ async def test_a_step_whose_template_was_removed_is_skipped(queue) -> None:
     assert answers == {811: ("skipped", sending.NO_TEMPLATE)}
 
 
-async def test_variants_share_the_enrolments_by_weight_and_each_sends_its_own_subject(
-        queue, redis, adapters) -> None:
+async def test_variants_share_the_enrolments_by_weight_and_each_sends_its_own_subject() -> None:
     workspace = await make_workspace()
     people = await make_list(workspace)
     rows = [await make_subscriber(people, f"p{i}@example.com") for i in range(40)]
@@ -178,9 +139,10 @@ async def test_variants_share_the_enrolments_by_weight_and_each_sends_its_own_su
                                   {"template_id": template_id, "subject": "Subject B", "weight": 3}]
     with RecordingServer(RecordingHandler(keep_bodies=True)) as smtp:
         await smtp_server(workspace["id"], smtp.port)
-        await sending.send_step(workspace["id"], flow_id, 1, step,
-                                [(900 + i, row["id"], 0) for i, row in enumerate(rows)], now=now())
-        await queue.drain(redis, adapters)
+        async with local_sending() as local:
+            await sending.send_step(workspace["id"], flow_id, 1, step,
+                                    [(900 + i, row["id"], 0) for i, row in enumerate(rows)], now=now())
+            await local.drain()
         subjects = [parsed(raw)["Subject"] for raw in smtp.handler.bodies.values()]
     assert set(subjects) == {"Subject A", "Subject B"}
     assert subjects.count("Subject B") > subjects.count("Subject A")
