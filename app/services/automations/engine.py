@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.db.automations import Flow
 from app.piccolo_conf import DB
 from app.services import statements
 from app.services.automations import placing, steps
 from app.services.automations.definition import links
-from app.services.tenancy import checked_workspace_id
+from app.services.tenancy import checked_workspace_id, owned_by
 
 # Days after finishing a flow during which its goal event still counts as the flow's conversion.
 GOAL_WINDOW_DAYS = 7
@@ -78,11 +79,10 @@ async def enrol(workspace_id: int, flow_id: int, subscriber_ids: Sequence[int], 
     checked_workspace_id(workspace_id)
     if not subscriber_ids:
         return 0
-    head = await DB.raw("SELECT status, version FROM flows WHERE workspace_id = {} AND id = {}",
-                        workspace_id, flow_id)
-    if not head or head[0]["status"] != "active" or head[0]["version"] == 0:
+    head = await Flow.select(Flow.status, Flow.version).where(owned_by(Flow, workspace_id), Flow.id == flow_id).first()
+    if head is None or head["status"] != "active" or head["version"] == 0:
         return 0
-    version_no = head[0]["version"]
+    version_no = head["version"]
     version = (await versions_of([(flow_id, version_no)]))[(flow_id, version_no)]
     settings = version.settings
     async with DB.transaction():

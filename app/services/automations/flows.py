@@ -7,13 +7,14 @@ unless `migrate_waiting` moves them, explicitly, to a step of the newest version
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from app.db.automations import Flow, FlowVersion
 from app.piccolo_conf import DB
 from app.services import statements
-from app.services.automations import definition
+from app.services.automations import definition, placing
 from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 
@@ -25,7 +26,7 @@ async def owned_flow(workspace_id: int, flow_id: object) -> dict[str, Any]:
     flow = await fetch_owned(Flow, workspace_id, flow_id)
     if flow is None:
         raise LookupError("No such flow")
-    return flow
+    return {**flow, **{key: _json(flow[key]) for key in ("trigger", "settings", "draft_steps")}}
 
 
 def _name(values: dict[str, Any]) -> str:
@@ -80,12 +81,10 @@ def _published_differs(flow: dict[str, Any], current: dict[str, Any] | None) -> 
     if current is None:
         return True
     return (current["steps"], current["trigger"], current["settings"]) != (
-        _json(flow["draft_steps"]), _json(flow["trigger"]), _json(flow["settings"]))
+        flow["draft_steps"], flow["trigger"], flow["settings"])
 
 
 def _json(value: Any) -> Any:
-    import json
-
     return json.loads(value) if isinstance(value, str) else value
 
 
@@ -102,7 +101,7 @@ async def current_version(workspace_id: int, flow_id: int, version: int) -> dict
 async def publish(workspace_id: int, flow_id: int) -> dict[str, Any]:
     """The draft published as the flow's next version (when it differs from the current one)."""
     flow = await owned_flow(workspace_id, flow_id)
-    steps = _json(flow["draft_steps"])
+    steps = flow["draft_steps"]
     if not steps:
         raise FormError("Add at least one step before activating the flow.", "steps")
     await definition.checked_steps(workspace_id, steps)
@@ -112,7 +111,7 @@ async def publish(workspace_id: int, flow_id: int) -> dict[str, Any]:
         if _published_differs(flow, await current_version(workspace_id, flow["id"], version)):
             await FlowVersion.insert(FlowVersion(
                 workspace_id=workspace_id, flow_id=flow["id"], version=version + 1, steps=steps,
-                trigger=_json(flow["trigger"]), settings=_json(flow["settings"]), created_at=datetime.now(UTC),
+                trigger=flow["trigger"], settings=flow["settings"], created_at=datetime.now(UTC),
             ))
             await Flow.update({Flow.version: version + 1, Flow.updated_at: datetime.now(UTC)}).where(
                 owned_by(Flow, workspace_id), Flow.id == flow["id"])
@@ -142,3 +141,47 @@ async def pause(workspace_id: int, flow_id: int) -> dict[str, Any]:
 async def _set_status(workspace_id: int, flow_id: int, status: str) -> None:
     await Flow.update({Flow.status: status, Flow.updated_at: datetime.now(UTC)}).where(
         owned_by(Flow, workspace_id), Flow.id == flow_id)
+
+
+async def archive(workspace_id: int, flow_id: int, *, now: datetime) -> dict[str, Any]:
+    """The flow stops for good: everyone still inside leaves ("archived") and no one enters again."""
+    flow = await owned_flow(workspace_id, flow_id)
+    await _set_status(workspace_id, flow["id"], "archived")
+    live = await statements.run("automations.live-of-flow", workspace_id, flow["id"])
+    if live:
+        await statements.run("automations.exit-waiting", workspace_id, [row["id"] for row in live], "archived", now)
+    return await owned_flow(workspace_id, flow["id"])
+
+
+async def versions(workspace_id: int, flow_id: int) -> list[dict[str, Any]]:
+    """The flow's published versions, newest first."""
+    flow = await owned_flow(workspace_id, flow_id)
+    return await FlowVersion.select(FlowVersion.version, FlowVersion.created_at).where(
+        owned_by(FlowVersion, workspace_id), FlowVersion.flow_id == flow["id"]).order_by(
+        FlowVersion.version, ascending=False)
+
+
+async def migrate_waiting(workspace_id: int, flow_id: int, from_version: int, to_step_id: str, *,
+                          now: datetime) -> int:
+    """Move everyone waiting on `from_version` to step `to_step_id` of the current version, explicitly (they
+    run it from there as newly arrived); how many moved."""
+    flow = await owned_flow(workspace_id, flow_id)
+    target = await current_version(workspace_id, flow["id"], flow["version"])
+    step = next((s for s in (target or {}).get("steps", []) if s["id"] == to_step_id), None)
+    if step is None:
+        raise FormError("Choose a step of the published version.", "to_step_id")
+    if from_version == flow["version"]:
+        raise FormError("These people are on the published version already.", "from_version")
+    async with DB.transaction():
+        waiting = await statements.run("automations.waiting-on-version", workspace_id, flow["id"], from_version, now)
+        if not waiting:
+            return 0
+        ids = [row["enrolment_id"] for row in waiting]
+        await statements.run("automations.leave-steps", workspace_id, flow["id"], from_version,
+                             [row["step_id"] for row in waiting])
+        await statements.run("automations.repoint-enrolments", workspace_id, ids, flow["version"])
+        await placing.place(workspace_id, flow["id"], flow["version"], step, [
+            placing.Move(row["enrolment_id"], row["subscriber_id"], row["visit"]) for row in waiting], now)
+        if flow["status"] != "active":
+            await statements.run("automations.hold-flow", workspace_id, flow["id"])
+    return len(waiting)

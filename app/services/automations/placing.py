@@ -39,16 +39,16 @@ def _local_due(params: Params, step_days: int, days_sql: str, minute_of_day: int
 async def _timing(params: Params, workspace_id: int, step: dict[str, Any], now: datetime
                   ) -> tuple[str, str, str, str]:
     """(due, timeout, waiting event, joins) SQL for people entering `step` at `now`."""
-    at_now = params.add(now)
     nothing = "NULL::timestamptz"
     if step["kind"] != "wait":
-        return f"{at_now}::timestamptz", nothing, "NULL::text", ""
+        return f"{params.add(now)}::timestamptz", nothing, "NULL::text", ""
     wait = step["params"]
     if wait["mode"] == "duration":
         return f"{params.add(now + timedelta(minutes=int(wait['minutes'])))}::timestamptz", nothing, "NULL::text", ""
     if wait["mode"] == "event":
         until = params.add(now + timedelta(minutes=int(wait["timeout_minutes"])))
         return f"{until}::timestamptz", f"{until}::timestamptz", f"{params.add(wait['event'])}::text", ""
+    at_now = params.add(now)
     zone = zone_sql(params, await workspace_zone(workspace_id))
     if wait["mode"] == "time_of_day":
         due, laterals = _local_due(params, 1, "0", int(wait["minute_of_day"]))

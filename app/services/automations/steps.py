@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.db.audience import Tag
@@ -190,15 +190,16 @@ async def _list(workspace_id: int, params: Mapping[str, Any], rows: Sequence[Map
 
 
 async def webhook_endpoint(workspace_id: int, url: str) -> int:
-    """The endpoint flow steps post to at `url`: one per address, hearing no platform event of its own."""
+    """The endpoint flow steps post to at `url`: one per address, hearing only the flow steps' own kind (which no
+    producer publishes)."""
     found = await WebhookEndpoint.select(WebhookEndpoint.id).where(
         owned_by(WebhookEndpoint, workspace_id), WebhookEndpoint.url == url,
         WebhookEndpoint.description == "Flow steps").first()
     if found:
         return found["id"]
     rows = await WebhookEndpoint.insert(WebhookEndpoint(
-        workspace_id=workspace_id, url=url, description="Flow steps", events=[], secret=vault.encrypt(new_secret()),
-        enabled=True, created_at=datetime.now().astimezone(), updated_at=datetime.now().astimezone(),
+        workspace_id=workspace_id, url=url, description="Flow steps", events=[WEBHOOK_KIND],
+        secret=vault.encrypt(new_secret()), enabled=True, created_at=datetime.now(UTC), updated_at=datetime.now(UTC),
     )).returning(WebhookEndpoint.id)
     return rows[0]["id"]
 

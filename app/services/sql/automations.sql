@@ -186,15 +186,13 @@ SELECT enrolment_id, count(*) AS n FROM flow_step_runs
 WHERE enrolment_id = ANY($1::bigint[]) AND step_id = $2::text AND outcome = 'yes' AND workspace_id = $3::int
 GROUP BY enrolment_id
 
--- name: migrate-waiting
--- $1 workspace, $2 flow, $3 from version, $4 to version, $5 step: everyone waiting on $3 moves to $5 of $4,
--- due now; returns who moved, from which step.
-WITH moved AS (
-    SELECT enrolment_id, step_id FROM flow_steps_due
-    WHERE workspace_id = $1::int AND flow_id = $2::int AND version = $3::int
-    FOR UPDATE
-)
-SELECT m.enrolment_id, m.step_id, d.subscriber_id, d.visit FROM moved m JOIN flow_steps_due d USING (enrolment_id)
+-- name: waiting-on-version
+-- $1 workspace, $2 flow, $3 version, $4 now: the people waiting on that version, locked, except those a
+-- worker is running right now (their lease has not passed; a paused flow's hold is no worker).
+SELECT enrolment_id, subscriber_id, step_id, visit FROM flow_steps_due
+WHERE workspace_id = $1::int AND flow_id = $2::int AND version = $3::int
+  AND (lease_until IS NULL OR lease_until < $4::timestamptz OR lease_until = 'infinity')
+FOR UPDATE
 
 -- name: repoint-enrolments
 UPDATE flow_enrolments SET version = $3::int WHERE workspace_id = $1::int AND id = ANY($2::bigint[])
