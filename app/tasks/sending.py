@@ -12,6 +12,7 @@ import dramatiq
 
 from app.redis_client import get_redis
 from app.services import campaigns, kill_switch
+from app.services.automations import sending as automations_sending
 from app.services.campaigns import winner
 from app.services.sending import Adapters
 from app.settings import get_settings
@@ -39,6 +40,8 @@ class DramatiqQueue:
 
 
 QUEUE = DramatiqQueue()
+# Flow emails written by the automations engine are queued here too.
+automations_sending.send_with(QUEUE)
 
 
 # No retries: a failed batch keeps its lease until the reaper hands its rows out again.

@@ -38,8 +38,9 @@ from app.settings import get_settings
 
 NOT_MAILABLE = "not mailable: unsubscribed, suppressed or removed"
 NO_TEMPLATE = "the step's template no longer exists"
-# Rows written inside the caller's transaction are claimable only once it commits: their batch waits this long.
-AFTER_COMMIT_SECONDS = 1.0
+# Rows written inside the caller's transaction are claimable only once it commits: their batch is queued after
+# each of these delays (a second look costs one queue message; the claim takes only rows still waiting).
+AFTER_COMMIT_SECONDS = (1.0, 10.0)
 # Knuth's multiplicative hash spreads consecutive enrolment ids evenly over the variants' weights.
 _HASH = 2654435761
 _HASH_POINTS = 1 << 32
@@ -151,9 +152,9 @@ async def step_campaigns(workspace_id: int, flow_id: int) -> dict[tuple[int, str
 async def _queued(workspace_id: int, campaign_id: int, delivery_ids: Sequence[int]) -> None:
     if not delivery_ids or not _queues:
         return
-    delay = AFTER_COMMIT_SECONDS if DB.current_transaction.get() is not None else 0.0
-    enqueue_ranges(_queues[0], workspace_id, campaign_id, id_ranges(delivery_ids, get_settings().sending.batch_size),
-                   delay)
+    ranges = id_ranges(delivery_ids, get_settings().sending.batch_size)
+    for delay in AFTER_COMMIT_SECONDS if DB.current_transaction.get() is not None else (0.0,):
+        enqueue_ranges(_queues[0], workspace_id, campaign_id, ranges, delay)
     await note_progress(get_redis(), campaign_id)
 
 
@@ -186,7 +187,7 @@ async def send_step(
 
     `enrolments` are (enrolment_id, subscriber_id, visit) at `step` of the flow's `version`. Calling it again
     for the same enrolment and visit sends nothing more and answers the same delivery. Best called outside a
-    transaction: rows written inside one are queued `AFTER_COMMIT_SECONDS` later.
+    transaction: rows written inside one are queued after the delays of `AFTER_COMMIT_SECONDS`.
     """
     if not enrolments:
         return {}

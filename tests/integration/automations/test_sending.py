@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.db.campaigns import Campaign, Delivery
+from app.piccolo_conf import DB
 from app.services import campaigns
 from app.services.accounts import now
 from app.services.automations import sending
@@ -146,3 +147,21 @@ async def test_variants_share_the_enrolments_by_weight_and_each_sends_its_own_su
         subjects = [parsed(raw)["Subject"] for raw in smtp.handler.bodies.values()]
     assert set(subjects) == {"Subject A", "Subject B"}
     assert subjects.count("Subject B") > subjects.count("Subject A")
+
+
+async def test_rows_written_in_the_engines_transaction_are_queued_after_it_and_sent_once() -> None:
+    workspace = await make_workspace()
+    people = await make_list(workspace)
+    ada = await make_subscriber(people, "ada@example.com")
+    flow_id, step = await flow_with_send_step(workspace["id"])
+    with RecordingServer() as smtp:
+        await smtp_server(workspace["id"], smtp.port)
+        async with local_sending() as local:
+            async with DB.transaction():
+                answers = await sending.send_step(workspace["id"], flow_id, 1, step, [(1, ada["id"], 0)],
+                                                  now=now())
+            assert sorted(batch[4] for batch in local.queue.batches) == list(sending.AFTER_COMMIT_SECONDS)
+            await local.queue.drain(local.redis, local.adapters, include_delayed=True)
+        assert smtp.handler.recipients == ["ada@example.com"]
+    delivery = await Delivery.select(Delivery.status).where(Delivery.id == answers[1][1]).first()
+    assert delivery["status"] == "sent"
