@@ -37,7 +37,7 @@ from app.services.tenancy import checked_workspace_id, owned_by
 from app.settings import get_settings
 
 NOT_MAILABLE = "not mailable: unsubscribed, suppressed or removed"
-NO_TEMPLATE = "the step's template no longer exists"
+NO_TEMPLATE = "the step's template no longer exists, or no sender address is set (the step's or a list's)"
 # Rows written inside the caller's transaction are claimable only once it commits: their batch is queued after
 # each of these delays (a second look costs one queue message; the claim takes only rows still waiting).
 AFTER_COMMIT_SECONDS = (1.0, 10.0)
@@ -89,20 +89,37 @@ def _snapshot(template: Mapping[str, Any], subject: str) -> dict[str, Any]:
             "snapshot_version": template["version"]}
 
 
+async def _sender(workspace_id: int, params: Mapping[str, Any], trigger: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The step's sender, else the one of the list the flow is triggered by, else of the workspace's first list
+    that has one; None when nobody is named anywhere."""
+    if params.get("from_email"):
+        return params["from_email"].strip(), params.get("from_name") or ""
+    rows = await statements.run("flow_sending.list-sender", checked_workspace_id(workspace_id),
+                                int(trigger.get("list_id") or 0))
+    if not rows:
+        return None
+    return rows[0]["from_email"], params.get("from_name") or rows[0]["from_name"]
+
+
 async def _made(workspace_id: int, flow_id: int, version: int, step: Mapping[str, Any], moment: datetime) -> int | None:
-    """A new step campaign with the step's snapshot (and each variant's); None when a template is gone."""
+    """A new step campaign with the step's snapshot (and each variant's); None when a template is gone or no
+    sender is known."""
     params = step["params"]
     template = await get_template(workspace_id, params.get("template_id"))
     variants = [(variant, await get_template(workspace_id, variant.get("template_id"))) for variant in _variants(step)]
     if template is None or any(found is None for _, found in variants):
         return None
-    flow = await Flow.select(Flow.name).where(owned_by(Flow, workspace_id), Flow.id == flow_id).first()
+    flow = await Flow.select(Flow.name, Flow.trigger).where(owned_by(Flow, workspace_id), Flow.id == flow_id).output(
+        load_json=True).first()
+    sender = await _sender(workspace_id, params, (flow or {}).get("trigger") or {})
+    if sender is None:
+        return None
     stop = await kill_switch.workspace_stop(workspace_id)
     status = {"status": "paused", "status_reason": kill_switch.PAUSED_BY_STOP + stop.reason} if stop else {}
     rows = await Campaign.insert(Campaign(
         workspace_id=checked_workspace_id(workspace_id), kind="flow", status="sending",
         name=f"{flow['name'] if flow else 'Flow'} · v{version} · {step['id']}"[:160],
-        from_email=params.get("from_email") or "", from_name=params.get("from_name") or "",
+        from_email=sender[0], from_name=sender[1],
         subject=params.get("subject") or template["subject"], template_id=template["id"],
         snapshot_at=moment, started_at=moment, materialised_at=moment, created_at=moment, updated_at=moment,
         **_snapshot(template, params.get("subject") or ""), **status)).returning(Campaign.id)

@@ -16,6 +16,12 @@ SELECT pg_advisory_xact_lock(hashtextextended('flow-step:' || $1::integer || ':'
 INSERT INTO flow_step_campaigns (workspace_id, flow_id, version, step_id, campaign_id)
 VALUES ($1::integer, $2::integer, $3::integer, $4::text, $5::integer)
 
+-- name: list-sender
+-- $1 workspace, $2 the list a flow is triggered by (0: none): that list's sender, else the first list's that has one.
+SELECT from_email, from_name FROM lists
+WHERE workspace_id = $1::integer AND from_email <> ''
+ORDER BY id = $2::integer DESC, id LIMIT 1
+
 -- name: flow-campaigns
 -- $1 workspace, $2 flow: every step campaign of the flow, each version's.
 SELECT version, step_id, campaign_id FROM flow_step_campaigns
