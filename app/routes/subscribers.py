@@ -18,7 +18,7 @@ from app.services import audit, custom_fields, lists, privacy, subscriber_action
 from app.services.lists import STATUSES
 from app.services.subscriber_actions import BulkOrder
 from app.services.subscribers import SubscriberFilter
-from app.services.subscribers.timeline import arrived_since, timeline, watermark
+from app.services.subscribers.timeline import arrived_since, flow_paths, timeline, watermark
 from app.services.suppression import mailable
 from app.web.auth import signed_in
 from app.web.pages import actor_of, form_values, is_htmx, on_form_error, page, submitted
@@ -106,6 +106,7 @@ async def _profile_context(workspace_id: int, subscriber_id: int, older: tuple[s
         # The watermark is taken before the page, so whatever lands in between is shown by the first poll.
         "watermark": await watermark(workspace_id, subscriber_id),
         "timeline": await timeline(workspace_id, subscriber_id, older),
+        "flow_paths": await flow_paths(workspace_id, subscriber_id),
         "not_mailable": mailable.not_mailable_labels(subscriber["status"],
                                                      suppressed.get(subscriber["email"], [])),
         "not_mailable_reasons": await mailable.why_not_mailable(workspace_id, subscriber["email"]),

@@ -54,20 +54,28 @@ async def step_figures(workspace_id: int, flow_id: int) -> dict[str, dict[str, i
     return {row["step_id"]: {name: int(row[name] or 0) for name in STEP_FIGURES} for row in rows}
 
 
-async def send_step_campaigns(workspace_id: int, flow_id: int) -> dict[str, int]:
-    """The campaign each send step of the flow sends through, by step id."""
+async def send_step_campaigns(workspace_id: int, flow_id: int) -> dict[str, list[int]]:
+    """The campaigns each send step of the flow sent through (one per published version), by step id."""
     rows = await Flow.raw(
-        "SELECT id, flow_step_id FROM campaigns WHERE workspace_id = {} AND kind = 'flow' AND flow_id = {}",
-        checked_workspace_id(workspace_id), flow_id)
-    return {row["flow_step_id"]: row["id"] for row in rows}
+        "SELECT step_id, campaign_id FROM flow_step_campaigns WHERE workspace_id = {} AND flow_id = {} "
+        "ORDER BY version", checked_workspace_id(workspace_id), flow_id)
+    found: dict[str, list[int]] = {}
+    for row in rows:
+        found.setdefault(row["step_id"], []).append(row["campaign_id"])
+    return found
 
 
 async def step_engagement(redis: Redis, workspace_id: int, flow_id: int) -> dict[str, dict[str, Any]]:
-    """Each send step's unique opens and clicks, conversions and revenue: its campaign's counters."""
-    found = {}
-    for step_id, campaign_id in (await send_step_campaigns(workspace_id, flow_id)).items():
-        figures = await campaign_figures(redis, workspace_id, campaign_id)
-        found[step_id] = {name: figures.get(name, 0) for name in ENGAGEMENT}
+    """Each send step's unique opens and clicks, conversions and revenue: its campaigns' counters, summed over
+    the flow's versions."""
+    found: dict[str, dict[str, Any]] = {}
+    for step_id, campaign_ids in (await send_step_campaigns(workspace_id, flow_id)).items():
+        totals: dict[str, Any] = dict.fromkeys(ENGAGEMENT, 0)
+        for campaign_id in campaign_ids:
+            figures = await campaign_figures(redis, workspace_id, campaign_id)
+            for name in ENGAGEMENT:
+                totals[name] += figures.get(name, 0)
+        found[step_id] = totals
     return found
 
 
@@ -122,8 +130,9 @@ def _kinds(steps: Any) -> dict[str, str]:
     return {step["id"]: step["kind"] for step in steps or ()} if isinstance(steps, list) else {}
 
 
-async def paths(workspace_id: int, subscriber_ids: list[int], limit: int = 20) -> list[FlowPath]:
-    """The person's latest enrolments (any of their subscriber rows), newest first, each with the steps it ran."""
+async def person_paths(workspace_id: int, email: str, limit: int = 20) -> list[FlowPath]:
+    """The latest enrolments of the person at `email` (any of their subscriptions), newest first, each with the
+    steps it ran."""
     workspace_id = checked_workspace_id(workspace_id)
     enrolments = await FlowEnrolment.raw(
         "SELECT e.id, e.flow_id, f.name, e.version, e.status, e.exit_reason, e.entered_at, e.finished_at, "
@@ -131,8 +140,9 @@ async def paths(workspace_id: int, subscriber_ids: list[int], limit: int = 20) -
         "FROM flow_enrolments e JOIN flows f ON f.id = e.flow_id "
         "LEFT JOIN flow_steps_due d ON d.enrolment_id = e.id "
         "LEFT JOIN flow_versions v ON v.flow_id = e.flow_id AND v.version = e.version "
-        "WHERE e.workspace_id = {} AND e.subscriber_id = ANY({}) ORDER BY e.id DESC LIMIT {}",
-        workspace_id, subscriber_ids, limit)
+        "WHERE e.workspace_id = {} AND e.subscriber_id IN (SELECT id FROM subscribers "
+        "WHERE workspace_id = {} AND email = {}) ORDER BY e.id DESC LIMIT {}",
+        workspace_id, workspace_id, email, limit)
     if not enrolments:
         return []
     runs = await FlowEnrolment.raw(

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.db.campaigns import Campaign
 from app.services import statements
+from app.services.automations.reports import FlowPath, person_paths
 from app.services.campaigns.click_map import sent_links
 from app.services.subscribers.records import subscriber_of
 from app.services.tenancy import owned_by
@@ -195,3 +196,9 @@ async def arrived_since(workspace_id: int, subscriber_id: int, since: tuple[str,
     after = Watermark(max(events, default=seen.event_id),
                       max([*sends, seen.sent_at] if seen.sent_at else sends, default=None))
     return await _entries(workspace_id, rows), after
+
+
+async def flow_paths(workspace_id: int, subscriber_id: int) -> list[FlowPath]:
+    """The flows the person entered (any of their subscriptions), newest first, with the steps each ran."""
+    subscriber = await subscriber_of(workspace_id, subscriber_id)
+    return await person_paths(workspace_id, subscriber["email"])

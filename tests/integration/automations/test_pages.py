@@ -4,8 +4,10 @@ shortcut; Activate, Pause, Publish; another workspace's flow is a 404 and an ana
 
 from __future__ import annotations
 
+from app.db.audience import Subscriber
 from app.db.automations import Flow
-from app.services.automations import flows
+from app.services.accounts import now
+from app.services.automations import engine, flows
 from app.services.automations.editor import steps_of
 from tests.factories import login, make_list, make_user, make_workspace, post_form, signed_in_client
 from tests.integration.campaigns_ui.helpers import ready_workspace
@@ -170,3 +172,25 @@ async def test_another_workspaces_flow_is_not_found_and_an_analyst_cannot_activa
     assert (await client.get(f"/mailing/automations/{flow_id}")).status_code == 200
     assert (await post_form(client, f"/mailing/automations/{flow_id}/activate")).status_code == 403
     assert (await _flow(workspace["id"], flow_id))["status"] == "draft"
+
+
+async def test_the_report_lists_who_waits_at_a_step_and_the_timeline_shows_the_path(client):
+    workspace, _ = await signed_in_client(client)
+    await ready_workspace(workspace, subscribers=1)
+    flow = await flows.create_flow(workspace["id"], {"name": "Drip", "steps": [
+        {"id": "s1", "kind": "tag", "params": {"add": ["lead"]}, "next": "s2"},
+        {"id": "s2", "kind": "wait", "params": {"mode": "duration", "minutes": 1440}, "next": None}]})
+    await flows.activate(workspace["id"], flow["id"])
+    [person] = await Subscriber.select(Subscriber.id, Subscriber.email).where(
+        Subscriber.workspace_id == workspace["id"])
+    moment = now()
+    assert await engine.enrol(workspace["id"], flow["id"], [person["id"]], now=moment) == 1
+    await engine.advance_all(moment)
+
+    report = (await client.get(f"/mailing/automations/{flow['id']}/report?step=s2")).text
+    assert 'data-testid="report-entered-s1">1<' in report
+    assert f'data-testid="at-step-row-{person["id"]}"' in report and person["email"] in report
+    assert 'data-testid="empty-state"' in (await client.get(f"/mailing/automations/{flow['id']}/report?step=s1")).text
+
+    profile = (await client.get(f"/mailing/subscribers/{person['id']}")).text
+    assert 'data-testid="flow-paths"' in profile and "Drip" in profile and "at step s2" in profile
