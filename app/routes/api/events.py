@@ -10,6 +10,7 @@ from litestar import post
 from msgspec import Meta, Struct
 
 from app.routes.api.audience import NO_NUL, Email
+from app.routes.api.common import BodyId
 from app.services.accounts import now
 from app.services.automations import custom_events
 from app.web.api_auth import ApiCaller, ApiController, error_responses
@@ -20,10 +21,10 @@ class EventIn(Struct):
                               description="the event's name: letters, digits, _ . : or -, starting with a letter; "
                                           "not one Ignite records itself (opened, clicked, converted, subscribed, "
                                           "confirmed)")]
-    subscriber_id: Annotated[int | None, Meta(description="the subscriber it happened to; or give `email`")] = None
+    subscriber_id: Annotated[BodyId | None, Meta(description="the subscriber it happened to; or give `email`")] = None
     email: Annotated[Email, Meta(description="the address it happened to: every list's subscriber of that address, "
                                              "or the one on `list_id`")] = ""
-    list_id: Annotated[int | None, Meta(description="with `email`: only the subscriber on this list")] = None
+    list_id: Annotated[BodyId | None, Meta(description="with `email`: only the subscriber on this list")] = None
     properties: Annotated[dict[str, Any], Meta(description="anything about the event, kept with it (up to 16 KB "
                                                            "of JSON)")] = {}
     occurred_at: Annotated[datetime | None, Meta(description="when it happened, with its offset; now when left "
