@@ -115,9 +115,11 @@ async def _made(workspace_id: int, flow_id: int, version: int, step: Mapping[str
     if sender is None:
         return None
     stop = await kill_switch.workspace_stop(workspace_id)
-    status = {"status": "paused", "status_reason": kill_switch.PAUSED_BY_STOP + stop.reason} if stop else {}
+    # Made while the workspace's stop is on, it is paused as the stop paused the others, and resumes with them.
+    status = {"status": "paused", "status_reason": kill_switch.PAUSED_BY_STOP + stop.reason} if stop else \
+        {"status": "sending"}
     rows = await Campaign.insert(Campaign(
-        workspace_id=checked_workspace_id(workspace_id), kind="flow", status="sending",
+        workspace_id=checked_workspace_id(workspace_id), kind="flow",
         name=f"{flow['name'] if flow else 'Flow'} · v{version} · {step['id']}"[:160],
         from_email=sender[0], from_name=sender[1],
         subject=params.get("subject") or template["subject"], template_id=template["id"],

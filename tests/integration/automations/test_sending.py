@@ -12,13 +12,13 @@ import pytest
 
 from app.db.campaigns import Campaign, Delivery
 from app.piccolo_conf import DB
-from app.services import campaigns
+from app.services import campaigns, kill_switch
 from app.services.accounts import now
 from app.services.automations import sending
 from app.services.tracking.figures import campaign_figures
 from tests.factories import make_list, make_subscriber, make_workspace
 from tests.integration.automations.send_helpers import flow_with_send_step, local_sending
-from tests.integration.campaigns.helpers import smtp_server
+from tests.integration.campaigns.helpers import PERSON, smtp_server
 from tests.integration.campaigns.recorder import RecordingHandler, RecordingServer
 from tests.integration.tracking.helpers import drain_all
 from tests.integration.transactional.helpers import HREF, PIXEL, html_of, parsed
@@ -162,6 +162,25 @@ async def test_rows_written_in_the_engines_transaction_are_queued_after_it_and_s
                                                   now=now())
             assert sorted(batch[4] for batch in local.queue.batches) == list(sending.AFTER_COMMIT_SECONDS)
             await local.queue.drain(local.redis, local.adapters, include_delayed=True)
+        assert smtp.handler.recipients == ["ada@example.com"]
+    delivery = await Delivery.select(Delivery.status).where(Delivery.id == answers[1][1]).first()
+    assert delivery["status"] == "sent"
+
+
+async def test_the_workspaces_stop_holds_flow_emails_until_sending_restarts() -> None:
+    workspace = await make_workspace()
+    people = await make_list(workspace)
+    ada = await make_subscriber(people, "ada@example.com")
+    flow_id, step = await flow_with_send_step(workspace["id"])
+    with RecordingServer() as smtp:
+        await smtp_server(workspace["id"], smtp.port)
+        async with local_sending() as local:
+            await kill_switch.stop_workspace(local.redis, workspace["id"], PERSON, "checking a complaint")
+            answers = await sending.send_step(workspace["id"], flow_id, 1, step, [(1, ada["id"], 0)], now=now())
+            await local.drain()
+            assert smtp.handler.received == 0
+            await kill_switch.restart_workspace(local.redis, workspace["id"], PERSON, local.queue)
+            await local.drain()
         assert smtp.handler.recipients == ["ada@example.com"]
     delivery = await Delivery.select(Delivery.status).where(Delivery.id == answers[1][1]).first()
     assert delivery["status"] == "sent"
