@@ -5,13 +5,18 @@ from __future__ import annotations
 import dramatiq
 
 from app.services.accounts import now
-from app.services.automations import scheduled_triggers
+from app.services.automations import engine, scheduled_triggers
 from app.tasks.broker import broker
+
+# The scheduler starts one run a minute; each runs for most of that minute, so due steps wait about a second.
+ADVANCE_SECONDS = 50
 
 
 @dramatiq.actor(broker=broker, queue_name="automations", max_retries=0, time_limit=120_000)
-def advance_flows() -> None:
-    """Due flow steps advanced, batch after batch, for most of a minute."""
+async def advance_flows() -> None:
+    """Due flow steps advanced, batch after batch, for most of a minute. Runs that overlap (a slow minute,
+    several workers) share the due rows: each claims its own with a lease."""
+    await engine.advance_for(ADVANCE_SECONDS)
 
 
 @dramatiq.actor(broker=broker, queue_name="automations", max_retries=0, time_limit=600_000)

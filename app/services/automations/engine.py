@@ -12,11 +12,13 @@ Time is a parameter (`now`) throughout, so tests and the benchmark move it forwa
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from app.db.automations import Flow
@@ -26,6 +28,8 @@ from app.services.automations import placing, steps
 from app.services.automations.definition import links
 from app.services.tenancy import checked_workspace_id, owned_by
 
+# How long a worker with nothing due waits before looking again.
+POLL_SECONDS = 1.0
 # Days after finishing a flow during which its goal event still counts as the flow's conversion.
 GOAL_WINDOW_DAYS = 7
 
@@ -151,6 +155,20 @@ async def advance_all(now: datetime, *, batch_size: int = 5000, lease_seconds: i
     total = 0
     while ran := await advance_due(now, batch_size=batch_size, lease_seconds=lease_seconds):
         total += ran
+    return total
+
+
+async def advance_for(seconds: float, *, batch_size: int = 5000, lease_seconds: int = 60,
+                      poll_seconds: float = POLL_SECONDS) -> int:
+    """Run due steps for `seconds` (the minute job's run), looking again every `poll_seconds` when nothing is
+    due, so a step falling due (a welcome email, a wait an event ended) waits about that long, not a minute."""
+    deadline = time.monotonic() + seconds
+    total = 0
+    while time.monotonic() < deadline:
+        ran = await advance_due(datetime.now(UTC), batch_size=batch_size, lease_seconds=lease_seconds)
+        total += ran
+        if not ran:
+            await asyncio.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
     return total
 
 

@@ -322,3 +322,15 @@ async def test_archiving_a_flow_lets_everyone_inside_go():
         ("exited", "archived")}
     assert await due(flow["id"]) == {}
     assert (await counters(flow["id"]))["active"] == 0
+
+
+async def test_the_minute_job_runs_steps_as_they_fall_due_on_the_real_clock():
+    from datetime import UTC, datetime
+
+    workspace = await make_workspace()
+    person = (await make_subscribers(await make_list(workspace), 1))[0]
+    flow = await active_flow(workspace["id"], [step("s1", "tag", {"add": ["now"]})])
+    await engine.enrol(workspace["id"], flow["id"], [person["id"]], now=datetime.now(UTC))
+
+    assert await engine.advance_for(0.3, poll_seconds=0.1) == 1
+    assert await tags_of(person["id"]) == {"now"}
