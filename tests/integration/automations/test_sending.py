@@ -184,3 +184,23 @@ async def test_the_workspaces_stop_holds_flow_emails_until_sending_restarts() ->
         assert smtp.handler.recipients == ["ada@example.com"]
     delivery = await Delivery.select(Delivery.status).where(Delivery.id == answers[1][1]).first()
     assert delivery["status"] == "sent"
+
+
+async def test_the_reaper_queues_flow_emails_whose_queue_message_was_lost_and_never_finishes_the_step() -> None:
+    workspace = await make_workspace()
+    people = await make_list(workspace)
+    ada = await make_subscriber(people, "ada@example.com")
+    flow_id, step = await flow_with_send_step(workspace["id"])
+    with RecordingServer() as smtp:
+        await smtp_server(workspace["id"], smtp.port)
+        async with local_sending() as local:
+            await sending.send_step(workspace["id"], flow_id, 1, step, [(1, ada["id"], 0)], now=now())
+            local.queue.batches.clear()  # the queue lost its message (a Redis restart)
+            await campaigns.reap(local.redis, local.queue)
+            await local.drain()
+            reaped = await campaigns.reap(local.redis, local.queue)
+        assert smtp.handler.recipients == ["ada@example.com"]
+    campaign_id = (await sending.step_campaigns(workspace["id"], flow_id))[(1, "s1")]
+    assert campaign_id not in reaped.finished
+    row = await Campaign.select(Campaign.status, Campaign.sent_count).where(Campaign.id == campaign_id).first()
+    assert row == {"status": "sending", "sent_count": 1}
