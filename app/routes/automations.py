@@ -219,7 +219,8 @@ class AutomationController(Controller):
     @post("/{flow_id:int}/migrate", opt=SEND)
     async def migrate(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
         form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
-        moved = await flows.migrate_waiting(workspace_id, flow_id, _version_of(form), form.get("to_step_id", ""))
+        moved = await flows.migrate_waiting(workspace_id, flow_id, _version_of(form), form.get("to_step_id", ""),
+                                            now=now())
         flash(request, f"{moved:,} waiting people moved to step {form.get('to_step_id')} of the newest version.",
               "success")
         return Redirect(_flow_url(flow_id), status_code=303)
