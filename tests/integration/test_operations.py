@@ -41,7 +41,7 @@ async def test_api_root_without_key_is_a_json_401(client):
     response = await client.get("/api/v1")
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json()["error"]["code"] == "unauthorized"
+    assert response.json()["error"]["code"] == "missing_key"
     assert "API key" in response.json()["error"]["message"]
 
 

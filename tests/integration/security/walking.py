@@ -159,7 +159,22 @@ async def first_workspace() -> FirstWorkspace:
     [bounce] = await fetch_positional(
         "INSERT INTO bounces (workspace_id, email, category, diagnostic) VALUES ($1, $2, 'unknown', $3) RETURNING id",
         [workspace["id"], "zqbounced@first.example", _marked("Diagnostic")])
+    from app.services import transactional
+    from app.services.api_keys import create_key
+    from app.services.webhooks import endpoints as webhook_endpoints
+    from app.services.webhooks import log as webhook_log
+
+    key, _ = await create_key(workspace["id"], name=_marked("Key"), scopes=["admin"])
+    endpoint, _ = await webhook_endpoints.create_endpoint(workspace["id"], {
+        "url": "https://hooks.first.example/zq", "events": ["subscriber.subscribed"],
+        "description": _marked("Endpoint")})
+    delivery = await webhook_log.ping(workspace["id"], endpoint["id"])
+    sent = await transactional.accept_message(
+        workspace["id"], transactional.ContentInput(subject=_marked("Receipt"), html="<p>Zq receipt Xv</p>"),
+        transactional.RecipientInput("zqbuyer@first.example"), transactional.Submission(key["id"]), _NoQueue())
     ids = {
+        "key_id": key["id"], "endpoint_id": endpoint["id"], "delivery_id": delivery["id"],
+        "transactional_message_id": sent.id,
         "mailbox_id": mailbox["id"], "bounce_id": bounce["id"],
         "list_id": mailing_list["id"], "field_id": field["id"], "subscriber_id": subscriber["id"],
         "segment_id": segment["id"], "entry_id": entry["id"], "template_id": template["id"],
@@ -170,10 +185,19 @@ async def first_workspace() -> FirstWorkspace:
     }
     secrets = [_marked(name) for name in ("Workspace", "List", "Field", "Segment", "Suppression", "Template",
                                           "Subject", "Server", "Rule", "Plan", "Captured", "Campaign", "Mailbox",
-                                          "Diagnostic")]
+                                          "Diagnostic", "Key", "Endpoint", "Receipt")]
     secrets += ["zqsubscriber@first.example", "zqsuppressed@first.example", "zqmember@first.example",
-                "zqowner@first.example", "zqinvitee@first.example", "zqdomain.example", "zqimport.csv"]
+                "zqowner@first.example", "zqinvitee@first.example", "zqdomain.example", "zqimport.csv",
+                "zqbuyer@first.example"]
     return FirstWorkspace(workspace, owner, ids, secrets)
+
+
+class _NoQueue:
+    """The walk's transactional message stays queued: nothing needs to send it."""
+
+    def send_batch(self, workspace_id: int, campaign_id: int, first_id: int, last_id: int,
+                   delay_seconds: float = 0.0) -> None:
+        return None
 
 
 def path_values_for(endpoint: Endpoint, ids: Mapping[str, Any]) -> dict[str, Any]:
@@ -181,6 +205,8 @@ def path_values_for(endpoint: Endpoint, ids: Mapping[str, Any]) -> dict[str, Any
     values = dict(ids)
     if endpoint.path.startswith("/mailing/suppression/"):
         values["list_id"] = ids["suppression_list_id"]
+    if endpoint.path.startswith("/mailing/transactional/"):
+        values["message_id"] = ids["transactional_message_id"]
     values.setdefault("section", "lists")
     return values
 
