@@ -194,3 +194,24 @@ async def test_the_report_lists_who_waits_at_a_step_and_the_timeline_shows_the_p
 
     profile = (await client.get(f"/mailing/subscribers/{person['id']}")).text
     assert 'data-testid="flow-paths"' in profile and "Drip" in profile and "at step s2" in profile
+
+
+async def test_a_change_that_breaks_the_flow_is_refused_with_the_message_beside_the_step_it_breaks(client):
+    workspace, _ = await signed_in_client(client)
+    flow = await flows.create_flow(workspace["id"], {"name": "Loop", "steps": [
+        {"id": "s1", "kind": "wait", "params": {"mode": "duration", "minutes": 60}, "next": "s2"},
+        {"id": "s2", "kind": "goto", "params": {"target": "s1", "limit": 2}, "next": None}]})
+    base = f"/mailing/automations/{flow['id']}"
+    refused = await post_form(client, f"{base}/steps/s1/delete", headers=HX)
+    assert refused.status_code == 422 and 'data-testid="step-error-s2"' in refused.text
+    assert [step["id"] for step in steps_of(await _flow(workspace["id"], flow["id"]))] == ["s1", "s2"]
+
+
+async def test_choosing_another_wait_mode_redraws_the_form_without_saving(client):
+    workspace, _ = await signed_in_client(client)
+    flow = await flows.create_flow(workspace["id"], {"name": "Waits", "steps": [
+        {"id": "s1", "kind": "wait", "params": {"mode": "duration", "minutes": 60}, "next": None}]})
+    redrawn = await post_form(client, f"/mailing/automations/{flow['id']}/step-form",
+                              {"step_id": "s1", "kind": "wait", "mode": "event"}, headers=HX)
+    assert 'data-testid="step-event"' in redrawn.text and 'data-testid="step-amount"' not in redrawn.text
+    assert steps_of(await _flow(workspace["id"], flow["id"]))[0]["params"]["mode"] == "duration"
