@@ -3,17 +3,19 @@ time moved by the test, and imports that enrol only when they ask to."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
-from app.services import segments
+from app.redis_client import get_redis
+from app.services import imports, segments
 from app.services.accounts import now
 from app.services.automations import engine, scheduled_triggers
 from app.services.custom_fields import add_field
 from app.services.sqlparams import fetch_positional
 from app.services.subscribers import update_subscriber
-from tests.factories import make_list, make_subscriber, make_workspace
+from tests.factories import make_list, make_subscriber, make_workspace, post_form, signed_in_client
 from tests.integration.automations.trigger_helpers import active_flow, enrolled
-from tests.integration.imports.helpers import import_file, write
+from tests.integration.imports.helpers import import_file, web_upload, write
 
 END = [{"id": "e1", "kind": "end", "params": {}, "next": None}]
 EVERY_TIME = {"enrolment": "every", "min_gap_hours": 0}
@@ -108,3 +110,20 @@ async def test_an_import_enrols_the_people_it_added_only_when_asked(tmp_path):
     new = await fetch_positional("SELECT id FROM subscribers WHERE list_id = $1 AND email = 'new@example.org'",
                                  [mailing_list["id"]])
     assert await enrolled(flow) == [new[0]["id"]]
+
+
+async def test_the_import_form_asks_whether_to_enrol_and_passes_the_answer_on(client):
+    workspace, _ = await signed_in_client(client)
+    mailing_list = await make_list(workspace)
+    flow = await active_flow(workspace["id"], {"kind": "subscribed", "list_id": mailing_list["id"]})
+    uploaded = await web_upload(client, mailing_list["id"], "people.csv", b"email\nann@example.org\n")
+    import_id = int(uploaded.headers["location"].split("/")[3])
+    mapping = await client.get(uploaded.headers["location"])
+    checkbox = re.search(r'<input[^>]*name="enrol_flows"[^>]*>', mapping.text)
+    assert checkbox and "checked" not in checkbox.group(0), "an import enrols no one unless the box is ticked"
+    started = await post_form(client, f"/mailing/imports/{import_id}/start", {
+        "column_0": "email", "mode": "add", "status": "confirmed", "has_header": "yes", "enrol_flows": "on"})
+    assert started.status_code == 303
+    final = await imports.run_import(workspace["id"], import_id, get_redis())
+    assert final["options"]["enrol_flows"] is True and final["inserted"] == 1
+    assert len(await enrolled(flow)) == 1
