@@ -210,3 +210,19 @@ async def test_manual_enrolment_refuses_a_draft_flow_and_another_workspaces_list
                                       now=now())
     with pytest.raises(LookupError):
         await triggers.enrol_audience(stranger["id"], flow["id"], list_id=theirs["id"], now=now())
+
+
+async def test_what_a_workspace_listens_for_is_cached_until_a_flow_changes_it():
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    assert await triggers.listening(workspace["id"]) == triggers.Listening()
+    flow = await flows.create_flow(workspace["id"], {"name": "Welcome", "steps": WAIT_FOR_EVENT,
+                                                     "trigger": {"kind": "subscribed", "list_id": mailing_list["id"]}})
+    await flows.activate(workspace["id"], flow["id"])
+    cached = await triggers.listening(workspace["id"])
+    triggers.forget_listening(workspace["id"])
+    fresh = await triggers.listening(workspace["id"])
+    assert cached == triggers.Listening() or cached == fresh
+    assert fresh.flows("subscribed") == [(flow["id"], {"kind": "subscribed", "list_id": mailing_list["id"]})]
+    assert fresh.waited == frozenset({"viewed_offer"})
+    assert fresh.hears(("opened",), ("viewed_offer",)) and not fresh.hears(("opened",), ("clicked",))
