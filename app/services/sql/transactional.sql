@@ -127,4 +127,6 @@ SELECT workspace_id, campaign_id, min(id) AS first_id, max(id) AS last_id FROM (
 -- $1 workspace, $2 message: cancelled while it still waits; no row when it is not (or not this workspace's).
 UPDATE deliveries SET status = 'cancelled', last_answer = 'cancelled through the API', updated_at = now()
 WHERE id = $2::bigint AND workspace_id = $1::integer AND transactional AND status IN ('queued', 'deferred')
+  -- Flow emails are `transactional` rows too (many per address): only an API message is the API's to cancel.
+  AND EXISTS (SELECT 1 FROM transactional_messages m WHERE m.id = $2::bigint AND m.workspace_id = $1::integer)
 RETURNING id
