@@ -14,7 +14,7 @@ from typing import Any
 from app.db.automations import Flow, FlowVersion
 from app.piccolo_conf import DB
 from app.services import statements
-from app.services.automations import definition, placing
+from app.services.automations import definition, placing, triggers
 from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 
@@ -115,6 +115,7 @@ async def publish(workspace_id: int, flow_id: int) -> dict[str, Any]:
             ))
             await Flow.update({Flow.version: version + 1, Flow.updated_at: datetime.now(UTC)}).where(
                 owned_by(Flow, workspace_id), Flow.id == flow["id"])
+    triggers.forget_listening(workspace_id)
     return await owned_flow(workspace_id, flow["id"])
 
 
@@ -141,6 +142,7 @@ async def pause(workspace_id: int, flow_id: int) -> dict[str, Any]:
 async def _set_status(workspace_id: int, flow_id: int, status: str) -> None:
     await Flow.update({Flow.status: status, Flow.updated_at: datetime.now(UTC)}).where(
         owned_by(Flow, workspace_id), Flow.id == flow_id)
+    triggers.forget_listening(workspace_id)
 
 
 async def archive(workspace_id: int, flow_id: int, *, now: datetime) -> dict[str, Any]:

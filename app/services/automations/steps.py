@@ -9,6 +9,7 @@ delivery of the outbound webhook service (signed, its address checked at send ti
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 from app.db.audience import Tag
 from app.db.webhooks import WebhookEndpoint
 from app.services import statements, subscriber_actions, vault
-from app.services.automations import sending
+from app.services.automations import custom_events, sending, triggers
 from app.services.segments import checked, get_segment, where_sql
 from app.services.sqlparams import Params, fetch, fetch_positional
 from app.services.subscribers import SubscriberFilter, change_status
@@ -78,10 +79,8 @@ async def _condition(workspace_id: int, params: Mapping[str, Any], rows: Sequenc
     if params["test"] == "segment":
         return await segment_members(workspace_id, int(params["segment_id"]), ids)
     if params["test"] == "event":
-        from app.services.automations.custom_events import had_event
-
         since = now - timedelta(minutes=int(params["within_minutes"]))
-        return await had_event(workspace_id, ids, params["event"], since)
+        return await custom_events.had_event(workspace_id, ids, params["event"], since)
     return await _field_matches(workspace_id, params, ids)
 
 
@@ -156,11 +155,25 @@ async def _tags(workspace_id: int, params: Mapping[str, Any], ids: list[int]) ->
             await subscriber_actions.apply(workspace_id, _order("untag", ids, tag_name=row["name"]))
 
 
-async def _field(workspace_id: int, params: Mapping[str, Any], ids: list[int]) -> None:
-    await fetch_positional(
-        "UPDATE subscribers SET fields = fields || jsonb_build_object($3::text, $4::text), updated_at = now() "
-        "WHERE workspace_id = $1::int AND id = ANY($2::bigint[])",
-        [workspace_id, ids, params["field"], str(params.get("value") or "")])
+SET_FIELD = """
+WITH before AS (
+    SELECT id, fields FROM subscribers WHERE workspace_id = $1::int AND id = ANY($2::bigint[]) FOR UPDATE
+)
+UPDATE subscribers s SET fields = s.fields || jsonb_build_object($3::text, $4::text), updated_at = now()
+FROM before b WHERE s.id = b.id
+RETURNING s.id, b.fields AS before, s.fields AS after
+"""
+
+
+async def _field(workspace_id: int, params: Mapping[str, Any], ids: list[int], now: datetime) -> None:
+    """The field set for everyone at once; flows started by that field changing start as for any change."""
+    rows = await fetch_positional(SET_FIELD, [workspace_id, ids, params["field"], str(params.get("value") or "")])
+    await triggers.fields_changed(
+        workspace_id, [(row["id"], _loaded(row["before"]), _loaded(row["after"])) for row in rows], now=now)
+
+
+def _loaded(fields: Any) -> dict[str, Any]:
+    return json.loads(fields) if isinstance(fields, str) else fields
 
 
 REPOINT = """
@@ -236,7 +249,7 @@ async def act(workspace_id: int, flow_id: int, step: dict[str, Any], rows: Seque
     if kind == "tag":
         await _tags(workspace_id, params, ids)
     elif kind == "field":
-        await _field(workspace_id, params, ids)
+        await _field(workspace_id, params, ids, now)
     elif kind == "list":
         return await _list(workspace_id, params, rows)
     elif kind == "unsubscribe":

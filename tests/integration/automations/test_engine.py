@@ -334,3 +334,23 @@ async def test_the_minute_job_runs_steps_as_they_fall_due_on_the_real_clock():
 
     assert await engine.advance_for(0.3, poll_seconds=0.1) == 1
     assert await tags_of(person["id"]) == {"now"}
+
+
+async def test_a_field_or_tag_set_by_a_flow_starts_the_flows_listening_for_that_change():
+    workspace = await make_workspace()
+    person = (await make_subscribers(await make_list(workspace), 1))[0]
+    first = await active_flow(workspace["id"], [step("s1", "field", {"field": "plan", "value": "gold"}, "s2"),
+                                                step("s2", "tag", {"add": ["vip"]})])
+    on_field = await flows.create_flow(workspace["id"], {
+        "name": "Gold", "trigger": {"kind": "field_changed", "field": "plan", "value": "gold"},
+        "steps": [step("s1", "end")]})
+    on_tag = await flows.create_flow(workspace["id"], {
+        "name": "VIP", "trigger": {"kind": "tag_added", "tag": "vip"}, "steps": [step("s1", "end")]})
+    for flow in (on_field, on_tag):
+        await flows.activate(workspace["id"], flow["id"])
+
+    await engine.enrol(workspace["id"], first["id"], [person["id"]], now=NOW)
+    await advance(NOW)
+
+    assert list(await enrolments(on_field["id"])) == [person["id"]]
+    assert list(await enrolments(on_tag["id"])) == [person["id"]]
