@@ -40,12 +40,18 @@ LISTENING = """
 SELECT f.id, v.trigger FROM flows f JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.version
 WHERE f.workspace_id = $1 AND f.status = 'active' ORDER BY f.id
 """
-# Events some wait of a version people may still be on waits for (a paused flow's people wait on).
-WAITED = """
-SELECT DISTINCT step -> 'params' ->> 'event' AS event
-FROM flows f JOIN flow_versions v ON v.flow_id = f.id, jsonb_array_elements(v.steps) step
-WHERE f.workspace_id = $1 AND f.status IN ('active', 'paused')
-  AND step ->> 'kind' = 'wait' AND step -> 'params' ->> 'mode' = 'event'
+# The events the engine must hear of (engine.event_happened): what a wait waits for, a goal, an exit condition,
+# in any version people may still be on (a paused flow's people wait on).
+HEARD = """
+WITH versions AS (
+    SELECT v.steps, v.settings FROM flows f JOIN flow_versions v ON v.flow_id = f.id
+    WHERE f.workspace_id = $1 AND f.status IN ('active', 'paused')
+)
+SELECT step -> 'params' ->> 'event' AS event FROM versions, jsonb_array_elements(steps) step
+WHERE step ->> 'kind' = 'wait' AND step -> 'params' ->> 'mode' = 'event'
+UNION SELECT settings -> 'goal' ->> 'event' FROM versions
+UNION SELECT item #>> '{}' FROM versions, jsonb_array_elements(CASE jsonb_typeof(settings -> 'exit_on')
+    WHEN 'array' THEN settings -> 'exit_on' ELSE '[]' END) item WHERE jsonb_typeof(item) = 'string'
 """
 CONFIRMED_NOW = """
 SELECT s.id, s.list_id, h.from_status FROM bulk_targets t
@@ -71,8 +77,8 @@ JOIN deliveries d ON d.id = x.id AND d.workspace_id = x.workspace_id WHERE d.sub
 
 @dataclass(frozen=True)
 class Listening:
-    """What a workspace's flows listen for: (flow id, published trigger) of each active flow, and the events
-    waits wait for."""
+    """What a workspace's flows listen for: (flow id, published trigger) of each active flow, and the events the
+    engine must hear of (`waited`: those waits wait for, goals, exit conditions)."""
 
     triggers: tuple[tuple[int, dict[str, Any]], ...] = ()
     waited: frozenset[str] = frozenset()
@@ -113,7 +119,7 @@ async def listening(workspace_id: int) -> Listening:
         return cached[1]
     workspace_id = checked_workspace_id(workspace_id)
     flows = await fetch_positional(LISTENING, [workspace_id])
-    waited = await fetch_positional(WAITED, [workspace_id])
+    waited = await fetch_positional(HEARD, [workspace_id])
     found = Listening(tuple((row["id"], _loaded(row["trigger"])) for row in flows),
                       frozenset(row["event"] for row in waited if row["event"]))
     _listening[workspace_id] = (time.monotonic() + LISTENING_SECONDS, found)

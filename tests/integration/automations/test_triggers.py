@@ -13,6 +13,7 @@ from app.services.accounts import now
 from app.services.automations import custom_events, flows, triggers
 from app.services.custom_fields import add_field
 from app.services.forms import FormError
+from app.services.sqlparams import fetch_positional
 from app.services.subscriber_actions import BulkOrder, apply
 from app.services.subscribers import SubscriberFilter, add_subscriber, change_status, update_subscriber
 from app.services.subscribers.bulk import upsert_many
@@ -120,6 +121,23 @@ async def test_a_postback_enrols_in_flows_of_any_offer_or_its_own(client):
     assert replayed.status_code == 200
     assert await enrolled(any_offer) == await enrolled(offer_7) == [delivery["subscriber_id"]]
     assert await enrolled(offer_8) == []
+
+
+async def test_a_postback_counts_the_goal_of_flows_and_lets_people_leave_those_that_exit_on_it(client):
+    sent = await sent_campaign(recipients=1)
+    [delivery] = sent.deliveries
+    workspace_id = sent.workspace["id"]
+    key = await rotate_postback_secret(workspace_id)
+    goal = await active_flow(workspace_id, {"kind": "manual"}, settings={"goal": {"event": "converted"}})
+    leaving = await active_flow(workspace_id, {"kind": "manual"}, settings={"exit_on": ["converted"]})
+    for flow in (goal, leaving):
+        await triggers.enrol_audience(workspace_id, flow["id"], list_id=sent.campaign["list_ids"][0], now=now())
+    posted = await postback(client, key=key, transaction_id="tx-2", sub3=delivery["id"], payout="5")
+    assert posted.status_code == 200, posted.text
+    rows = await fetch_positional("SELECT flow_id, status, exit_reason, converted_at IS NOT NULL AS converted "
+                                  "FROM flow_enrolments WHERE workspace_id = $1 ORDER BY flow_id", [workspace_id])
+    assert [(row["status"], row["exit_reason"], row["converted"]) for row in rows] == [
+        ("active", "", True), ("exited", "converted", False)]
 
 
 async def test_a_custom_event_enrols_its_flows_and_wakes_the_people_waiting_for_it():
