@@ -94,9 +94,16 @@ class CheckedContent:
 
 def _address(value: str, name: str) -> str:
     try:
-        return normalized_email(value)
+        return _normalized(value)
     except SubscriberError as exc:
         raise FormError({name: exc.errors["email"]}) from exc
+
+
+# A caller sends from and replies to the same few addresses every time; validating one costs more than the rest
+# of the content's checks. (A refused address raises, so it is never kept.)
+@lru_cache(maxsize=1024)
+def _normalized(address: str) -> str:
+    return normalized_email(address)
 
 
 async def _sending_domain_ready(workspace_id: int, domain: str) -> bool:
