@@ -28,7 +28,7 @@ from app.services.templates import create_template
 from app.settings import get_settings
 from app.tasks.sending import QUEUE
 from tests.e2e.test_portals import sign_in
-from tests.factories import make_list, make_user, make_workspace
+from tests.factories import make_list, make_subscriber, make_user, make_workspace
 from tests.integration.campaigns.helpers import HTML
 from tests.integration.campaigns_ui.helpers import verified_domain
 
@@ -149,3 +149,52 @@ async def test_a_welcome_flow_built_in_the_browser_sends_its_second_email_a_day_
     await _open_inbox_when_delivered(page, workspace["id"], "A day later")
     await expect(page.get_by_test_id("inbox-row").filter(has_text="A day later")).to_contain_text(
         "reader@example.com")
+
+
+async def test_a_re_engagement_flow_branches_on_a_field_and_its_report_shows_each_way(page):
+    workspace = await make_workspace("Win back")
+    user = await make_user(workspace, "marketer")
+    mailing_list = await make_list(workspace, "Customers")
+    await make_subscriber(mailing_list, "gold@example.com", {"plan": "gold"}, status="confirmed")
+    await make_subscriber(mailing_list, "free@example.com", {"plan": "free"}, status="confirmed")
+    await verified_domain(workspace["id"], "news.example.com")
+    await create_template(workspace["id"], {"name": "We miss you", "subject": "Come back", "html": HTML}, None)
+    await sign_in(page, user["email"])
+
+    await page.goto("/mailing/automations/new")
+    await page.get_by_test_id("flow-name").fill("Win back")
+    await page.get_by_test_id("trigger-trigger_kind").select_option("manual")
+    await page.wait_for_function(SETTLED)
+    await page.get_by_test_id("flow-create").click()
+
+    await _add_step(page, "start", "condition")
+    await page.get_by_test_id("step-test").select_option("field")
+    await page.wait_for_function(SETTLED)
+    await page.get_by_test_id("step-field").fill("plan")
+    await page.get_by_test_id("step-op").select_option("eq")
+    await page.get_by_test_id("step-value").fill("gold")
+    await _save_step(page, "s1")
+    await expect(page.get_by_test_id("branch-s1-yes")).to_be_visible()
+
+    await _add_step(page, "s1:no", "send")
+    await page.get_by_test_id("step-template_id").select_option(label="We miss you")
+    await page.get_by_test_id("step-from_email").fill("hello@news.example.com")
+    await _save_step(page, "s2")
+    await _add_step(page, "s1:yes", "tag")
+    await page.get_by_test_id("step-add").fill("loyal")
+    await _save_step(page, "s3")
+    await expect(page.get_by_test_id("branch-s1-yes").locator("xpath=following-sibling::li[1]")).to_have_attribute(
+        "data-testid", "step-s3")
+
+    await page.get_by_test_id("flow-activate").click()
+    await expect(page.get_by_test_id("flash")).to_contain_text("is active")
+    await page.get_by_test_id("enrol-list_id").select_option(label="Customers")
+    await page.get_by_test_id("enrol-submit").click()
+    await expect(page.get_by_test_id("flash")).to_contain_text("2 people enrolled")
+
+    await engine.advance_all(now())
+    await page.get_by_test_id("flow-report").click()
+    await expect(page.get_by_test_id("report-went-s1")).to_have_text("1 yes · 1 no")
+    await expect(page.get_by_test_id("report-sent-s2")).to_have_text("1")
+    await expect(page.get_by_test_id("report-entered-s3")).to_have_text("1")
+    await expect(page.get_by_test_id("report-counters")).to_contain_text("2 completed")
