@@ -19,10 +19,14 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.logs import get_logger
 from app.piccolo_conf import DB
 from app.services.automations.triggers import enrol_in_chunks, segment_members
 from app.services.campaigns.send_times import workspace_zone, zone_sql
+from app.services.forms import FormError
 from app.services.sqlparams import Params, fetch, fetch_positional
+
+log = get_logger("ignite.automations")
 
 ACTIVE_OF_KIND = """
 SELECT f.id, f.workspace_id, v.trigger FROM flows f
@@ -104,7 +108,10 @@ async def enrol_segment_entrants(now: datetime) -> int:
         workspace_id = flow["workspace_id"]
         try:
             members = await segment_members(workspace_id, _trigger(flow).get("segment_id"))
-        except LookupError:  # the segment was deleted: the flow waits for its trigger to be changed
+        except (LookupError, FormError) as exc:
+            # Deleted, or no longer valid (a field it tests was removed): this flow waits for its trigger to be
+            # changed; the other flows are checked.
+            log.warning("flow_segment_unusable", flow_id=flow["id"], reason=str(exc))
             continue
         async with DB.transaction():
             entered = await fetch_positional(REMEMBER_MEMBERS, [workspace_id, flow["id"], members])

@@ -127,3 +127,22 @@ async def test_the_import_form_asks_whether_to_enrol_and_passes_the_answer_on(cl
     final = await imports.run_import(workspace["id"], import_id, get_redis())
     assert final["options"]["enrol_flows"] is True and final["inserted"] == 1
     assert len(await enrolled(flow)) == 1
+
+
+async def test_a_segment_deleted_or_broken_under_its_flow_does_not_stop_the_other_flows_check():
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await add_field(workspace["id"], mailing_list["id"], {"label": "City", "tag": "city", "kind": "text"})
+    ann = await make_subscriber(mailing_list, "ann@example.org", {"city": "Paris"})
+    definition = {"list_ids": [mailing_list["id"]], "conditions": {"match": "all", "rules": [PARIS]}}
+    deleted, broken, kept = [await segments.save_segment(workspace["id"], {"name": name, **definition})
+                             for name in ("Deleted", "Broken", "Kept")]
+    orphans = [await active_flow(workspace["id"], {"kind": "segment", "segment_id": segment["id"]})
+               for segment in (deleted, broken)]
+    flow = await active_flow(workspace["id"], {"kind": "segment", "segment_id": kept["id"]})
+    await fetch_positional("DELETE FROM segments WHERE id = $1", [deleted["id"]])
+    await fetch_positional("UPDATE segments SET conditions = jsonb_set(conditions, '{rules,0,field}', '\"gone\"') "
+                           "WHERE id = $1", [broken["id"]])
+    await scheduled_triggers.enrol_segment_entrants(now())
+    assert [await enrolled(orphan) for orphan in orphans] == [[], []]
+    assert await enrolled(flow) == [ann["id"]]
