@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.services import lists
 from app.services.automations import flows
 from app.services.forms import FORM_WIDE, FormError
 
@@ -538,7 +539,8 @@ def audience_of_form(form: Mapping[str, str]) -> dict[str, int | None]:
 
 
 async def create_autoresponder(workspace_id: int, form: Mapping[str, str]) -> dict[str, Any]:
-    """"N days after joining list L, send template T": a flow of a wait and a send, created active."""
+    """"N days after joining list L, send template T": a flow of a wait and a send, created active. Joining a
+    double opt-in list is confirming it."""
     errors: dict[str, str] = {}
     days = _whole(form, "days", errors, low=0, high=3650)
     list_id = _whole(form, "list_id", errors, low=1, high=2**31 - 1)
@@ -555,7 +557,12 @@ async def create_autoresponder(workspace_id: int, form: Mapping[str, str]) -> di
     if days:
         steps.insert(0, {"id": "s1", "kind": "wait", "params": {"mode": "duration", "minutes": days * 1440},
                          "next": "s2"})
+    mailing_list = await lists.get_list(workspace_id, list_id)
+    if mailing_list is None:
+        raise FormError({"list_id": "Choose a list."})
+    # On a double opt-in list, joining counts once the address is confirmed: before that it may not be mailed.
+    joined = "confirmed" if mailing_list["opt_in"] == "double" else "subscribed"
     created = await flows.create_flow(workspace_id, {
-        "name": str(form.get("name", "")).strip(), "trigger": {"kind": "subscribed", "list_id": list_id},
+        "name": str(form.get("name", "")).strip(), "trigger": {"kind": joined, "list_id": list_id},
         "steps": steps})
     return await flows.activate(workspace_id, created["id"])

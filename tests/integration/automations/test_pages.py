@@ -215,3 +215,19 @@ async def test_choosing_another_wait_mode_redraws_the_form_without_saving(client
                               {"step_id": "s1", "kind": "wait", "mode": "event"}, headers=HX)
     assert 'data-testid="step-event"' in redrawn.text and 'data-testid="step-amount"' not in redrawn.text
     assert steps_of(await _flow(workspace["id"], flow["id"]))[0]["params"]["mode"] == "duration"
+
+
+async def test_an_autoresponder_on_a_double_opt_in_list_starts_at_the_confirmation(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=0)
+    double = await make_list(workspace, "Double", opt_in="double")
+    for list_id in (ready.list_id, double["id"]):
+        created = await post_form(client, "/mailing/automations/autoresponder", {
+            "name": f"Hello {list_id}", "days": "0", "list_id": str(list_id),
+            "template_id": str(ready.template_id)})
+        assert created.status_code == 303
+    rows = await Flow.select(Flow.trigger, Flow.draft_steps).where(Flow.workspace_id == workspace["id"]).order_by(
+        Flow.id).output(load_json=True)
+    assert [row["trigger"] for row in rows] == [{"kind": "subscribed", "list_id": ready.list_id},
+                                                {"kind": "confirmed", "list_id": double["id"]}]
+    assert [step["kind"] for step in rows[0]["draft_steps"]] == ["send"]
