@@ -41,7 +41,7 @@ from app.services.suppression.entries import Entry, add_entries
 from app.services.suppression.lists import blacklist_id
 from app.services.throttling import pauses
 from app.services.throttling.adaptive import AimdPolicy, Outcomes, record_outcomes
-from app.services.webhooks import publish
+from app.services.webhooks import producers as webhook_events
 
 # What was done, as stored in `bounces.action_taken` (the log says it in words).
 SUPPRESSED, SOFT_LIMIT, COUNTED, COMPLAINED, STORED, REVIEW, UNMATCHED = (
@@ -132,15 +132,16 @@ def _reason(feedback: Feedback) -> str:
 async def _event(workspace_id: int, feedback: Feedback, action: str) -> None:
     match, outcome = feedback.match, feedback.outcome
     kind = EVENT_KIND.get(outcome.category)
-    if match is None or match.subscriber_id is None or kind is None:
+    if match is None or kind is None:
         return
     meta = {"category": outcome.category, "status": outcome.status, "diagnostic": outcome.diagnostic[:300],
             "feedback_type": outcome.feedback_type, "action": action}
-    await statements.run("bounces.event", workspace_id, match.subscriber_id, match.campaign_id,
-                         match.delivery_id, kind, json.dumps(meta))
-    await publish(workspace_id, "message.complained" if kind == "complaint" else "message.bounced", {
-        "email": match.email, "delivery_id": match.delivery_id, "campaign_id": match.campaign_id,
-        "subscriber_id": match.subscriber_id, **meta})
+    if match.subscriber_id is not None:
+        await statements.run("bounces.event", workspace_id, match.subscriber_id, match.campaign_id,
+                             match.delivery_id, kind, json.dumps(meta))
+    # A transactional message to an address that is nobody's subscription is heard by webhooks all the same.
+    await webhook_events.feedback(workspace_id, "message.complained" if kind == "complaint" else "message.bounced",
+                                  match.delivery_id, meta)
 
 
 async def _acted(workspace_id: int, feedback: Feedback, action: str) -> list[tuple[int | None, str]]:

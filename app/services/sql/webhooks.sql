@@ -91,16 +91,39 @@ FROM moved m JOIN webhook_endpoints e ON e.workspace_id = $1::int AND e.enabled 
 -- name: queue-engagement
 -- People's opens and clicks of a tracking batch, in step: $1 workspaces, $2 event ids, $3 kinds, $4 deliveries,
 -- $5 clicked links' indexes in the message, $6 per-recipient URLs clicked ('' for the message's own links), $7 times.
+-- A transactional message's stream campaign is internal: its events name no campaign and carry the message's
+-- metadata and tags instead.
 INSERT INTO webhook_deliveries (workspace_id, endpoint_id, event_id, kind, payload, next_attempt_at)
 SELECT ev.workspace_id, e.id, ev.event_id, ev.kind,
-       jsonb_strip_nulls(jsonb_build_object('email', d.email, 'delivery_id', d.id, 'campaign_id', d.campaign_id,
-                                            'subscriber_id', d.subscriber_id, 'link', ev.link,
-                                            'url', NULLIF(ev.url, ''), 'at', ev.at)),
+       jsonb_build_object('email', d.email, 'message_id', d.id, 'delivery_id', d.id,
+                          'campaign_id', CASE WHEN d.transactional THEN NULL ELSE d.campaign_id END,
+                          'subscriber_id', d.subscriber_id, 'transactional', d.transactional, 'at', ev.at)
+       || jsonb_strip_nulls(jsonb_build_object('link', ev.link, 'url', NULLIF(ev.url, '')))
+       || CASE WHEN m.id IS NULL THEN '{}'::jsonb
+               ELSE jsonb_build_object('metadata', m.metadata, 'tags', to_jsonb(m.tags)) END,
        now()
 FROM unnest($1::int[], $2::uuid[], $3::text[], $4::bigint[], $5::smallint[], $6::text[], $7::timestamptz[])
     AS ev(workspace_id, event_id, kind, delivery_id, link, url, at)
 JOIN deliveries d ON d.id = ev.delivery_id AND d.workspace_id = ev.workspace_id
+LEFT JOIN transactional_messages m ON d.transactional AND m.id = d.id AND m.workspace_id = d.workspace_id
 JOIN webhook_endpoints e ON e.workspace_id = ev.workspace_id AND e.enabled AND ev.kind = ANY(e.events)
+
+-- name: queue-feedback
+-- A bounce or complaint ($3 the kind) of delivery $4, with what the report said ($5, JSON): shaped like the
+-- engagement events, so a transactional message's names no campaign and carries its metadata and tags.
+INSERT INTO webhook_deliveries (workspace_id, endpoint_id, event_id, kind, payload, next_attempt_at)
+SELECT $1::int, e.id, $2::uuid, $3::text,
+       jsonb_build_object('email', d.email, 'message_id', d.id, 'delivery_id', d.id,
+                          'campaign_id', CASE WHEN d.transactional THEN NULL ELSE d.campaign_id END,
+                          'subscriber_id', d.subscriber_id, 'transactional', d.transactional)
+       || $5::text::jsonb
+       || CASE WHEN m.id IS NULL THEN '{}'::jsonb
+               ELSE jsonb_build_object('metadata', m.metadata, 'tags', to_jsonb(m.tags)) END,
+       now()
+FROM deliveries d
+LEFT JOIN transactional_messages m ON d.transactional AND m.id = d.id AND m.workspace_id = d.workspace_id
+JOIN webhook_endpoints e ON e.workspace_id = $1::int AND e.enabled AND $3::text = ANY(e.events)
+WHERE d.id = $4::bigint AND d.workspace_id = $1::int
 
 -- name: forget-old
 -- Up to $2 deliveries created more than $1 days ago and done with (delivered or failed), oldest first.

@@ -7,6 +7,7 @@ event in one INSERT ... SELECT that reads what the payloads need in the same sta
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -62,6 +63,17 @@ async def engagement(rows: Iterable[tuple]) -> None:
         "webhooks.queue-engagement", [row[1] for row in heard], [uuid.uuid4() for _ in heard],
         [ENGAGEMENT_EVENTS[row[4]] for row in heard], [row[3] for row in heard], [row[5] for row in heard],
         [row[6] or "" for row in heard], [row[8] for row in heard])
+    await wake()
+
+
+async def feedback(workspace_id: int, kind: str, delivery_id: int, report: Mapping[str, Any]) -> None:
+    """A bounce or complaint (`kind`) of a campaign's or a transactional message's delivery, with what the
+    report said; the payload names the message, the subscriber when there is one, and a transactional
+    message's metadata and tags."""
+    if kind not in await listening_kinds(workspace_id):
+        return
+    await statements.run("webhooks.queue-feedback", workspace_id, uuid.uuid4(), kind, delivery_id,
+                         json.dumps(report))
     await wake()
 
 
