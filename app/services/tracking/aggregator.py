@@ -194,7 +194,8 @@ async def write(redis: Redis, prepared: Prepared, stream: str = STREAM,
         return Drained()
     result = await _stored(prepared.rows)
     await webhook_events.engagement(prepared.rows)
-    await flow_triggers.engagement(prepared.rows)
+    if result["recorded"]:  # a batch written before (its aggregator died before the ack) enrols no one again
+        await flow_triggers.engagement(prepared.rows)
     if before_ack is not None:
         await before_ack()
     await _publish(redis, stream, prepared.entry_ids, json.loads(result["campaigns"]))

@@ -10,7 +10,7 @@ import pytest
 from app.redis_client import get_redis
 from app.services import segments, subscriptions
 from app.services.accounts import now
-from app.services.automations import custom_events, flows, triggers
+from app.services.automations import custom_events, engine, flows, triggers
 from app.services.custom_fields import add_field
 from app.services.forms import FormError
 from app.services.sqlparams import fetch_positional
@@ -105,6 +105,28 @@ async def test_opening_and_clicking_through_the_aggregator_enrol_by_campaign(cli
     assert await enrolled(opened) == [first["subscriber_id"]]
     assert await enrolled(clicked) == [second["subscriber_id"]]
     assert await enrolled(elsewhere) == []
+
+
+class AggregatorDied(Exception):
+    pass
+
+
+async def _die() -> None:
+    raise AggregatorDied
+
+
+async def test_opens_written_again_after_their_aggregator_died_enrol_no_one_twice(client):
+    sent = await sent_campaign(recipients=1)
+    [delivery] = sent.deliveries
+    flow = await active_flow(sent.workspace["id"], {"kind": "opened", "campaign_id": None},
+                             steps=[{"id": "e1", "kind": "end", "params": {}, "next": None}],
+                             settings={"enrolment": "every", "min_gap_hours": 0})
+    assert (await client.get(path_of(pixel(sent.message(delivery))))).status_code == 200
+    with pytest.raises(AggregatorDied):
+        await drain_all(get_redis(), consumer="doomed", before_ack=_die)
+    await engine.advance_all(now())
+    await drain_all(get_redis(), consumer="successor", reclaim_after_ms=0)
+    assert await enrolled(flow) == [delivery["subscriber_id"]]
 
 
 async def test_a_postback_enrols_in_flows_of_any_offer_or_its_own(client):
