@@ -1,6 +1,7 @@
 """Automations: flows, their published versions, who is enrolled where, what is due, and each step run.
 
-`flow_step_stats` (keyed by flow, version and step) is kept by the engine's upserts only and has no class.
+`flow_step_stats` (keyed by flow, version and step) is kept by the engine's upserts only and has no class, nor has
+`flow_segment_members` (keyed by flow and subscriber: who a segment flow saw in its segment at its last check).
 """
 
 from piccolo.columns import JSONB, BigInt, BigSerial, ForeignKey, Integer, SmallInt, Text, Timestamptz, Varchar
@@ -86,3 +87,15 @@ class FlowCounter(Table, tablename="flow_counters"):
     completed = BigInt(default=0)
     exited = BigInt(default=0)
     converted = BigInt(default=0)
+
+
+class SubscriberEvent(Table, tablename="subscriber_events"):
+    """A custom event posted through the API about a subscriber (`viewed_offer`), with its properties."""
+
+    id = BigSerial(primary_key=True)
+    workspace_id = ForeignKey(references=Workspace)
+    subscriber_id = BigInt()
+    name = Varchar(length=64)
+    properties = JSONB(default={})
+    occurred_at = Timestamptz()
+    created_at = Timestamptz()
