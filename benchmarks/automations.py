@@ -1,4 +1,4 @@
-"""Automation figures: how fast the engine advances due flow steps.
+"""Automation figures: how fast the engine advances due flow steps, and how soon a welcome email goes out.
 
     .venv/bin/python benchmarks/automations.py [--quick] [--workers N]
 
@@ -11,6 +11,11 @@ Figures:
 - flow_steps_per_s: step runs written (wait ended, tag added, each with its run row, counters and the move
   to the next step) per second, from the moment the wait ends to the last person completing the flow
 - flow_wait_cleared_s: seconds until the last of them had left the wait (the issue's "within a minute")
+- trigger_to_send_p99_s, trigger_to_send_p50_s: a welcome flow (subscribed to a list → send a template) is
+  active; a new address is subscribed through `POST /api/v1/subscribers` every 200 ms (100 of them, 20 with
+  --quick); from each answer to that address's email appearing in Postfix's `smtp-sink` dump (read every
+  10 ms). The web server and the workers run as `make run` starts them (`ignite web`, `ignite worker`), and
+  the minute job (`advance_flows`) is queued once, as the scheduler does, so a worker runs the engine
 
 Uses DATABASE_URL / REDIS_URL when set, else embedded servers under .data/bench.
 """
@@ -20,6 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.settings import data_dir
 
 BENCH = data_dir() / "bench"
+RECIPIENT = re.compile(rb"^To: .*?(probe\d+)@example\.org", re.MULTILINE)
+PROBE_SECONDS = 0.2
 ENROL_CHUNK = 10_000
 BATCH = 5000
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -103,6 +113,118 @@ async def measure(quick: bool, workers: int, figures: dict[str, str]) -> None:
         await Workspace.delete().where(Workspace.id == workspace["id"])
 
 
+async def welcome_setup(sink_port: int) -> tuple[dict, str]:
+    """A workspace sending to the sink, with an active welcome flow on its list and a key to subscribe with."""
+    from app.services.api_keys import create_key
+    from app.services.automations import flows
+    from benchmarks.api import setup as sending_setup
+
+    workspace, template, _, _ = await sending_setup(sink_port, 0)
+    list_id = (await fetch_list_id(workspace["id"]))
+    flow = await flows.create_flow(workspace["id"], {
+        "name": "Welcome", "trigger": {"kind": "subscribed", "list_id": list_id},
+        "steps": [{"id": "s1", "kind": "send", "next": None, "params": {
+            "template_id": template["id"], "subject": "Welcome", "from_name": "Example Shop",
+            "from_email": "news@mail.example.com"}}]})
+    await flows.activate(workspace["id"], flow["id"])
+    _, secret = await create_key(workspace["id"], name="automations benchmark", scopes=("subscribers:write",))
+    return {**workspace, "list_id": list_id}, secret
+
+
+async def fetch_list_id(workspace_id: int) -> int:
+    from app.db.audience import MailingList
+
+    return (await MailingList.select(MailingList.id).where(MailingList.workspace_id == workspace_id).first())["id"]
+
+
+class RecipientWatcher:
+    """Reads the sink's dump as it grows and notes when each probe's message first appears."""
+
+    def __init__(self, dump: Path) -> None:
+        self.dump, self.offset, self.tail, self.seen = dump, 0, b"", {}
+
+    def poll(self) -> None:
+        if not self.dump.exists():
+            return
+        with self.dump.open("rb") as source:
+            source.seek(self.offset)
+            chunk = source.read()
+        self.offset += len(chunk)
+        data = self.tail + chunk
+        cut = data.rfind(b"\n")
+        at = time.perf_counter()
+        for found in RECIPIENT.findall(data, 0, cut + 1):
+            self.seen.setdefault(found.decode(), at)
+        self.tail = data[cut + 1:]
+
+
+async def welcome_latencies(client, list_id: int, dump: Path, probes: int) -> list[float]:
+    """Seconds from each subscribe's answer to its welcome email in the sink."""
+    watcher = RecipientWatcher(dump)
+    accepted: dict[str, float] = {}
+    for n in range(probes):
+        name = f"probe{n}"
+        answer = await client.post("/api/v1/subscribers", json={
+            "list_id": list_id, "email": f"{name}@example.org", "status": "confirmed"})
+        if answer.status_code != 201:
+            raise SystemExit(f"a subscribe was answered {answer.status_code}: {answer.text[:300]}")
+        accepted[name] = time.perf_counter()
+        deadline = time.perf_counter() + PROBE_SECONDS
+        while time.perf_counter() < deadline:
+            watcher.poll()
+            await asyncio.sleep(0.01)
+    deadline = time.perf_counter() + 120
+    while set(accepted) - set(watcher.seen):
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"{len(set(accepted) - set(watcher.seen))} welcome emails never reached the sink")
+        watcher.poll()
+        await asyncio.sleep(0.01)
+    return [watcher.seen[name] - at for name, at in accepted.items()]
+
+
+async def measure_latency(quick: bool, figures: dict[str, str]) -> None:
+    import httpx
+
+    from app.cli import worker_command, worker_environment
+    from app.db.accounts import Workspace
+    from app.embedded import free_port
+    from app.tasks.automations import advance_flows
+    from benchmarks.api import percentile, start_web
+    from benchmarks.campaign import dump_folder, start_sink, wait_until_workers_listen
+
+    folder = dump_folder("ignite-automations-bench-")
+    dump = folder / "sink.dump"
+    sink, sink_port = start_sink(dump)
+    workspace, secret = await welcome_setup(sink_port)
+    port = free_port()
+    web = start_web(port)
+    workers = None
+    try:
+        workers = await asyncio.create_subprocess_exec(*worker_command(), start_new_session=True,
+                                                       env=worker_environment(), stdout=subprocess.DEVNULL)
+        await wait_until_workers_listen(workers.pid)
+        advance_flows.send()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                     headers={"Authorization": f"Bearer {secret}"}) as client:
+            latencies = await welcome_latencies(client, workspace["list_id"], dump, 20 if quick else 100)
+        figures["trigger_to_send_p99_s"] = f"{percentile(latencies, 0.99):.2f} s"
+        figures["trigger_to_send_p50_s"] = f"{percentile(latencies, 0.5):.2f} s"
+    finally:
+        if workers is not None:
+            workers.terminate()
+            await asyncio.wait_for(workers.wait(), 60)
+        web.terminate()
+        web.wait(timeout=30)
+        sink.terminate()
+        await Workspace.delete().where(Workspace.id == workspace["id"])
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def measure_all(quick: bool, workers: int, figures: dict[str, str]) -> None:
+    await measure(quick, workers, figures)
+    await measure_latency(quick, figures)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 people instead of 100,000")
@@ -115,7 +237,7 @@ def main() -> None:
         os.environ.update({"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url})
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     figures: dict[str, str] = {}
-    asyncio.run(measure(options.quick, options.workers, figures))
+    asyncio.run(measure_all(options.quick, options.workers, figures))
     for name, value in figures.items():
         print(f"{name}: {value}", flush=True)
 
