@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from app.routes.portals import permitted, section_context
 from app.services import lists, templates
 from app.services.accounts import Viewer
-from app.services.automations import editor, flows, limits, reports
+from app.services.automations import editor, flow_forms, flows, limits, reports, step_forms
 from app.services.segments import list_segments
 from app.web.permissions import CHANGE
 
@@ -39,12 +39,12 @@ async def choices(workspace_id: int) -> dict[str, Any]:
     named = {"lists": {row["id"]: row["name"] for row in await lists.lists_with_counts(workspace_id)},
              "segments": {row["id"]: row["name"] for row in await list_segments(workspace_id)},
              "templates": {row["id"]: row["name"] for row in await templates.library(workspace_id)}}
-    return {"names": {**named, "weekdays": editor.WEEKDAYS, "field_ops": editor.FIELD_OPS},
+    return {"names": {**named, "weekdays": step_forms.WEEKDAYS, "field_ops": step_forms.FIELD_OPS},
             **{f"{kind[:-1]}_options": [(str(key), name) for key, name in found.items()]
                for kind, found in named.items()},
-            "weekday_options": [(str(day), name) for day, name in enumerate(editor.WEEKDAYS)],
-            "triggers": editor.TRIGGERS, "kinds": editor.KINDS, "wait_modes": editor.WAIT_MODES,
-            "tests": editor.TESTS, "field_ops": editor.FIELD_OPS}
+            "weekday_options": [(str(day), name) for day, name in enumerate(step_forms.WEEKDAYS)],
+            "triggers": flow_forms.TRIGGERS, "kinds": editor.KINDS, "wait_modes": step_forms.WAIT_MODES,
+            "tests": step_forms.TESTS, "field_ops": step_forms.FIELD_OPS}
 
 
 async def index_context(viewer: Viewer, workspace_id: int, before: int | None) -> dict[str, Any]:
@@ -88,7 +88,7 @@ async def steps_context(viewer: Viewer, workspace_id: int, flow_id: int, editing
             "by_id": {step["id"]: step for step in steps}, "step_ids": [step["id"] for step in steps],
             "goto_options": [(step["id"], step["id"]) for step in steps],
             "adding": {"kind": adding[0], "position": adding[1]} if adding else None,
-            "step_forms": {step["id"]: editor.form_of_params(step["kind"], step["params"]) for step in steps},
+            "step_forms": {step["id"]: step_forms.form_of_params(step["kind"], step["params"]) for step in steps},
             "movable": {step["id"]: {direction: editor.movable(steps, step["id"], direction)
                                      for direction in ("up", "down")} for step in steps},
             "unpublished": published is not None and published["steps"] != steps,
@@ -102,8 +102,8 @@ async def editor_context(viewer: Viewer, workspace_id: int, flow_id: int, editin
     trigger, settings = _json(flow["trigger"]), _json(flow["settings"])
     published = await _published(workspace_id, flow)
     return {**context, "trigger": trigger, "settings": settings,
-            "trigger_form": {**editor.form_of_trigger(trigger), "name": flow["name"]},
-            "settings_form": editor.form_of_settings(settings),
+            "trigger_form": {**flow_forms.form_of_trigger(trigger), "name": flow["name"]},
+            "settings_form": flow_forms.form_of_settings(settings),
             "counters": await reports.flow_counters(workspace_id, flow_id),
             "draft_changed": published is not None and (published["steps"], published["trigger"],
                                                         published["settings"]) != (context["steps"], trigger,

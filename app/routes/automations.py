@@ -29,7 +29,7 @@ from app.routes.automation_pages import (
 )
 from app.services import audit
 from app.services.accounts import Viewer, now
-from app.services.automations import editor, flows, limits, triggers
+from app.services.automations import editor, flow_forms, flows, limits, step_forms, triggers
 from app.services.forms import FormError
 from app.web.auth import signed_in
 from app.web.pages import actor_of, form_values, is_htmx, on_form_error, submitted
@@ -59,7 +59,7 @@ class AutomationController(Controller):
         form = await submitted(request, NEW, lambda: new_context(viewer, workspace_id))
         async with audit.change(redis, workspace_id, actor_of(request)) as change:
             created = await flows.create_flow(workspace_id, {"name": form.get("name", ""),
-                                                             "trigger": editor.trigger_of_form(form)})
+                                                             "trigger": flow_forms.trigger_of_form(form)})
             change.note("flow.created", "flow", created["id"], {"name": created["name"]})
         flash(request, f"“{created['name']}” is a draft: add its steps, then activate it.", "success")
         return Redirect(_flow_url(created["id"]), status_code=303)
@@ -79,7 +79,7 @@ class AutomationController(Controller):
                                    redis: Redis) -> Redirect:
         form = await submitted(request, SHORTCUT, lambda: shortcut_context(viewer, workspace_id))
         async with audit.change(redis, workspace_id, actor_of(request)) as change:
-            created = await editor.create_autoresponder(workspace_id, form)
+            created = await flow_forms.create_autoresponder(workspace_id, form)
             change.note("flow.activated", "flow", created["id"], {"name": created["name"]})
         flash(request, f"“{created['name']}” is active: people who join from now on get the email.", "success")
         return Redirect(_flow_url(created["id"]), status_code=303)
@@ -105,7 +105,7 @@ class AutomationController(Controller):
     async def save_trigger(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
         form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
         saved = await flows.update_flow(workspace_id, flow_id, {"name": form.get("name", ""),
-                                                                "trigger": editor.trigger_of_form(form)})
+                                                                "trigger": flow_forms.trigger_of_form(form)})
         flash(request, "Trigger saved." if saved["status"] == "draft" else
               "Trigger saved in the draft: publish to use it.", "success")
         return Redirect(_flow_url(flow_id), status_code=303)
@@ -113,7 +113,7 @@ class AutomationController(Controller):
     @post("/{flow_id:int}/settings")
     async def save_settings(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
         form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
-        saved = await flows.update_flow(workspace_id, flow_id, {"settings": editor.settings_of_form(form)})
+        saved = await flows.update_flow(workspace_id, flow_id, {"settings": flow_forms.settings_of_form(form)})
         flash(request, "Settings saved." if saved["status"] == "draft" else
               "Settings saved in the draft: publish to use them.", "success")
         return Redirect(_flow_url(flow_id), status_code=303)
@@ -124,7 +124,7 @@ class AutomationController(Controller):
     async def steps(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int,
                     edit: str = "", kind: str = "", position: str = "") -> Template:
         """The steps, one of them open for editing, or a new step's form at a position (nothing is saved)."""
-        adding = (kind, position) if kind else None
+        adding = (_known(kind), position) if kind else None
         if is_htmx(request):
             return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, edit, adding))
         return Template(EDITOR, context=await editor_context(viewer, workspace_id, flow_id, edit, adding))
@@ -135,19 +135,19 @@ class AutomationController(Controller):
         is saved."""
         form = form_values(await request.form())
         step_id = form.get("step_id", "")
-        adding = None if step_id else (form.get("kind", ""), form.get("position", ""))
+        adding = None if step_id else (_known(form.get("kind", "")), form.get("position", ""))
         context = await steps_context(viewer, workspace_id, flow_id, step_id, adding)
         return Template(STEPS, context={**context, "form": form})
 
     @post("/{flow_id:int}/steps")
     async def add_step(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Template:
         form = form_values(await request.form())
-        kind, position = form.get("kind", ""), form.get("position", "")
+        kind, position = _known(form.get("kind", "")), form.get("position", "")
         on_form_error(request, STEPS, lambda: steps_context(viewer, workspace_id, flow_id,
                                                             adding=(kind, position)), form)
         flow = await flows.owned_flow(workspace_id, flow_id)
         steps, step_id = editor.add_step(editor.steps_of(flow), kind, position)
-        steps = editor.replace_params(steps, step_id, editor.params_of_form(kind, form))
+        steps = editor.replace_params(steps, step_id, step_forms.params_of_form(kind, form))
         await flows.save_steps(workspace_id, flow_id, steps)
         return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=step_id))
 
@@ -161,7 +161,7 @@ class AutomationController(Controller):
         kind = next((step["kind"] for step in steps if step["id"] == step_id), None)
         if kind is None:
             raise LookupError(step_id)
-        changed = editor.replace_params(steps, step_id, editor.params_of_form(kind, form))
+        changed = editor.replace_params(steps, step_id, step_forms.params_of_form(kind, form))
         await flows.save_steps(workspace_id, flow_id, changed)
         return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=step_id))
 
@@ -228,7 +228,7 @@ class AutomationController(Controller):
     @post("/{flow_id:int}/enrol", opt=SEND)
     async def enrol(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
         form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
-        audience = editor.audience_of_form(form)
+        audience = flow_forms.audience_of_form(form)
         enrolled = await triggers.enrol_audience(workspace_id, flow_id, **audience, now=now())
         flash(request, f"{enrolled:,} people enrolled.", "success")
         return Redirect(_flow_url(flow_id), status_code=303)
@@ -239,6 +239,13 @@ class AutomationController(Controller):
     async def report(self, viewer: Viewer, workspace_id: int, flow_id: int, redis: Redis, step: str = "",
                      after: int | None = None) -> Template:
         return Template(REPORT, context=await report_context(viewer, workspace_id, flow_id, redis, step, after))
+
+
+def _known(kind: str) -> str:
+    """A kind of step the editor offers; anything else was not asked for by its forms."""
+    if kind not in editor.KINDS:
+        raise LookupError(f"no kind of step {kind!r}")
+    return kind
 
 
 def _version_of(form: dict[str, str]) -> int:

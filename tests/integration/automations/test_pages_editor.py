@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.automations import editor
+from app.services.automations import editor, step_forms
 from app.services.forms import FormError
 
 
@@ -78,10 +78,10 @@ def test_a_duplicate_follows_its_original_and_a_condition_has_none():
     ("goto", {"target": "s1", "limit": 3}),
 ])
 def test_a_step_form_reads_back_the_params_it_shows(kind, params):
-    assert editor.params_of_form(kind, editor.form_of_params(kind, params)) == params
+    assert step_forms.params_of_form(kind, step_forms.form_of_params(kind, params)) == params
 
 
 def test_a_step_form_names_each_field_typed_wrong():
     with pytest.raises(FormError) as refused:
-        editor.params_of_form("wait", {"mode": "weekday", "weekday": "9", "time": "7pm"})
+        step_forms.params_of_form("wait", {"mode": "weekday", "weekday": "9", "time": "7pm"})
     assert set(refused.value.errors) == {"weekday", "time"}
