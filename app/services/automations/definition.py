@@ -14,154 +14,24 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from app.db.audience import MailingList
-from app.db.content import EmailTemplate
 from app.db.segments import Segment
+from app.services.automations.step_params import (
+    EVENT_NAME,
+    FIELD_TAG,
+    MINUTES_PER_DAY,
+    owned,
+    params_problem,
+    text,
+    whole,
+)
 from app.services.forms import FormError
-from app.services.tenancy import owned_by, row_id
 
 KINDS = ("wait", "send", "condition", "tag", "field", "list", "unsubscribe", "webhook", "goto", "end")
-WAIT_MODES = ("duration", "time_of_day", "weekday", "event")
-TESTS = ("segment", "event", "field")
-FIELD_OPS = ("eq", "neq", "contains", "empty", "not_empty")
 TRIGGERS = ("subscribed", "confirmed", "tag_added", "field_changed", "date", "opened", "clicked", "converted",
             "segment", "event", "manual")
 EXIT_ON = ("unsubscribed", "converted")
 STEP_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
-EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}\Z")
-FIELD_TAG = re.compile(r"[A-Za-z0-9_]{1,64}\Z")
-URL = re.compile(r"https?://[^\s/]+\S*\Z")
 MAX_STEPS = 200
-MAX_MINUTES = 366 * 1440
-MAX_GOTO = 100
-MINUTES_PER_DAY = 1440
-
-
-def _whole(value: Any, low: int, high: int) -> int | None:
-    """`value` as a whole number within bounds, else None (booleans are not numbers here)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    return value if isinstance(value, int) and low <= value <= high else None
-
-
-def _text(value: Any, limit: int) -> str | None:
-    return value.strip() if isinstance(value, str) and len(value.strip()) <= limit else None
-
-
-async def _owned(table: Any, workspace_id: int, value: Any) -> bool:
-    pk = row_id(table, value)
-    return pk is not None and await table.exists().where(owned_by(table, workspace_id), table.id == pk)
-
-
-def _wait_problem(params: Mapping[str, Any]) -> str | None:
-    mode = params.get("mode")
-    if mode == "duration":
-        return None if _whole(params.get("minutes"), 1, MAX_MINUTES) else "Wait from 1 minute to a year."
-    if mode in ("time_of_day", "weekday"):
-        if _whole(params.get("minute_of_day"), 0, MINUTES_PER_DAY - 1) is None:
-            return "Choose a time of day."
-        if mode == "weekday" and _whole(params.get("weekday"), 0, 6) is None:
-            return "Choose a day of the week."
-        return None
-    if mode == "event":
-        if not EVENT_NAME.match(str(params.get("event") or "")):
-            return "Name the event to wait for (such as opened or viewed_offer)."
-        return None if _whole(params.get("timeout_minutes"), 1, MAX_MINUTES) else \
-            "Give up waiting after 1 minute to a year."
-    return "Choose how long to wait."
-
-
-async def _send_problem(workspace_id: int, params: Mapping[str, Any]) -> str | None:
-    if not await _owned(EmailTemplate, workspace_id, params.get("template_id")):
-        return "Choose a template."
-    for name, limit in (("subject", 255), ("from_name", 120), ("from_email", 320)):
-        if params.get(name) is not None and _text(params.get(name), limit) is None:
-            return f"The {name.replace('_', ' ')} is too long."
-    if params.get("from_email") and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", params["from_email"].strip()):
-        return "Enter a sender address such as news@example.com, or none for the template's."
-    variants = params.get("variants") or []
-    if not isinstance(variants, list) or len(variants) == 1 or len(variants) > 10:
-        return "An A/B test has from 2 to 10 variants."
-    for variant in variants:
-        if not isinstance(variant, Mapping) or \
-                not await _owned(EmailTemplate, workspace_id, variant.get("template_id")):
-            return "Choose a template for each variant."
-        if _whole(variant.get("weight"), 1, 100) is None:
-            return "Give each variant a share from 1 to 100."
-    return None
-
-
-async def _condition_problem(workspace_id: int, params: Mapping[str, Any]) -> str | None:
-    test = params.get("test")
-    if test == "segment":
-        return None if await _owned(Segment, workspace_id, params.get("segment_id")) else "Choose a segment."
-    if test == "event":
-        if not EVENT_NAME.match(str(params.get("event") or "")):
-            return "Name the event to look for (such as clicked or viewed_offer)."
-        return None if _whole(params.get("within_minutes"), 1, MAX_MINUTES) else \
-            "Look back from 1 minute to a year."
-    if test == "field":
-        if not FIELD_TAG.match(str(params.get("field") or "")):
-            return "Name the field by its merge tag (such as plan)."
-        if params.get("op") not in FIELD_OPS:
-            return "Choose how to compare the field."
-        if params["op"] in ("eq", "neq", "contains") and not _text(params.get("value"), 1000):
-            return "Enter the value to compare with."
-        return None
-    return "Choose what to test."
-
-
-def _tag_problem(params: Mapping[str, Any]) -> str | None:
-    add, remove = params.get("add") or [], params.get("remove") or []
-    if not isinstance(add, list) or not isinstance(remove, list) or (not add and not remove):
-        return "Name at least one tag to add or to remove."
-    if any(not isinstance(tag, str) or not tag.strip() or len(tag.strip()) > 64 for tag in [*add, *remove]):
-        return "A tag has 1 to 64 characters."
-    return None
-
-
-def _field_problem(params: Mapping[str, Any]) -> str | None:
-    if not FIELD_TAG.match(str(params.get("field") or "")):
-        return "Name the field by its merge tag (such as plan)."
-    return None if _text(params.get("value", ""), 1000) is not None else "A value has at most 1,000 characters."
-
-
-async def _list_problem(workspace_id: int, params: Mapping[str, Any]) -> str | None:
-    if params.get("action") not in ("move", "copy"):
-        return "Choose move or copy."
-    return None if await _owned(MailingList, workspace_id, params.get("list_id")) else "Choose a list."
-
-
-def _goto_problem(params: Mapping[str, Any], ids: set[str]) -> str | None:
-    if params.get("target") not in ids:
-        return "Choose the step to go to."
-    return None if _whole(params.get("limit"), 1, MAX_GOTO) else f"Go back from 1 to {MAX_GOTO} times."
-
-
-async def params_problem(workspace_id: int, step: Mapping[str, Any], ids: set[str]) -> str | None:
-    """What is wrong with a step's params, or None."""
-    params = step.get("params")
-    if not isinstance(params, Mapping):
-        return "The step has no settings."
-    kind = step["kind"]
-    if kind == "wait":
-        return _wait_problem(params)
-    if kind == "send":
-        return await _send_problem(workspace_id, params)
-    if kind == "condition":
-        return await _condition_problem(workspace_id, params)
-    if kind == "tag":
-        return _tag_problem(params)
-    if kind == "field":
-        return _field_problem(params)
-    if kind == "list":
-        return await _list_problem(workspace_id, params)
-    if kind == "webhook":
-        return None if URL.match(str(params.get("url") or "")) else "Enter an address starting with https://."
-    if kind == "goto":
-        return _goto_problem(params, ids)
-    return None
 
 
 def links(step: Mapping[str, Any]) -> list[str | None]:
@@ -281,13 +151,13 @@ async def checked_settings(workspace_id: int, settings: Any) -> dict[str, Any]:
     enrolment = settings.get("enrolment", "once")
     if enrolment not in ("once", "every"):
         errors["enrolment"] = "Choose whether people enter once or every time."
-    gap = _whole(settings.get("min_gap_hours", 0), 0, 24 * 366)
+    gap = whole(settings.get("min_gap_hours", 0), 0, 24 * 366)
     if gap is None:
         errors["min_gap_hours"] = "Enter a number of hours from 0 to 8,784."
     exit_on = settings.get("exit_on") or []
     segments = {item.get("segment_id") for item in exit_on if isinstance(item, Mapping)} \
         if isinstance(exit_on, list) else set()
-    owned = {segment for segment in segments if await _owned(Segment, workspace_id, segment)}
+    owned = {segment for segment in segments if await owned(Segment, workspace_id, segment)}
     if not isinstance(exit_on, list) or _exit_problem(exit_on, owned):
         errors["exit_on"] = "Choose when people leave the flow: unsubscribed, converted or entering a segment."
     goal = settings.get("goal")
@@ -307,11 +177,11 @@ async def checked_trigger(workspace_id: int, trigger: Any) -> dict[str, Any]:
         raise FormError("Choose what starts the flow.", "kind")
     kind = trigger["kind"]
     if kind in ("subscribed", "confirmed"):
-        if not await _owned(MailingList, workspace_id, trigger.get("list_id")):
+        if not await owned(MailingList, workspace_id, trigger.get("list_id")):
             raise FormError("Choose a list.", "list_id")
         return {"kind": kind, "list_id": int(trigger["list_id"])}
     if kind == "tag_added":
-        tag = _text(trigger.get("tag"), 64)
+        tag = text(trigger.get("tag"), 64)
         if not tag:
             raise FormError("Name the tag.", "tag")
         return {"kind": kind, "tag": tag}
@@ -319,23 +189,23 @@ async def checked_trigger(workspace_id: int, trigger: Any) -> dict[str, Any]:
         if not FIELD_TAG.match(str(trigger.get("field") or "")):
             raise FormError("Name the field by its merge tag (such as plan).", "field")
         value = trigger.get("value")
-        if value is not None and _text(value, 1000) is None:
+        if value is not None and text(value, 1000) is None:
             raise FormError("A value has at most 1,000 characters.", "value")
         return {"kind": kind, "field": trigger["field"], "value": value}
     if kind == "date":
         return _date_trigger(trigger)
     if kind in ("opened", "clicked"):
         campaign = trigger.get("campaign_id")
-        if campaign is not None and _whole(campaign, 1, 2**31 - 1) is None:
+        if campaign is not None and whole(campaign, 1, 2**31 - 1) is None:
             raise FormError("Choose a campaign, or any campaign.", "campaign_id")
         return {"kind": kind, "campaign_id": campaign if campaign is None else int(campaign)}
     if kind == "converted":
         offer = trigger.get("offer_id")
-        if offer is not None and not _text(offer, 64):
+        if offer is not None and not text(offer, 64):
             raise FormError("An offer id has 1 to 64 characters.", "offer_id")
         return {"kind": kind, "offer_id": offer if offer is None else offer.strip()}
     if kind == "segment":
-        if not await _owned(Segment, workspace_id, trigger.get("segment_id")):
+        if not await owned(Segment, workspace_id, trigger.get("segment_id")):
             raise FormError("Choose a segment.", "segment_id")
         return {"kind": kind, "segment_id": int(trigger["segment_id"])}
     if kind == "event":
@@ -351,7 +221,7 @@ def _date_trigger(trigger: Mapping[str, Any]) -> dict[str, Any]:
     offset = trigger.get("offset_days", 0)
     if isinstance(offset, bool) or not isinstance(offset, int) or not -365 <= offset <= 365:
         raise FormError("Enter a number of days from -365 to 365.", "offset_days")
-    minute = _whole(trigger.get("minute_of_day", 540), 0, MINUTES_PER_DAY - 1)
+    minute = whole(trigger.get("minute_of_day", 540), 0, MINUTES_PER_DAY - 1)
     if minute is None:
         raise FormError("Choose a time of day.", "minute_of_day")
     return {"kind": "date", "field": trigger["field"], "offset_days": offset, "minute_of_day": minute}
