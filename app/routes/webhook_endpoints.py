@@ -37,11 +37,15 @@ async def _endpoint_form(request: Request, template: str, context: dict[str, Any
     return values
 
 
+async def _log_context(workspace_id: int, endpoint_id: int, before: int | None = None) -> dict[str, Any]:
+    rows = await log.deliveries_of(workspace_id, endpoint_id, before)
+    return {"deliveries": log.shown(rows), "more": rows[-1]["id"] if len(rows) == log.PAGE_SIZE else None}
+
+
 async def _endpoint_page(workspace_id: int, endpoint_id: int, before: int | None = None) -> Template:
     endpoint = await endpoints.endpoint_of(workspace_id, endpoint_id)
-    rows = await log.deliveries_of(workspace_id, endpoint_id, before)
-    return Template(ENDPOINT, context={"endpoint": endpoint, "kinds": KINDS, "deliveries": rows,
-                                       "more": rows[-1]["id"] if len(rows) == log.PAGE_SIZE else None})
+    return Template(ENDPOINT, context={"endpoint": endpoint, "kinds": KINDS,
+                                       **await _log_context(workspace_id, endpoint_id, before)})
 
 
 class WebhookEndpointsController(Controller):
@@ -120,7 +124,10 @@ class WebhookEndpointsController(Controller):
 
     @post("/{endpoint_id:int}/ping", opt=MANAGE)
     async def ping(self, workspace_id: int, endpoint_id: int) -> Template:
-        return Template(PING, context={"delivery": await log.ping(workspace_id, endpoint_id)})
+        """The endpoint's answer, and the log (swapped in beside it) now showing the ping."""
+        delivery = await log.ping(workspace_id, endpoint_id)
+        return Template(PING, context={"delivery": delivery, "endpoint": await endpoints.endpoint_of(
+            workspace_id, endpoint_id), **await _log_context(workspace_id, endpoint_id)})
 
     @post("/{endpoint_id:int}/secret", opt=MANAGE)
     async def reveal_secret(self, request: Request, workspace_id: int, endpoint_id: int, redis: Redis) -> Template:
@@ -143,7 +150,9 @@ class WebhookEndpointsController(Controller):
             queued = await log.replay(workspace_id, endpoint_id, delivery_id)
             change.note("webhook_delivery.replayed", "webhook_endpoint", endpoint_id,
                         {"delivery": delivery_id, "event": str(queued["event_id"])})
-        flash(request, f"Event {queued['kind']} queued again: it is posted within seconds.", "success")
+        flash(request, f"Event {queued['kind']} was waiting for a retry: that retry is posted within seconds "
+              "instead, so the event is not posted twice." if queued["attempts"]
+              else f"Event {queued['kind']} queued again: it is posted within seconds.", "success")
         return Redirect(f"{HOME}/{endpoint_id}", status_code=303)
 
     @post("/{endpoint_id:int}/delete", opt=MANAGE)

@@ -125,6 +125,15 @@ LEFT JOIN transactional_messages m ON d.transactional AND m.id = d.id AND m.work
 JOIN webhook_endpoints e ON e.workspace_id = $1::int AND e.enabled AND $3::text = ANY(e.events)
 WHERE d.id = $4::bigint AND d.workspace_id = $1::int
 
+-- name: bring-forward
+-- Replaying event $3 while a delivery of it to endpoint $2 still waits for a retry: that retry is due now
+-- (a parked one, of a disabled endpoint, stays parked), so the event is never posted twice.
+UPDATE webhook_deliveries SET next_attempt_at = CASE WHEN next_attempt_at IS NOT NULL THEN least(next_attempt_at, now()) END
+WHERE id = (SELECT id FROM webhook_deliveries
+            WHERE workspace_id = $1::int AND endpoint_id = $2::int AND event_id = $3::uuid AND status = 'pending'
+            ORDER BY id DESC LIMIT 1 FOR UPDATE)
+RETURNING *
+
 -- name: forget-old
 -- Up to $2 deliveries created more than $1 days ago and done with (delivered or failed), oldest first.
 DELETE FROM webhook_deliveries WHERE id IN (

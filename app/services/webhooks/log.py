@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.db.webhooks import WebhookDelivery
+from app.services import statements
 from app.services.accounts import now
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 from app.services.webhooks.delivery import attempt_all, record
 from app.services.webhooks.endpoints import endpoint_of
-from app.services.webhooks.events import PING, wake
+from app.services.webhooks.events import PING, envelope, wake
 
 PAGE_SIZE = 50
 
@@ -25,6 +27,20 @@ async def deliveries_of(workspace_id: int, endpoint_id: int, before_id: int | No
     if before_id is not None:
         query = query.where(WebhookDelivery.id < before_id)
     return await query.order_by(WebhookDelivery.id, ascending=False).limit(limit).output(load_json=True)
+
+
+def next_try_at(due: datetime | None) -> datetime | None:
+    """When a waiting retry is really posted: the retry job runs on the minute, so the minute after it is due."""
+    if due is None:
+        return None
+    minute = due.replace(second=0, microsecond=0)
+    return minute if minute == due else minute + timedelta(minutes=1)
+
+
+def shown(rows: list[dict]) -> list[dict]:
+    """The log's rows as the page shows them: when a waiting retry goes, and the body that was posted."""
+    return [{**row, "next_try_at": next_try_at(row["next_attempt_at"]) if row["attempts"] else None,
+             "body": json.dumps(envelope(row), indent=2, ensure_ascii=False)} for row in rows]
 
 
 async def delivery_of(workspace_id: int, endpoint_id: int, delivery_id: object) -> dict:
@@ -45,10 +61,15 @@ async def _queued(workspace_id: int, endpoint_id: int, kind: str, payload: Any, 
 
 
 async def replay(workspace_id: int, endpoint_id: int, delivery_id: int) -> dict:
-    """The same event (same id, kind and data) queued again for the endpoint, as a new row of its log."""
+    """The same event (same id, kind and data) queued again for the endpoint, as a new row of its log.
+
+    While a delivery of the event still waits for a retry, that retry is brought forward instead (the row
+    returned then has attempts): a replay never posts the event twice."""
     original = await delivery_of(workspace_id, endpoint_id, delivery_id)
-    queued = await _queued(workspace_id, endpoint_id, original["kind"], original["payload"], original["event_id"],
-                           due=True)
+    waiting = await statements.run("webhooks.bring-forward", checked_workspace_id(workspace_id), endpoint_id,
+                                   original["event_id"])
+    queued = waiting[0] if waiting else await _queued(
+        workspace_id, endpoint_id, original["kind"], original["payload"], original["event_id"], due=True)
     await wake()
     return queued
 

@@ -116,6 +116,29 @@ async def test_replay_posts_the_same_event_again_as_a_new_row():
     assert [r["status"] for r in await deliveries(workspace)] == ["delivered", "delivered"]
 
 
+async def test_replaying_an_event_whose_retry_is_waiting_brings_the_retry_forward_and_posts_it_once():
+    workspace = await make_workspace()
+    async with running_receiver(500) as receiver:
+        endpoint, _ = await loopback_endpoint(workspace, receiver.url)
+        await webhooks.publish(workspace["id"], "message.bounced", BOUNCE)
+        await deliver_due(get_redis())
+        [waiting] = await deliveries(workspace)
+        replayed = await log.replay(workspace["id"], endpoint["id"], waiting["id"])
+        again = await log.replay(workspace["id"], endpoint["id"], waiting["id"])
+        assert await deliver_due(get_redis()) == 1
+    assert (replayed["id"], again["id"], replayed["attempts"]) == (waiting["id"], waiting["id"], 1)
+    assert len(receiver.received) == 2
+    [row] = await deliveries(workspace)
+    assert (row["status"], row["attempts"]) == ("delivered", 2)
+
+
+def test_a_waiting_retry_is_shown_at_the_minute_the_retry_job_runs_it():
+    at = datetime(2026, 12, 1, 11, 1, 30, tzinfo=UTC)
+    assert log.next_try_at(at) == datetime(2026, 12, 1, 11, 2, tzinfo=UTC)
+    assert log.next_try_at(at.replace(second=0)) == at.replace(second=0)
+    assert log.next_try_at(datetime(2026, 12, 1, 23, 59, 0, 1, tzinfo=UTC)) == datetime(2026, 12, 2, tzinfo=UTC)
+
+
 async def test_a_ping_is_posted_at_once_and_logged():
     workspace = await make_workspace()
     async with running_receiver() as receiver:

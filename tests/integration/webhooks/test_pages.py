@@ -7,7 +7,7 @@ from app.services import webhooks
 from app.services.webhooks import endpoints
 from app.services.webhooks.delivery import deliver_due, disable
 from tests.factories import post_form, signed_in_client
-from tests.integration.webhooks.helpers import deliveries
+from tests.integration.webhooks.helpers import deliveries, loopback_endpoint
 from tests.integration.webhooks.receiver import running_receiver
 
 
@@ -51,6 +51,33 @@ async def test_an_admin_adds_an_endpoint_sees_its_secret_once_pings_it_and_repla
     assert replayed.status_code == 303
     assert [r.headers["x-ignite-event"] for r in receiver.received] == ["ping", "message.bounced", "message.bounced"]
     assert secret not in shown.text and shown.text.count('data-testid="webhook-delivery-status-') == 3
+
+
+async def test_a_ping_shows_in_the_log_at_once_with_the_body_that_was_posted(client):
+    workspace, _ = await signed_in_client(client, role="admin")
+    async with running_receiver() as receiver:
+        await post_form(client, "/settings/webhooks/private-targets", {"allow_private_targets": "on"})
+        await post_form(client, "/settings/webhooks", {"url": receiver.url, "events": ["message.bounced"]})
+        [endpoint] = await endpoints.endpoints_of(workspace["id"])
+        pinged = await post_form(client, f"/settings/webhooks/{endpoint['id']}/ping")
+    [ping] = await deliveries(workspace)
+    assert 'id="webhook-deliveries" hx-swap-oob="true"' in pinged.text
+    assert f'data-testid="webhook-delivery-{ping["id"]}"' in pinged.text and "Nothing delivered yet" not in pinged.text
+    assert f'data-testid="webhook-delivery-payload-{ping["id"]}"' in pinged.text
+    assert "A test ping from Ignite." in pinged.text and str(ping["event_id"]) in pinged.text
+
+
+async def test_replaying_a_delivery_whose_retry_waits_says_so_and_adds_no_row(client):
+    workspace, _ = await signed_in_client(client, role="admin")
+    async with running_receiver(500) as receiver:
+        endpoint, _ = await loopback_endpoint(workspace, receiver.url)
+        await webhooks.publish(workspace["id"], "message.bounced", {"email": "a@example.org"})
+        await deliver_due(get_redis())
+        [waiting] = await deliveries(workspace)
+        replayed = await post_form(client, f"/settings/webhooks/{endpoint['id']}/deliveries/{waiting['id']}/replay")
+        shown = await client.get(f"/settings/webhooks/{endpoint['id']}")
+    assert replayed.status_code == 303
+    assert "not posted twice" in shown.text and len(await deliveries(workspace)) == 1
 
 
 async def test_a_disabled_endpoint_is_shown_with_its_reason_and_enabled_again(client):
