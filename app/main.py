@@ -13,6 +13,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
@@ -177,6 +178,10 @@ def create_app() -> Litestar:
             # The developer's guide, with curl and Python examples, opens the docs page above the endpoints.
             description=(TEMPLATES / "api" / "guide.md").read_text(),
             path="/api/v1/docs",
+            # Every endpoint takes the key as a Bearer token; the docs page's Authorize button sends it.
+            components=Components(security_schemes={"ApiKey": SecurityScheme(
+                type="http", scheme="bearer", bearer_format="ig_live_… or ig_test_…")}),
+            security=[{"ApiKey": []}],
             render_plugins=[
                 SwaggerRenderPlugin(
                     path="/",

@@ -327,7 +327,7 @@ class ErrorDetail(Struct):
     request_id: str = ""
     # What is wrong with each field: a refused value `{"field": "message"}`; a body that does not fit its schema
     # `[{"key", "message", "source"}]`.
-    fields: dict[str, Any] | list[dict[str, Any]] | None = None
+    fields: dict[str, Any] | None = None
 
 
 class ErrorBody(Struct):

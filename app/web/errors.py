@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -63,10 +64,14 @@ class ApiError(HTTPException):
         self.fields = dict(fields or {})
 
 
+GONE_FROM_API = "Not found: nothing with that id in this key's workspace."
 GONE = "That no longer exists. Reload the page to see what is there now."
 # What a route leaves on request.state so that a FormError can re-render its form.
 FORM_PAGE = "form_page"
 FormContext = Mapping[str, Any] | Callable[[], Awaitable[Mapping[str, Any]]]
+# msgspec names where in the body a value was refused ("… - at `$.recipients[0].to`") or what was missing.
+_PATH_IN_MESSAGE = re.compile(r"at `\$\.([^`]+)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 
 
 def wants_json(request: Request) -> bool:
@@ -100,12 +105,27 @@ def _status_of(exc: Exception) -> int:
     return HTTP_500_INTERNAL_SERVER_ERROR
 
 
+def fields_of(problems: list[Any]) -> dict[str, str]:
+    """Litestar's validation problems as the API's `fields`: each field named by its path in the body.
+
+    A missing field is reported against the whole body (`data`); its name is in the message."""
+    fields: dict[str, str] = {}
+    for problem in problems:
+        problem = problem if isinstance(problem, Mapping) else {"message": str(problem)}
+        message = str(problem.get("message", ""))
+        located = _PATH_IN_MESSAGE.search(message) or _MISSING_FIELD.search(message)
+        name = located.group(1) if located else str(problem.get("key") or FORM_WIDE)
+        fields.setdefault(name, message)
+    return fields
+
+
 def error_response(request: Request, exc: Exception) -> Response:
     status = _status_of(exc)
     request_id = request.scope.get("state", {}).get("request_id", "")
     if status >= 500:
         log.error("unhandled_error", exc_info=exc, route=request.scope.get("path_template", ""))
-    message = GONE if status == 404 and not isinstance(exc, HTTPException) else _message(exc, status)
+    gone = GONE_FROM_API if wants_json(request) else GONE
+    message = gone if status == 404 and not isinstance(exc, HTTPException) else _message(exc, status)
     headers = dict(getattr(exc, "headers", None) or {})
     if wants_json(request):
         code = exc.code if isinstance(exc, ApiError) else CODES.get(status, "error")
@@ -113,7 +133,7 @@ def error_response(request: Request, exc: Exception) -> Response:
         if isinstance(exc, ApiError) and exc.fields:
             body["error"]["fields"] = exc.fields
         if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-            body["error"]["fields"] = exc.extra
+            body["error"]["fields"] = fields_of(exc.extra)
         return Response(body, status_code=status, headers=headers or None)
     if isinstance(exc, NotAuthorizedException):
         return _to_sign_in(request)

@@ -192,6 +192,7 @@ class PersonExport(Struct):
     tags: list[dict[str, Any]]
     events: list[dict[str, Any]]
     leads: list[dict[str, Any]]
+    transactional_messages: list[dict[str, Any]] = []
 
 
 class Erased(Struct):

@@ -205,7 +205,8 @@ class PrivacyController(ApiController):
     @post("/export", summary="Export a person's data (GDPR)", operation_id="exportPerson", status_code=200,
           opt={"scope": SUBSCRIBERS_READ}, responses=error_responses(400, 403, 404),
           description="Everything the workspace holds about an address: its subscriptions with their fields, "
-                      "status history, tags, events and lead consent records. The address travels in the body, "
+                      "status history, tags, events, lead consent records and the transactional messages sent "
+                      "to it. The address travels in the body, "
                       "never in a URL. Scope `subscribers:read`.")
     async def export(self, request: Request, caller: ApiCaller, redis: Redis, data: PersonIn) -> PersonExport:
         address = await _address_on_file(caller.workspace_id, data.email)
