@@ -325,8 +325,7 @@ class ErrorDetail(Struct):
     code: str
     message: str
     request_id: str = ""
-    # What is wrong with each field: a refused value `{"field": "message"}`; a body that does not fit its schema
-    # `[{"key", "message", "source"}]`.
+    # What is wrong with each field, by its path in the body: `{"recipients[0].to": "message"}`.
     fields: dict[str, Any] | None = None
 
 
