@@ -22,12 +22,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.db.automations import Flow
+from app.logs import get_logger
 from app.piccolo_conf import DB
 from app.services import statements
 from app.services.automations import placing, steps
 from app.services.automations.definition import links
 from app.services.tenancy import checked_workspace_id, owned_by
 
+log = get_logger("ignite.automations")
 # How long a worker with nothing due waits before looking again.
 POLL_SECONDS = 1.0
 # Days after finishing a flow during which its goal event still counts as the flow's conversion.
@@ -144,7 +146,13 @@ async def advance_due(now: datetime, *, batch_size: int = 5000, lease_seconds: i
         if version is None or version.status != "active":
             held += [row["enrolment_id"] for row in group.rows]
             continue
-        await run_group(group, version, now)
+        try:
+            await run_group(group, version, now)
+        except Exception:
+            # One step failing (a database error, a send that could not be written) must not stop the others:
+            # its rows stay leased and are tried again, exactly once, when the lease has passed.
+            log.exception("flow_step_failed", flow_id=group.flow_id, version=group.version, step_id=group.step_id,
+                          people=len(group.rows))
     if held:
         await statements.run("automations.hold-rows", held)
     return len(claimed)
