@@ -51,6 +51,10 @@ JOBS: list[Job] = [
     Job("retry-due-webhooks", "retry_due_webhooks", "* * * * *"),
     # Every minute (each run loops for most of it): flow steps that are due, advanced.
     Job("advance-flows", "advance_flows", "* * * * *"),
+    # Every 5 minutes: date flows whose subscribers' local day and time have come; every 15: segment flows' new
+    # members.
+    Job("enrol-due-dates", "enrol_due_dates", "*/5 * * * *"),
+    Job("enrol-segment-entrants", "enrol_segment_entrants", "*/15 * * * *"),
 ]
 
 
