@@ -101,6 +101,8 @@ async def current_version(workspace_id: int, flow_id: int, version: int) -> dict
 async def publish(workspace_id: int, flow_id: int) -> dict[str, Any]:
     """The draft published as the flow's next version (when it differs from the current one)."""
     flow = await owned_flow(workspace_id, flow_id)
+    if flow["status"] == "archived":
+        raise FormError("An archived flow cannot be published or activated again.", "status")
     steps = flow["draft_steps"]
     if not steps:
         raise FormError("Add at least one step before activating the flow.", "steps")
@@ -122,8 +124,6 @@ async def publish(workspace_id: int, flow_id: int) -> dict[str, Any]:
 async def activate(workspace_id: int, flow_id: int) -> dict[str, Any]:
     """The flow published (if its draft changed) and active: it enrols people and its steps advance."""
     flow = await publish(workspace_id, flow_id)
-    if flow["status"] == "archived":
-        raise FormError("An archived flow cannot be activated again.", "status")
     await _set_status(workspace_id, flow["id"], "active")
     await statements.run("automations.release-held", workspace_id, flow["id"])
     return await owned_flow(workspace_id, flow["id"])

@@ -95,3 +95,16 @@ async def test_another_workspace_cannot_see_or_change_a_flow():
                     flows.save_steps(stranger["id"], flow["id"], V2), flows.pause(stranger["id"], flow["id"])):
         with pytest.raises(LookupError):
             await attempt
+
+
+async def test_an_archived_flow_cannot_be_activated_or_published_again():
+    workspace = await make_workspace()
+    flow = await active_flow(workspace["id"], V1)
+    await flows.archive(workspace["id"], flow["id"], now=NOW)
+    await flows.save_steps(workspace["id"], flow["id"], V2)
+
+    with pytest.raises(FormError):
+        await flows.activate(workspace["id"], flow["id"])
+
+    kept = await flows.owned_flow(workspace["id"], flow["id"])
+    assert (kept["status"], kept["version"]) == ("archived", 1)
