@@ -141,6 +141,14 @@ async def test_a_welcome_flow_built_in_the_browser_sends_its_second_email_a_day_
         "reader@example.com")
     await expect(page.get_by_test_id("inbox-row").filter(has_text="A day later")).to_have_count(0)
 
+    # The reader's timeline shows their path through the flow, and the email links to the flow's report.
+    reader = await Subscriber.select(Subscriber.id).where(Subscriber.workspace_id == workspace["id"]).first()
+    await page.goto(f"/mailing/subscribers/{reader['id']}")
+    await expect(page.get_by_test_id("flow-paths")).to_contain_text("Welcome series")
+    await expect(page.get_by_test_id("flow-paths")).to_contain_text("at step s2")
+    await page.get_by_test_id("timeline-campaign").first.click()
+    await expect(page).to_have_url(re.compile(rf"/mailing/automations/{flow['id']}/report(\?|$)"))
+
     await page.goto(f"/mailing/automations/{flow['id']}/report?step=s2")
     await expect(page.get_by_test_id("report-sent-s1")).to_have_text("1")
     await expect(page.get_by_test_id("at-step-table")).to_contain_text("reader@example.com")

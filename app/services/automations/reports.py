@@ -79,6 +79,16 @@ async def step_engagement(redis: Redis, workspace_id: int, flow_id: int) -> dict
     return found
 
 
+async def flows_of_campaigns(workspace_id: int, campaign_ids: list[int]) -> dict[int, int]:
+    """The flow each of these campaigns sends a step of, by campaign id (other campaigns are left out)."""
+    if not campaign_ids:
+        return {}
+    rows = await Flow.raw(
+        "SELECT campaign_id, flow_id FROM flow_step_campaigns WHERE workspace_id = {} AND campaign_id = ANY({})",
+        checked_workspace_id(workspace_id), campaign_ids)
+    return {row["campaign_id"]: row["flow_id"] for row in rows}
+
+
 @dataclass(frozen=True)
 class Waiting:
     enrolment_id: int

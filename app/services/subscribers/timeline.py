@@ -17,7 +17,7 @@ from typing import Any
 
 from app.db.campaigns import Campaign
 from app.services import statements
-from app.services.automations.reports import FlowPath, person_paths
+from app.services.automations.reports import FlowPath, flows_of_campaigns, person_paths
 from app.services.campaigns.click_map import sent_links
 from app.services.subscribers.records import subscriber_of
 from app.services.tenancy import owned_by
@@ -46,6 +46,7 @@ class TimelineEntry:
     detail: str  # the link, the mail app, the revenue ...
     robot_rule: str  # for machine opens and bot clicks: the rule that flagged them
     cursor: str  # `time~rank|id`: the page after this entry starts below it
+    link: str = ""  # the campaign's page, or for a flow email its flow's report
 
     @property
     def robot(self) -> bool:
@@ -133,6 +134,7 @@ async def _entries(workspace_id: int, rows: list[dict]) -> list[TimelineEntry]:
     ids = {row["campaign_id"] for row in rows if row["campaign_id"] is not None}
     campaigns = {campaign["id"]: campaign for campaign in await Campaign.select().where(
         owned_by(Campaign, workspace_id), Campaign.id.is_in(list(ids)))} if ids else {}
+    flows = await flows_of_campaigns(workspace_id, [key for key, row in campaigns.items() if row["kind"] == "flow"])
     entries = []
     for row in rows:
         campaign = campaigns.get(row["campaign_id"])
@@ -140,8 +142,15 @@ async def _entries(workspace_id: int, rows: list[dict]) -> list[TimelineEntry]:
             at=row["at"], kind=row["kind"], words=WORDS.get(row["kind"], row["kind"].replace("_", " ")),
             campaign_id=row["campaign_id"], campaign_name=campaign["name"] if campaign else "",
             detail=await _detail(row, campaigns), robot_rule=str(_meta(row).get("rule") or ""),
-            cursor=f"{row['at'].isoformat()}~{row['rank']}|{row['id']}"))
+            cursor=f"{row['at'].isoformat()}~{row['rank']}|{row['id']}",
+            link=_link_of(row["campaign_id"], flows)))
     return entries
+
+
+def _link_of(campaign_id: int | None, flows: Mapping[int, int]) -> str:
+    if campaign_id in flows:
+        return f"/mailing/automations/{flows[campaign_id]}/report"
+    return f"/mailing/campaigns/{campaign_id}"
 
 
 def _older_than(cursor: tuple[str, int] | None) -> tuple[datetime | None, int, int]:
