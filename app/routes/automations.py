@@ -158,9 +158,7 @@ class AutomationController(Controller):
         on_form_error(request, STEPS, lambda: steps_context(viewer, workspace_id, flow_id, editing=step_id), form)
         flow = await flows.owned_flow(workspace_id, flow_id)
         steps = editor.steps_of(flow)
-        kind = next((step["kind"] for step in steps if step["id"] == step_id), None)
-        if kind is None:
-            raise LookupError(step_id)
+        kind = editor.step_of(steps, step_id)["kind"]
         changed = editor.replace_params(steps, step_id, step_forms.params_of_form(kind, form))
         await flows.save_steps(workspace_id, flow_id, changed)
         return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=step_id))
@@ -172,14 +170,7 @@ class AutomationController(Controller):
         form = form_values(await request.form())
         on_form_error(request, STEPS, lambda: steps_context(viewer, workspace_id, flow_id), {})
         steps = editor.steps_of(await flows.owned_flow(workspace_id, flow_id))
-        if change == "move":
-            changed, shown = editor.move_step(steps, step_id, form.get("direction", "")), step_id
-        elif change == "duplicate":
-            changed, shown = editor.duplicate_step(steps, step_id)
-        elif change == "delete":
-            changed, shown = editor.delete_step(steps, step_id), ""
-        else:
-            raise LookupError(change)
+        changed, shown = editor.changed(steps, step_id, change, form.get("direction", ""))
         await flows.save_steps(workspace_id, flow_id, changed)
         return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=shown))
 

@@ -124,7 +124,7 @@ def _relink(steps: list[dict], step_id: str, to: str | None) -> list[dict]:
     return [found[to], *(step for step in steps if step["id"] != to)]
 
 
-def _step(steps: list[dict], step_id: str) -> dict:
+def step_of(steps: list[dict], step_id: str) -> dict:
     for step in steps:
         if step["id"] == step_id:
             return step
@@ -140,7 +140,7 @@ def add_step(steps: list[dict], kind: str, position: str) -> tuple[list[dict], s
         added = _blank(kind, step_id, steps[0]["id"] if steps else None)
         return in_display_order([added, *steps]), step_id
     anchor_id, _, branch = position.removeprefix("after:").partition(":")
-    anchor = _step(steps, anchor_id)
+    anchor = step_of(steps, anchor_id)
     exit_name = branch if anchor["kind"] == "condition" and branch in BRANCHES else "next"
     if exit_name not in _exits(anchor):
         raise FormError({"kind": "A step cannot be added there."})
@@ -155,7 +155,7 @@ def delete_step(steps: list[dict], step_id: str) -> list[dict]:
     """The list without the step; what led to it leads on to what followed it (for a condition: its Yes
     branch, while its No branch goes too)."""
     steps = copy.deepcopy(steps)
-    step = _step(steps, step_id)
+    step = step_of(steps, step_id)
     gone = {step_id}
     if step["kind"] == "condition":
         gone |= _reach(steps, step.get("no")) - _reach(steps, step.get("yes"))
@@ -178,7 +178,7 @@ def _reach(steps: list[dict], start: str | None) -> set[str]:
 def duplicate_step(steps: list[dict], step_id: str) -> tuple[list[dict], str]:
     """The list with a copy of the step (not a condition) right after it, and the copy's id."""
     steps = copy.deepcopy(steps)
-    step = _step(steps, step_id)
+    step = step_of(steps, step_id)
     if step["kind"] == "condition" or step["kind"] in FINAL_KINDS:
         raise FormError({FORM_WIDE: "Only a step with one way on can be duplicated."})
     twin = {**copy.deepcopy(step), "id": _new_id(steps), "next": step.get("next")}
@@ -223,5 +223,17 @@ def move_step(steps: list[dict], step_id: str, direction: str) -> list[dict]:
 
 def replace_params(steps: list[dict], step_id: str, params: dict[str, Any]) -> list[dict]:
     steps = copy.deepcopy(steps)
-    _step(steps, step_id)["params"] = params
+    step_of(steps, step_id)["params"] = params
     return steps
+
+
+def changed(steps: list[dict], step_id: str, change: str, direction: str = "") -> tuple[list[dict], str]:
+    """The list after a step is moved ("move" up or down), duplicated or deleted, and the step to show as just
+    changed ("" when it is gone)."""
+    if change == "move":
+        return move_step(steps, step_id, direction), step_id
+    if change == "duplicate":
+        return duplicate_step(steps, step_id)
+    if change == "delete":
+        return delete_step(steps, step_id), ""
+    raise LookupError(f"no change {change!r}")
