@@ -17,7 +17,21 @@ from app.web.pages import actor_of, form_values, is_htmx, on_form_error, page
 PAGE = "settings/api_keys.html"
 SECTION = "settings/api_keys_section.html"
 MANAGE = {"action": "api_keys.manage"}
-GRACE_CHOICES = ((0, "none: the old secret stops now"), (1, "1 hour"), (24, "24 hours"), (168, "7 days"))
+GRACE_CHOICES = ((0, "none: stops now"), (1, "1 hour"), (24, "24 hours"), (168, "7 days"))
+# What each scope lets a key do, one line beside its checkbox.
+SCOPE_HELP = {
+    "messages:send": "Send transactional messages, and cancel the ones still waiting.",
+    "messages:read": "Read transactional messages, their status and events.",
+    "subscribers:write": "Add, update, tag and unsubscribe subscribers.",
+    "subscribers:read": "Look up and list subscribers.",
+    "lists:manage": "Create, change and delete lists and segments.",
+    "campaigns:manage": "Create, schedule and read campaigns and templates.",
+    "suppression:manage": "Add to and remove from the suppression lists.",
+    "stats:read": "Read statistics and the delivery servers' health.",
+    "webhooks:manage": "Define webhook endpoints and read their delivery log.",
+    "leads:write": "Post leads (sign-ups from forms and partners).",
+    "admin": "Every scope, managing API keys included.",
+}
 NEW_FORM = {"name": "", "scopes": "", "mode": "live", "expires_on": "", "allowed_ips": "",
             "rate_limit": str(api_keys.DEFAULT_RATE_LIMIT)}
 
@@ -35,6 +49,7 @@ async def _context(workspace_id: int, *, created: tuple[dict, str] | None = None
     rows = await api_keys.list_keys(workspace_id)
     new_key, secret = created or (None, "")
     return {"keys": [key_view(row, now) for row in reversed(rows)], "scopes": api_keys.SCOPES,
+            "scope_help": SCOPE_HELP,
             "grace_choices": GRACE_CHOICES, "form": form or NEW_FORM, "errors": {}, "notice": notice,
             "new_key": new_key, "secret": secret}
 

@@ -137,15 +137,17 @@ def _checked_scopes(scopes: Sequence[str], errors: dict[str, str]) -> list[str]:
 
 
 def _checked_networks(allowed_ips: Sequence[str], errors: dict[str, str]) -> list[str]:
-    networks = []
+    networks, refused = [], []
     for text in (item.strip() for item in allowed_ips):
         if not text:
             continue
         try:
             networks.append(str(ipaddress.ip_network(text, strict=False)))
         except ValueError:
-            errors["allowed_ips"] = f"{text!r} is not an IP address or CIDR range (e.g. 203.0.113.0/24)."
-            return []
+            refused.append(repr(text))
+    if refused:  # every bad line at once, so a pasted list is fixed in one go
+        errors["allowed_ips"] = (f"Not an IP address or CIDR range (e.g. 203.0.113.0/24): {', '.join(refused)}.")
+        return []
     return list(dict.fromkeys(networks))
 
 

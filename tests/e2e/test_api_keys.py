@@ -24,18 +24,20 @@ async def test_create_refuse_bad_input_use_rotate_and_revoke_a_key(page, base_ur
     await page.goto("/settings/api-keys")
     await expect(page.get_by_test_id("empty-state")).to_contain_text("No API keys yet.")
 
-    await page.get_by_test_id("input-allowed_ips").fill("10.0.0.0/33")
+    await expect(page.get_by_test_id("scope-help-messages:send")).to_contain_text("Send transactional messages")
+    await page.get_by_test_id("input-allowed_ips").fill("10.0.0.0/33\n198.51.100.7\nnope")
     await page.get_by_test_id("input-expires_on").fill("2020-01-31")
     await page.get_by_test_id("api-key-create").click()
     await expect(page.get_by_test_id("error-name")).to_contain_text("Give the key a name")
     await expect(page.get_by_test_id("error-scopes")).to_have_text("Choose at least one scope.")
-    await expect(page.get_by_test_id("error-allowed_ips")).to_contain_text("'10.0.0.0/33' is not an IP address")
+    await expect(page.get_by_test_id("error-allowed_ips")).to_contain_text("'10.0.0.0/33', 'nope'.")
     await expect(page.get_by_test_id("error-expires_at")).to_have_text("The expiry must be in the future.")
-    await expect(page.get_by_test_id("input-allowed_ips")).to_have_value("10.0.0.0/33")
+    await expect(page.get_by_test_id("input-allowed_ips")).to_have_value("10.0.0.0/33\n198.51.100.7\nnope")
     assert await api_keys.list_keys(workspace["id"]) == []
 
     await page.get_by_test_id("input-name").fill("Shop receipts")
-    await page.get_by_test_id("scope-messages:send").check()
+    for scope in api_keys.SCOPES[:-1]:
+        await page.get_by_test_id(f"scope-{scope}").check()
     await page.get_by_test_id("input-allowed_ips").fill("127.0.0.0/8")
     await page.get_by_test_id("input-expires_on").fill("")
     await page.get_by_test_id("api-key-create").click()
@@ -47,8 +49,14 @@ async def test_create_refuse_bad_input_use_rotate_and_revoke_a_key(page, base_ur
     assert secret not in await page.get_by_test_id("api-keys-table").inner_text()
     await page.get_by_test_id("api-key-copy").click()
 
-    assert (await _caller(base_url, secret)).json()["scopes"] == ["messages:send"]
+    assert sorted((await _caller(base_url, secret)).json()["scopes"]) == sorted(api_keys.SCOPES[:-1])
+    await page.set_viewport_size({"width": 1400, "height": 900})
     await page.reload()
+    # Every scope wraps inside the card at 1400 px: Revoke is not clipped, and the grace select is labelled.
+    card = await page.get_by_test_id("api-keys-card").bounding_box()
+    revoke = await page.get_by_test_id(f"api-key-revoke-{row['id']}").bounding_box()
+    assert card and revoke and revoke["x"] + revoke["width"] <= card["x"] + card["width"]
+    await expect(page.get_by_label("Old secret works for")).to_be_visible()
     await expect(page.get_by_test_id(f"api-key-last-used-{row['id']}")).to_contain_text("127.0.0.1")
     await expect(page.get_by_test_id("api-key-secret")).to_have_count(0)
 

@@ -53,3 +53,15 @@ async def test_the_activity_feed_says_what_was_done_to_a_key(client):
     await api_keys.revoke_key(get_redis(), workspace["id"], row["id"], actor)
     sentences = [entry["sentence"] for entry in await activity_feed.recent(workspace["id"])]
     assert sentences == ["ana@example.com revoked API key “Shop”", "ana@example.com created API key “Shop”"]
+
+
+async def test_every_bad_address_line_is_named_and_each_scope_says_what_it_allows(client):
+    workspace, _ = await signed_in_client(client, role="owner")
+    form = await client.get("/settings/api-keys")
+    assert 'data-testid="scope-help-webhooks:manage"' in form.text and "delivery log" in form.text
+    answer = await post_form(client, "/settings/api-keys", {
+        "name": "x", "scopes": "admin", "allowed_ips": "10.0.0.0/33\n198.51.100.7\nnope"})
+    assert answer.status_code == 422
+    error = answer.text.split('data-testid="error-allowed_ips"')[1].split("</")[0]
+    assert "10.0.0.0/33" in error and "nope" in error and "198.51.100.7" not in error
+    assert await api_keys.list_keys(workspace["id"]) == []
