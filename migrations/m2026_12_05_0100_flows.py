@@ -13,6 +13,9 @@
   copied here so an event finds its waiting rows without a join.
 - `flow_step_runs`: one row per step run; the unique key (enrolment, step, version, visit) is what makes a
   step run exactly once, whatever the number of workers or re-runs. `visit` counts the jumps a `goto` made.
+  Due rows and runs reference only their enrolment and go with it (a deleted flow, workspace or subscriber
+  deletes its enrolments): a foreign key check per row on the workspace and the flow too cost a quarter of
+  the time of writing a batch of runs.
 - `flow_step_stats` and `flow_counters`: counters the engine keeps as it writes runs, so report pages never
   count rows.
 """
@@ -70,8 +73,8 @@ CREATE INDEX flow_enrolments_subscriber_idx ON flow_enrolments (subscriber_id, i
 
 CREATE TABLE flow_steps_due (
     enrolment_id bigint PRIMARY KEY REFERENCES flow_enrolments(id) ON DELETE CASCADE,
-    workspace_id integer NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
-    flow_id integer NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+    workspace_id integer NOT NULL,
+    flow_id integer NOT NULL,
     version integer NOT NULL,
     subscriber_id bigint NOT NULL,
     step_id varchar(32) NOT NULL,
@@ -89,9 +92,9 @@ CREATE INDEX flow_steps_due_event_idx ON flow_steps_due (subscriber_id, waiting_
 
 CREATE TABLE flow_step_runs (
     id bigserial PRIMARY KEY,
-    workspace_id integer NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    workspace_id integer NOT NULL,
     enrolment_id bigint NOT NULL REFERENCES flow_enrolments(id) ON DELETE CASCADE,
-    flow_id integer NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+    flow_id integer NOT NULL,
     version integer NOT NULL,
     step_id varchar(32) NOT NULL,
     visit smallint NOT NULL DEFAULT 0,

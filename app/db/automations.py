@@ -51,9 +51,10 @@ class FlowEnrolment(Table, tablename="flow_enrolments"):
 
 
 class FlowStepDue(Table, tablename="flow_steps_due"):
+    # Due rows and runs reference only their enrolment (see the migration): workspace and flow are plain ids.
     enrolment_id = BigInt(primary_key=True)
-    workspace_id = ForeignKey(references=Workspace)
-    flow_id = ForeignKey(references=Flow)
+    workspace_id = Integer()
+    flow_id = Integer()
     version = Integer()
     subscriber_id = BigInt()
     step_id = Varchar(length=32)
@@ -66,9 +67,9 @@ class FlowStepDue(Table, tablename="flow_steps_due"):
 
 class FlowStepRun(Table, tablename="flow_step_runs"):
     id = BigSerial(primary_key=True)
-    workspace_id = ForeignKey(references=Workspace)
+    workspace_id = Integer()
     enrolment_id = BigInt()
-    flow_id = ForeignKey(references=Flow)
+    flow_id = Integer()
     version = Integer()
     step_id = Varchar(length=32)
     visit = SmallInt(default=0)

@@ -157,8 +157,8 @@ async def checked_settings(workspace_id: int, settings: Any) -> dict[str, Any]:
     exit_on = settings.get("exit_on") or []
     segments = {item.get("segment_id") for item in exit_on if isinstance(item, Mapping)} \
         if isinstance(exit_on, list) else set()
-    owned = {segment for segment in segments if await owned(Segment, workspace_id, segment)}
-    if not isinstance(exit_on, list) or _exit_problem(exit_on, owned):
+    known = {segment for segment in segments if await owned(Segment, workspace_id, segment)}
+    if not isinstance(exit_on, list) or _exit_problem(exit_on, known):
         errors["exit_on"] = "Choose when people leave the flow: unsubscribed, converted or entering a segment."
     goal = settings.get("goal")
     if goal is not None and not (isinstance(goal, Mapping) and EVENT_NAME.match(str(goal.get("event") or ""))):
