@@ -131,3 +131,20 @@ async def test_a_flow_without_steps_cannot_be_activated():
 
     assert refused.value.errors == {"steps": "Add at least one step before activating the flow."}
     assert (await flows.owned_flow(workspace["id"], flow["id"]))["status"] == "draft"
+
+
+async def test_an_exit_segment_must_be_the_workspaces_own():
+    from app.services.segments import save_segment
+
+    workspace, stranger = await make_workspace(), await make_workspace()
+    mine = await save_segment(workspace["id"], {"name": "Mine", "list_ids": [(await make_list(workspace))["id"]],
+                                                "conditions": {"match": "all", "rules": []}})
+    theirs = await save_segment(stranger["id"], {"name": "Theirs", "list_ids": [(await make_list(stranger))["id"]],
+                                                 "conditions": {"match": "all", "rules": []}})
+
+    kept = await definition.checked_settings(workspace["id"], {"exit_on": ["converted", {"segment_id": mine["id"]}]})
+    with pytest.raises(FormError) as refused:
+        await definition.checked_settings(workspace["id"], {"exit_on": [{"segment_id": theirs["id"]}]})
+
+    assert kept["exit_on"] == ["converted", {"segment_id": mine["id"]}]
+    assert set(refused.value.errors) == {"exit_on"}
