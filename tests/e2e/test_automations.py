@@ -51,6 +51,8 @@ async def _add_step(page, position: str, kind: str) -> None:
     await page.get_by_test_id(f"add-kind-{position}").select_option(kind)
     await page.get_by_test_id(f"add-button-{position}").click()
     await expect(page.get_by_test_id("step-form")).to_be_visible()
+    # htmx wires the new form's own triggers (a choice that redraws it) once the swap has settled.
+    await page.wait_for_function(SETTLED)
 
 
 async def _save_step(page, step_id: str) -> None:
