@@ -1,5 +1,6 @@
 """A marketer opens Mailing → Transactional: the empty state says how to start, a bad date is refused next to its
-field with the log left as it was, a search finds one address, and its message's events open."""
+field with the log left as it was, a search finds one address, and its row opens the message: its merged subject,
+sender, tags, a sandboxed preview and its events."""
 
 from __future__ import annotations
 
@@ -36,20 +37,35 @@ async def test_search_the_log_refuse_a_bad_date_and_open_a_message(page) -> None
     await page.goto("/mailing/transactional")
     await expect(page.get_by_test_id("transactional-row")).to_have_count(3)
 
-    await page.get_by_test_id("transactional-since").fill("last tuesday")
+    await page.set_viewport_size({"width": 1400, "height": 900})
+    email_box = await page.get_by_test_id("transactional-email").bounding_box()
+    until_box = await page.get_by_test_id("transactional-until").bounding_box()
+    assert email_box and until_box and abs(email_box["y"] - until_box["y"]) < 10  # one row of filters
+    await expect(page.get_by_test_id("transactional-row-subject").first).to_contain_text("Receipt O-")
+
+    await page.get_by_test_id("transactional-since").fill("2026-02-01")
+    await page.get_by_test_id("transactional-until").fill("2026-01-01")
     await page.get_by_test_id("transactional-search").click()
-    await expect(page.get_by_test_id("error-since")).to_have_text("Enter a date such as 2026-12-01.")
-    await expect(page.get_by_test_id("transactional-since")).to_have_value("last tuesday")
+    await expect(page.get_by_test_id("error-until")).to_have_text("The end date is before the start date.")
+    await expect(page.get_by_test_id("transactional-since")).to_have_value("2026-02-01")
     await expect(page.get_by_test_id("transactional-row")).to_have_count(0)
 
     await page.get_by_test_id("transactional-since").fill("")
+    await page.get_by_test_id("transactional-until").fill("")
     await page.get_by_test_id("transactional-email").fill("buyer1@example.com")
     await page.get_by_test_id("transactional-search").click()
-    await expect(page.get_by_test_id("error-since")).to_have_count(0)
+    await expect(page.get_by_test_id("error-until")).to_have_count(0)
     await expect(page.get_by_test_id("transactional-row")).to_have_count(1)
     await expect(page.get_by_test_id("transactional-row-email")).to_have_text("buyer1@example.com")
 
-    await page.get_by_test_id("transactional-row").get_by_role("link", name="Events").click()
+    # The whole row opens the message: a click on its subject lands on the message's page.
+    subject = await page.get_by_test_id("transactional-row-subject").bounding_box()
+    assert subject
+    await page.mouse.click(subject["x"] + subject["width"] / 2, subject["y"] + subject["height"] / 2)
     await expect(page.get_by_test_id("transactional-email")).to_have_text("buyer1@example.com")
+    await expect(page.get_by_test_id("transactional-subject")).to_have_text("Receipt O-1")
+    await expect(page.get_by_test_id("transactional-tags")).to_have_text("receipt")
+    await expect(page.get_by_test_id("transactional-preview")).to_have_attribute("sandbox", "")
     await expect(page.get_by_test_id("transactional-event")).to_have_count(1)
     await expect(page.get_by_test_id("transactional-status")).to_contain_text("queued")
+

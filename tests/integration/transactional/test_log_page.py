@@ -46,3 +46,28 @@ async def test_a_bad_date_is_refused_next_to_its_field(client) -> None:
     assert 'data-testid="error-since"' in page.text
     backwards = await client.get("/mailing/transactional?since=2026-02-01&until=2026-01-01")
     assert backwards.status_code == 422 and 'data-testid="error-until"' in backwards.text
+
+
+async def test_the_log_shows_the_merged_subject_and_the_message_page_shows_its_sender_data_and_a_safe_preview(
+        client, queue) -> None:
+    workspace, _ = await signed_in_client(client)
+    caller = await sender(workspace=workspace)
+    answer = await client.post("/api/v1/messages", headers=caller.headers, json=raw_message(
+        "ann@example.com", data={"order": "Z-9"}, tags=["receipt"], metadata={"cart": 41}, from_name="Shop",
+        reply_to="help@example.com"))
+    message_id = answer.json()["id"]
+    log = await client.get("/mailing/transactional")
+    row = log.text.split('data-testid="transactional-row-subject">')[1].split("</td>")[0]
+    assert "Your order Z-9" in row and "Your order {{ order }}" in row
+    assert f'href="/mailing/transactional/{message_id}" class="row-link-target"' in log.text
+    detail = await client.get(f"/mailing/transactional/{message_id}")
+    assert "Shop &lt;receipts@mail.example.com&gt;" in detail.text and "help@example.com" in detail.text
+    assert "receipt" in detail.text.split('data-testid="transactional-tags">')[1].split("</dd>")[0]
+    assert "&#34;cart&#34;: 41" in detail.text or '"cart": 41' in detail.text
+    assert 'sandbox=""' in detail.text and "Your order Z-9" in detail.text
+    frame = await client.get(f"/mailing/transactional/{message_id}/preview")
+    assert frame.status_code == 200 and "order Z-9 is on its way" in frame.text
+    assert frame.headers["content-security-policy"].startswith("sandbox")
+    stranger = await sender()
+    theirs = await client.post("/api/v1/messages", headers=stranger.headers, json=raw_message("eve@example.com"))
+    assert (await client.get(f"/mailing/transactional/{theirs.json()['id']}/preview")).status_code == 404
