@@ -22,7 +22,7 @@ SELECT id FROM campaigns WHERE workspace_id = $1::integer AND kind = 'transactio
 -- message), then one array per recipient: $15 addresses, $16 merge data as JSON text, $17 metadata as JSON
 -- text; $18 tags, $19 when (null: now), $20 sandbox; what refuses an address: $21 to $23 the (address, kind,
 -- value) probes of the addresses whose mailability counts (suppression.entries.hashed), $24 those addresses,
--- $25 the subscriber statuses that refuse one.
+-- $25 the subscriber statuses that refuse one (the matches `refused_addresses` finds for the worker).
 -- Answers one row per stored message (outcome 'accepted', ids in the order given, each with the content's id),
 -- per suppression entry or refusing status that matched ('suppressed', 'status'), or a single 'no_template'
 -- row when $3 is not the workspace's template; nothing is stored then, nor for a refused address, and a

@@ -210,13 +210,13 @@ async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], con
         raise LookupError(f"template {content.template_id}")
     refused = _refusals(rows)
     ids = iter(row["id"] for row in rows if row["outcome"] == "accepted")
-    accepted = []
+    accepted: list[int] = []
     for position, email in usable:
         if email in refused:
             answers[position] = Accepted(email, code=SUPPRESSED, message=f"Not sent to {email}: {refused[email]}")
         else:
-            answers[position] = Accepted(email, id=next(ids))
-            accepted.append(answers[position].id)
+            accepted.append(next(ids))
+            answers[position] = Accepted(email, id=accepted[-1])
     if accepted:
         _queued(queue, workspace_id, stream, accepted, scheduled_at, now)
     return [answer for answer in answers if answer is not None]
