@@ -88,6 +88,8 @@ async def test_a_welcome_flow_built_in_the_browser_sends_its_second_email_a_day_
     await page.goto("/mailing/automations")
     await expect(page.get_by_test_id("empty-state")).to_be_visible()
     await page.get_by_test_id("flow-new").click()
+    await expect(page.get_by_test_id("flow-form")).to_be_visible()
+    await page.wait_for_function(SETTLED)
     await page.get_by_test_id("flow-name").fill("Welcome series")
     await page.get_by_test_id("trigger-trigger_kind").select_option("confirmed")
     await page.wait_for_function(SETTLED)
