@@ -50,6 +50,12 @@ async def test_add_an_endpoint_refuse_bad_input_ping_it_and_replay_the_ping(page
         await expect(page.get_by_test_id("webhook-ping-result")).to_contain_text("the ping was delivered")
         [ping] = receiver.received
         assert ping.signed_by(secret) and ping.headers["x-ignite-event"] == "ping"
+        # The log beside it shows the ping at once, with the body that was posted.
+        await expect(page.get_by_test_id("empty-state")).to_have_count(0)
+        await expect(page.locator("[data-testid^=webhook-delivery-status-]")).to_have_text(["delivered"])
+        payload = page.locator("[data-testid^=webhook-delivery-payload-]")
+        await payload.locator("summary").click()
+        await expect(payload).to_contain_text("A test ping from Ignite.")
 
         [endpoint] = await endpoints.endpoints_of(workspace["id"])
         await page.goto(f"/settings/webhooks/{endpoint['id']}")
