@@ -354,3 +354,20 @@ async def test_a_field_or_tag_set_by_a_flow_starts_the_flows_listening_for_that_
 
     assert list(await enrolments(on_field["id"])) == [person["id"]]
     assert list(await enrolments(on_tag["id"])) == [person["id"]]
+
+
+async def test_a_postback_conversion_reaches_a_flow_whose_goal_and_exit_it_is():
+    from app.services.automations import triggers
+
+    workspace = await make_workspace()
+    person = (await make_subscribers(await make_list(workspace), 1))[0]
+    flow = await active_flow(workspace["id"], [step("s1", "tag", {"add": ["nudged"]}, "s2"),
+                                               step("s2", "wait", {"mode": "duration", "minutes": 600})],
+                             {"exit_on": ["converted"], "goal": {"event": "converted"}})
+    await engine.enrol(workspace["id"], flow["id"], [person["id"]], now=NOW)
+    await advance(NOW)
+
+    await triggers.converted(workspace["id"], person["id"], "offer-1", now=NOW + timedelta(minutes=1))
+
+    assert (await counters(flow["id"]))["converted"] == 1
+    assert (await enrolments(flow["id"]))[person["id"]]["exit_reason"] == "converted"
