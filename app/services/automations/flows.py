@@ -18,8 +18,6 @@ from app.services.automations import definition, placing, triggers
 from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 
-STATUSES = ("draft", "active", "paused", "archived")
-
 
 async def owned_flow(workspace_id: int, flow_id: object) -> dict[str, Any]:
     """The flow, or LookupError when it is not this workspace's."""

@@ -14,8 +14,6 @@ from app.db.content import EmailTemplate
 from app.db.segments import Segment
 from app.services.tenancy import owned_by, row_id
 
-WAIT_MODES = ("duration", "time_of_day", "weekday", "event")
-TESTS = ("segment", "event", "field")
 FIELD_OPS = ("eq", "neq", "contains", "empty", "not_empty")
 EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}\Z")
 FIELD_TAG = re.compile(r"[A-Za-z0-9_]{1,64}\Z")
