@@ -92,8 +92,8 @@ class AutomationController(Controller):
     async def save_limits(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis) -> Template:
         form = await submitted(request, LIMITS, lambda: limits_context(viewer, workspace_id))
         async with audit.change(redis, workspace_id, actor_of(request)) as change:
-            await limits.save_limits(workspace_id, form)
-            change.note("automations.limits_changed", "workspace", workspace_id)
+            saved = await limits.save_limits(workspace_id, form)
+            change.note("marketing_limits.changed", details=saved)
         return Template(LIMITS, context={**await limits_context(viewer, workspace_id),
                                          "notice": "Marketing limits saved."})
 
