@@ -172,7 +172,12 @@ async def first_workspace() -> FirstWorkspace:
     sent = await transactional.accept_message(
         workspace["id"], transactional.ContentInput(subject=_marked("Receipt"), html="<p>Zq receipt Xv</p>"),
         transactional.RecipientInput("zqbuyer@first.example"), transactional.Submission(key["id"]), _NoQueue())
+    from app.services.automations import flows
+
+    flow = await flows.create_flow(workspace["id"], {"name": _marked("Flow"), "steps": [
+        {"id": "s1", "kind": "wait", "params": {"mode": "duration", "minutes": 60}, "next": None}]})
     ids = {
+        "flow_id": flow["id"], "step_id": "s1", "change": "up",
         "key_id": key["id"], "endpoint_id": endpoint["id"], "delivery_id": delivery["id"],
         "transactional_message_id": sent.id,
         "mailbox_id": mailbox["id"], "bounce_id": bounce["id"],
@@ -185,7 +190,7 @@ async def first_workspace() -> FirstWorkspace:
     }
     secrets = [_marked(name) for name in ("Workspace", "List", "Field", "Segment", "Suppression", "Template",
                                           "Subject", "Server", "Rule", "Plan", "Captured", "Campaign", "Mailbox",
-                                          "Diagnostic", "Key", "Endpoint", "Receipt")]
+                                          "Diagnostic", "Key", "Endpoint", "Receipt", "Flow")]
     secrets += ["zqsubscriber@first.example", "zqsuppressed@first.example", "zqmember@first.example",
                 "zqowner@first.example", "zqinvitee@first.example", "zqdomain.example", "zqimport.csv",
                 "zqbuyer@first.example"]
