@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from app.db.accounts import Invite, Membership
 from app.db.audience import ListField, MailingList, Subscriber
+from app.db.automations import Flow
 from app.db.campaigns import Campaign
 from app.db.content import EmailTemplate, SendingDomain
 from app.db.delivery import DeliveryServer, DomainGroup, RoutingRule, WarmupPlan
@@ -40,13 +41,18 @@ NAMED_BY: dict[str, tuple[type[Table], Column]] = {
     "suppression_list": (SuppressionList, SuppressionList.name), "domain": (SendingDomain, SendingDomain.domain),
     "import": (Import, Import.filename), "field": (ListField, ListField.label), "rule": (RoutingRule, RoutingRule.name),
     "group": (DomainGroup, DomainGroup.name), "plan": (WarmupPlan, WarmupPlan.name), "invite": (Invite, Invite.email),
-    "webhook_endpoint": (WebhookEndpoint, WebhookEndpoint.url),
+    "webhook_endpoint": (WebhookEndpoint, WebhookEndpoint.url), "flow": (Flow, Flow.name),
 }
 LINKS = {"campaign": "/mailing/campaigns/{}", "list": "/mailing/lists/{}", "segment": "/mailing/segments/{}",
          "template": "/mailing/templates/{}", "subscriber": "/mailing/subscribers/{}",
-         "suppression_list": "/mailing/suppression/{}", "webhook_endpoint": "/settings/webhooks/{}"}
+         "suppression_list": "/mailing/suppression/{}", "webhook_endpoint": "/settings/webhooks/{}",
+         "flow": "/mailing/automations/{}"}
 # Each action as what its actor did; {target} is the target's name, other fields come from the details.
 PHRASES = {
+    "flow.created": "created the automation {target}", "flow.activated": "activated the automation {target}",
+    "flow.published": "published version {version} of the automation {target}",
+    "flow.paused": "paused the automation {target}",
+    "marketing_limits.changed": "changed the daily email cap and quiet hours",
     "campaign.created": "created campaign {target}", "campaign.updated": "saved the {step} step of campaign {target}",
     "campaign.duplicated": "duplicated a campaign as {target}", "campaign.started": "started sending campaign {target}",
     "campaign.scheduled": "scheduled campaign {target}", "campaign.unscheduled": "took campaign {target} back to draft",
