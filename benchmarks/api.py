@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.settings import data_dir
 from benchmarks.campaign import (
+    DumpWatcher,
     dump_folder,
     start_sink,
     template_html,
@@ -174,27 +175,6 @@ async def batch_seconds(client, template_id: int, size: int) -> float:
     return elapsed
 
 
-class SinkWatcher:
-    """Reads the sink's dump as it grows and notes when each Message-ID first appears."""
-
-    def __init__(self, dump: Path) -> None:
-        self.dump, self.offset, self.tail, self.seen = dump, 0, b"", {}
-
-    def poll(self) -> None:
-        if not self.dump.exists():
-            return
-        with self.dump.open("rb") as source:
-            source.seek(self.offset)
-            chunk = source.read()
-        self.offset += len(chunk)
-        data = self.tail + chunk
-        cut = data.rfind(b"\n")
-        at = time.perf_counter()
-        for found in MESSAGE_ID.findall(data, 0, cut + 1):
-            self.seen.setdefault(int(found), at)
-        self.tail = data[cut + 1:]
-
-
 async def priority_latencies(client, campaign: dict, workspace: dict, template_id: int, dump: Path,
                              probes: int) -> list[float]:
     """Seconds from each probe's 202 to its message in the sink, while the campaign sends."""
@@ -204,19 +184,19 @@ async def priority_latencies(client, campaign: dict, workspace: dict, template_i
     from app.tasks.sending import QUEUE
 
     await campaigns.launch(get_redis(), QUEUE, workspace["id"], campaign["id"], SYSTEM)
-    watcher = SinkWatcher(dump)
+    watcher = DumpWatcher(dump, MESSAGE_ID)
     # The probes start once the campaign's traffic is flowing through the sink.
     while len(watcher.seen) < 200:
         await asyncio.sleep(0.01)
         watcher.poll()
-    accepted: dict[int, float] = {}
+    accepted: dict[bytes, float] = {}
     for n in range(probes):
         answer = await client.post("/api/v1/messages", json={
             "to": f"probe{n}@example.org", "from": "shop@mail.example.com", "template_id": template_id,
             "data": {"first_name": "Probe", "order": f"P-{n}"}})
         if answer.status_code != 202:
             raise SystemExit(f"a probe was answered {answer.status_code}: {answer.text[:300]}")
-        accepted[int(answer.json()["id"])] = time.perf_counter()
+        accepted[str(answer.json()["id"]).encode()] = time.perf_counter()
         deadline = time.perf_counter() + 0.1
         while time.perf_counter() < deadline:
             watcher.poll()

@@ -137,38 +137,19 @@ async def fetch_list_id(workspace_id: int) -> int:
     return (await MailingList.select(MailingList.id).where(MailingList.workspace_id == workspace_id).first())["id"]
 
 
-class RecipientWatcher:
-    """Reads the sink's dump as it grows and notes when each probe's message first appears."""
-
-    def __init__(self, dump: Path) -> None:
-        self.dump, self.offset, self.tail, self.seen = dump, 0, b"", {}
-
-    def poll(self) -> None:
-        if not self.dump.exists():
-            return
-        with self.dump.open("rb") as source:
-            source.seek(self.offset)
-            chunk = source.read()
-        self.offset += len(chunk)
-        data = self.tail + chunk
-        cut = data.rfind(b"\n")
-        at = time.perf_counter()
-        for found in RECIPIENT.findall(data, 0, cut + 1):
-            self.seen.setdefault(found.decode(), at)
-        self.tail = data[cut + 1:]
-
-
 async def welcome_latencies(client, list_id: int, dump: Path, probes: int) -> list[float]:
     """Seconds from each subscribe's answer to its welcome email in the sink."""
-    watcher = RecipientWatcher(dump)
-    accepted: dict[str, float] = {}
+    from benchmarks.campaign import DumpWatcher
+
+    watcher = DumpWatcher(dump, RECIPIENT)
+    accepted: dict[bytes, float] = {}
     for n in range(probes):
         name = f"probe{n}"
         answer = await client.post("/api/v1/subscribers", json={
             "list_id": list_id, "email": f"{name}@example.org", "status": "confirmed"})
         if answer.status_code != 201:
             raise SystemExit(f"a subscribe was answered {answer.status_code}: {answer.text[:300]}")
-        accepted[name] = time.perf_counter()
+        accepted[name.encode()] = time.perf_counter()
         deadline = time.perf_counter() + PROBE_SECONDS
         while time.perf_counter() < deadline:
             watcher.poll()

@@ -105,6 +105,28 @@ def dumped_ids(dump: Path) -> list[int]:
     return found
 
 
+class DumpWatcher:
+    """Reads a sink's dump as it grows and notes when each match of `pattern` (its first group) first appears."""
+
+    def __init__(self, dump: Path, pattern: re.Pattern[bytes]) -> None:
+        self.dump, self.pattern, self.offset, self.tail = dump, pattern, 0, b""
+        self.seen: dict[bytes, float] = {}
+
+    def poll(self) -> None:
+        if not self.dump.exists():
+            return
+        with self.dump.open("rb") as source:
+            source.seek(self.offset)
+            chunk = source.read()
+        self.offset += len(chunk)
+        data = self.tail + chunk
+        cut = data.rfind(b"\n")
+        at = time.perf_counter()
+        for found in self.pattern.findall(data, 0, cut + 1):
+            self.seen.setdefault(found, at)
+        self.tail = data[cut + 1:]
+
+
 def peak_rss_mb(main_pid: int) -> float:
     """The largest VmHWM (peak resident set) among the worker's child processes."""
     peaks = []
