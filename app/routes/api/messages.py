@@ -161,7 +161,7 @@ def _message_out(row: dict[str, Any]) -> MessageOut:
 
 
 def _refusal(exc: MessageRefused) -> ApiError:
-    return ApiError(422, exc.code, str(exc), {exc.field: exc.code} if exc.field else None)
+    return ApiError(422, exc.code, str(exc), {exc.field: str(exc)} if exc.field else None)
 
 
 class MessagesApi(ApiController):

@@ -44,7 +44,9 @@ MAX_SCHEDULE_AHEAD = timedelta(days=30)
 # Messages due within this long are queued with a delay at once; later ones wait for the minute sweep.
 QUEUE_AHEAD_SECONDS = 3600
 # Statuses that keep an address from transactional mail too; a pending double opt-in does not.
-REFUSING_STATUSES = ("unsubscribed", "bounced", "complained", "blacklisted")
+# Receipts and password resets are still owed to someone who unsubscribed from a marketing list: only an address
+# that bounced for good, complained or was blacklisted (and every suppression list entry) refuses them.
+REFUSING_STATUSES = ("bounced", "complained", "blacklisted")
 SUPPRESSED = "recipient_suppressed"
 INVALID = "invalid_recipient"
 # Sandbox keys choose an outcome by address at this domain (sending.py). A simulated hard bounce blacklists the
@@ -97,7 +99,7 @@ def checked_addresses(emails: Sequence[str], sandbox: bool) -> list[str]:
 
 async def refused_addresses(workspace_id: int, emails: Sequence[str]) -> dict[str, str]:
     """Why each address that may not be mailed may not: a blacklist or suppression list entry, or a status
-    (unsubscribed, hard-bounced, complained, blacklisted) on any list of the workspace. One query each."""
+    (hard-bounced, complained, blacklisted) on any list of the workspace. One query each."""
     if not emails:
         return {}
     reasons = {address: found[0].sentence for address, found in (await suppressions_of(workspace_id,

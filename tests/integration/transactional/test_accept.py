@@ -60,19 +60,27 @@ async def test_one_address_may_get_many_messages_of_the_stream(client, queue) ->
     assert await Delivery.count().where(Delivery.email == "bo@example.com") == 2
 
 
-async def test_a_suppressed_blacklisted_or_unsubscribed_recipient_is_refused_with_its_code(client, queue) -> None:
+async def test_a_suppressed_blacklisted_or_bounced_recipient_is_refused_with_its_code(client, queue) -> None:
     caller = await sender()
     workspace_id = caller.workspace["id"]
     await suppression.add_entries(workspace_id, (await suppression.blacklist(workspace_id))["id"],
                                   [Entry("email", "black@example.com")])
-    await make_subscriber(await make_list(caller.workspace), "gone@example.com", status="unsubscribed")
+    await make_subscriber(await make_list(caller.workspace), "gone@example.com", status="bounced")
     for address in ("black@example.com", "GONE@example.com"):
         answer = await client.post("/api/v1/messages", headers=caller.headers, json=raw_message(address))
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["code"] == "recipient_suppressed"
-        assert answer.json()["error"]["fields"] == {"to": "recipient_suppressed"}
+        assert answer.json()["error"]["fields"]["to"].startswith(f"Not sent to {address.lower()}")
     assert await Delivery.count() == 0 and await TransactionalContent.count() == 0
     assert queue.ranges == []
+
+
+async def test_an_unsubscribe_from_a_marketing_list_does_not_stop_a_receipt(client, queue) -> None:
+    caller = await sender()
+    await make_subscriber(await make_list(caller.workspace), "left@example.com", status="unsubscribed")
+    answer = await client.post("/api/v1/messages", headers=caller.headers, json=raw_message("left@example.com"))
+    assert answer.status_code == 202, answer.text
+    assert await Delivery.count().where(Delivery.email == "left@example.com") == 1
 
 
 async def test_bad_input_is_refused_field_by_field_and_nothing_is_stored(client, queue) -> None:
