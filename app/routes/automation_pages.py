@@ -95,19 +95,30 @@ async def steps_context(viewer: Viewer, workspace_id: int, flow_id: int, editing
             "published_steps": published["steps"] if published else []}
 
 
+async def _head_context(workspace_id: int, flow: dict[str, Any]) -> dict[str, Any]:
+    """What the flow's head shows: its counters and whether the draft differs from the published version."""
+    published = await _published(workspace_id, flow)
+    draft = (editor.steps_of(flow), _json(flow["trigger"]), _json(flow["settings"]))
+    return {"counters": await reports.flow_counters(workspace_id, flow["id"]),
+            "draft_changed": published is not None and (published["steps"], published["trigger"],
+                                                        published["settings"]) != draft}
+
+
+async def saved_steps_context(viewer: Viewer, workspace_id: int, flow_id: int, saved: str) -> dict[str, Any]:
+    """The steps section after a change, with the flow's head drawn again out of band (the change may be what
+    makes the draft differ from the published version)."""
+    context = await steps_context(viewer, workspace_id, flow_id, saved=saved)
+    return {**context, **await _head_context(workspace_id, context["flow"]), "head_oob": True}
+
+
 async def editor_context(viewer: Viewer, workspace_id: int, flow_id: int, editing: str = "",
                         adding: tuple[str, str] | None = None) -> dict[str, Any]:
     context = await steps_context(viewer, workspace_id, flow_id, editing, adding)
     flow = context["flow"]
     trigger, settings = _json(flow["trigger"]), _json(flow["settings"])
-    published = await _published(workspace_id, flow)
-    return {**context, "trigger": trigger, "settings": settings,
+    return {**context, **await _head_context(workspace_id, flow), "trigger": trigger, "settings": settings,
             "trigger_form": {**flow_forms.form_of_trigger(trigger), "name": flow["name"]},
             "settings_form": flow_forms.form_of_settings(settings),
-            "counters": await reports.flow_counters(workspace_id, flow_id),
-            "draft_changed": published is not None and (published["steps"], published["trigger"],
-                                                        published["settings"]) != (context["steps"], trigger,
-                                                                                   settings),
             "older_versions": [(str(version), f"Version {version}") for version in range(flow["version"] - 1, 0, -1)],
             "published_step_options": [(step["id"], f"{step['id']} · {editor.KINDS[step['kind']]}")
                                        for step in context["published_steps"]]}

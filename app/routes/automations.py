@@ -24,6 +24,7 @@ from app.routes.automation_pages import (
     limits_context,
     new_context,
     report_context,
+    saved_steps_context,
     shortcut_context,
     steps_context,
 )
@@ -149,7 +150,7 @@ class AutomationController(Controller):
         steps, step_id = editor.add_step(editor.steps_of(flow), kind, position)
         steps = editor.replace_params(steps, step_id, step_forms.params_of_form(kind, form))
         await flows.save_steps(workspace_id, flow_id, steps)
-        return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=step_id))
+        return Template(STEPS, context=await saved_steps_context(viewer, workspace_id, flow_id, step_id))
 
     @post("/{flow_id:int}/steps/{step_id:str}")
     async def save_step(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int,
@@ -161,7 +162,7 @@ class AutomationController(Controller):
         kind = editor.step_of(steps, step_id)["kind"]
         changed = editor.replace_params(steps, step_id, step_forms.params_of_form(kind, form))
         await flows.save_steps(workspace_id, flow_id, changed)
-        return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=step_id))
+        return Template(STEPS, context=await saved_steps_context(viewer, workspace_id, flow_id, step_id))
 
     @post("/{flow_id:int}/steps/{step_id:str}/{change:str}")
     async def change_step(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int, step_id: str,
@@ -172,7 +173,7 @@ class AutomationController(Controller):
         steps = editor.steps_of(await flows.owned_flow(workspace_id, flow_id))
         changed, shown = editor.changed(steps, step_id, change, form.get("direction", ""))
         await flows.save_steps(workspace_id, flow_id, changed)
-        return Template(STEPS, context=await steps_context(viewer, workspace_id, flow_id, saved=shown))
+        return Template(STEPS, context=await saved_steps_context(viewer, workspace_id, flow_id, shown))
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 

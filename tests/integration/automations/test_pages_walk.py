@@ -40,3 +40,18 @@ async def test_the_list_shows_the_live_trigger_and_says_when_the_draft_differs(c
     listed = (await client.get("/mailing/automations")).text
     assert "Subscribes to Prospects" in listed and f"flow-draft-changed-{flow_id}" not in listed
     assert (await flows.owned_flow(workspace["id"], flow_id))["version"] == 2
+
+
+async def test_a_step_change_answers_the_head_again_with_the_publish_button(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    base = await _active_flow(client, workspace, ready.list_id, ready.template_id)
+    page = (await client.get(base)).text
+    assert 'id="flow-head"' in page and 'hx-swap-oob' not in page and 'data-testid="flow-publish"' not in page
+
+    added = await post_form(client, f"{base}/steps", {"kind": "wait", "position": "start", "mode": "duration",
+                                                      "amount": "1", "unit": "hours"}, headers=HX)
+    assert added.status_code == 200
+    head = added.text[added.text.index('<div id="flow-head"'):]
+    assert head.startswith('<div id="flow-head" hx-swap-oob="true">')
+    assert 'data-testid="flow-publish"' in head and "Publish version 2" in head
