@@ -86,7 +86,6 @@ async def steps_context(viewer: Viewer, workspace_id: int, flow_id: int, editing
     return {**_base(viewer), **await choices(workspace_id), "flow": flow, "steps": steps,
             "rows": editor.outline(steps), "editing": editing, "saved": saved,
             "by_id": {step["id"]: step for step in steps}, "step_ids": [step["id"] for step in steps],
-            "goto_options": [(step["id"], step["id"]) for step in steps],
             "adding": {"kind": adding[0], "position": adding[1]} if adding else None,
             "step_forms": {step["id"]: step_forms.form_of_params(step["kind"], step["params"]) for step in steps},
             "movable": {step["id"]: {direction: editor.movable(steps, step["id"], direction)

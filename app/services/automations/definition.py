@@ -94,6 +94,27 @@ def _reachable(steps: list[Mapping[str, Any]]) -> set[str]:
     return found
 
 
+def _goto_problem(step: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """A goto to an end step, or one whose jump comes back to it without a wait on the way (it would repeat
+    its steps at once, `limit` times in a row)."""
+    target = by_id.get(step["params"].get("target"))
+    if target is None:
+        return None
+    if target["kind"] == "end":
+        return "Go to a step other than an End step."
+    seen: set[str] = set()
+    todo: list[str | None] = [target["id"]]
+    while todo:
+        step_id = todo.pop()
+        if step_id is None or step_id in seen or step_id not in by_id or by_id[step_id]["kind"] == "wait":
+            continue
+        if step_id == step["id"]:
+            return "This go to repeats steps with no wait between them: add a wait step in the loop."
+        seen.add(step_id)
+        todo += links(by_id[step_id])
+    return None
+
+
 def normalized(step: Mapping[str, Any]) -> dict[str, Any]:
     """The step with only the keys its kind uses (an end step never continues)."""
     out: dict[str, Any] = {"id": step["id"], "kind": step["kind"], "params": dict(step.get("params") or {})}
@@ -127,6 +148,10 @@ async def checked_steps(workspace_id: int, steps: Any) -> list[dict[str, Any]]:
         if any(target is not None and target not in seen for target in links(step)):
             errors[step["id"]] = "The step leads to a step that does not exist."
         elif problem := await params_problem(workspace_id, step, seen):
+            errors[step["id"]] = problem
+    by_id = {step["id"]: step for step in clean}
+    for step in clean:
+        if step["kind"] == "goto" and step["id"] not in errors and (problem := _goto_problem(step, by_id)):
             errors[step["id"]] = problem
     for step_id in _cycle_members(clean):
         errors.setdefault(step_id, "The flow loops back here; use a “go to” step with a limit to repeat steps.")

@@ -148,3 +148,20 @@ async def test_an_exit_segment_must_be_the_workspaces_own():
 
     assert kept["exit_on"] == ["converted", {"segment_id": mine["id"]}]
     assert set(refused.value.errors) == {"exit_on"}
+
+
+async def test_a_goto_loop_without_a_wait_and_a_goto_to_an_end_are_refused_beside_the_goto():
+    workspace = await make_workspace()
+    tag = {"add": ["x"]}
+
+    busy = await _errors(workspace["id"], [
+        step("a", "condition", {"test": "field", "field": "plan", "op": "empty"}, yes="g", no=None),
+        step("g", "goto", {"target": "a", "limit": 2}, "b"), step("b", "tag", tag, None)])
+    to_end = await _errors(workspace["id"], [step("g", "goto", {"target": "e", "limit": 2}, "e"), step("e", "end")])
+    waited = await definition.checked_steps(workspace["id"], [
+        step("w", "wait", {"mode": "duration", "minutes": 60}, "t"), step("t", "tag", tag, "g"),
+        step("g", "goto", {"target": "w", "limit": 2}, "b"), step("b", "tag", tag, None)])
+
+    assert busy == {"g": "This go to repeats steps with no wait between them: add a wait step in the loop."}
+    assert to_end == {"g": "Go to a step other than an End step."}
+    assert [s["id"] for s in waited] == ["w", "t", "g", "b"]

@@ -55,3 +55,18 @@ async def test_a_step_change_answers_the_head_again_with_the_publish_button(clie
     head = added.text[added.text.index('<div id="flow-head"'):]
     assert head.startswith('<div id="flow-head" hx-swap-oob="true">')
     assert 'data-testid="flow-publish"' in head and "Publish version 2" in head
+
+
+async def test_the_goto_target_list_names_each_step_and_offers_no_end(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    created = await post_form(client, "/mailing/automations/", {"name": "Loop", "trigger_kind": "manual"})
+    base = created.headers["location"]
+    await post_form(client, f"{base}/steps", {"kind": "send", "position": "start",
+                                              "template_id": str(ready.template_id)}, headers=HX)
+    await post_form(client, f"{base}/steps", {"kind": "end", "position": "after:s1"}, headers=HX)
+
+    form = (await client.get(f"{base}/steps?kind=goto&position=after:s1", headers=HX)).text
+    options = form[form.index('name="target"'):form.index("</select>", form.index('name="target"'))]
+    assert '<option value="s1"' in options and "s1 · Send “" in options
+    assert 'value="s2"' not in options
