@@ -225,6 +225,40 @@ class AutomationController(Controller):
         flash(request, f"{enrolled:,} people enrolled.", "success")
         return Redirect(_flow_url(flow_id), status_code=303)
 
+    @post("/{flow_id:int}/archive", opt=SEND)
+    async def archive(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int,
+                      redis: Redis) -> Redirect:
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            flow = await flows.archive(workspace_id, flow_id, now=now())
+            change.note("flow.archived", "flow", flow_id, {"name": flow["name"]})
+        flash(request, f"“{flow['name']}” is archived: the people inside left it and no one enters again.", "info")
+        return Redirect("/mailing/automations", status_code=303)
+
+    @post("/{flow_id:int}/duplicate")
+    async def duplicate(self, request: Request, workspace_id: int, flow_id: int, redis: Redis) -> Redirect:
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            created = await flows.duplicate(workspace_id, flow_id)
+            change.note("flow.created", "flow", created["id"], {"name": created["name"]})
+        flash(request, f"“{created['name']}” is a draft copy: change it, then activate it.", "success")
+        return Redirect(_flow_url(created["id"]), status_code=303)
+
+    @post("/{flow_id:int}/discard")
+    async def discard(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
+        on_form_error(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id), {})
+        flow = await flows.discard_draft(workspace_id, flow_id)
+        flash(request, f"Draft changes discarded: the draft is version {flow['version']} again.", "info")
+        return Redirect(_flow_url(flow_id), status_code=303)
+
+    @post("/{flow_id:int}/delete")
+    async def delete(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int,
+                     redis: Redis) -> Redirect:
+        on_form_error(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id), {})
+        async with audit.change(redis, workspace_id, actor_of(request)) as change:
+            name = await flows.delete_draft(workspace_id, flow_id)
+            change.note("flow.deleted", "flow", flow_id, {"name": name})
+        flash(request, f"“{name}” is deleted.", "info")
+        return Redirect("/mailing/automations", status_code=303)
+
     # --- reports ---------------------------------------------------------------------------------------------
 
     @get("/{flow_id:int}/report", name="automation_report")

@@ -185,3 +185,32 @@ async def migrate_waiting(workspace_id: int, flow_id: int, from_version: int, to
         if flow["status"] != "active":
             await statements.run("automations.hold-flow", workspace_id, flow["id"])
     return len(waiting)
+
+
+async def duplicate(workspace_id: int, flow_id: int) -> dict[str, Any]:
+    """A new draft flow with the flow's draft (trigger, settings, steps) under the name "Copy of …"."""
+    flow = await owned_flow(workspace_id, flow_id)
+    return await create_flow(workspace_id, {"name": f"Copy of {flow['name']}"[:120], "trigger": flow["trigger"],
+                                            "settings": flow["settings"], "steps": flow["draft_steps"]})
+
+
+async def discard_draft(workspace_id: int, flow_id: int) -> dict[str, Any]:
+    """The draft's changes dropped: its trigger, settings and steps are the published version's again."""
+    flow = await owned_flow(workspace_id, flow_id)
+    published = await current_version(workspace_id, flow["id"], flow["version"]) if flow["version"] else None
+    if published is None:
+        raise FormError("This flow was never published: there is no version to go back to.", "status")
+    await Flow.update({Flow.draft_steps: published["steps"], Flow.trigger: published["trigger"],
+                       Flow.settings: published["settings"], Flow.updated_at: datetime.now(UTC)}).where(
+        owned_by(Flow, workspace_id), Flow.id == flow["id"])
+    return await owned_flow(workspace_id, flow["id"])
+
+
+async def delete_draft(workspace_id: int, flow_id: int) -> str:
+    """A flow never activated deleted (no one was ever in it); its name. Others are archived instead, so their
+    reports and people's timelines keep them."""
+    flow = await owned_flow(workspace_id, flow_id)
+    if flow["status"] != "draft" or flow["version"]:
+        raise FormError("Only a flow never activated can be deleted; archive this one instead.", "status")
+    await Flow.delete().where(owned_by(Flow, workspace_id), Flow.id == flow["id"])
+    return flow["name"]

@@ -3,6 +3,7 @@ unreachable steps are refused, a flow is archived, duplicated or discarded, ever
 
 from __future__ import annotations
 
+from app.db.automations import Flow
 from app.services.automations import flows
 from tests.factories import make_list, post_form, signed_in_client
 from tests.integration.campaigns_ui.helpers import ready_workspace
@@ -70,3 +71,37 @@ async def test_the_goto_target_list_names_each_step_and_offers_no_end(client):
     options = form[form.index('name="target"'):form.index("</select>", form.index('name="target"'))]
     assert '<option value="s1"' in options and "s1 · Send “" in options
     assert 'value="s2"' not in options
+
+
+async def test_a_flow_is_duplicated_its_draft_discarded_archived_and_a_draft_deleted(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    base = await _active_flow(client, workspace, ready.list_id, ready.template_id)
+    flow_id = int(base.rsplit("/", 1)[1])
+    page = (await client.get(base)).text
+    assert 'data-testid="flow-archive"' in page and 'data-testid="flow-delete"' not in page
+    assert 'data-testid="flow-discard"' not in page
+
+    await post_form(client, f"{base}/steps", {"kind": "wait", "position": "start", "mode": "duration",
+                                              "amount": "1", "unit": "hours"}, headers=HX)
+    assert 'data-testid="flow-discard"' in (await client.get(base)).text
+    assert (await post_form(client, f"{base}/discard")).status_code == 303
+    flow = await flows.owned_flow(workspace["id"], flow_id)
+    assert [s["kind"] for s in flow["draft_steps"]] == ["send"] and flow["version"] == 1
+    assert 'data-testid="flow-publish"' not in (await client.get(base)).text
+
+    copied = await post_form(client, f"{base}/duplicate")
+    copy_id = int(copied.headers["location"].rsplit("/", 1)[1])
+    copy = await flows.owned_flow(workspace["id"], copy_id)
+    assert (copy["name"], copy["status"], copy["version"]) == ("Copy of Welcome", "draft", 0)
+    assert copy["draft_steps"] == flow["draft_steps"] and copy["trigger"] == flow["trigger"]
+    assert 'data-testid="flow-delete"' in (await client.get(copied.headers["location"])).text
+
+    refused = await post_form(client, f"{base}/delete")
+    assert refused.status_code == 422 and "archive this one instead" in refused.text
+    assert (await post_form(client, f"/mailing/automations/{copy_id}/delete")).status_code == 303
+    assert copy_id not in [row["id"] for row in await Flow.select(Flow.id).where(Flow.workspace_id == workspace["id"])]
+
+    assert (await post_form(client, f"{base}/archive")).status_code == 303
+    assert (await flows.owned_flow(workspace["id"], flow_id))["status"] == "archived"
+    assert f"flow-row-{flow_id}" not in (await client.get("/mailing/automations")).text
