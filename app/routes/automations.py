@@ -31,7 +31,6 @@ from app.routes.automation_pages import (
 from app.services import audit
 from app.services.accounts import Viewer, now
 from app.services.automations import editor, flow_forms, flows, limits, step_forms, triggers
-from app.services.forms import FormError
 from app.web.auth import signed_in
 from app.web.pages import actor_of, form_values, is_htmx, on_form_error, submitted
 
@@ -59,8 +58,7 @@ class AutomationController(Controller):
     async def create(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis) -> Redirect:
         form = await submitted(request, NEW, lambda: new_context(viewer, workspace_id))
         async with audit.change(redis, workspace_id, actor_of(request)) as change:
-            created = await flows.create_flow(workspace_id, {"name": form.get("name", ""),
-                                                             "trigger": flow_forms.trigger_of_form(form)})
+            created = await flows.create_flow(workspace_id, flow_forms.named_trigger_of_form(form))
             change.note("flow.created", "flow", created["id"], {"name": created["name"]})
         flash(request, f"“{created['name']}” is a draft: add its steps, then activate it.", "success")
         return Redirect(_flow_url(created["id"]), status_code=303)
@@ -105,8 +103,7 @@ class AutomationController(Controller):
     @post("/{flow_id:int}/trigger")
     async def save_trigger(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
         form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
-        saved = await flows.update_flow(workspace_id, flow_id, {"name": form.get("name", ""),
-                                                                "trigger": flow_forms.trigger_of_form(form)})
+        saved = await flows.update_flow(workspace_id, flow_id, flow_forms.named_trigger_of_form(form))
         flash(request, "Trigger saved." if saved["status"] == "draft" else
               "Trigger saved in the draft: publish to use it.", "success")
         return Redirect(_flow_url(flow_id), status_code=303)
@@ -209,12 +206,18 @@ class AutomationController(Controller):
         return Redirect(_flow_url(flow_id), status_code=303)
 
     @post("/{flow_id:int}/migrate", opt=SEND)
-    async def migrate(self, request: Request, viewer: Viewer, workspace_id: int, flow_id: int) -> Redirect:
+    async def migrate(self, request: Request, viewer: Viewer, workspace_id: int,
+                      flow_id: int) -> Redirect | Template:
+        """Checked first, then asked to confirm (the form again with the question), then done."""
         form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
-        moved = await flows.migrate_waiting(workspace_id, flow_id, _version_of(form), form.get("to_step_id", ""),
-                                            now=now())
-        flash(request, f"{moved:,} waiting people moved to step {form.get('to_step_id')} of the newest version.",
-              "success")
+        version, step = await flows.checked_migration(workspace_id, flow_id, form.get("from_version", ""),
+                                                      form.get("to_step_id", ""))
+        if form.get("confirmed") != "yes":
+            return Template(EDITOR, context={**await editor_context(viewer, workspace_id, flow_id), "form": form,
+                                             "migrate_confirm": True})
+        moved = await flows.migrate_waiting(workspace_id, flow_id, version, step["id"], now=now())
+        flash(request, f"{people(moved)} waiting on version {version} moved to step {step['id']} of the newest "
+                       "version.", "success")
         return Redirect(_flow_url(flow_id), status_code=303)
 
     @post("/{flow_id:int}/enrol", opt=SEND)
@@ -222,7 +225,7 @@ class AutomationController(Controller):
         form = await submitted(request, EDITOR, lambda: editor_context(viewer, workspace_id, flow_id))
         audience = flow_forms.audience_of_form(form)
         enrolled = await triggers.enrol_audience(workspace_id, flow_id, **audience, now=now())
-        flash(request, f"{enrolled:,} people enrolled.", "success")
+        flash(request, f"{people(enrolled)} enrolled.", "success")
         return Redirect(_flow_url(flow_id), status_code=303)
 
     @post("/{flow_id:int}/archive", opt=SEND)
@@ -274,9 +277,7 @@ def _known(kind: str) -> str:
     return kind
 
 
-def _version_of(form: dict[str, str]) -> int:
-    text = form.get("from_version", "")
-    if not text.isdigit():
-        raise FormError({"from_version": "Choose the version people are waiting on."})
-    return int(text)
+def people(count: int) -> str:
+    """“1 person”, “2 people”, “1,200 people”."""
+    return f"{count:,} {'person' if count == 1 else 'people'}"
 

@@ -68,6 +68,20 @@ def trigger_of_form(form: Mapping[str, str]) -> dict[str, Any]:
     return trigger
 
 
+def named_trigger_of_form(form: Mapping[str, str]) -> dict[str, Any]:
+    """The flow's name and trigger from its form; FormError names every field typed wrong at once."""
+    errors: dict[str, str] = {}
+    found: dict[str, Any] = {}
+    for key, read in (("name", flows.checked_name), ("trigger", trigger_of_form)):
+        try:
+            found[key] = read(form)
+        except FormError as error:
+            errors.update(error.errors)
+    if errors:
+        raise FormError(errors)
+    return found
+
+
 def _signed(form: Mapping[str, str], name: str, errors: dict[str, str]) -> int | None:
     text = str(form.get(name, "")).strip() or "0"
     if not re.fullmatch(r"-?\d{1,3}", text):
@@ -138,6 +152,10 @@ async def create_autoresponder(workspace_id: int, form: Mapping[str, str]) -> di
     except FormError as error:
         errors.update(error.errors)
         send = {}
+    try:
+        flows.checked_name(form)
+    except FormError as error:
+        errors.update(error.errors)
     if errors:
         raise FormError(errors)
     steps: list[dict[str, Any]] = [{"id": "s2", "kind": "send", "params": send, "next": None}]

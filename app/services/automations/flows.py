@@ -8,6 +8,7 @@ unless `migrate_waiting` moves them, explicitly, to a step of the newest version
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ async def owned_flow(workspace_id: int, flow_id: object) -> dict[str, Any]:
     return {**flow, **{key: _json(flow[key]) for key in ("trigger", "settings", "draft_steps")}}
 
 
-def _name(values: dict[str, Any]) -> str:
+def checked_name(values: Mapping[str, Any]) -> str:
     name = str(values.get("name") or "").strip()
     if not name:
         raise FormError("Give the flow a name.", "name")
@@ -39,7 +40,7 @@ def _name(values: dict[str, Any]) -> str:
 async def create_flow(workspace_id: int, values: dict[str, Any]) -> dict[str, Any]:
     """A new draft flow from {"name", "trigger"?, "settings"?, "steps"?}, each part checked."""
     checked_workspace_id(workspace_id)
-    name = _name(values)
+    name = checked_name(values)
     trigger = await definition.checked_trigger(workspace_id, values.get("trigger") or {"kind": "manual"})
     settings = await definition.checked_settings(workspace_id, values.get("settings") or {})
     steps = await definition.checked_steps(workspace_id, values.get("steps") or [])
@@ -57,7 +58,7 @@ async def update_flow(workspace_id: int, flow_id: int, values: dict[str, Any]) -
     flow = await owned_flow(workspace_id, flow_id)
     changes: dict[Any, Any] = {Flow.updated_at: datetime.now(UTC)}
     if "name" in values:
-        changes[Flow.name] = _name(values)
+        changes[Flow.name] = checked_name(values)
     if "trigger" in values:
         changes[Flow.trigger] = await definition.checked_trigger(workspace_id, values["trigger"])
     if "settings" in values:
@@ -161,17 +162,32 @@ async def versions(workspace_id: int, flow_id: int) -> list[dict[str, Any]]:
         FlowVersion.version, ascending=False)
 
 
+async def checked_migration(workspace_id: int, flow_id: int, from_version: object,
+                            to_step_id: str) -> tuple[int, dict[str, Any]]:
+    """The older version people wait on and the published step they would move to; FormError names every
+    field chosen wrong at once."""
+    flow = await owned_flow(workspace_id, flow_id)
+    target = await current_version(workspace_id, flow["id"], flow["version"])
+    step = next((s for s in (target or {}).get("steps", []) if s["id"] == to_step_id), None)
+    errors: dict[str, str] = {}
+    text = str(from_version).strip()
+    if not text.isdigit() or not 1 <= int(text) <= flow["version"]:
+        errors["from_version"] = "Choose the version people are waiting on."
+    elif int(text) == flow["version"]:
+        errors["from_version"] = "These people are on the published version already."
+    if step is None:
+        errors["to_step_id"] = "Choose a step of the published version."
+    if errors or step is None:
+        raise FormError(errors)
+    return int(text), step
+
+
 async def migrate_waiting(workspace_id: int, flow_id: int, from_version: int, to_step_id: str, *,
                           now: datetime) -> int:
     """Move everyone waiting on `from_version` to step `to_step_id` of the current version, explicitly (they
     run it from there as newly arrived); how many moved."""
     flow = await owned_flow(workspace_id, flow_id)
-    target = await current_version(workspace_id, flow["id"], flow["version"])
-    step = next((s for s in (target or {}).get("steps", []) if s["id"] == to_step_id), None)
-    if step is None:
-        raise FormError("Choose a step of the published version.", "to_step_id")
-    if from_version == flow["version"]:
-        raise FormError("These people are on the published version already.", "from_version")
+    _, step = await checked_migration(workspace_id, flow["id"], from_version, to_step_id)
     async with DB.transaction():
         waiting = await statements.run("automations.waiting-on-version", workspace_id, flow["id"], from_version, now)
         if not waiting:

@@ -64,9 +64,19 @@ async def test_a_list_enrolled_by_hand_and_waiting_people_moved_to_the_new_versi
     await flows.publish(workspace["id"], flow["id"])
     page = (await client.get(base)).text
     assert 'data-testid="migrate-form"' in page and "s2 · Add or remove tags" in page
-    moved = await post_form(client, f"{base}/migrate", {"which": "migrate", "from_version": "1",
-                                                        "to_step_id": "s2"})
+    nothing = await post_form(client, f"{base}/migrate", {"which": "migrate"})
+    assert nothing.status_code == 422 and 'data-testid="migrate-confirm-form"' not in nothing.text
+    assert 'data-testid="migrate-from_version-error"' in nothing.text
+    assert 'data-testid="migrate-to_step_id-error"' in nothing.text
+    chosen = {"which": "migrate", "from_version": "1", "to_step_id": "s2"}
+    asked = await post_form(client, f"{base}/migrate", chosen)
+    assert asked.status_code == 200 and 'data-testid="migrate-confirm-form"' in asked.text
+    assert "Move the people waiting on version 1 to step s2 of version 2?" in asked.text
+    report = (await client.get(f"{base}/report?step=s1")).text
+    assert 'data-testid="empty-state"' not in report
+    moved = await post_form(client, f"{base}/migrate", {**chosen, "confirmed": "yes"})
     assert moved.status_code == 303
+    assert "3 people waiting on version 1 moved" in (await client.get(base)).text
     report = (await client.get(f"{base}/report?step=s1")).text
     assert 'data-testid="empty-state"' in report
     assert len(steps_of(await flows.owned_flow(workspace["id"], flow["id"]))) == 2

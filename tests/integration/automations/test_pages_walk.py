@@ -105,3 +105,22 @@ async def test_a_flow_is_duplicated_its_draft_discarded_archived_and_a_draft_del
     assert (await post_form(client, f"{base}/archive")).status_code == 303
     assert (await flows.owned_flow(workspace["id"], flow_id))["status"] == "archived"
     assert f"flow-row-{flow_id}" not in (await client.get("/mailing/automations")).text
+
+
+async def test_an_empty_name_and_other_mistakes_are_all_shown_at_once(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+
+    auto = await post_form(client, "/mailing/automations/autoresponder", {"days": "x"})
+    assert auto.status_code == 422
+    for name in ("name", "days", "list_id", "template_id"):
+        assert f'data-testid="auto-{name}-error"' in auto.text, name
+    new = await post_form(client, "/mailing/automations/", {"trigger_kind": "subscribed"})
+    assert new.status_code == 422
+    assert 'data-testid="flow-name-error"' in new.text and 'data-testid="trigger-list_id-error"' in new.text
+    base = await _active_flow(client, workspace, ready.list_id, ready.template_id)
+    trigger = await post_form(client, f"{base}/trigger", {"which": "trigger", "trigger_kind": "tag_added"})
+    assert trigger.status_code == 422
+    assert 'data-testid="flow-name-error"' in trigger.text and 'data-testid="trigger-tag-error"' in trigger.text
+    assert [row["name"] for row in await Flow.select(Flow.name).where(Flow.workspace_id == workspace["id"])] \
+        == ["Welcome"]
