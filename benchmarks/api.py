@@ -246,6 +246,11 @@ async def measure(quick: bool, figures: dict[str, str]) -> None:
 
             await Delivery.raw("UPDATE deliveries SET status = 'cancelled' WHERE workspace_id = {} "
                                "AND transactional AND status IN ('queued', 'deferred')", workspace["id"])
+            from app.tasks.broker import broker
+            from app.tasks.transactional import QUEUE_NAME
+
+            # Their queue entries too: the probes would otherwise wait behind thousands of emptied ranges.
+            broker.flush(QUEUE_NAME)
             # The workers as `ignite worker` starts them: the general processes and the transactional share.
             workers = [await asyncio.create_subprocess_exec(*command, start_new_session=True,
                                                             env=worker_environment(), stdout=subprocess.DEVNULL)
