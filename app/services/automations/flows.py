@@ -19,6 +19,9 @@ from app.services.automations import definition, placing, triggers
 from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by
 
+# A new flow lets go of people who unsubscribe unless told otherwise: mailing them on is rarely what is meant.
+DEFAULT_SETTINGS = {"exit_on": ["unsubscribed"]}
+
 
 async def owned_flow(workspace_id: int, flow_id: object) -> dict[str, Any]:
     """The flow, or LookupError when it is not this workspace's."""
@@ -38,11 +41,13 @@ def checked_name(values: Mapping[str, Any]) -> str:
 
 
 async def create_flow(workspace_id: int, values: dict[str, Any]) -> dict[str, Any]:
-    """A new draft flow from {"name", "trigger"?, "settings"?, "steps"?}, each part checked."""
+    """A new draft flow from {"name", "trigger"?, "settings"?, "steps"?}, each part checked (the settings
+    default to leaving on unsubscribe)."""
     checked_workspace_id(workspace_id)
     name = checked_name(values)
     trigger = await definition.checked_trigger(workspace_id, values.get("trigger") or {"kind": "manual"})
-    settings = await definition.checked_settings(workspace_id, values.get("settings") or {})
+    settings = await definition.checked_settings(workspace_id, values["settings"] if "settings" in values
+                                                 else DEFAULT_SETTINGS)
     steps = await definition.checked_steps(workspace_id, values.get("steps") or [])
     now = datetime.now(UTC)
     rows = await Flow.insert(Flow(

@@ -124,3 +124,28 @@ async def test_an_empty_name_and_other_mistakes_are_all_shown_at_once(client):
     assert 'data-testid="flow-name-error"' in trigger.text and 'data-testid="trigger-tag-error"' in trigger.text
     assert [row["name"] for row in await Flow.select(Flow.name).where(Flow.workspace_id == workspace["id"])] \
         == ["Welcome"]
+
+
+async def test_new_flows_leave_on_unsubscribe_and_one_person_is_one_person(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    auto = await post_form(client, "/mailing/automations/autoresponder", {
+        "name": "Hello", "days": "0", "list_id": str(ready.list_id), "template_id": str(ready.template_id)})
+    assert auto.status_code == 303
+    created = await post_form(client, "/mailing/automations/", {"name": "By hand", "trigger_kind": "manual"})
+    for location in (auto.headers["location"], created.headers["location"]):
+        flow = await flows.owned_flow(workspace["id"], int(location.rsplit("/", 1)[1]))
+        assert flow["settings"]["exit_on"] == ["unsubscribed"]
+        page = (await client.get(location)).text
+        at = page.index('id="settings-exit_unsubscribed"')
+        box = page[at - 200:at + 200]
+        assert "checked" in box
+        assert 'class="settings-gap"' in page
+
+    base = created.headers["location"]
+    await post_form(client, f"{base}/steps", {"kind": "wait", "position": "start", "mode": "duration",
+                                              "amount": "1", "unit": "days"}, headers=HX)
+    await post_form(client, f"{base}/activate")
+    await post_form(client, f"{base}/enrol", {"which": "enrol", "list_id": str(ready.list_id)})
+    page = (await client.get(base)).text
+    assert "1 person enrolled." in page and "1 people" not in page

@@ -256,7 +256,7 @@ async def test_what_a_workspace_listens_for_is_cached_until_a_flow_changes_it():
     workspace = await make_workspace()
     mailing_list = await make_list(workspace)
     assert await triggers.listening(workspace["id"]) == triggers.Listening()
-    flow = await flows.create_flow(workspace["id"], {"name": "Welcome", "steps": WAIT_FOR_EVENT,
+    flow = await flows.create_flow(workspace["id"], {"name": "Welcome", "steps": WAIT_FOR_EVENT, "settings": {},
                                                      "trigger": {"kind": "subscribed", "list_id": mailing_list["id"]}})
     await flows.activate(workspace["id"], flow["id"])
     cached = await triggers.listening(workspace["id"])
