@@ -39,7 +39,9 @@ async def choices(workspace_id: int) -> dict[str, Any]:
     named = {"lists": {row["id"]: row["name"] for row in await lists.lists_with_counts(workspace_id)},
              "segments": {row["id"]: row["name"] for row in await list_segments(workspace_id)},
              "templates": {row["id"]: row["name"] for row in await templates.library(workspace_id)}}
-    return {"names": {**named, "weekdays": step_forms.WEEKDAYS, "field_ops": step_forms.FIELD_OPS},
+    archived = {row["id"]: row["name"] for row in await templates.library(workspace_id, archived=True)}
+    return {"names": {**named, "archived_templates": archived, "weekdays": step_forms.WEEKDAYS,
+                      "field_ops": step_forms.FIELD_OPS},
             **{f"{kind[:-1]}_options": [(str(key), name) for key, name in found.items()]
                for kind, found in named.items()},
             "weekday_options": [(str(day), name) for day, name in enumerate(step_forms.WEEKDAYS)],
@@ -77,13 +79,28 @@ async def _published(workspace_id: int, flow: dict[str, Any]) -> dict[str, Any] 
     return await flows.current_version(workspace_id, flow["id"], flow["version"])
 
 
+def _archived_sends(steps: list[dict[str, Any]], archived: dict[int, str]) -> dict[str, list[str]]:
+    """The send steps that name an archived template (still sent, but no longer offered), with its names."""
+    found: dict[str, list[str]] = {}
+    for step in steps:
+        if step["kind"] == "send":
+            variants = step["params"].get("variants") or []
+            ids = [step["params"].get("template_id")] + [variant.get("template_id") for variant in variants]
+            names = [archived[i] for i in dict.fromkeys(ids) if i in archived]
+            if names:
+                found[step["id"]] = names
+    return found
+
+
 async def steps_context(viewer: Viewer, workspace_id: int, flow_id: int, editing: str = "",
                         adding: tuple[str, str] | None = None, saved: str = "") -> dict[str, Any]:
     """The steps section: the outline, the step open for editing (or a new step's form at a position)."""
     flow = await flows.owned_flow(workspace_id, flow_id)
     steps = editor.steps_of(flow)
     published = await _published(workspace_id, flow)
-    return {**_base(viewer), **await choices(workspace_id), "flow": flow, "steps": steps,
+    named = await choices(workspace_id)
+    return {**_base(viewer), **named, "flow": flow, "steps": steps,
+            "archived_sends": _archived_sends(steps, named["names"]["archived_templates"]),
             "rows": editor.outline(steps), "editing": editing, "saved": saved,
             "by_id": {step["id"]: step for step in steps}, "step_ids": [step["id"] for step in steps],
             "adding": {"kind": adding[0], "position": adding[1]} if adding else None,

@@ -4,6 +4,7 @@ unreachable steps are refused, a flow is archived, duplicated or discarded, ever
 from __future__ import annotations
 
 from app.db.automations import Flow
+from app.services import templates
 from app.services.automations import flows
 from tests.factories import make_list, post_form, signed_in_client
 from tests.integration.campaigns_ui.helpers import ready_workspace
@@ -149,3 +150,19 @@ async def test_new_flows_leave_on_unsubscribe_and_one_person_is_one_person(clien
     await post_form(client, f"{base}/enrol", {"which": "enrol", "list_id": str(ready.list_id)})
     page = (await client.get(base)).text
     assert "1 person enrolled." in page and "1 people" not in page
+
+
+async def test_a_send_step_whose_template_was_archived_says_so_on_the_page_and_in_its_form(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=1)
+    base = await _active_flow(client, workspace, ready.list_id, ready.template_id)
+    name = (await templates.get_template(workspace["id"], ready.template_id))["name"]
+    assert 'data-testid="steps-archived-templates"' not in (await client.get(base)).text
+
+    await templates.set_archived(workspace["id"], ready.template_id, True)
+    page = (await client.get(base)).text
+    assert 'data-testid="steps-archived-templates"' in page and f"template “{name}” is archived" in page
+    assert f"Send “{name}”" in page and "a template" not in page
+    form = (await client.get(f"{base}/steps?edit=s1", headers=HX)).text
+    assert 'data-testid="step-archived-template"' in form
+    assert f'<option value="{ready.template_id}" selected' in form.replace('selected="selected"', "selected")
