@@ -146,8 +146,10 @@ async def report_context(viewer: Viewer, workspace_id: int, flow_id: int, redis:
     published = await _published(workspace_id, flow)
     steps = published["steps"] if published else editor.steps_of(flow)
     waiting = await reports.at_step(workspace_id, flow_id, step, after) if step else []
+    figures = await reports.step_figures(workspace_id, flow_id)
     return {**_base(viewer), **await choices(workspace_id), "flow": flow, "steps": steps,
-            "rows": editor.outline(steps), "figures": await reports.step_figures(workspace_id, flow_id),
+            "rows": editor.outline(steps), "figures": figures,
+            "outcomes": {step["id"]: reports.step_outcomes(step, figures.get(step["id"], {})) for step in steps},
             "engagement": await reports.step_engagement(redis, workspace_id, flow_id),
             "counters": await reports.flow_counters(workspace_id, flow_id), "step": step, "waiting": waiting,
             "next_after": waiting[-1].enrolment_id if len(waiting) == reports.STEP_PAGE else None}

@@ -59,6 +59,26 @@ async def step_figures(workspace_id: int, flow_id: int) -> dict[str, dict[str, i
     return {row["step_id"]: {name: int(row[name] or 0) for name in STEP_FIGURES} for row in rows}
 
 
+# What people did at a step of each kind, as (counter, words): together with those still waiting, those who
+# left the flow there and those moved to a newer version, they add up to those who entered it.
+OUTCOMES_OF_KIND = {
+    "condition": (("yes", "yes"), ("no", "no")), "send": (("sent", "sent"), ("skipped", "skipped")),
+    "goto": (("yes", "went back"), ("no", "carried on")), "end": (("done", "ended here"),),
+    "event_wait": (("event", "on the event"), ("timeout", "at the timeout")), "wait": (("done", "waited"),),
+}
+
+
+def step_outcomes(step: Mapping[str, Any], figures: Mapping[str, int]) -> list[tuple[int, str]]:
+    """What the people who ran the step did, in words its kind uses ("3 yes", "4 sent", "2 ended here"), with
+    those moved to a newer version when some were."""
+    kind = "event_wait" if step["kind"] == "wait" and step["params"].get("mode") == "event" else step["kind"]
+    counted = [(int(figures.get(name, 0)), words)
+               for name, words in OUTCOMES_OF_KIND.get(kind, (("done", "went on"),))]
+    moved = int(figures.get("entered", 0)) - int(figures.get("waiting", 0)) - int(figures.get("exited", 0)) \
+        - sum(count for count, _ in counted)
+    return counted + ([(moved, "moved to a newer version")] if moved > 0 else [])
+
+
 async def send_step_campaigns(workspace_id: int, flow_id: int) -> dict[str, list[int]]:
     """The campaigns each send step of the flow sent through (one per published version), by step id."""
     rows = await Flow.raw(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from app.db.automations import Flow
 from app.services import templates
-from app.services.automations import flows
+from app.services.accounts import now
+from app.services.automations import engine, flows, reports
 from tests.factories import make_list, post_form, signed_in_client
 from tests.integration.campaigns_ui.helpers import ready_workspace
 
@@ -166,3 +167,29 @@ async def test_a_send_step_whose_template_was_archived_says_so_on_the_page_and_i
     form = (await client.get(f"{base}/steps?edit=s1", headers=HX)).text
     assert 'data-testid="step-archived-template"' in form
     assert f'<option value="{ready.template_id}" selected' in form.replace('selected="selected"', "selected")
+
+
+def test_each_kind_of_step_reports_the_outcomes_it_has_and_they_add_up():
+    send = {"id": "s1", "kind": "send", "params": {}}
+    end = {"id": "s2", "kind": "end", "params": {}}
+    goto = {"id": "s3", "kind": "goto", "params": {"target": "s1", "limit": 2}}
+
+    assert reports.step_outcomes(send, {"entered": 5, "waiting": 1, "sent": 4}) == [(4, "sent"), (0, "skipped")]
+    assert reports.step_outcomes(end, {"entered": 3, "done": 3}) == [(3, "ended here")]
+    assert reports.step_outcomes(goto, {"entered": 3, "yes": 2, "no": 1}) == [(2, "went back"), (1, "carried on")]
+    assert reports.step_outcomes(send, {"entered": 6, "waiting": 0, "sent": 3, "exited": 1}) == [
+        (3, "sent"), (0, "skipped"), (2, "moved to a newer version")]
+
+
+async def test_the_report_shows_what_a_send_step_did_with_everyone_who_entered_it(client):
+    workspace, _ = await signed_in_client(client)
+    ready = await ready_workspace(workspace, subscribers=2)
+    base = await _active_flow(client, workspace, ready.list_id, ready.template_id)
+    await post_form(client, f"{base}/enrol", {"which": "enrol", "list_id": str(ready.list_id)})
+    await engine.advance_all(now())
+
+    report = (await client.get(f"{base}/report")).text
+    # No sending is set up here, so both are skipped: the cell names both outcomes, which add up to the entered.
+    assert 'data-testid="report-entered-s1">2<' in report
+    assert 'data-testid="report-went-s1">0 sent · 2 skipped<' in report
+    assert "Went on" not in report
