@@ -16,7 +16,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -167,12 +167,13 @@ async def advance_all(now: datetime, *, batch_size: int = 5000, lease_seconds: i
 
 
 async def advance_for(seconds: float, *, batch_size: int = 5000, lease_seconds: int = 60,
-                      poll_seconds: float = POLL_SECONDS) -> int:
+                      poll_seconds: float = POLL_SECONDS, stopping: Callable[[], bool] = lambda: False) -> int:
     """Run due steps for `seconds` (the minute job's run), looking again every `poll_seconds` when nothing is
-    due, so a step falling due (a welcome email, a wait an event ended) waits about that long, not a minute."""
+    due, so a step falling due (a welcome email, a wait an event ended) waits about that long, not a minute;
+    sooner once `stopping()` (the worker shuts down)."""
     deadline = time.monotonic() + seconds
     total = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopping():
         ran = await advance_due(datetime.now(UTC), batch_size=batch_size, lease_seconds=lease_seconds)
         total += ran
         if not ran:
