@@ -210,3 +210,49 @@ async def test_a_re_engagement_flow_branches_on_a_field_and_its_report_shows_eac
     await expect(page.get_by_test_id("report-sent-s2")).to_have_text("1")
     await expect(page.get_by_test_id("report-entered-s3")).to_have_text("1")
     await expect(page.get_by_test_id("report-counters")).to_contain_text("2 completed")
+
+
+async def test_the_editor_shows_every_mistake_at_once_follows_an_edit_and_archives_after_a_confirmation(page):
+    workspace = await make_workspace("Walkers")
+    user = await make_user(workspace, "marketer")
+    await make_list(workspace, "Customers")
+    await verified_domain(workspace["id"], "news.example.com")
+    await create_template(workspace["id"], {"name": "Hello", "subject": "Hi", "html": HTML}, None)
+    await sign_in(page, user["email"])
+
+    await page.goto("/mailing/automations/new")
+    await page.get_by_test_id("flow-create").click()
+    await expect(page.get_by_test_id("flow-name-error")).to_be_visible()
+    await expect(page.get_by_test_id("trigger-list_id-error")).to_be_visible()
+    assert not await Flow.exists().where(Flow.workspace_id == workspace["id"])
+
+    await page.get_by_test_id("flow-name").fill("Walk")
+    await page.get_by_test_id("trigger-trigger_kind").select_option("manual")
+    await page.wait_for_function(SETTLED)
+    await page.get_by_test_id("flow-create").click()
+    await expect(page.get_by_test_id("settings-exit_unsubscribed")).to_be_checked()
+    await expect(page.get_by_test_id("settings-min_gap_hours")).to_be_hidden()
+    await page.get_by_test_id("settings-enrolment").select_option("every")
+    await expect(page.get_by_test_id("settings-min_gap_hours")).to_be_visible()
+
+    await _add_step(page, "start", "send")
+    await page.get_by_test_id("step-template_id").select_option(label="Hello")
+    await _save_step(page, "s1")
+    await page.get_by_test_id("flow-activate").click()
+    await expect(page.get_by_test_id("flash")).to_contain_text("is active")
+    await expect(page.get_by_test_id("flow-publish")).to_have_count(0)
+    await _add_step(page, "start", "wait")
+    await page.get_by_test_id("step-amount").fill("1")
+    await _save_step(page, "s2")
+    await expect(page.get_by_test_id("flow-publish")).to_have_text("Publish version 2")
+
+    await page.get_by_test_id("flow-publish").click()
+    await page.get_by_test_id("migrate-submit").click()
+    await expect(page.get_by_test_id("migrate-from_version-error")).to_be_visible()
+    await expect(page.get_by_test_id("migrate-to_step_id-error")).to_be_visible()
+    await expect(page.get_by_test_id("migrate-confirm-form")).to_have_count(0)
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_test_id("flow-archive").click()
+    await expect(page.get_by_test_id("flash")).to_contain_text("is archived")
+    assert (await Flow.select(Flow.status).where(Flow.workspace_id == workspace["id"]).first())["status"] == "archived"
