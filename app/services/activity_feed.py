@@ -51,7 +51,8 @@ LINKS = {"campaign": "/mailing/campaigns/{}", "list": "/mailing/lists/{}", "segm
 PHRASES = {
     "flow.created": "created the automation {target}", "flow.activated": "activated the automation {target}",
     "flow.published": "published version {version} of the automation {target}",
-    "flow.paused": "paused the automation {target}",
+    "flow.paused": "paused the automation {target}", "flow.archived": "archived the automation {target}",
+    "flow.deleted": "deleted the automation {target}",
     "marketing_limits.changed": "changed the daily email cap and quiet hours",
     "campaign.created": "created campaign {target}", "campaign.updated": "saved the {step} step of campaign {target}",
     "campaign.duplicated": "duplicated a campaign as {target}", "campaign.started": "started sending campaign {target}",
