@@ -256,3 +256,23 @@ async def test_the_editor_shows_every_mistake_at_once_follows_an_edit_and_archiv
     await page.get_by_test_id("flow-archive").click()
     await expect(page.get_by_test_id("flash")).to_contain_text("is archived")
     assert (await Flow.select(Flow.status).where(Flow.workspace_id == workspace["id"]).first())["status"] == "archived"
+
+
+async def test_marketing_limits_refuse_half_quiet_hours_next_to_the_field_and_keep_what_was_saved(page):
+    from app.services.automations import limits
+
+    workspace = await make_workspace("Limited")
+    user = await make_user(workspace, "marketer")
+    await sign_in(page, user["email"])
+    await page.goto("/mailing/automations/limits")
+    await page.get_by_test_id("limits-max_per_day").fill("2")
+    await page.get_by_test_id("limits-quiet_start").fill("21:00")
+    await page.get_by_test_id("limits-save").click()
+    await expect(page.get_by_test_id("limits-quiet_end-error")).to_contain_text("both the start and the end")
+    assert await limits.get_limits(workspace["id"]) == {"max_per_day": "", "quiet_start": "", "quiet_end": ""}
+
+    await page.get_by_test_id("limits-quiet_end").fill("08:00")
+    await page.get_by_test_id("limits-save").click()
+    await expect(page.get_by_test_id("limits-notice")).to_be_visible()
+    assert await limits.get_limits(workspace["id"]) == {"max_per_day": "2", "quiet_start": "21:00",
+                                                        "quiet_end": "08:00"}
