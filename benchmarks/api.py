@@ -47,7 +47,7 @@ from benchmarks.campaign import (
     template_html,
     wait_until_workers_listen,
 )
-from benchmarks.tracking import ensure_wrk
+from benchmarks.tracking import ensure_wrk, start_web
 
 BENCH = data_dir() / "bench"
 CONNECTIONS = 32
@@ -123,22 +123,6 @@ async def setup(sink_port: int, recipients: int) -> tuple[dict, dict, dict, str]
     return workspace, template, campaign, secret
 
 
-def start_web(port: int) -> subprocess.Popen[bytes]:
-    from app.cli import web_command
-    from app.embedded import port_is_open
-
-    env = {**os.environ, "BASE_URL": f"http://127.0.0.1:{port}",
-           "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="ignite-api-metrics-")}
-    web = subprocess.Popen(web_command(port), env=env, start_new_session=True,
-                           cwd=Path(__file__).resolve().parent.parent)
-    deadline = time.monotonic() + 60
-    while not port_is_open(port):
-        if web.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the web server did not start")
-        time.sleep(0.1)
-    return web
-
-
 async def accept_figures(wrk: str, port: int, template_id: int, secret: str, seconds: int) -> tuple[float, float]:
     """(requests/s, p99 ms) of wrk posting single messages; fails when any answer was not a 202."""
     script = WRK_SCRIPT.replace("TEMPLATE_ID", str(template_id)).replace("SECRET", secret).replace(
@@ -198,16 +182,8 @@ async def priority_latencies(client, campaign: dict, workspace: dict, template_i
         if answer.status_code != 202:
             raise SystemExit(f"a probe was answered {answer.status_code}: {answer.text[:300]}")
         accepted[str(answer.json()["id"]).encode()] = time.perf_counter()
-        deadline = time.perf_counter() + 0.1
-        while time.perf_counter() < deadline:
-            watcher.poll()
-            await asyncio.sleep(0.01)
-    deadline = time.perf_counter() + 120
-    while set(accepted) - set(watcher.seen):
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"{len(set(accepted) - set(watcher.seen))} probes never reached the sink")
-        watcher.poll()
-        await asyncio.sleep(0.01)
+        await watcher.watch(0.1)
+    await watcher.wait_for(set(accepted), "probes")
     return [watcher.seen[message] - at for message, at in accepted.items()]
 
 
@@ -231,7 +207,7 @@ async def measure(quick: bool, figures: dict[str, str]) -> None:
     sink, sink_port = start_sink(dump)
     workspace, template, campaign, secret = await setup(sink_port, 10_000 if quick else 100_000)
     port = free_port()
-    web = start_web(port)
+    web = start_web(port, factory="app.main:create_server")
     workers: list = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,

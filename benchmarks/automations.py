@@ -150,16 +150,8 @@ async def welcome_latencies(client, list_id: int, dump: Path, probes: int) -> li
         if answer.status_code != 201:
             raise SystemExit(f"a subscribe was answered {answer.status_code}: {answer.text[:300]}")
         accepted[name.encode()] = time.perf_counter()
-        deadline = time.perf_counter() + PROBE_SECONDS
-        while time.perf_counter() < deadline:
-            watcher.poll()
-            await asyncio.sleep(0.01)
-    deadline = time.perf_counter() + 120
-    while set(accepted) - set(watcher.seen):
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"{len(set(accepted) - set(watcher.seen))} welcome emails never reached the sink")
-        watcher.poll()
-        await asyncio.sleep(0.01)
+        await watcher.watch(PROBE_SECONDS)
+    await watcher.wait_for(set(accepted), "welcome emails")
     return [watcher.seen[name] - at for name, at in accepted.items()]
 
 
@@ -170,15 +162,16 @@ async def measure_latency(quick: bool, figures: dict[str, str]) -> None:
     from app.db.accounts import Workspace
     from app.embedded import free_port
     from app.tasks.automations import advance_flows
-    from benchmarks.api import percentile, start_web
+    from benchmarks.api import percentile
     from benchmarks.campaign import dump_folder, start_sink, wait_until_workers_listen
+    from benchmarks.tracking import start_web
 
     folder = dump_folder("ignite-automations-bench-")
     dump = folder / "sink.dump"
     sink, sink_port = start_sink(dump)
     workspace, secret = await welcome_setup(sink_port)
     port = free_port()
-    web = start_web(port)
+    web = start_web(port, factory="app.main:create_server")
     workers = None
     try:
         workers = await asyncio.create_subprocess_exec(*worker_command(), start_new_session=True,

@@ -126,6 +126,22 @@ class DumpWatcher:
             self.seen.setdefault(found, at)
         self.tail = data[cut + 1:]
 
+    async def watch(self, seconds: float) -> None:
+        """Reads the dump every 10 ms for `seconds`."""
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            self.poll()
+            await asyncio.sleep(0.01)
+
+    async def wait_for(self, wanted: set[bytes], what: str, seconds: float = 120) -> None:
+        """Until every one of `wanted` has appeared; SystemExit naming how many of `what` never did."""
+        deadline = time.perf_counter() + seconds
+        while wanted - set(self.seen):
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"{len(wanted - set(self.seen))} {what} never reached the sink")
+            self.poll()
+            await asyncio.sleep(0.01)
+
 
 def peak_rss_mb(main_pid: int) -> float:
     """The largest VmHWM (peak resident set) among the worker's child processes."""

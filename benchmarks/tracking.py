@@ -135,13 +135,13 @@ def written(lines: list[str], folder: Path, name: str) -> Path:
     return path
 
 
-def start_web(port: int) -> subprocess.Popen[bytes]:
+def start_web(port: int, factory: str = "benchmarks.tracking:create_bench_app") -> subprocess.Popen[bytes]:
+    """`ignite web` on `port`, serving `factory` (the bench app with its constant endpoint, unless told)."""
     from app.cli import web_command
     from app.embedded import port_is_open
 
-    command = [part if part != "app.main:create_server" else "benchmarks.tracking:create_bench_app"
-               for part in web_command(port)]
-    metrics = Path(tempfile.mkdtemp(prefix="ignite-tracking-metrics-"))
+    command = [part if part != "app.main:create_server" else factory for part in web_command(port)]
+    metrics = Path(tempfile.mkdtemp(prefix="ignite-bench-metrics-"))
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics), "BASE_URL": f"http://127.0.0.1:{port}"}
     web = subprocess.Popen(command, env=env, start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
     deadline = time.monotonic() + 60
