@@ -1,13 +1,15 @@
-"""Integration tests: process-wide caches of a campaign version's links forgotten around each test.
+"""Integration tests: the session's Redis through the app's own client, pooled send adapters, and
+process-wide caches of a campaign version's links forgotten around each test.
 
 A test may change a campaign's snapshot in place, which production never does, so no list of links
 compiled in this process outlives the test that compiled it. App modules are imported inside the
-fixture: this file is loaded before the session sets the environment the app reads at import.
+fixtures: this file is loaded before the session sets the environment the app reads at import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -22,3 +24,19 @@ def fresh_links() -> Iterator[None]:
     yield
     forget_link_tables()
     forget_sent_links()
+
+
+@pytest.fixture
+def redis() -> Any:
+    from app.redis_client import get_redis
+
+    return get_redis()
+
+
+@pytest.fixture
+async def adapters() -> AsyncIterator[Any]:
+    from app.services.sending import Adapters
+
+    pool = Adapters()
+    yield pool
+    await pool.aclose()

@@ -1,4 +1,5 @@
-"""Transactional tests: the session's Redis, pooled adapters, and the message queue kept in the test process.
+"""Transactional tests: the message queue kept in the test process, and real worker processes (the session's
+Redis and pooled adapters come from ../conftest.py).
 
 App modules are imported inside the fixtures: this file is loaded before the session sets the environment the
 app reads at import.
@@ -6,27 +7,11 @@ app reads at import.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture
-def redis() -> Any:
-    from app.redis_client import get_redis
-
-    return get_redis()
-
-
-@pytest.fixture
-async def adapters() -> AsyncIterator[Any]:
-    from app.services.sending import Adapters
-
-    pool = Adapters()
-    yield pool
-    await pool.aclose()
 
 
 @pytest.fixture
