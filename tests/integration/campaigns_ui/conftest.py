@@ -1,5 +1,6 @@
-"""The campaign engine's fixtures (the app's Redis client, pooled adapters, a queue drained in the test)."""
+"""The campaign engine's queue drained in the test (the app's Redis client and pooled adapters come from
+../conftest.py)."""
 
-from tests.integration.campaigns.conftest import adapters, queue, redis
+from tests.integration.campaigns.conftest import queue
 
-__all__ = ["adapters", "queue", "redis"]
+__all__ = ["queue"]
