@@ -35,24 +35,32 @@ from app.routes.bounce_webhooks import BounceWebhookController, ServerWebhookCon
 from app.routes.bounces import BounceLogController
 from app.routes.campaign_engagement import CampaignEngagementController
 from app.routes.campaigns import CampaignController
+from app.routes.data_imports import DataImportsController
 from app.routes.delivery import DeliveryController
+from app.routes.esp_performance import EspPerformanceController
+from app.routes.everflow import EverflowController
 from app.routes.forms import PublicFormController
 from app.routes.imports import ImportController
 from app.routes.inbox import InboxController
+from app.routes.intelligence import IntelligenceController
 from app.routes.lists import ListController
 from app.routes.ops import OpsController
+from app.routes.pnl import PnlController
 from app.routes.portals import PORTALS, PortalController
 from app.routes.postback import PostbackController
+from app.routes.revenue import RevenueController
 from app.routes.robot_rules import RobotRulesController
 from app.routes.routing import RoutingController
 from app.routes.segments import SegmentController
 from app.routes.sending_domains import SendingDomainController
 from app.routes.subscribers import SubscriberController
 from app.routes.suppression import SuppressionController
+from app.routes.task_board import TaskBoardController
 from app.routes.team import TeamController
 from app.routes.templates import TemplateController
 from app.routes.tracking import TrackingController, tracking_fast_path
 from app.routes.tracking_settings import TrackingSettingsController
+from app.routes.volume_planner import VolumePlannerController
 from app.services import statements
 from app.services.system_mail import warn_without_platform_sender
 from app.services.tracking.events import close_appender
@@ -144,6 +152,14 @@ def create_app() -> Litestar:
             RoutingController,
             ActivityController,
             OpsController,
+            DataImportsController,
+            EspPerformanceController,
+            RevenueController,
+            EverflowController,
+            PnlController,
+            IntelligenceController,
+            VolumePlannerController,
+            TaskBoardController,
             *API_CONTROLLERS,
             *api_keys.CONTROLLERS,
             *transactional.CONTROLLERS,

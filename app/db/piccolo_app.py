@@ -15,6 +15,8 @@ APP_CONFIG = AppConfig(
             "app.db.segments", "app.db.imports", "app.db.content",
             "app.db.delivery", "app.db.campaigns", "app.db.tracking", "app.db.bounce_mailboxes",
             "app.db.api_keys", "app.db.transactional", "app.db.webhooks", "app.db.leads", "app.db.automations",
+            "app.db.rollups", "app.db.costs", "app.db.everflow", "app.db.intelligence", "app.db.planner",
+            "app.db.intake", "app.db.task_board",
         ],
         exclude_imported=True,
     ),

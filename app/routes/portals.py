@@ -115,7 +115,7 @@ def permitted(viewer: Viewer, *actions: str) -> dict[str, bool]:
     return {action: viewer.has_role(MINIMUM_ROLE[action]) for action in actions}
 
 
-async def _entering(viewer: Viewer, portal: str) -> None:
+async def entering(viewer: Viewer, portal: str) -> None:
     if viewer.last_portal != portal:
         await accounts.remember_portal(viewer.user_id, portal)
 
@@ -133,7 +133,7 @@ class PortalController(Controller):
 
     @get("/mailing", name="mailing_home")
     async def mailing_home(self, viewer: Viewer, workspace_id: int, redis: Redis) -> Template:
-        await _entering(viewer, "mailing")
+        await entering(viewer, "mailing")
         growth = await overview.growth(workspace_id)
         return Template("portal/mailing_home.html", context={
             "portal": "mailing", "details": PORTALS["mailing"], "section": None,
@@ -147,19 +147,11 @@ class PortalController(Controller):
 
     @get("/analytics", name="analytics_home")
     async def analytics_home(self, viewer: Viewer, workspace_id: int) -> Template:
-        await _entering(viewer, "analytics")
+        await entering(viewer, "analytics")
         return Template("portal/home.html", context={
             "portal": "analytics", "details": PORTALS["analytics"], "section": None, "can": permitted(viewer, CHANGE),
             "imports": (await data_imports.import_page(workspace_id, limit=5)).imports,
             "entries": await activity_feed.recent(workspace_id, limit=20),
-        })
-
-    @get("/analytics/data-imports", name="data_imports")
-    async def imports_page(self, viewer: Viewer, workspace_id: int, before: int | None = None) -> Template:
-        await _entering(viewer, "analytics")
-        return Template("analytics/data_imports.html", context={
-            **section_context("analytics", "data-imports"), "before": before,
-            "page": await data_imports.import_page(workspace_id, before_id=before),
         })
 
     @get(["/mailing/{slug:str}", "/analytics/{slug:str}"], name="portal_section")
@@ -168,7 +160,7 @@ class PortalController(Controller):
         section = next((s for s in _portal(portal)["sections"] if s.slug == slug and s.not_built), None)
         if section is None:
             raise NotFoundException()
-        await _entering(viewer, portal)
+        await entering(viewer, portal)
         return Template("portal/section.html", context=section_context(portal, slug))
 
     @post("/workspaces/switch", opt={"action": "self"})

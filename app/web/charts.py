@@ -65,3 +65,60 @@ def two_way_bars(values: Sequence[tuple[str, int, int]], width: float = 600, hei
         drawn.append(TwoWayBar(x=index * step + gap / 2, width=max(step - gap, 1), up_y=axis_y - up_height,
                                up_height=up_height, down_height=height * down / span, label=label, up=up, down=down))
     return TwoWayChart(width=width, height=height, axis_y=axis_y, bars=drawn)
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    points: str  # "x,y x,y …" for an SVG polyline
+    last: float
+    css: str
+
+
+@dataclass(frozen=True)
+class LineChart:
+    width: float
+    height: float
+    zero_y: float
+    lines: list[Line]
+    labels: list[str]
+    low: float
+    high: float
+
+    @property
+    def empty(self) -> bool:
+        return not self.labels or all(value == 0 for value in (self.low, self.high))
+
+
+def line_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], width: float = 600,
+               height: float = 160) -> LineChart:
+    """One polyline per named series over shared x labels, on one scale that includes zero (P&L goes below)."""
+    values = [float(value) for _, points in series for value in points]
+    low, high = min(values, default=0.0), max(values, default=0.0)
+    low, high = min(low, 0.0), max(high, 0.0)
+    span = (high - low) or 1.0
+    step = width / max(len(labels) - 1, 1)
+
+    def y(value: float) -> float:
+        return round(height - height * (float(value) - low) / span, 2)
+
+    lines = [Line(name=name, points=" ".join(f"{round(index * step, 2)},{y(value)}" for index, value in
+                                             enumerate(points)),
+                  last=float(points[-1]) if points else 0.0, css=f"chart-line chart-line--{position % 6}")
+             for position, (name, points) in enumerate(series)]
+    return LineChart(width=width, height=height, zero_y=y(0), lines=lines, labels=list(labels), low=low, high=high)
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    row: int
+    column: int
+    value: float
+    level: int  # 0 (nothing) to 4 (the busiest cell)
+
+
+def heat_cells(grid: Sequence[Sequence[float]], levels: int = 4) -> list[HeatCell]:
+    """Each cell of a rows by columns grid with a shade level relative to the busiest cell."""
+    busiest = max((value for row in grid for value in row), default=0) or 1
+    return [HeatCell(row=r, column=c, value=value, level=0 if value <= 0 else max(1, round(levels * value / busiest)))
+            for r, row in enumerate(grid) for c, value in enumerate(row)]

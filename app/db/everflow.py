@@ -1,0 +1,1 @@
+"""Everflow connections and the conversion records pulled from its reporting API."""

@@ -1,0 +1,1 @@
+"""What the workspace learns from its history: churn models and their scores, engagement score snapshots."""

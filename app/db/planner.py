@@ -1,0 +1,1 @@
+"""Volume plans: saved scenarios, their inputs and the day-by-day plan each produced."""

@@ -1,0 +1,1 @@
+"""The team's task board: columns, cards and each card's activity."""
