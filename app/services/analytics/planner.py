@@ -1,12 +1,12 @@
 """The volume planner: a day-by-day plan per server and domain group that never exceeds a cap.
 
 Pure maths, no I/O (`scenarios.py` reads the inputs from the workspace). Each day, the servers' capacity
-is the smallest of their daily quota, hourly quota × 24, per-second rate × 86,400, a fair share of what is
+is the smallest of their daily quota, hourly quota x 24, per-second rate x 86,400, a fair share of what is
 left of the month's quota, and that day's warm-up cap (the schedule is assumed to advance one day per day,
 as it does while health holds). Each domain group asks for its share of the target (the audience's domain
-mix), and a server may send a group at most the group's hourly limit × 24 a day (routing's per server and
+mix), and a server may send a group at most the group's hourly limit x 24 a day (routing's per server and
 group bucket). Within those caps the day's volume is the largest possible, and among the allocations that
-reach it the one with the most expected profit (measured eCPM − cost per 1,000, deliverability breaking
+reach it the one with the most expected profit (measured eCPM - cost per 1,000, deliverability breaking
 ties): a min-cost max-flow over groups → servers, small enough (a dozen nodes) to solve exactly per day.
 """
 
