@@ -41,6 +41,7 @@ class DeliveryServer(Table, tablename="delivery_servers"):
     monthly_quota = Integer(default=0)
     weight = Integer(default=100)
     cost_per_thousand = Numeric(digits=(10, 4), default=Decimal(0))
+    monthly_cost = Numeric(digits=(12, 2), default=Decimal(0))
     warmup_plan_id = Integer(null=True, default=None)
     warmup_day = Integer(default=0)
     warmup_override_cap = Integer(null=True, default=None)

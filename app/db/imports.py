@@ -1,6 +1,8 @@
 """Audience imports (CSV/XLSX upload or S3) and the rows they rejected."""
 
-from piccolo.columns import JSONB, BigInt, BigSerial, ForeignKey, Integer, Text, Timestamptz, Varchar
+from decimal import Decimal
+
+from piccolo.columns import JSONB, BigInt, BigSerial, ForeignKey, Integer, Numeric, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 from app.db.accounts import Workspace
@@ -26,6 +28,7 @@ class Import(Table, tablename="imports"):
     invalid = BigInt(default=0)
     suppressed = BigInt(default=0)
     error = Text(default="")
+    data_cost = Numeric(digits=(12, 2), default=Decimal(0))
     created_by = Integer(null=True, default=None)
     created_at = Timestamptz()
     started_at = Timestamptz(null=True, default=None)

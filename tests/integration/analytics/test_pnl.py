@@ -1,0 +1,143 @@
+"""Costs and the P&L: servers' price per 1,000 and fixed monthly cost, lists' and imports' data cost, extras;
+revenue minus those per day, campaign, server and list; settings refused next to the field."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from app.services.analytics import costs
+from app.services.delivery_servers import create_server
+from app.services.forms import FormError
+from tests.factories import make_list, make_workspace
+from tests.integration.analytics.money_seeds import created_on, performance_day
+
+JUNE_1 = date(2026, 6, 1)
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+async def _server(workspace_id: int, name: str = "Capture", per_thousand: str = "0.50", monthly: str = "0") -> dict:
+    server = await create_server(workspace_id, "capture", {"name": name})
+    await costs.save_server_costs(workspace_id, server["id"], {"cost_per_thousand": per_thousand,
+                                                               "monthly_cost": monthly})
+    await created_on("delivery_servers", server["id"], datetime(2026, 1, 1, tzinfo=UTC))
+    return server
+
+
+async def test_a_servers_cost_is_what_it_sent_at_its_price_plus_its_fixed_cost_spread_over_the_month():
+    workspace = await make_workspace()
+    server = await _server(workspace["id"], per_thousand="0.50", monthly="300")
+    other = await _server(workspace["id"], name="Other", per_thousand="2")
+    await performance_day(workspace["id"], JUNE_1, server_id=server["id"], campaign_id=7, sent=10_000)
+    await performance_day(workspace["id"], JUNE_1, server_id=server["id"], domain_group="gmail", campaign_id=7,
+                          sent=4_000)
+    await performance_day(workspace["id"], date(2026, 6, 2), server_id=other["id"], sent=1_000)
+
+    by_day = await costs.daily_costs(workspace["id"], JUNE_1, date(2026, 6, 30))
+    whole_june = await costs.server_costs(workspace["id"], JUNE_1, date(2026, 6, 30))
+
+    # June has 30 days: 300 a month is 10 a day.
+    assert cents(by_day[JUNE_1][server["id"]]) == Decimal("17.00")  # 14,000 at 0.50 per 1,000, plus 10
+    assert cents(by_day[date(2026, 6, 2)][other["id"]]) == Decimal("2.00")
+    assert cents(whole_june[server["id"]]) == Decimal("307.00")
+    assert cents(whole_june[other["id"]]) == Decimal("2.00")
+    assert await costs.campaign_costs(workspace["id"], JUNE_1, date(2026, 6, 30)) == {7: Decimal("7")}
+
+
+async def test_a_fixed_cost_counts_from_the_day_the_server_was_added_and_not_in_another_workspace():
+    workspace, stranger = await make_workspace(), await make_workspace()
+    server = await _server(workspace["id"], monthly="310")
+    await created_on("delivery_servers", server["id"], datetime(2026, 7, 21, 15, tzinfo=UTC))
+
+    july = await costs.server_costs(workspace["id"], date(2026, 7, 1), date(2026, 7, 31))
+
+    assert cents(july[server["id"]]) == Decimal("110.00")  # 11 days of 10
+    assert await costs.server_costs(stranger["id"], date(2026, 7, 1), date(2026, 7, 31)) == {}
+
+
+async def test_data_cost_is_a_lists_monthly_share_plus_its_imports_on_their_day():
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    await created_on("lists", mailing_list["id"], datetime(2026, 1, 1, tzinfo=UTC))
+    await costs.save_list_cost(workspace["id"], mailing_list["id"], {"monthly_cost": "60"})
+    [imported] = await _imports(workspace["id"], mailing_list["id"], datetime(2026, 6, 3, 23, 30, tzinfo=UTC))
+    await costs.save_import_cost(workspace["id"], imported["id"], {"data_cost": "49.99"})
+
+    by_day = await costs.data_costs(workspace["id"], JUNE_1, date(2026, 6, 30))
+
+    assert cents(by_day[JUNE_1][mailing_list["id"]]) == Decimal("2.00")
+    assert cents(by_day[date(2026, 6, 3)][mailing_list["id"]]) == Decimal("51.99")
+    assert cents(sum(sum(day.values()) for day in by_day.values())) == Decimal("109.99")
+
+
+async def test_extras_count_once_on_their_date_or_every_month_from_it():
+    workspace = await make_workspace()
+    await costs.add_extra(workspace["id"], {"name": "Seed list audit", "amount": "200", "recurrence": "once",
+                                            "on_date": "2026-06-10"})
+    await costs.add_extra(workspace["id"], {"name": "Monitoring", "amount": "31", "recurrence": "monthly",
+                                            "on_date": "2026-07-15"})
+
+    june = await costs.other_costs(workspace["id"], JUNE_1, date(2026, 6, 30))
+    july = await costs.other_costs(workspace["id"], date(2026, 7, 1), date(2026, 7, 31))
+
+    assert june == {date(2026, 6, 10): Decimal("200.00")}
+    assert min(july) == date(2026, 7, 15)
+    assert cents(sum(july.values())) == Decimal("17.00")
+
+
+@pytest.mark.parametrize(("form", "field"), [
+    ({"cost_per_thousand": "abc", "monthly_cost": "1"}, "cost_per_thousand"),
+    ({"cost_per_thousand": "0.12345", "monthly_cost": "1"}, "cost_per_thousand"),
+    ({"cost_per_thousand": "1", "monthly_cost": "-5"}, "monthly_cost"),
+    ({"cost_per_thousand": "1", "monthly_cost": "NaN"}, "monthly_cost"),
+])
+async def test_a_bad_server_cost_is_refused_next_to_its_field_and_nothing_changes(form, field):
+    workspace = await make_workspace()
+    server = await _server(workspace["id"], per_thousand="0.75", monthly="20")
+
+    with pytest.raises(FormError) as refused:
+        await costs.save_server_costs(workspace["id"], server["id"], form)
+
+    assert set(refused.value.errors) == {field}
+    [kept] = (await costs.cost_sheet(workspace["id"])).servers
+    assert (kept["cost_per_thousand"], kept["monthly_cost"]) == (Decimal("0.75"), Decimal("20"))
+
+
+async def test_costs_of_another_workspaces_rows_are_not_found():
+    workspace, stranger = await make_workspace(), await make_workspace()
+    server = await _server(workspace["id"])
+    mailing_list = await make_list(workspace)
+    extra = await costs.add_extra(workspace["id"], {"name": "Tool", "amount": "5", "recurrence": "once",
+                                                    "on_date": "2026-06-01"})
+
+    with pytest.raises(LookupError):
+        await costs.save_server_costs(stranger["id"], server["id"], {"cost_per_thousand": "9"})
+    with pytest.raises(LookupError):
+        await costs.save_list_cost(stranger["id"], mailing_list["id"], {"monthly_cost": "9"})
+    with pytest.raises(LookupError):
+        await costs.delete_extra(stranger["id"], extra["id"])
+    assert len((await costs.cost_sheet(workspace["id"])).extras) == 1
+
+
+async def test_an_extra_with_every_mistake_is_refused_at_once():
+    workspace = await make_workspace()
+
+    with pytest.raises(FormError) as refused:
+        await costs.add_extra(workspace["id"], {"name": " ", "amount": "0", "recurrence": "weekly",
+                                                "on_date": "31/12/2026"})
+
+    assert set(refused.value.errors) == {"name", "amount", "recurrence", "on_date"}
+    assert (await costs.cost_sheet(workspace["id"])).extras == []
+
+
+async def _imports(workspace_id: int, list_id: int, when: datetime) -> list[dict]:
+    from app.services.sqlparams import fetch_positional
+
+    return await fetch_positional(
+        "INSERT INTO imports (workspace_id, list_id, filename, status, created_at) "
+        "VALUES ($1, $2, 'bought.csv', 'completed', $3) RETURNING id", [workspace_id, list_id, when])
