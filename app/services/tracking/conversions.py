@@ -164,7 +164,13 @@ def _sub_ids(params: Mapping[str, str], settings: Mapping[str, Any]) -> dict[str
 async def record_postback(redis: Redis, params: Mapping[str, str], ip: str) -> Recorded:
     """Stores the conversion a postback reports, once; PostbackRefused (nothing stored) when it is not one."""
     await admit(redis, POSTBACK, ip=ip)
-    settings = await _workspace_settings_for(params.get(KEY, ""))
+    return await record_conversion(redis, await _workspace_settings_for(params.get(KEY, "")), params, ip)
+
+
+async def record_conversion(redis: Redis, settings: Mapping[str, Any], params: Mapping[str, str],
+                            ip: str) -> Recorded:
+    """Stores the conversion `params` report for the workspace `settings` belong to, as a postback would: the
+    same checks, the same once-only statement and what follows it (Everflow's "record in Ignite" comes here)."""
     transaction_id = _text(params, "transaction_id", 128)
     if not transaction_id:
         raise PostbackRefused("missing_transaction_id", "transaction_id is required: it makes a replay count once.")
