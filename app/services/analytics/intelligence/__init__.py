@@ -1,0 +1,1 @@
+"""Intelligence: churn risk, engagement movement, best hours, content learnings, list health, recommendations."""
