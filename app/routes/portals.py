@@ -80,11 +80,7 @@ PORTALS: dict[str, dict] = {
                     "warm-up plans set how fast a new server ramps up.",
                     (("Delivery", "/mailing/delivery"), ("Warm-up plans", "/mailing/delivery/warmup"))),
             Section("data-imports", "Data imports", "Every subscriber and suppression file imported, with its health."),
-            Section("tasks", "Tasks", "A simple board for the team's work.",
-                    "Tasks are not built yet.",
-                    "Until then, the activity feed on each portal's overview shows what everyone in the "
-                    "workspace changes, as it happens.",
-                    (("Analytics overview", "/analytics"),)),
+            Section("tasks", "Tasks", "A simple board for the team's work."),
         ],
     },
 }

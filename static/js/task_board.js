@@ -1,0 +1,75 @@
+// The task board (/analytics/tasks): drag and drop with the vendored SortableJS, keyboard moves, and what a
+// screen reader hears. A drop posts the card's column and the card it landed above (htmx), and the answer is
+// the board as the server now has it. While a card is being dragged, a refresh announced by someone else
+// waits until the drop, so the board is not swapped from under the pointer.
+(function () {
+  "use strict";
+
+  const KEYS = { ArrowLeft: "left", ArrowRight: "right", ArrowUp: "up", ArrowDown: "down" };
+  let dragging = false;
+  let refreshMissed = false;
+
+  function say(text) {
+    const region = document.getElementById("task-board-status");
+    if (!region || !text) return;
+    region.textContent = "";
+    // A new text node in a cleared region is announced even when it repeats the last sentence.
+    setTimeout(function () { region.textContent = text; }, 30);
+  }
+
+  function drop(event) {
+    dragging = false;
+    const card = event.item;
+    if (event.from === event.to && event.oldIndex === event.newIndex) {
+      if (refreshMissed) htmx.trigger("#task-board", "sse:board");
+      refreshMissed = false;
+      return;
+    }
+    refreshMissed = false;
+    const below = card.nextElementSibling;
+    htmx.ajax("POST", "/analytics/tasks/cards/" + card.dataset.cardId + "/move", {
+      source: card, target: "#task-board", swap: "outerHTML",
+      values: { column_id: event.to.dataset.columnId, before_id: below ? below.dataset.cardId : "" },
+    });
+  }
+
+  function setUp(board) {
+    if (board.dataset.editable !== "true" || typeof Sortable === "undefined") return;
+    board.querySelectorAll(".task-cards[data-column-id]").forEach(function (list) {
+      Sortable.create(list, {
+        group: "task-cards", draggable: ".task-card", animation: 120, emptyInsertThreshold: 40,
+        filter: "button, input, textarea, select", preventOnFilter: false,
+        onStart: function () { dragging = true; },
+        onEnd: drop,
+      });
+    });
+    if (board.dataset.announce) say(board.dataset.announce);
+    const focused = board.dataset.focusCard && document.getElementById("task-card-" + board.dataset.focusCard);
+    if (focused) focused.focus();
+  }
+
+  htmx.onLoad(function (element) {
+    const board = element.id === "task-board" ? element : element.querySelector && element.querySelector("#task-board");
+    if (board) setUp(board);
+  });
+
+  // Someone else changed the board while this one drags a card: refresh after the drop instead.
+  document.addEventListener("htmx:confirm", function (event) {
+    if (dragging && event.target.id === "task-board" && event.detail.verb === "get") {
+      event.preventDefault();
+      refreshMissed = true;
+    }
+  });
+
+  // Alt+arrow on a focused card presses its move button for that direction.
+  document.addEventListener("keydown", function (event) {
+    const direction = KEYS[event.key];
+    if (!direction || !event.altKey || event.ctrlKey || event.metaKey) return;
+    const card = event.target.closest && event.target.closest(".task-card");
+    if (!card) return;
+    const button = card.querySelector('button[data-move="' + direction + '"]');
+    if (!button) return;
+    event.preventDefault();
+    button.click();
+  });
+})();
