@@ -1,0 +1,141 @@
+"""Intelligence: the churn model learns a seeded signal and not noise, scores land per subscriber, the score
+distribution moves between snapshots, the best hours come from the hourly rollups, and each recommendation
+carries its figure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from app.services.analytics.intelligence import churn, hours, list_health, recommendations, scores
+from app.services.analytics.periods import Period
+from app.services.sqlparams import fetch_positional
+from tests.factories import make_list, make_subscriber, make_subscribers, make_workspace
+from tests.integration.analytics.intelligence_seeds import history
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+async def _risks(workspace_id: int) -> dict[int, float]:
+    rows = await fetch_positional("SELECT subscriber_id, risk FROM churn_scores WHERE workspace_id = $1",
+                                  (workspace_id,))
+    return {row["subscriber_id"]: row["risk"] for row in rows}
+
+
+async def test_the_churn_model_learns_a_seeded_signal_and_scores_who_faded_highest():
+    workspace = await make_workspace()
+    groups = await history(workspace, 400, NOW, signal=True)
+    other = await make_workspace()
+    await history(other, 60, NOW, signal=True)
+
+    model = await churn.retrain(workspace["id"], NOW)
+
+    assert model["auc"] > 0.8
+    assert model["held_out"] == 120 and model["trained_on"] == 280
+    assert {feature["name"] for feature in model["features"]} == {feature.name for feature in churn.FEATURES}
+    risks = await _risks(workspace["id"])
+    # Scored: everyone still confirmed, no one who left, no one of the other workspace.
+    assert set(risks) == set(groups["loyal"] + groups["fading"]) - set(groups["left"])
+    fading = sum(risks[i] for i in groups["fading"]) / len(groups["fading"])
+    loyal = [risks[i] for i in groups["loyal"] if i in risks]
+    assert fading > 0.5 > sum(loyal) / len(loyal)
+    assert (await churn.latest_model(workspace["id"]))["id"] == model["id"]
+
+
+async def test_the_churn_model_on_noise_is_no_better_than_a_coin_toss():
+    workspace = await make_workspace()
+    await history(workspace, 600, NOW, signal=False)
+
+    model = await churn.retrain(workspace["id"], NOW)
+
+    assert abs(model["auc"] - 0.5) < 0.15
+
+
+async def test_too_little_history_keeps_no_auc_and_says_why():
+    workspace = await make_workspace()
+    await history(workspace, 10, NOW, signal=True)
+
+    model = await churn.retrain(workspace["id"], NOW)
+
+    assert model["auc"] is None and "Not enough history" in model["note"]
+    assert await _risks(workspace["id"]) == {}
+
+
+async def test_scoring_again_drops_subscribers_who_are_no_longer_mailable():
+    workspace = await make_workspace()
+    groups = await history(workspace, 200, NOW, signal=True)
+    model = await churn.retrain(workspace["id"], NOW)
+    gone = groups["fading"][0]
+    await fetch_positional("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1", (gone,))
+
+    await churn.score(workspace["id"], model, NOW + timedelta(minutes=1))
+
+    assert gone not in await _risks(workspace["id"])
+
+
+async def test_the_score_distribution_counts_bands_and_moves_against_a_week_before():
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace)
+    people = await make_subscribers(mailing_list, 10)
+    await make_subscriber(mailing_list, "gone@example.com", status="unsubscribed", engagement_score=90)
+    ids = [row["id"] for row in people]
+    await fetch_positional("UPDATE subscribers SET engagement_score = 0 WHERE id = ANY($1::bigint[])", (ids,))
+    today = NOW.date()
+    await scores.snapshot(workspace["id"], today - timedelta(days=7), NOW - timedelta(days=7))
+    await fetch_positional("UPDATE subscribers SET engagement_score = 55, last_open_at = $2 "
+                           "WHERE id = ANY($1::bigint[])", (ids[:4], NOW))
+    await fetch_positional("UPDATE subscribers SET engagement_score = 100 WHERE id = $1", (ids[4],))
+    await scores.snapshot(workspace["id"], today, NOW)
+    await scores.snapshot(workspace["id"], today, NOW)  # a second run the same day replaces the first
+
+    found = await scores.distribution(workspace["id"])
+
+    bands = {band.band: band for band in found.bands}
+    assert found.subscribers == 10 and found.day == today
+    assert (bands[0].subscribers, bands[6].subscribers, bands[10].subscribers) == (5, 4, 1)
+    assert bands[0].share == 0.5 and bands[0].change == -0.5 and bands[6].change == 0.4
+    assert found.mean == 32.0 and found.mean_before == 0.0
+    assert [day for day, _ in found.trend] == [today - timedelta(days=7), today]
+    health = {row.list_id: row for row in await list_health.lists_health(workspace["id"], today)}
+    assert health[mailing_list["id"]].inactive == 6 and health[mailing_list["id"]].inactive_share == 0.6
+
+
+async def _hour_row(workspace_id: int, hour: datetime, human: int, machine: int = 0) -> None:
+    await fetch_positional("INSERT INTO performance_hours (workspace_id, hour, human_opens, machine_opens) "
+                           "VALUES ($1, $2, $3, $4)", (workspace_id, hour, human, machine))
+
+
+async def test_the_best_hours_come_from_human_opens_in_the_hourly_rollups():
+    workspace, other = await make_workspace(), await make_workspace()
+    monday = datetime(2026, 11, 2, tzinfo=UTC)
+    await _hour_row(workspace["id"], monday + timedelta(days=1, hours=14), 30, machine=500)
+    await _hour_row(workspace["id"], monday + timedelta(days=8, hours=14), 10)
+    await _hour_row(workspace["id"], monday + timedelta(hours=9), 20)
+    await _hour_row(other["id"], monday + timedelta(hours=3), 900)
+    await _hour_row(workspace["id"], monday + timedelta(days=40), 900)  # outside the period
+
+    found = await hours.best_hours(workspace["id"], Period(monday.date(), monday.date() + timedelta(days=20)))
+
+    assert found.grid[1][14] == 40 and found.grid[0][9] == 20 and found.grid[0][3] == 0
+    assert found.opens == 60
+    assert [hour.label for hour in found.best] == ["Tue 14:00 UTC", "Mon 09:00 UTC"]
+
+
+async def test_a_sunset_recommendation_carries_the_inactive_share_and_the_complaints_it_would_cut():
+    workspace = await make_workspace()
+    mailing_list = await make_list(workspace, name="List A")
+    people = await make_subscribers(mailing_list, 100)
+    await fetch_positional("UPDATE subscribers SET last_open_at = $2 WHERE id = ANY($1::bigint[])",
+                           ([row["id"] for row in people[12:]], NOW))
+    await fetch_positional("INSERT INTO performance_days (workspace_id, day, sent, complaints) VALUES ($1, $2, 10000, 30)",
+                           (workspace["id"], NOW.date()))
+    await scores.snapshot(workspace["id"], NOW.date(), NOW)
+    lists = await list_health.lists_health(workspace["id"], NOW.date())
+    sending = await recommendations.sending_30_days(workspace["id"], NOW.date())
+
+    found = recommendations.recommend(lists, await scores.distribution(workspace["id"]),
+                                      hours.heatmap([0] * 168), None, 0, [], sending)
+
+    assert [item.kind for item in found] == ["sunset"]
+    assert found[0].figure == "12% of List A (12 subscribers) has not opened or clicked in 180 days"
+    assert "cut the list's volume 12% and complaints by an estimated 4 a month" in found[0].detail
+    assert "3.00 per 1,000 sent" in found[0].detail
