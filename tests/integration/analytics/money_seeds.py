@@ -29,3 +29,28 @@ async def created_on(table: str, row_id: int, when: datetime) -> None:
     """Back-date a row, so costs that count from its creation count from then."""
     assert table in {"delivery_servers", "lists", "imports", "campaigns"}
     await fetch_positional(f"UPDATE {table} SET created_at = $1 WHERE id = $2", [when, row_id])
+
+
+async def campaign(workspace_id: int, name: str, *, kind: str = "campaign", segment_ids: tuple[int, ...] = ()) -> int:
+    [row] = await fetch_positional(
+        "INSERT INTO campaigns (workspace_id, name, kind, segment_ids, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, now(), now()) RETURNING id", [workspace_id, name, kind, list(segment_ids)])
+    return row["id"]
+
+
+async def segment(workspace_id: int, name: str) -> int:
+    [row] = await fetch_positional(
+        "INSERT INTO segments (workspace_id, name, created_at, updated_at) VALUES ($1, $2, now(), now()) RETURNING id",
+        [workspace_id, name])
+    return row["id"]
+
+
+async def flow_step(workspace_id: int, flow_name: str, step_id: str, campaign_id: int) -> int:
+    """A flow whose send step `step_id` sent through `campaign_id` (a campaign of kind 'flow')."""
+    [flow] = await fetch_positional(
+        "INSERT INTO flows (workspace_id, name, created_at, updated_at) VALUES ($1, $2, now(), now()) RETURNING id",
+        [workspace_id, flow_name])
+    await fetch_positional(
+        "INSERT INTO flow_step_campaigns (workspace_id, flow_id, version, step_id, campaign_id) "
+        "VALUES ($1, $2, 1, $3, $4)", [workspace_id, flow["id"], step_id, campaign_id])
+    return flow["id"]

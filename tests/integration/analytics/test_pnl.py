@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from app.services.analytics import costs
+from app.services.analytics import costs, pnl
+from app.services.analytics.live import announce_revenue
+from app.services.analytics.periods import Period
 from app.services.delivery_servers import create_server
 from app.services.forms import FormError
 from tests.factories import make_list, make_workspace
-from tests.integration.analytics.money_seeds import created_on, performance_day
+from tests.integration.analytics.money_seeds import conversion_day, created_on, performance_day
 
 JUNE_1 = date(2026, 6, 1)
 
@@ -141,3 +143,71 @@ async def _imports(workspace_id: int, list_id: int, when: datetime) -> list[dict
     return await fetch_positional(
         "INSERT INTO imports (workspace_id, list_id, filename, status, created_at) "
         "VALUES ($1, $2, 'bought.csv', 'completed', $3) RETURNING id", [workspace_id, list_id, when])
+
+
+async def test_the_pnl_of_a_day_is_revenue_minus_esp_data_and_other_costs_and_days_add_up():
+    workspace = await make_workspace()
+    ws = workspace["id"]
+    server = await _server(ws, per_thousand="1", monthly="300")
+    mailing_list = await make_list(workspace)
+    await created_on("lists", mailing_list["id"], datetime(2026, 1, 1, tzinfo=UTC))
+    await costs.save_list_cost(ws, mailing_list["id"], {"monthly_cost": "30"})
+    await costs.add_extra(ws, {"name": "Tool", "amount": "5", "recurrence": "once", "on_date": "2026-06-02"})
+    await performance_day(ws, JUNE_1, server_id=server["id"], campaign_id=3, sent=20_000)
+    await conversion_day(ws, JUNE_1, campaign_id=3, server_id=server["id"], list_id=mailing_list["id"],
+                         conversions=2, revenue="100")
+    period = Period(JUNE_1, date(2026, 6, 2))
+
+    first, second = await pnl.table(ws, period, "day")
+    [by_server] = await pnl.table(ws, period, "server")
+    [by_campaign] = await pnl.table(ws, period, "campaign")
+    [by_list] = await pnl.table(ws, period, "list")
+
+    # 20,000 at 1 per 1,000 plus 10 a day of fixed cost; 1 a day of data cost; the tool on the 2nd.
+    assert (first.revenue, cents(first.esp_cost), cents(first.data_cost), first.other_cost) == (
+        Decimal("100"), Decimal("30.00"), Decimal("1.00"), Decimal(0))
+    assert cents(first.profit) == Decimal("69.00")
+    assert cents(second.profit) == Decimal("-16.00")
+    assert cents(pnl.total([first, second]).profit) == Decimal("53.00")
+    assert (by_server.label, cents(by_server.esp_cost), cents(by_server.profit)) == ("Capture", Decimal("40.00"),
+                                                                                     Decimal("60.00"))
+    assert (by_campaign.key, by_campaign.esp_cost, by_campaign.profit) == (3, Decimal("20"), Decimal("80"))
+    assert (by_list.key, cents(by_list.data_cost), cents(by_list.profit)) == (mailing_list["id"], Decimal("2.00"),
+                                                                              Decimal("98.00"))
+
+
+async def test_a_server_that_only_cost_money_is_a_row_of_its_own():
+    workspace = await make_workspace()
+    server = await _server(workspace["id"], name="Idle", monthly="300")
+
+    [idle] = await pnl.table(workspace["id"], Period(JUNE_1, JUNE_1), "server")
+
+    assert (idle.key, idle.label, idle.revenue, cents(idle.profit)) == (server["id"], "Idle", Decimal(0),
+                                                                         Decimal("-10.00"))
+
+
+async def test_today_and_month_to_date():
+    workspace = await make_workspace()
+    await conversion_day(workspace["id"], date(2026, 6, 3), conversions=1, revenue="40")
+    await conversion_day(workspace["id"], date(2026, 6, 5), conversions=2, revenue="12.5")
+    await costs.add_extra(workspace["id"], {"name": "Tool", "amount": "2", "recurrence": "once",
+                                            "on_date": "2026-06-05"})
+
+    summary = await pnl.today_summary(workspace["id"], today=date(2026, 6, 5))
+
+    assert (summary.today.conversions, summary.today.revenue, summary.today.profit) == (2, Decimal("12.5"),
+                                                                                        Decimal("10.5"))
+    assert (summary.month.conversions, summary.month.revenue, summary.month.profit) == (3, Decimal("52.5"),
+                                                                                        Decimal("50.5"))
+
+
+async def test_an_announced_postback_wakes_the_revenue_follower(redis):
+    workspace = await make_workspace()
+    changes = pnl.revenue_changes(redis, workspace["id"], idle_seconds=0.05)
+
+    assert await anext(changes) is False
+    await announce_revenue(redis, workspace["id"])
+    seen = [await anext(changes) for _ in range(20)]
+    await changes.aclose()
+
+    assert True in seen
