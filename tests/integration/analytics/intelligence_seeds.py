@@ -40,7 +40,8 @@ async def history(workspace: dict, n: int, now: datetime, *, signal: bool, seed:
         if signal and position % 2 == 0:
             groups["loyal"].append(subscriber_id)
             events += [(subscriber_id, "open", cutoff - timedelta(days=days)) for days in (3, 10, 25, 50)]
-            events += [(subscriber_id, "click", cutoff - timedelta(days=10)), (subscriber_id, "open", now - timedelta(days=5))]
+            events += [(subscriber_id, "click", cutoff - timedelta(days=10)),
+                       (subscriber_id, "open", now - timedelta(days=5))]
             if rng.random() < 0.15:
                 groups["left"].append(subscriber_id)
         elif signal:

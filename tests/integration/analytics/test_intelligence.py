@@ -126,8 +126,8 @@ async def test_a_sunset_recommendation_carries_the_inactive_share_and_the_compla
     people = await make_subscribers(mailing_list, 100)
     await fetch_positional("UPDATE subscribers SET last_open_at = $2 WHERE id = ANY($1::bigint[])",
                            ([row["id"] for row in people[12:]], NOW))
-    await fetch_positional("INSERT INTO performance_days (workspace_id, day, sent, complaints) VALUES ($1, $2, 10000, 30)",
-                           (workspace["id"], NOW.date()))
+    await fetch_positional("INSERT INTO performance_days (workspace_id, day, sent, complaints) "
+                           "VALUES ($1, $2, 10000, 30)", (workspace["id"], NOW.date()))
     await scores.snapshot(workspace["id"], NOW.date(), NOW)
     lists = await list_health.lists_health(workspace["id"], NOW.date())
     sending = await recommendations.sending_30_days(workspace["id"], NOW.date())
