@@ -74,11 +74,7 @@ PORTALS: dict[str, dict] = {
                     "Until then, the Mailing overview and each list's page show growth over the last 30 days "
                     "and subscribers by status.",
                     (("Mailing overview", "/mailing"), ("Lists", "/mailing/lists"))),
-            Section("volume-planner", "Volume planner", "How much you can send across your ESPs.",
-                    "The volume planner is not built yet.",
-                    "Until then, the Delivery page shows each server's quotas and today's warm-up cap, and "
-                    "warm-up plans set how fast a new server ramps up.",
-                    (("Delivery", "/mailing/delivery"), ("Warm-up plans", "/mailing/delivery/warmup"))),
+            Section("volume-planner", "Volume planner", "How much you can send across your ESPs."),
             Section("data-imports", "Data imports", "Every subscriber and suppression file imported, with its health."),
             Section("tasks", "Tasks", "A simple board for the team's work."),
         ],
