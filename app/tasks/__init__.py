@@ -9,6 +9,7 @@ from app.tasks import (
     automations,
     bounces,
     imports,
+    intelligence,
     mailboxes,
     sending,
     system,
@@ -18,5 +19,5 @@ from app.tasks import (
 )
 from app.tasks.broker import broker
 
-__all__ = ["audience", "automations", "bounces", "broker", "imports", "mailboxes", "sending", "system", "tracking",
-           "transactional", "webhooks"]
+__all__ = ["audience", "automations", "bounces", "broker", "imports", "intelligence", "mailboxes", "sending", "system",
+           "tracking", "transactional", "webhooks"]

@@ -42,6 +42,8 @@ JOBS: list[Job] = [
     Job("aggregate-tracking", "aggregate_tracking_events", "* * * * *"),
     Job("create-event-partitions", "create_event_partitions", "23 3 * * *"),
     Job("decay-engagement-scores", "decay_engagement_scores", "41 4 * * *"),
+    # Daily, after the decay: engagement snapshots, then churn models retrained and subscribers scored.
+    Job("refresh-intelligence", "refresh_intelligence", "17 5 * * *"),
     # Every minute: bounce reports stored but never processed (their task was lost) are processed late.
     Job("sweep-bounce-reports", "sweep_bounce_reports", "* * * * *"),
     # Every 30 s (each firing queues the half-minute tick too): bounce and FBL mailboxes that are due, polled.
