@@ -184,7 +184,8 @@ async def due_sources(at: datetime) -> list[dict]:
     """Enabled sources of every workspace whose last poll is older than their interval."""
     return await IntakeSource.raw(
         "SELECT * FROM intake_sources WHERE enabled AND (last_polled_at IS NULL "
-        "OR last_polled_at <= {} - make_interval(mins => poll_minutes)) ORDER BY last_polled_at NULLS FIRST", at)
+        "OR last_polled_at <= {}::timestamptz - make_interval(mins => poll_minutes)) "
+        "ORDER BY last_polled_at NULLS FIRST", at)
 
 
 async def enabled_sources() -> list[dict]:

@@ -1,0 +1,192 @@
+"""S3 intake (moto in server mode, a DNS zone on loopback): sources polled, files classified by rule and
+imported through the import engine, moved to processed/ or failed/, scored; notices when a source fails or
+goes quiet; the monitor page, its forms and its history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+import dns.asyncresolver
+import pytest
+
+from app.db.audit import AuditEntry
+from app.db.intake import IntakeFile, IntakeSource
+from app.redis_client import get_redis
+from app.services import suppression
+from app.services.accounts import now
+from app.services.intake import polling, rules, sources
+from app.services.intake.quality import Quality
+from tests.dns_zone import ZoneServer
+from tests.factories import make_list, make_workspace
+
+BUCKET = "partner-drops"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    from app.embedded import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint):
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket=BUCKET)
+    yield client
+    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    client.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture
+def resolver():
+    zone = ZoneServer()
+    for domain in ("example.com", "partner.example", "mailinator.com"):
+        zone.records[(domain, "MX")] = [f"10 mx.{domain}."]
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers = ["127.0.0.1"]
+    resolver.port = zone.port
+    yield resolver
+    zone.stop()
+
+
+def keys(client) -> list[str]:
+    return sorted(item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+
+async def make_source(workspace: dict, s3_endpoint: str, **values) -> dict:
+    return await sources.create_source(workspace["id"], {
+        "name": "Partner drops", "bucket": BUCKET, "prefix": "drops", "region": "us-east-1",
+        "endpoint_url": s3_endpoint, "access_key_id": "testing", "secret_access_key": "testing",
+        "enabled": "on", **values})
+
+
+async def files_of(source: dict) -> dict[str, dict]:
+    rows = await IntakeFile.select().where(IntakeFile.source_id == source["id"]).output(load_json=True)
+    return {row["key"].rsplit("/", 1)[-1]: row for row in rows}
+
+
+async def notices(workspace: dict) -> list[str]:
+    rows = await AuditEntry.select(AuditEntry.action).where(AuditEntry.workspace_id == workspace["id"],
+                                                            AuditEntry.action.like("intake.%")).order_by(AuditEntry.id)
+    return [row["action"] for row in rows]
+
+
+async def test_a_poll_imports_each_file_by_its_rule_scores_it_and_moves_it(s3, s3_endpoint, resolver):
+    workspace = await make_workspace()
+    customers = await make_list(workspace, "Customers")
+    seeds = await make_list(workspace, "Seeds")
+    from app.services.custom_fields import add_field
+
+    await add_field(workspace["id"], customers["id"], {"tag": "first_name", "label": "First name", "kind": "text"})
+    source = await make_source(workspace, s3_endpoint)
+    await rules.create_rule(workspace["id"], source["id"], {
+        "match": "name", "pattern": "optout-*.csv", "kind": "suppression", "list_id": str(customers["id"])})
+    await rules.create_rule(workspace["id"], source["id"], {
+        "match": "header", "pattern": "Mail, Vorname", "kind": "mailable", "list_id": str(customers["id"]),
+        "columns": "Vorname = first_name\nMail = email"})
+    await rules.create_rule(workspace["id"], source["id"], {
+        "match": "name", "pattern": "seed*", "kind": "warmup_seed", "list_id": str(seeds["id"])})
+    s3.put_object(Bucket=BUCKET, Key="drops/leads-0601.csv", Body=(
+        b"Vorname;Mail\nAna;ana@example.com\nBen;ben@example.com\nAna again;ANA@example.com\nX;not an address\n"
+        b"Info;info@example.com\nTom;tom@mailinator.com\nDead;d@gone.example\nEve;eve@partner.example\n"))
+    s3.put_object(Bucket=BUCKET, Key="drops/optout-0601.csv", Body=b"email\nbad@example.com\n")
+    s3.put_object(Bucket=BUCKET, Key="drops/seed-list.csv", Body=b"email\nseed1@example.com\nseed2@example.com\n")
+    s3.put_object(Bucket=BUCKET, Key="drops/notes.txt", Body=b"hello\n")
+    s3.put_object(Bucket=BUCKET, Key="drops/processed/old.csv", Body=b"email\nold@example.com\n")
+
+    result = await polling.poll(source, get_redis(), resolver)
+
+    assert not result.error and len(result.files) == 4
+    assert keys(s3) == ["drops/failed/notes.txt", "drops/processed/leads-0601.csv", "drops/processed/old.csv",
+                        "drops/processed/optout-0601.csv", "drops/processed/seed-list.csv"]
+    files = await files_of(source)
+    leads = files["leads-0601.csv"]
+    assert (leads["status"], leads["kind"], leads["rows"], leads["rejects"]) == ("processed", "mailable", 8, 1)
+    assert leads["quality"] == {"rows": 8, "invalid": 1, "duplicates": 1, "assessed": 6, "role": 1,
+                                "disposable": 1, "mx_failures": 1}
+    # 100 * (1 - (1/8 invalid + 0.5 * 1/8 duplicates + 0.5 * 1/6 role + 1/6 disposable + 1/6 MX failures))
+    assert leads["score"] == 40 and leads["duration_ms"] >= 0 and leads["finished_at"] is not None
+    assert (files["notes.txt"]["status"], files["notes.txt"]["moved_to"]) == ("unmatched", "drops/failed/notes.txt")
+    assert files["optout-0601.csv"]["kind"] == "suppression" and files["seed-list.csv"]["kind"] == "warmup_seed"
+    assert "old.csv" not in files
+    subscribers = {row["email"]: row for row in await _subscribers(workspace)}
+    assert subscribers["ana@example.com"]["fields"] == '{"first_name": "Ana"}'
+    assert {email for email, row in subscribers.items() if row["list_id"] == seeds["id"]} == {
+        "seed1@example.com", "seed2@example.com"}
+    blacklist = await suppression.blacklist(workspace["id"])
+    assert blacklist["entry_count"] == 1
+    assert (await IntakeSource.select().where(IntakeSource.id == source["id"]).first())["last_file_at"] is not None
+
+    assert (await polling.poll(source, get_redis(), resolver)).files == []
+    s3.put_object(Bucket=BUCKET, Key="drops/seed-list.csv", Body=b"email\nseed3@example.com\n")
+    again = await polling.poll(source, get_redis(), resolver)
+    assert [row["status"] for row in again.files] == ["processed"]
+
+
+async def _subscribers(workspace: dict) -> list[dict]:
+    from app.db.audience import Subscriber
+
+    return await Subscriber.select(Subscriber.email, Subscriber.list_id, Subscriber.fields).where(
+        Subscriber.workspace_id == workspace["id"])
+
+
+def test_the_score_weighs_each_share():
+    clean = Quality(rows=100, invalid=0, duplicates=0, assessed=100, role=0, disposable=0, mx_failures=0)
+    assert clean.score == 100
+    assert Quality(rows=100, invalid=10, duplicates=20, assessed=70, role=7, disposable=7, mx_failures=0).score == 65
+    assert Quality(rows=0, invalid=0, duplicates=0, assessed=0, role=0, disposable=0, mx_failures=0).score is None
+    assert Quality(rows=10, invalid=10, duplicates=0, assessed=0, role=0, disposable=0, mx_failures=0).score == 0
+
+
+async def test_a_failing_source_is_noticed_once_and_its_recovery_too(s3, s3_endpoint, resolver):
+    workspace = await make_workspace()
+    source = await make_source(workspace, s3_endpoint, bucket="no-such-bucket")
+
+    result = await polling.poll(source, get_redis(), resolver)
+    await polling.poll(await sources.get_source(workspace["id"], source["id"]), get_redis(), resolver)
+
+    assert "does not exist" in result.error
+    stored = await sources.get_source(workspace["id"], source["id"])
+    assert stored["alert"] == "failing" and "does not exist" in stored["last_error"]
+    assert await notices(workspace) == ["intake.source_failing"]
+    await IntakeSource.update({IntakeSource.bucket: BUCKET}).where(IntakeSource.id == source["id"])
+    await polling.poll(await sources.get_source(workspace["id"], source["id"]), get_redis(), resolver)
+    assert await notices(workspace) == ["intake.source_failing", "intake.source_recovered"]
+
+
+async def test_a_source_quiet_longer_than_expected_is_noticed(s3, s3_endpoint, resolver):
+    workspace = await make_workspace()
+    source = await make_source(workspace, s3_endpoint, quiet_hours="6")
+    await polling.poll(source, get_redis(), resolver)
+    assert await notices(workspace) == []
+    await IntakeSource.update({IntakeSource.created_at: now() - timedelta(hours=7)}).where(
+        IntakeSource.id == source["id"])
+
+    alert = await polling.give_notice(await sources.get_source(workspace["id"], source["id"]), get_redis())
+
+    assert alert == "quiet" and await notices(workspace) == ["intake.source_quiet"]
+    assert sources.health(await sources.get_source(workspace["id"], source["id"]), now()).state == "quiet"
+
+
+async def test_due_sources_are_those_whose_interval_has_passed(s3_endpoint):
+    workspace = await make_workspace()
+    fresh = await make_source(workspace, s3_endpoint, name="Fresh")
+    polled = await make_source(workspace, s3_endpoint, name="Polled", poll_minutes="30")
+    off = await make_source(workspace, s3_endpoint, name="Off", enabled="")
+    await IntakeSource.update({IntakeSource.last_polled_at: now() - timedelta(minutes=10)}).where(
+        IntakeSource.id == polled["id"])
+
+    due = {row["id"] for row in await sources.due_sources(now())}
+
+    assert fresh["id"] in due and polled["id"] not in due and off["id"] not in due
+    assert polled["id"] in {row["id"] for row in await sources.due_sources(now() + timedelta(minutes=25))}
