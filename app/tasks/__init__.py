@@ -9,6 +9,7 @@ from app.tasks import (
     automations,
     bounces,
     imports,
+    intake,
     intelligence,
     mailboxes,
     sending,
@@ -19,5 +20,5 @@ from app.tasks import (
 )
 from app.tasks.broker import broker
 
-__all__ = ["audience", "automations", "bounces", "broker", "imports", "intelligence", "mailboxes", "sending", "system",
-           "tracking", "transactional", "webhooks"]
+__all__ = ["audience", "automations", "bounces", "broker", "imports", "intake", "intelligence", "mailboxes", "sending",
+           "system", "tracking", "transactional", "webhooks"]

@@ -57,6 +57,8 @@ JOBS: list[Job] = [
     # members.
     Job("enrol-due-dates", "enrol_due_dates", "*/5 * * * *"),
     Job("enrol-segment-entrants", "enrol_segment_entrants", "*/15 * * * *"),
+    # Every 5 minutes: S3 intake sources that are due, polled; failing and quiet sources noticed.
+    Job("poll-due-intake-sources", "poll_due_sources", "*/5 * * * *"),
 ]
 
 
