@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from app.settings import SettingsError, data_dir
@@ -117,6 +118,31 @@ def cmd_resume_sending(_: argparse.Namespace) -> None:
         print("Sending restarted for every workspace." if lifted else "Sending was not stopped.")
 
     asyncio.run(resume())
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
+
+
+def cmd_rollups_rebuild(args: argparse.Namespace) -> None:
+    """Recompute the Analytics rollups of the days from --since up to (not including) --until."""
+    if args.until <= args.since:
+        _fail("--until must come after --since (it is not included)")
+    _ensure_backing_services()
+
+    async def rebuild() -> None:
+        from app.services.analytics.rollups import rebuild
+
+        midnight = datetime.min.time()
+        await rebuild(datetime.combine(args.since, midnight, UTC), datetime.combine(args.until, midnight, UTC),
+                      args.workspace)
+        scope = f"workspace {args.workspace}" if args.workspace else "every workspace"
+        print(f"Rollups rebuilt from {args.since} to {args.until} (excluded) for {scope}.")
+
+    asyncio.run(rebuild())
 
 
 def web_command(port: int | None = None) -> list[str]:
@@ -324,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("--by", default="", help="who stops it (default: your user name)")
     stop.set_defaults(func=cmd_stop_sending)
     commands.add_parser("resume-sending", help="lift `ignite stop-sending`").set_defaults(func=cmd_resume_sending)
+    rollups = commands.add_parser("rollups", help="the Analytics rollups").add_subparsers(dest="rollups",
+                                                                                        required=True)
+    rebuild = rollups.add_parser("rebuild", help="recompute the rollups of a range of days from the raw tables")
+    rebuild.add_argument("--since", required=True, type=_day, help="first day, YYYY-MM-DD (UTC)")
+    rebuild.add_argument("--until", required=True, type=_day, help="day after the last, YYYY-MM-DD (UTC)")
+    rebuild.add_argument("--workspace", type=int, default=None, help="one workspace's id (default: all)")
+    rebuild.set_defaults(func=cmd_rollups_rebuild)
     create = commands.add_parser("createuser", help="create a user in a workspace")
     create.add_argument("--email", required=True)
     create.add_argument("--name", default="")

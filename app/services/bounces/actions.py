@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from app.piccolo_conf import DB
 from app.redis_client import get_redis
 from app.services import opt_outs, statements
+from app.services.analytics import rollups
 from app.services.bounces import rates, thresholds
 from app.services.bounces.matching import DeliveryMatch
 from app.services.bounces.model import (
@@ -102,7 +103,8 @@ async def _soft_bounces(workspace_id: int, feedback: Feedback, settings: Feedbac
     return int(rows[0]["n"]) + 1
 
 
-async def _stored(workspace_id: int, feedback: Feedback, action: str) -> bool:
+async def _stored(workspace_id: int, feedback: Feedback, action: str) -> int | None:
+    """The new bounce's id; None when the outcome was stored already."""
     outcome, match = feedback.outcome, feedback.match
     rows = await statements.run(
         "bounces.store", workspace_id, feedback.report_id, feedback.position,
@@ -111,7 +113,7 @@ async def _stored(workspace_id: int, feedback: Feedback, action: str) -> bool:
         match.domain_group if match else "", feedback.email, outcome.category, outcome.status[:16],
         outcome.reply_code[:8], outcome.diagnostic[:MAX_DIAGNOSTIC_CHARS], outcome.remote_mta[:255],
         outcome.rule[:128], outcome.feedback_type[:32], action)
-    return bool(rows)
+    return rows[0]["id"] if rows else None
 
 
 async def _suppressed(workspace_id: int, feedback: Feedback, to_status: str, from_statuses: list[str],
@@ -165,15 +167,18 @@ async def apply(workspace_id: int, items: Sequence[Feedback], settings: Feedback
     """Store and act on each outcome not stored yet; joins the caller's transaction."""
     counts: list[rates.FeedbackCount] = []
     opted_out: list[tuple[int | None, str]] = []
+    stored: list[int] = []
     for feedback in items:
         soft = await _soft_bounces(workspace_id, feedback, settings)
         action = action_for(feedback.outcome.category, feedback.match is not None, soft, settings)
-        if not await _stored(workspace_id, feedback, action):
+        if (bounce_id := await _stored(workspace_id, feedback, action)) is None:
             continue
+        stored.append(bounce_id)
         opted_out += await _acted(workspace_id, feedback, action)
         if (count := _count(feedback)) is not None:
             counts.append(count)
     await rates.count_feedback(workspace_id, counts)
+    await rollups.count_bounces(workspace_id, stored)
     return Applied(counts, opted_out)
 
 
@@ -186,6 +191,7 @@ async def reclassified(workspace_id: int, bounce_id: int, feedback: Feedback, se
     opted_out = await _acted(workspace_id, feedback, action)
     counts = [count] if (count := _count(feedback)) is not None else []
     await rates.count_feedback(workspace_id, counts)
+    await rollups.count_bounces(workspace_id, [bounce_id])
     return Applied(counts, opted_out)
 
 

@@ -40,6 +40,7 @@ from app.logs import get_logger
 from app.piccolo_conf import DB
 from app.redis_client import get_redis
 from app.services import opt_outs, statements
+from app.services.analytics import rollups
 from app.services.automations import limits as marketing_limits
 from app.services.bounces import actions, rates
 from app.services.campaigns import counters, send_times, speed
@@ -98,11 +99,14 @@ class Written:
         if not self.rows:
             return
         columns = list(zip(*self.rows, strict=True))
-        # The sent counters behind bounce and complaint rates move with the rows they count, or not at all.
+        # The sent counters behind bounce and complaint rates, and the Analytics rollups, move with the rows
+        # they count, or not at all.
         async with DB.transaction():
             stored = {row["id"]: row["status"] for row in
                       await statements.run("campaigns.record-outcomes", workspace_id, *columns)}
             await rates.count_sent(workspace_id, [key for key, status in stored.items() if status == "sent"])
+            await rollups.count_outcomes(workspace_id, [key for key, status in stored.items()
+                                                        if status in ("sent", "failed")])
         mine = [(delivery_id, stored[delivery_id], *rest) for delivery_id, _, *rest in self.rows
                 if delivery_id in stored]
         tally: Counter[str] = Counter()

@@ -28,9 +28,27 @@ WITH inserted AS (
     ON CONFLICT (campaign_id) DO UPDATE SET
         conversions = c.conversions + 1, revenue = c.revenue + excluded.revenue, updated_at = now()
     RETURNING c.conversions, c.revenue
+), rolled AS (
+    -- The Analytics rollups: against the message's server and domain group, and per list and offer.
+    SELECT add_performance(array_agg(ROW(i.workspace_id, i.created_at, $7::integer, d.domain_group, i.campaign_id,
+                                         m.measure, m.n)::performance_fact)) AS touched
+    FROM inserted i
+    LEFT JOIN deliveries d ON d.id = i.delivery_id AND d.workspace_id = i.workspace_id
+    CROSS JOIN LATERAL (VALUES ('conversions', 1::numeric), ('revenue', i.revenue)) AS m(measure, n)
+), by_list AS (
+    INSERT INTO conversion_days AS k (workspace_id, day, campaign_id, server_id, list_id, offer_id, conversions,
+                                      revenue)
+    SELECT i.workspace_id, (i.created_at AT TIME ZONE 'UTC')::date, coalesce(i.campaign_id, 0),
+           coalesce($7::integer, 0), coalesce(s.list_id, 0), i.offer_id, 1, i.revenue
+    FROM inserted i
+    LEFT JOIN subscribers s ON s.id = i.subscriber_id AND s.workspace_id = i.workspace_id
+    ON CONFLICT (workspace_id, day, campaign_id, server_id, list_id, offer_id) DO UPDATE SET
+        conversions = k.conversions + 1, revenue = k.revenue + excluded.revenue
+    RETURNING 1
 )
 SELECT (SELECT id FROM inserted) AS conversion_id, (SELECT conversions FROM counted) AS conversions,
-       (SELECT revenue FROM counted) AS revenue
+       (SELECT revenue FROM counted) AS revenue, (SELECT touched FROM rolled) AS rolled,
+       (SELECT count(*) FROM by_list) AS by_list
 
 -- name: stored
 -- $1 workspace, $2 transaction id, $3 event name: the conversion a replay repeats.

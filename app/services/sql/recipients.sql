@@ -38,8 +38,15 @@ WITH earlier AS (
     WHERE $2::integer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM earlier)
     ON CONFLICT (campaign_id) DO UPDATE SET unsubscribes = c.unsubscribes + 1, updated_at = now()
     RETURNING c.unsubscribes
+), rolled AS (
+    -- The Analytics rollups count people the same way, against the message's server and domain group.
+    SELECT add_performance(array_agg(ROW($1::integer, now(), d.server_id, d.domain_group, $2::integer,
+                                         'unsubscribes', 1)::performance_fact)) AS touched
+    FROM (SELECT 1 WHERE $2::integer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM earlier)) AS first_time
+    LEFT JOIN deliveries d ON d.id = $3::bigint AND d.workspace_id = $1::integer
 )
-SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT unsubscribes FROM counted) AS unsubscribes
+SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT unsubscribes FROM counted) AS unsubscribes,
+       (SELECT touched FROM rolled) AS rolled
 
 -- name: web-version-subscriber
 -- $1 workspace, $2 campaign, $3 delivery: the subscriber whose values the message merged, and the address

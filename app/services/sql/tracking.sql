@@ -11,6 +11,7 @@
 -- opens and clicks and raise the engagement score; machine opens, bot clicks and web views have their own
 -- campaign figures. One UPDATE of subscribers per batch, because the statement trigger on subscribers
 -- joins the old and new rows of every update to recount lists.
+-- The Analytics rollups (performance_hours / _days) move in the same statement.
 -- Returns the events inserted, the subscribers updated and, for each campaign, its figures as they now
 -- stand with its name and what this batch added (`batch`).
 WITH batch AS (
@@ -44,6 +45,23 @@ WITH batch AS (
     -- The counts before this batch: aggregators take turns (an advisory lock), so this is the latest.
     SELECT p.*, coalesce(e.opens, 0) AS had_opens, coalesce(e.clicks, 0) AS had_clicks
     FROM per_delivery p LEFT JOIN delivery_engagement e ON e.delivery_id = p.delivery_id
+), rolled AS (
+    -- The Analytics rollups (rollups.sql says what each measure counts): each event at its moment, and a
+    -- delivery's first human open and click at theirs.
+    SELECT add_performance(array_agg(ROW(f.workspace_id, f.at, d.server_id, d.domain_group, d.campaign_id,
+                                         f.measure, 1)::performance_fact)) AS touched
+    FROM (
+        SELECT workspace_id, delivery_id, occurred_at AS at,
+               CASE kind WHEN 'open' THEN 'human_opens' WHEN 'machine_open' THEN 'machine_opens'
+                         WHEN 'click' THEN 'human_clicks' ELSE 'bot_clicks' END AS measure
+        FROM inserted WHERE kind IN ('open', 'machine_open', 'click', 'bot_click')
+        UNION ALL
+        SELECT workspace_id, delivery_id, first_open, 'unique_opens' FROM compared WHERE opens > 0 AND had_opens = 0
+        UNION ALL
+        SELECT workspace_id, delivery_id, first_click, 'unique_clicks' FROM compared
+        WHERE clicks > 0 AND had_clicks = 0
+    ) f
+    JOIN deliveries d ON d.id = f.delivery_id AND d.workspace_id = f.workspace_id
 ), engaged AS (
     INSERT INTO delivery_engagement AS e (delivery_id, workspace_id, campaign_id, opens, clicks, first_open_at,
                                           last_open_at, first_click_at, last_click_at)
@@ -95,6 +113,7 @@ WITH batch AS (
     RETURNING s.id
 )
 SELECT (SELECT count(*) FROM inserted) AS recorded, (SELECT count(*) FROM touched) AS subscribers,
+       (SELECT touched FROM rolled) AS rolled,
        (SELECT coalesce(json_agg(to_jsonb(c) || jsonb_build_object('name', k.name, 'batch', to_jsonb(n))), '[]')
         FROM counted c JOIN news n ON n.campaign_id = c.campaign_id
         JOIN campaigns k ON k.id = c.campaign_id AND k.workspace_id = c.workspace_id)::text AS campaigns

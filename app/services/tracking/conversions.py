@@ -31,6 +31,7 @@ from app.db.campaigns import Campaign, Delivery
 from app.db.tracking import TrackingSettings
 from app.services import statements
 from app.services.accounts import now
+from app.services.analytics.live import announce_revenue
 from app.services.automations import triggers as flow_triggers
 from app.services.public_limits import Limit, Rate, admit
 from app.services.tenancy import checked_workspace_id, owned_by
@@ -190,6 +191,7 @@ async def record_conversion(redis: Redis, settings: Mapping[str, Any], params: M
     raise_figures(pipeline, workspace_id, delivery["campaign_id"],
                   {"conversions": row["conversions"], "revenue": row["revenue"]})
     await pipeline.execute()
+    await announce_revenue(redis, workspace_id)
     await publish(workspace_id, "conversion.created", {
         "id": row["conversion_id"], "transaction_id": transaction_id, "event": event_name, "offer_id": offer_id,
         "revenue": revenue, "currency": currency, "delivery_id": delivery["id"],
