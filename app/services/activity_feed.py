@@ -121,6 +121,8 @@ PHRASES = {
     "api_key.created": "created API key {target}", "api_key.rotated": "rotated API key {target}",
     "api_key.revoked": "revoked API key {target}",
     "webhook_endpoint.failing": "disabled webhook endpoint {target}: its deliveries kept failing",
+    "churn_risk.exported": "exported the subscribers at {min_risk}% churn risk or more",
+    "churn_model.retrain_requested": "asked for the churn model to be retrained",
 }
 STEP_WORDS = {"setup": "setup", "audience": "audience", "content": "content", "delivery": "delivery"}
 

@@ -139,3 +139,55 @@ async def test_a_sunset_recommendation_carries_the_inactive_share_and_the_compla
     assert found[0].figure == "12% of List A (12 subscribers) has not opened or clicked in 180 days"
     assert "cut the list's volume 12% and complaints by an estimated 4 a month" in found[0].detail
     assert "3.00 per 1,000 sent" in found[0].detail
+
+
+async def test_the_page_lists_the_riskiest_subscribers_page_by_page_and_exports_them(client):
+    from tests.factories import login, make_user, post_form
+
+    workspace = await make_workspace()
+    user = await make_user(workspace, role="marketer")
+    await history(workspace, 200, NOW, signal=True)
+    other = await make_workspace()
+    await history(other, 60, NOW, signal=True, seed=3)
+    await churn.retrain(workspace["id"], NOW)
+    await churn.retrain(other["id"], NOW)
+    await scores.snapshot(workspace["id"], NOW.date(), NOW)
+    await login(client, user["email"])
+    risks = await _risks(workspace["id"])
+    expected = sorted(((risk, i) for i, risk in risks.items() if risk >= 0.5), reverse=True)
+
+    first = await client.get("/analytics/intelligence")
+    assert first.status_code == 200
+    assert 'data-testid="churn-auc"' in first.text and 'data-testid="engagement-chart"' in first.text
+    assert first.text.count('data-testid="at-risk-row"') == 25
+    cursor = first.text.split("after=")[1].split("&amp;")[0]
+    second = await client.get(f"/analytics/intelligence?min_risk=50&after={cursor}")
+    shown = [int(part.split('"')[0]) for part in (first.text + second.text).split("/mailing/subscribers/")[1:]]
+    assert shown[:50] == [i for _, i in expected[:50]]
+
+    export = await client.get("/analytics/intelligence/at-risk.csv?min_risk=50")
+    lines = export.text.strip().splitlines()
+    assert lines[0] == "email,list,churn_risk,engagement_score,last_open_at,last_click_at"
+    assert len(lines) - 1 == len(expected)
+    assert all("@example.com" in line for line in lines[1:])
+
+    bad = await client.get("/analytics/intelligence?min_risk=150&since=2026-13-01")
+    assert bad.status_code == 422
+    assert "Enter a whole percentage from 0 to 100." in bad.text and "Enter a date as YYYY-MM-DD" in bad.text
+
+    retrain = await post_form(client, "/analytics/intelligence/retrain")
+    assert retrain.status_code == 303
+
+
+async def test_an_analyst_reads_the_page_but_may_not_retrain_or_export(client):
+    from tests.factories import login, make_user, post_form
+
+    workspace = await make_workspace()
+    user = await make_user(workspace, role="analyst")
+    await login(client, user["email"])
+
+    page = await client.get("/analytics/intelligence")
+    assert page.status_code == 200 and 'data-testid="empty-state"' in page.text
+    assert 'data-testid="retrain"' not in page.text
+    assert (await post_form(client, "/analytics/intelligence/retrain")).status_code == 403
+    assert (await client.get("/analytics/intelligence/at-risk.csv")).status_code == 403

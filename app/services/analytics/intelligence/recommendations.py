@@ -17,7 +17,7 @@ from app.services.tenancy import checked_workspace_id
 
 SUNSET_SHARE = 0.10
 COMPLAINT_SHARE = 0.001
-HIGH_RISK = 0.5
+HIGH_RISK_PERCENT = 50
 FALLING_POINTS = 3.0
 
 
@@ -89,10 +89,10 @@ def churn(model: dict[str, Any] | None, at_risk: int) -> list[Recommendation]:
         return []
     return [Recommendation(
         "churn", "Win back the subscribers about to churn",
-        f"{at_risk:,} subscribers have a churn risk of {HIGH_RISK:.0%} or more (model AUC {model['auc']:.2f} on "
+        f"{at_risk:,} subscribers have a churn risk of {HIGH_RISK_PERCENT}% or more (model AUC {model['auc']:.2f} on "
         f"{model['held_out']:,} held-out subscribers)",
         "Export them as a CSV for a re-engagement campaign or flow before they leave or go silent.",
-        "/analytics/intelligence/at-risk.csv")]
+        f"/analytics/intelligence/at-risk.csv?min_risk={HIGH_RISK_PERCENT}")]
 
 
 def falling_engagement(scores: Distribution | None) -> list[Recommendation]:
