@@ -69,11 +69,7 @@ PORTALS: dict[str, dict] = {
                     "Until then you can already set each delivery server's cost per 1,000 messages, which P&L "
                     "will use.",
                     (("Delivery servers", "/mailing/delivery"),)),
-            Section("intelligence", "Intelligence", "Insights from campaign results.",
-                    "Intelligence is not built yet: it learns from campaign results.",
-                    "Until then, the Mailing overview and each list's page show growth over the last 30 days "
-                    "and subscribers by status.",
-                    (("Mailing overview", "/mailing"), ("Lists", "/mailing/lists"))),
+            Section("intelligence", "Intelligence", "Insights from campaign results."),
             Section("volume-planner", "Volume planner", "How much you can send across your ESPs."),
             Section("data-imports", "Data imports", "Every subscriber and suppression file imported, with its health."),
             Section("tasks", "Tasks", "A simple board for the team's work."),
