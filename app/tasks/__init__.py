@@ -8,6 +8,7 @@ from app.tasks import (
     audience,
     automations,
     bounces,
+    everflow,
     imports,
     intake,
     intelligence,
@@ -20,5 +21,5 @@ from app.tasks import (
 )
 from app.tasks.broker import broker
 
-__all__ = ["audience", "automations", "bounces", "broker", "imports", "intake", "intelligence", "mailboxes", "sending",
-           "system", "tracking", "transactional", "webhooks"]
+__all__ = ["audience", "automations", "bounces", "broker", "everflow", "imports", "intake", "intelligence",
+           "mailboxes", "sending", "system", "tracking", "transactional", "webhooks"]

@@ -59,6 +59,8 @@ JOBS: list[Job] = [
     Job("enrol-segment-entrants", "enrol_segment_entrants", "*/15 * * * *"),
     # Every 5 minutes: S3 intake sources that are due, polled; failing and quiet sources noticed.
     Job("poll-due-intake-sources", "poll_due_sources", "*/5 * * * *"),
+    # Every 15 minutes: each enabled Everflow connection pulls its conversion records and reconciles them.
+    Job("pull-everflow", "pull_due_everflow", "*/15 * * * *"),
 ]
 
 
