@@ -54,21 +54,9 @@ PORTALS: dict[str, dict] = {
         "title": "Analytics",
         "tagline": "Revenue, P&L and ESP performance for every send",
         "sections": [
-            Section("esp-performance", "ESP performance", "Delivery, opens and clicks per ESP.",
-                    "ESP performance is not built yet: it measures campaign sends, which are not built either.",
-                    "Until then, the Delivery page shows each server's quota left, warm-up cap, circuit state "
-                    "and last connection test, live.",
-                    (("Delivery", "/mailing/delivery"),)),
-            Section("revenue", "Revenue", "Conversions attributed to campaigns, subscribers and ESPs.",
-                    "Revenue is not built yet: affiliate postbacks are not received.",
-                    "Until then nothing in Ignite records conversions; the audience and delivery set-up you "
-                    "do now is what revenue will be attributed to.",
-                    (("Lists", "/mailing/lists"), ("Delivery", "/mailing/delivery"))),
-            Section("pnl", "P&L", "Revenue against sending cost per send.",
-                    "P&L is not built yet.",
-                    "Until then you can already set each delivery server's cost per 1,000 messages, which P&L "
-                    "will use.",
-                    (("Delivery servers", "/mailing/delivery"),)),
+            Section("esp-performance", "ESP performance", "Delivery, opens and clicks per ESP."),
+            Section("revenue", "Revenue", "Conversions attributed to campaigns, subscribers and ESPs."),
+            Section("pnl", "P&L", "Revenue against sending cost per send."),
             Section("intelligence", "Intelligence", "Insights from campaign results."),
             Section("volume-planner", "Volume planner", "How much you can send across your ESPs."),
             Section("data-imports", "Data imports", "Every subscriber and suppression file imported, with its health."),

@@ -13,10 +13,11 @@ from app.services.analytics.live import announce_revenue
 from app.services.analytics.periods import Period
 from app.services.delivery_servers import create_server
 from app.services.forms import FormError
-from tests.factories import make_list, make_workspace
+from tests.factories import make_list, make_workspace, post_form, signed_in_client
 from tests.integration.analytics.money_seeds import conversion_day, created_on, performance_day
 
 JUNE_1 = date(2026, 6, 1)
+HTMX = {"HX-Request": "true"}
 
 
 def cents(value: Decimal) -> Decimal:
@@ -211,3 +212,77 @@ async def test_an_announced_postback_wakes_the_revenue_follower(redis):
     await changes.aclose()
 
     assert True in seen
+
+
+async def test_the_pnl_page_shows_today_the_period_tables_and_a_chart(client):
+    workspace, _ = await signed_in_client(client, "analyst")
+    today = datetime.now(UTC).date()
+    await conversion_day(workspace["id"], today, conversions=1, revenue="42")
+
+    page = await client.get("/analytics/pnl")
+    panel = await client.get("/analytics/pnl/today")
+    exported = await client.get("/analytics/pnl/export.csv?by=day")
+
+    assert page.status_code == 200
+    assert 'sse-connect="/analytics/pnl/today/events"' in page.text
+    assert 'data-testid="pnl-chart"' in page.text and 'data-testid="pnl-by-server"' in page.text
+    assert 'data-testid="today-revenue">42.00<' in panel.text
+    assert f"{today.isoformat()},{today.isoformat()},1,42" in exported.text
+
+
+async def test_a_marketer_sets_costs_and_a_bad_amount_is_refused_beside_its_row(client, redis):
+    workspace, _ = await signed_in_client(client, "marketer")
+    server = await _server(workspace["id"], per_thousand="0.5")
+
+    saved = await post_form(client, f"/analytics/pnl/costs/servers/{server['id']}",
+                            {"cost_per_thousand": "0.8", "monthly_cost": "120"}, headers=HTMX)
+    refused = await post_form(client, f"/analytics/pnl/costs/servers/{server['id']}",
+                              {"cost_per_thousand": "lots", "monthly_cost": "1"}, headers=HTMX)
+    added = await post_form(client, "/analytics/pnl/costs/extras",
+                            {"name": "Seed tool", "amount": "9.90", "recurrence": "monthly", "on_date": "2026-06-01"},
+                            headers=HTMX)
+
+    assert saved.status_code == 200 and 'data-testid="costs-notice"' in saved.text
+    assert refused.status_code == 422
+    assert f'id="server-{server["id"]}-cost_per_thousand"' in refused.text
+    assert 'data-testid="error-cost_per_thousand"' in refused.text and 'value="lots"' in refused.text
+    assert added.status_code == 200 and "Seed tool" in added.text
+    [kept] = (await costs.cost_sheet(workspace["id"])).servers
+    assert (kept["cost_per_thousand"], kept["monthly_cost"]) == (Decimal("0.8"), Decimal("120"))
+
+
+async def test_an_analyst_reads_costs_but_may_not_change_them(client):
+    workspace, _ = await signed_in_client(client, "analyst")
+    server = await _server(workspace["id"], per_thousand="0.5")
+
+    page = await client.get("/analytics/pnl/costs")
+    refused = await post_form(client, f"/analytics/pnl/costs/servers/{server['id']}",
+                              {"cost_per_thousand": "9", "monthly_cost": "9"})
+
+    assert page.status_code == 200 and 'data-testid="save-server-cost"' not in page.text
+    assert refused.status_code == 403
+    [kept] = (await costs.cost_sheet(workspace["id"])).servers
+    assert kept["cost_per_thousand"] == Decimal("0.5")
+
+
+async def test_another_workspaces_server_or_extra_is_not_found(client):
+    await signed_in_client(client, "owner")
+    stranger = await make_workspace()
+    server = await _server(stranger["id"])
+    extra = await costs.add_extra(stranger["id"], {"name": "Theirs", "amount": "5", "recurrence": "once",
+                                                   "on_date": "2026-06-01"})
+
+    changed = await post_form(client, f"/analytics/pnl/costs/servers/{server['id']}",
+                              {"cost_per_thousand": "9", "monthly_cost": "9"})
+    removed = await post_form(client, f"/analytics/pnl/costs/extras/{extra['id']}/delete")
+
+    assert (changed.status_code, removed.status_code) == (404, 404)
+    assert len((await costs.cost_sheet(stranger["id"])).extras) == 1
+
+
+async def test_empty_pnl_and_costs_pages_say_what_to_do(client):
+    await signed_in_client(client, "analyst")
+
+    for path in ("/analytics/pnl", "/analytics/pnl/costs"):
+        page = await client.get(path)
+        assert 'data-testid="empty-state"' in page.text, path

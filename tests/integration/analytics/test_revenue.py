@@ -9,7 +9,7 @@ from decimal import Decimal
 from app.services.analytics import revenue
 from app.services.analytics.periods import Period
 from app.services.delivery_servers import create_server
-from tests.factories import make_list, make_subscribers, make_workspace
+from tests.factories import make_list, make_subscribers, make_workspace, signed_in_client
 from tests.integration.analytics.money_seeds import campaign, conversion_day, flow_step, performance_day, segment
 
 DAY = date(2026, 6, 10)
@@ -99,3 +99,37 @@ async def test_the_csv_export_names_each_row_and_its_figures():
     assert lines[0] == ",".join(revenue.CSV_COLUMNS)
     assert lines[1].startswith(f"{seeded['spring']},Spring sale,3,90")
     assert len(lines) == 3
+
+
+async def test_the_revenue_page_shows_top_tables_a_chart_and_exports_csv(client):
+    workspace, _ = await signed_in_client(client, "analyst")
+    await conversion_day(workspace["id"], DAY, offer_id="77", conversions=2, revenue="64")
+
+    page = await client.get("/analytics/revenue?since=2026-06-08&until=2026-06-14")
+    exported = await client.get("/analytics/revenue/export.csv?by=offer&since=2026-06-08&until=2026-06-14")
+
+    assert page.status_code == 200
+    assert 'data-testid="revenue-chart"' in page.text and "Offer 77" in page.text
+    assert 'data-testid="total-revenue">64.00<' in page.text
+    assert 'href="/analytics/revenue/everflow"' in page.text
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert exported.text.splitlines()[1].startswith("77,Offer 77,2,64")
+
+
+async def test_a_bad_date_is_refused_next_to_its_field(client):
+    await signed_in_client(client, "analyst")
+
+    page = await client.get("/analytics/revenue?since=2026-13-01")
+    unknown = await client.get("/analytics/revenue/export.csv?by=nothing")
+
+    assert page.status_code == 422
+    assert 'data-testid="error-since"' in page.text
+    assert unknown.status_code == 404
+
+
+async def test_an_empty_workspace_is_told_what_to_do(client):
+    await signed_in_client(client, "analyst")
+
+    page = await client.get("/analytics/revenue")
+
+    assert 'data-testid="empty-state"' in page.text and "/settings/tracking" in page.text
