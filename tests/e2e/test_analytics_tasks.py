@@ -12,6 +12,11 @@ from tests.e2e.test_portals import sign_in
 from tests.factories import make_user, make_workspace
 
 
+def card_in(tab, column: dict, card: dict):
+    """The card as shown inside that column of the board on this page."""
+    return tab.get_by_test_id(f"task-column-{column['id']}-cards").get_by_test_id(f"task-card-{card['id']}")
+
+
 async def test_drag_a_card_in_one_page_and_see_it_move_in_another(page, browser, base_url):
     workspace = await make_workspace("Board Team")
     marketer = await make_user(workspace, "marketer")
@@ -38,22 +43,24 @@ async def test_drag_a_card_in_one_page_and_see_it_move_in_another(page, browser,
     assert await TaskCard.count() == 0
     await page.get_by_test_id("input-due_on").fill("2026-12-24")
     await page.get_by_test_id("task-card-save").click()
+    await expect(page.get_by_test_id("flash")).to_contain_text("Card “Warm up the new IPs” added.")
     [card] = await TaskCard.select()
     card_testid = f"task-card-{card['id']}"
-    await expect(page.get_by_test_id(f"task-column-{todo['id']}-cards").get_by_test_id(card_testid)).to_be_visible()
+    await expect(card_in(page, todo, card)).to_be_visible()
 
     other_context = await browser.new_context(base_url=base_url)
     other = await other_context.new_page()
     try:
         await sign_in(other, teammate["email"])
         await other.goto("/analytics/tasks")
-        await expect(other.get_by_test_id(f"task-column-{todo['id']}-cards").get_by_test_id(card_testid)).to_be_visible()
+        await expect(card_in(other, todo, card)).to_be_visible()
         await expect(other.get_by_test_id(f"{card_testid}-right")).to_have_count(0)
 
-        await page.get_by_test_id(f"{card_testid}-open").drag_to(page.get_by_test_id(f"task-column-{doing['id']}-cards"))
-        await expect(page.get_by_test_id(f"task-column-{doing['id']}-cards").get_by_test_id(card_testid)).to_be_visible()
-        await expect(other.get_by_test_id(f"task-column-{doing['id']}-cards").get_by_test_id(card_testid)).to_be_visible()
-        await expect(other.get_by_test_id(f"task-column-{todo['id']}-cards").get_by_test_id(card_testid)).to_have_count(0)
+        doing_cards = page.get_by_test_id(f"task-column-{doing['id']}-cards")
+        await page.get_by_test_id(f"{card_testid}-open").drag_to(doing_cards)
+        await expect(card_in(page, doing, card)).to_be_visible()
+        await expect(card_in(other, doing, card)).to_be_visible()
+        await expect(card_in(other, todo, card)).to_have_count(0)
         assert (await TaskCard.select(TaskCard.column_id).first())["column_id"] == doing["id"]
 
         await page.get_by_test_id(card_testid).focus()
@@ -61,6 +68,6 @@ async def test_drag_a_card_in_one_page_and_see_it_move_in_another(page, browser,
         await expect(page.get_by_test_id("task-board-status")).to_have_text(
             "Moved “Warm up the new IPs” in To do, position 1 of 1.")
         await expect(page.get_by_test_id(card_testid)).to_be_focused()
-        await expect(other.get_by_test_id(f"task-column-{todo['id']}-cards").get_by_test_id(card_testid)).to_be_visible()
+        await expect(card_in(other, todo, card)).to_be_visible()
     finally:
         await other_context.close()
