@@ -18,14 +18,13 @@ from app.db.everflow import EverflowConnection, EverflowConversion, EverflowReco
 from app.services.accounts import now
 from app.services.analytics import everflow, reconciliation
 from app.services.forms import FormError
-from app.services.tracking.conversions import record_postback, rotate_postback_secret
 from app.services.tracking.figures import campaign_figures
 from app.services.vault import encrypt
 from app.tasks import everflow as everflow_tasks
 from app.tasks.scheduler import JOBS
 from tests.factories import login, make_user, make_workspace, post_form
+from tests.integration.analytics.everflow_helpers import connect, reconciliation_scenario
 from tests.integration.analytics.everflow_server import LocalEverflow, everflow_record
-from tests.integration.tracking.helpers import SentCampaign, sent_campaign
 from tests.integration.tracking.offer_helpers import conversions
 
 HX = {"HX-Request": "true"}
@@ -38,42 +37,10 @@ def local_everflow() -> Iterator[LocalEverflow]:
     server.stop()
 
 
-async def _connect(workspace_id: int, server: LocalEverflow, enabled: bool = True) -> None:
-    await everflow.save_connection(workspace_id, {"base_url": server.base_url, "api_key": server.api_key,
-                                                  "timezone_id": "67", "enabled": "on" if enabled else ""})
-
-
-async def _postback(redis, key: str, transaction_id: str, delivery: dict, payout: str) -> None:
-    await record_postback(redis, {"key": key, "transaction_id": transaction_id, "sub3": str(delivery["id"]),
-                                  "payout": payout}, "10.0.0.1")
-
-
 async def _open_rows(workspace_id: int) -> dict[str, str]:
     rows = await EverflowRecord.select().where(EverflowRecord.workspace_id == workspace_id,
                                                EverflowRecord.state == "open")
     return {row["transaction_id"]: row["kind"] for row in rows}
-
-
-async def _scenario(redis, server: LocalEverflow) -> SentCampaign:
-    """Postbacks and Everflow records that agree, and one of each way they can disagree."""
-    sent = await sent_campaign(recipients=6)
-    key = await rotate_postback_secret(sent.workspace["id"])
-    d = sent.deliveries
-    for tx, delivery, payout in (("tx-agree", d[0], "5"), ("tx-ignite-only", d[1], "5"), ("tx-scrub", d[2], "5"),
-                                 ("tx-repriced", d[3], "5"), ("tx-rejected", d[4], "5")):
-        await _postback(redis, key, tx, delivery, payout)
-    at = now() - timedelta(hours=2)
-    server.records = [
-        everflow_record("1", "tx-agree", at, "5", sub3=str(d[0]["id"])),
-        everflow_record("2", "tx-everflow-only", at, "7.5", sub3=str(d[5]["id"])),
-        everflow_record("3", "tx-scrub", at, "5", is_scrub=True, status="rejected", sub3=str(d[2]["id"])),
-        everflow_record("4", "tx-repriced", at, "4.25", sub3=str(d[3]["id"])),
-        everflow_record("5", "tx-rejected", at, "5", status="rejected", sub3=str(d[4]["id"])),
-        # Rejected and never posted back: nothing to reconcile.
-        everflow_record("6", "tx-never", at, "5", status="rejected"),
-    ]
-    await _connect(sent.workspace["id"], server)
-    return sent
 
 
 async def _pull(workspace_id: int) -> everflow.PullResult:
@@ -88,7 +55,7 @@ async def test_a_pull_reads_every_page_with_the_key_and_stores_each_field(local_
     local_everflow.records = [everflow_record(str(n), f"tx-{n}", at + timedelta(minutes=n), "2.5") for n in range(4)]
     local_everflow.records.append(everflow_record("90", "tx-0", at, "1.2345", event="Upsell", currency="eur",
                                                   is_scrub=True, sale_amount="99.90", sub1="c", sub5="placement"))
-    await _connect(workspace["id"], local_everflow)
+    await connect(workspace["id"], local_everflow)
 
     result = await everflow.pull(workspace["id"])
 
@@ -110,7 +77,7 @@ async def test_an_overlapping_pull_never_duplicates_and_takes_the_record_as_it_n
     workspace = await make_workspace()
     at = now() - timedelta(hours=1)
     local_everflow.records = [everflow_record("1", "tx-1", at, "3"), everflow_record("2", "tx-2", at, "3")]
-    await _connect(workspace["id"], local_everflow)
+    await connect(workspace["id"], local_everflow)
     await everflow.pull(workspace["id"])
     local_everflow.records[0] = everflow_record("1", "tx-1", at, "3", status="rejected", is_scrub=True)
 
@@ -127,7 +94,7 @@ async def test_an_overlapping_pull_never_duplicates_and_takes_the_record_as_it_n
 
 
 async def test_reconciliation_finds_each_kind_of_disagreement_and_counts_them(local_everflow, redis):
-    sent = await _scenario(redis, local_everflow)
+    sent = await reconciliation_scenario(redis, local_everflow)
     workspace_id = sent.workspace["id"]
 
     await _pull(workspace_id)
@@ -144,7 +111,7 @@ async def test_reconciliation_finds_each_kind_of_disagreement_and_counts_them(lo
 async def test_a_postback_not_yet_arrived_is_not_called_missing_within_the_grace(local_everflow, redis):
     workspace = await make_workspace()
     local_everflow.records = [everflow_record("1", "tx-just-now", now() - timedelta(minutes=5), "5")]
-    await _connect(workspace["id"], local_everflow)
+    await connect(workspace["id"], local_everflow)
 
     await everflow.pull(workspace["id"])
 
@@ -152,7 +119,7 @@ async def test_a_postback_not_yet_arrived_is_not_called_missing_within_the_grace
 
 
 async def test_recording_a_missing_conversion_goes_through_the_postback_and_settles_the_row(local_everflow, redis):
-    sent = await _scenario(redis, local_everflow)
+    sent = await reconciliation_scenario(redis, local_everflow)
     workspace_id = sent.workspace["id"]
     await _pull(workspace_id)
     row = await EverflowRecord.select().where(EverflowRecord.transaction_id == "tx-everflow-only").first()
@@ -175,7 +142,7 @@ async def test_recording_a_missing_conversion_goes_through_the_postback_and_sett
 async def test_a_conversion_the_postback_would_refuse_is_not_recorded_and_says_why(local_everflow, redis):
     workspace = await make_workspace()
     local_everflow.records = [everflow_record("1", "tx-orphan", now() - timedelta(hours=2), "5", sub3="999999")]
-    await _connect(workspace["id"], local_everflow)
+    await connect(workspace["id"], local_everflow)
     await _pull(workspace["id"])
     row = await EverflowRecord.select().where(EverflowRecord.transaction_id == "tx-orphan").first()
 
@@ -187,7 +154,7 @@ async def test_a_conversion_the_postback_would_refuse_is_not_recorded_and_says_w
 
 
 async def test_a_dismissed_row_stays_dismissed_and_an_open_one_resolves_when_the_sides_agree(local_everflow, redis):
-    sent = await _scenario(redis, local_everflow)
+    sent = await reconciliation_scenario(redis, local_everflow)
     workspace_id = sent.workspace["id"]
     await _pull(workspace_id)
     scrub = await EverflowRecord.select().where(EverflowRecord.transaction_id == "tx-scrub").first()
@@ -209,7 +176,7 @@ async def test_an_everflow_failure_is_noted_and_the_last_good_pull_kept(local_ev
     monkeypatch.setattr(everflow, "TIMEOUT", httpx.Timeout(0.3))
     local_everflow.delay = 1.5
     workspace = await make_workspace()
-    await _connect(workspace["id"], local_everflow)
+    await connect(workspace["id"], local_everflow)
     assert (await everflow.pull(workspace["id"])).error == ""
     good = await everflow.connection(workspace["id"])
     local_everflow.mode = mode
@@ -225,7 +192,7 @@ async def test_an_everflow_failure_is_noted_and_the_last_good_pull_kept(local_ev
 async def test_a_refused_key_shows_on_the_page_with_the_last_good_pull(local_everflow, client):
     workspace = await make_workspace()
     user = await make_user(workspace, "analyst")
-    await _connect(workspace["id"], local_everflow)
+    await connect(workspace["id"], local_everflow)
     await everflow.pull(workspace["id"])
     await EverflowConnection.update({EverflowConnection.api_key: encrypt("revoked-key")}).where(
         EverflowConnection.workspace_id == workspace["id"])
@@ -240,7 +207,7 @@ async def test_a_refused_key_shows_on_the_page_with_the_last_good_pull(local_eve
     assert "The figures below are from the last good pull" in response.text
 
 
-async def test_an_empty_workspace_is_told_how_to_connect(client):
+async def test_an_empty_workspace_is_told_how_toconnect(client):
     workspace = await make_workspace()
     user = await make_user(workspace, "analyst")
     await login(client, user["email"])
@@ -285,7 +252,7 @@ async def test_the_key_is_stored_encrypted_and_never_shown_back(client, local_ev
 
 
 async def test_only_admins_change_the_connection_and_marketers_act_on_the_list(client, local_everflow, redis):
-    sent = await _scenario(redis, local_everflow)
+    sent = await reconciliation_scenario(redis, local_everflow)
     await _pull(sent.workspace["id"])
     row = await EverflowRecord.select().where(EverflowRecord.transaction_id == "tx-scrub").first()
     analyst = await make_user(sent.workspace, "analyst")
@@ -305,7 +272,7 @@ async def test_only_admins_change_the_connection_and_marketers_act_on_the_list(c
 
 
 async def test_another_workspaces_row_is_not_found(client, local_everflow, redis):
-    sent = await _scenario(redis, local_everflow)
+    sent = await reconciliation_scenario(redis, local_everflow)
     await _pull(sent.workspace["id"])
     row = await EverflowRecord.select().where(EverflowRecord.transaction_id == "tx-everflow-only").first()
     other = await make_workspace()
@@ -320,7 +287,7 @@ async def test_another_workspaces_row_is_not_found(client, local_everflow, redis
 
 
 async def test_the_list_filters_by_kind_and_exports_what_it_shows(client, local_everflow, redis):
-    sent = await _scenario(redis, local_everflow)
+    sent = await reconciliation_scenario(redis, local_everflow)
     await _pull(sent.workspace["id"])
     user = await make_user(sent.workspace, "analyst")
     await login(client, user["email"])
@@ -341,8 +308,8 @@ async def test_the_list_filters_by_kind_and_exports_what_it_shows(client, local_
 async def test_the_scheduler_pulls_every_15_minutes_for_enabled_connections_only(local_everflow):
     job = next(job for job in JOBS if job.name == "pull-everflow")
     on, off = await make_workspace(), await make_workspace()
-    await _connect(on["id"], local_everflow)
-    await _connect(off["id"], local_everflow, enabled=False)
+    await connect(on["id"], local_everflow)
+    await connect(off["id"], local_everflow, enabled=False)
 
     assert job.cron == "*/15 * * * *"
     assert dramatiq.get_broker().get_actor(job.actor_name) is everflow_tasks.pull_due_everflow
