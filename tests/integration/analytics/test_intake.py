@@ -18,7 +18,7 @@ from app.services.accounts import now
 from app.services.intake import polling, rules, sources
 from app.services.intake.quality import Quality
 from tests.dns_zone import ZoneServer
-from tests.factories import make_list, make_workspace
+from tests.factories import make_list, make_workspace, post_form, signed_in_client
 
 BUCKET = "partner-drops"
 
@@ -190,3 +190,116 @@ async def test_due_sources_are_those_whose_interval_has_passed(s3_endpoint):
 
     assert fresh["id"] in due and polled["id"] not in due and off["id"] not in due
     assert polled["id"] in {row["id"] for row in await sources.due_sources(now() + timedelta(minutes=25))}
+
+
+async def test_the_monitor_page_shows_sources_history_and_filters(client, s3, s3_endpoint, resolver):
+    workspace, _ = await signed_in_client(client, role="analyst")
+    customers = await make_list(workspace, "Customers")
+    source = await make_source(workspace, s3_endpoint)
+    await rules.create_rule(workspace["id"], source["id"], {
+        "match": "name", "pattern": "*.csv", "kind": "mailable", "list_id": str(customers["id"])})
+    s3.put_object(Bucket=BUCKET, Key="drops/june.csv", Body=b"email\na@example.com\nb@example.com\n")
+    s3.put_object(Bucket=BUCKET, Key="drops/june.txt", Body=b"email\nc@example.com\n")
+    await polling.poll(source, get_redis(), resolver)
+    files = await files_of(source)
+    csv_row, txt_row = (f'data-testid="intake-file-{files[name]["id"]}"' for name in ("june.csv", "june.txt"))
+
+    page = (await client.get("/analytics/data-imports")).text
+    assert f'data-testid="intake-source-{source["id"]}"' in page and csv_row in page and txt_row in page
+    failed = (await client.get(f"/analytics/data-imports?status=unmatched&source_id={source['id']}")).text
+    assert txt_row in failed and csv_row not in failed
+    assert csv_row not in (await client.get("/analytics/data-imports?since=2020-01-01&until=2020-01-31")).text
+    bad = await client.get("/analytics/data-imports?since=June")
+    assert bad.status_code == 422 and 'data-testid="error-since"' in bad.text
+    assert (await client.get("/analytics/data-imports/status")).status_code == 200
+    detail = await client.get(f"/analytics/data-imports/files/{files['june.csv']['id']}")
+    assert 'data-testid="intake-file-score">100<' in detail.text
+    exported = (await client.get("/analytics/data-imports/files.csv")).text.splitlines()
+    assert exported[0].startswith("id,source,file,kind,status") and len(exported) == 3
+    assert "drops/june.csv" in exported[2] or "drops/june.csv" in exported[1]
+
+
+async def test_source_form_refuses_bad_input_beside_the_field_and_keeps_the_secret(client, s3_endpoint):
+    workspace, _ = await signed_in_client(client)
+    response = await post_form(client, "/analytics/data-imports/sources", {
+        "name": "Drops", "bucket": "Not A Bucket", "poll_minutes": "1", "access_key_id": "AKIA"})
+    assert response.status_code == 422
+    assert all(f'data-testid="error-{name}"' in response.text for name in ("bucket", "poll_minutes",
+                                                                          "secret_access_key"))
+    assert await sources.sources(workspace["id"]) == []
+
+    created = await post_form(client, "/analytics/data-imports/sources", {
+        "name": "Drops", "bucket": BUCKET, "prefix": "in", "access_key_id": "AKIA",
+        "secret_access_key": "very-secret-value-123", "enabled": "on"})
+    assert created.status_code == 303
+    source = (await sources.sources(workspace["id"]))[0]
+    assert source["prefix"] == "in/" and sources.secret_of(source) == "very-secret-value-123"
+    page = (await client.get(created.headers["location"])).text
+    assert "very-secret-value-123" not in page and source["secret"] not in page
+    await post_form(client, f"/analytics/data-imports/sources/{source['id']}", {
+        "name": "Drops", "bucket": BUCKET, "prefix": "in/", "access_key_id": "AKIA", "enabled": "on"})
+    assert sources.secret_of(await sources.get_source(workspace["id"], source["id"])) == "very-secret-value-123"
+
+
+async def test_rule_form_checks_pattern_columns_and_lists_of_the_workspace(client, s3_endpoint):
+    workspace, _ = await signed_in_client(client)
+    customers = await make_list(workspace, "Customers")
+    elsewhere = await make_list(await make_workspace(), "Not yours")
+    source = await make_source(workspace, s3_endpoint)
+    url = f"/analytics/data-imports/sources/{source['id']}/rules"
+
+    response = await post_form(client, url, {"match": "header", "pattern": " , ", "kind": "mailable",
+                                             "list_id": str(customers["id"]), "columns": "Vorname = nope"})
+    assert response.status_code == 422
+    assert 'data-testid="error-pattern"' in response.text and 'data-testid="error-columns"' in response.text
+    assert (await post_form(client, url, {"match": "name", "pattern": "*.csv", "kind": "mailable",
+                                          "list_id": str(elsewhere["id"])})).status_code == 404
+    assert await rules.rules_of(workspace["id"], source["id"]) == []
+    added = await post_form(client, url, {"match": "name", "pattern": "*.csv", "kind": "mailable",
+                                          "list_id": str(customers["id"]), "columns": "Mail = email"})
+    assert added.status_code == 303
+    assert [rule["columns"] for rule in await rules.rules_of(workspace["id"], source["id"])] == [{"mail": "email"}]
+
+
+async def test_another_workspace_sources_rules_and_files_are_not_found(client, s3, s3_endpoint, resolver):
+    owner = await make_workspace()
+    source = await make_source(owner, s3_endpoint)
+    customers = await make_list(owner, "Customers")
+    rule = await rules.create_rule(owner["id"], source["id"], {"match": "name", "pattern": "*", "kind": "mailable",
+                                                               "list_id": str(customers["id"])})
+    s3.put_object(Bucket=BUCKET, Key="drops/a.csv", Body=b"email\na@example.com\n")
+    await polling.poll(source, get_redis(), resolver)
+    file_id = (await files_of(source))["a.csv"]["id"]
+    await signed_in_client(client)
+
+    for url in (f"/analytics/data-imports/sources/{source['id']}", f"/analytics/data-imports/rules/{rule['id']}",
+                f"/analytics/data-imports/files/{file_id}", f"/analytics/data-imports?source_id={source['id']}"):
+        assert (await client.get(url)).status_code == 404, url
+    assert (await post_form(client, f"/analytics/data-imports/sources/{source['id']}/delete")).status_code == 404
+    assert (await post_form(client, f"/analytics/data-imports/rules/{rule['id']}/delete")).status_code == 404
+    assert await sources.get_source(owner["id"], source["id"])
+
+
+async def test_analysts_read_the_monitor_but_only_admins_change_sources(client, s3_endpoint):
+    workspace, _ = await signed_in_client(client, role="marketer")
+    source = await make_source(workspace, s3_endpoint)
+    refused = await post_form(client, "/analytics/data-imports/sources", {"name": "X", "bucket": BUCKET})
+    assert refused.status_code == 403
+    assert (await post_form(client, f"/analytics/data-imports/sources/{source['id']}/delete")).status_code == 403
+    assert "intake-source-new" not in (await client.get("/analytics/data-imports")).text
+
+
+async def test_due_sources_are_queued_once_until_their_poll_starts(s3_endpoint):
+    from app.tasks import intake as intake_tasks
+
+    redis = get_redis()
+    workspace = await make_workspace()
+    source = await make_source(workspace, s3_endpoint)
+    await redis.delete("dramatiq:imports")
+
+    first = await intake_tasks.queue_due_polls(redis)
+    second = await intake_tasks.queue_due_polls(redis)
+
+    assert source["id"] in first and source["id"] not in second
+    assert await redis.llen("dramatiq:imports") == len(first)
+    await redis.delete("dramatiq:imports", intake_tasks.queued_key(source["id"]))
