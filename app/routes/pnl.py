@@ -48,7 +48,8 @@ async def _page_context(workspace_id: int, period: Period) -> dict[str, Any]:
 
 
 async def today_messages(redis: Redis, workspace_id: int, panel: Any) -> AsyncIterator[ServerSentEventMessage]:
-    """The today panel again each time revenue changes; a keep-alive comment after each quiet spell."""
+    """The today panel as it stands once listening, then again each time revenue changes; a keep-alive comment
+    after each quiet spell."""
     async for changed in pnl.revenue_changes(redis, workspace_id):
         if changed:
             yield ServerSentEventMessage(event="pnl-today", data=panel.render(**await today_context(workspace_id)))

@@ -120,10 +120,13 @@ async def today_summary(workspace_id: int, today: date | None = None) -> TodaySu
 
 
 async def revenue_changes(redis: Redis, workspace_id: int, idle_seconds: float = 15.0) -> AsyncIterator[bool]:
-    """True each time the workspace's revenue changes, False after each quiet spell (time for a keep-alive)."""
+    """True each time the workspace's revenue changes, False after each quiet spell (time for a keep-alive).
+
+    The first True comes once listening: figures read then miss no later change."""
     pubsub = redis.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(revenue_channel(workspace_id))
     try:
+        yield True
         while True:
             yield await pubsub.get_message(timeout=idle_seconds) is not None
     finally:

@@ -206,6 +206,7 @@ async def test_an_announced_postback_wakes_the_revenue_follower(redis):
     workspace = await make_workspace()
     changes = pnl.revenue_changes(redis, workspace["id"], idle_seconds=0.05)
 
+    assert await anext(changes) is True  # listening: read the figures now
     assert await anext(changes) is False
     await announce_revenue(redis, workspace["id"])
     seen = [await anext(changes) for _ in range(20)]
