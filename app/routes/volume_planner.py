@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from app.routes.portals import entering, permitted, section_context
 from app.services import audit, delivery_servers, warmup_plans
 from app.services.accounts import Viewer
-from app.services.analytics import scenarios
+from app.services.analytics import applying, scenarios
 from app.services.form_input import LARGEST_INTEGER
 from app.web.auth import signed_in
 from app.web.charts import line_chart
@@ -99,7 +99,7 @@ class VolumePlannerController(Controller):
                     redis: Redis) -> Redirect:
         async with audit.change(redis, workspace_id, actor_of(request)) as change:
             scenario = await scenarios.get_scenario(workspace_id, scenario_id)
-            applied = await scenarios.apply(workspace_id, scenario_id, viewer.email)
+            applied = await applying.apply(workspace_id, scenario_id, viewer.email)
             change.note("volume_plan.applied", "volume_plan", scenario_id, applied.details(scenario["name"]))
         flash(request, f"Plan “{scenario['name']}” applied: server weights, {len(applied.rules)} routing rule(s) "
                        f"and {len(applied.warmups)} warm-up assignment(s) changed.", "success")
