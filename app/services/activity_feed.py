@@ -121,6 +121,11 @@ PHRASES = {
     "api_key.created": "created API key {target}", "api_key.rotated": "rotated API key {target}",
     "api_key.revoked": "revoked API key {target}",
     "webhook_endpoint.failing": "disabled webhook endpoint {target}: its deliveries kept failing",
+    "intake.source_failing": "noticed that S3 source {target} is failing: {error}",
+    "intake.source_quiet": "noticed that no file has reached S3 source {target} for {hours} h",
+    "intake.source_recovered": "noticed that S3 source {target} works again",
+    "intake_rule.created": "added a file rule to S3 source {target}",
+    "intake_rule.updated": "changed a file rule of S3 source {target}",
     "churn_risk.exported": "exported the subscribers at {min_risk}% churn risk or more",
     "churn_model.retrain_requested": "asked for the churn model to be retrained",
 }

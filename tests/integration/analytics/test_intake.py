@@ -13,7 +13,7 @@ import pytest
 from app.db.audit import AuditEntry
 from app.db.intake import IntakeFile, IntakeSource
 from app.redis_client import get_redis
-from app.services import suppression
+from app.services import activity_feed, suppression
 from app.services.accounts import now
 from app.services.intake import polling, rules, sources
 from app.services.intake.quality import Quality
@@ -159,6 +159,8 @@ async def test_a_failing_source_is_noticed_once_and_its_recovery_too(s3, s3_endp
     stored = await sources.get_source(workspace["id"], source["id"])
     assert stored["alert"] == "failing" and "does not exist" in stored["last_error"]
     assert await notices(workspace) == ["intake.source_failing"]
+    feed = await activity_feed.recent(workspace["id"])
+    assert feed[0]["sentence"].startswith("system noticed that S3 source “Partner drops” is failing: The bucket")
     await IntakeSource.update({IntakeSource.bucket: BUCKET}).where(IntakeSource.id == source["id"])
     await polling.poll(await sources.get_source(workspace["id"], source["id"]), get_redis(), resolver)
     assert await notices(workspace) == ["intake.source_failing", "intake.source_recovered"]
