@@ -1,5 +1,6 @@
-"""An analyst compares two ESPs: a range that ends before it starts is refused next to its field with the figures unchanged, two
-ticked servers show day by day, and a server drills down to its campaigns and its bounce log."""
+"""An analyst compares two ESPs: a range that ends before it starts is refused next to its field with the
+figures unchanged, two ticked servers show day by day, and a server drills down to its campaigns and its bounce
+log."""
 
 from __future__ import annotations
 
