@@ -83,7 +83,8 @@ CREATE TABLE everflow_reconciliation (
     updated_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (workspace_id, kind, transaction_id, event_name)
 );
-CREATE INDEX everflow_reconciliation_list_idx ON everflow_reconciliation (workspace_id, state, converted_at DESC, id DESC);
+CREATE INDEX everflow_reconciliation_list_idx
+    ON everflow_reconciliation (workspace_id, state, converted_at DESC, id DESC);
 """
 
 
