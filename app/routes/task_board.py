@@ -1,12 +1,14 @@
 """Analytics → Tasks: the team's board of cards, moved by drag and drop or keyboard, live for every viewer.
 
 Analysts see the board read-only (every POST here is a change: marketers and above). Each change is
-announced on the workspace's board channel; every open board refetches itself when it hears one.
+announced on the workspace's board channel, and every open board's stream sends the board as it now stands.
+The stream renders it rather than asking the page to fetch it: a fetch would be a second request in the
+same session racing the mover's own page, and could write back a flash message that page had just shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -54,13 +56,14 @@ async def _choices(workspace_id: int) -> dict[str, Any]:
             "members": await task_board.members(workspace_id), "links": await task_board.link_choices(workspace_id)}
 
 
-async def board_messages(redis: Redis, workspace_id: int) -> AsyncIterator[ServerSentEventMessage]:
-    """`board` each time someone changes it; a keep-alive comment after each quiet spell."""
+async def board_messages(redis: Redis, workspace_id: int, render: Callable[[list[dict]], str],
+                         ) -> AsyncIterator[ServerSentEventMessage]:
+    """The board, rendered, each time someone changes it; a keep-alive comment after each quiet spell."""
     async for change in task_board.follow(redis, workspace_id):
         if change is None:
             yield ServerSentEventMessage(comment="keep-alive")
         else:
-            yield ServerSentEventMessage(event="board", data=str(change.get("card_id") or ""))
+            yield ServerSentEventMessage(event="board", data=render(await task_board.board(workspace_id)))
 
 
 async def _moved(request: Request, viewer: Viewer, workspace_id: int, redis: Redis,
@@ -84,13 +87,15 @@ class TaskBoardController(Controller):
         await entering(viewer, "analytics")
         return Template(BOARD_PAGE, context=await _board_context(viewer, workspace_id))
 
-    @get("/board", name="task_board_partial")
-    async def board(self, viewer: Viewer, workspace_id: int) -> Template:
-        return Template(BOARD, context=await _board_context(viewer, workspace_id))
-
     @get("/events", name="task_board_events")
-    async def events(self, workspace_id: int, redis: Redis) -> ServerSentEvent:
-        return ServerSentEvent(board_messages(redis, workspace_id), headers=SSE_HEADERS)
+    async def events(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis) -> ServerSentEvent:
+        board, can_edit = request.app.template_engine.get_template(BOARD), _can_edit(viewer)
+
+        def render(columns: list[dict]) -> str:
+            # The request lets the board's forms carry this session's CSRF token.
+            return board.render(request=request, columns=columns, can_edit=can_edit)
+
+        return ServerSentEvent(board_messages(redis, workspace_id, render), headers=SSE_HEADERS)
 
     # Columns.
 

@@ -1,13 +1,14 @@
 // The task board (/analytics/tasks): drag and drop with the vendored SortableJS, keyboard moves, and what a
 // screen reader hears. A drop posts the card's column and the card it landed above (htmx), and the answer is
-// the board as the server now has it. While a card is being dragged, a refresh announced by someone else
-// waits until the drop, so the board is not swapped from under the pointer.
+// the board as the server now has it. The board's stream sends the whole board after anyone's change; while
+// a card is being dragged that board waits for the drop, so it is not swapped from under the pointer, and
+// the card that had the keyboard focus gets it back after the swap.
 (function () {
   "use strict";
 
   const KEYS = { ArrowLeft: "left", ArrowRight: "right", ArrowUp: "up", ArrowDown: "down" };
   let dragging = false;
-  let refreshMissed = false;
+  let missedBoard = null;
 
   function say(text) {
     const region = document.getElementById("task-board-status");
@@ -20,12 +21,12 @@
   function drop(event) {
     dragging = false;
     const card = event.item;
+    const missed = missedBoard;
+    missedBoard = null;
     if (event.from === event.to && event.oldIndex === event.newIndex) {
-      if (refreshMissed) htmx.trigger("#task-board", "sse:board");
-      refreshMissed = false;
+      if (missed !== null) htmx.swap("#task-board-live", missed, { swapStyle: "innerHTML" });
       return;
     }
-    refreshMissed = false;
     const below = card.nextElementSibling;
     htmx.ajax("POST", "/analytics/tasks/cards/" + card.dataset.cardId + "/move", {
       source: card, target: "#task-board", swap: "outerHTML",
@@ -53,12 +54,25 @@
     if (board) setUp(board);
   });
 
-  // Someone else changed the board while this one drags a card: refresh after the drop instead.
-  document.addEventListener("htmx:confirm", function (event) {
-    if (dragging && event.target.id === "task-board" && event.detail.verb === "get") {
+  // Someone changed the board while this page drags a card: keep their board for after the drop.
+  // Otherwise swap it in, and give the focus back to the card that had it.
+  let focusedCard = null;
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    if (event.target.id !== "task-board-live") return;
+    if (dragging) {
       event.preventDefault();
-      refreshMissed = true;
+      missedBoard = event.detail.data;
+      return;
     }
+    const active = document.activeElement && document.activeElement.closest && document.activeElement.closest(".task-card");
+    focusedCard = active && document.activeElement === active ? active.id : null;
+  });
+
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (event.target.id !== "task-board-live" || !focusedCard) return;
+    const again = document.getElementById(focusedCard);
+    focusedCard = null;
+    if (again) again.focus();
   });
 
   // Alt+arrow on a focused card presses its move button for that direction.

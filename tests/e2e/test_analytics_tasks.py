@@ -61,6 +61,7 @@ async def test_drag_a_card_in_one_page_and_see_it_move_in_another(page, browser,
         await expect(card_in(page, doing, card)).to_be_visible()
         await expect(card_in(other, doing, card)).to_be_visible()
         await expect(card_in(other, todo, card)).to_have_count(0)
+        await expect(other.get_by_test_id(f"{card_testid}-right")).to_have_count(0)
         assert (await TaskCard.select(TaskCard.column_id).first())["column_id"] == doing["id"]
 
         await page.get_by_test_id(card_testid).focus()

@@ -178,7 +178,9 @@ async def test_another_workspaces_cards_and_columns_are_not_found(client):
 async def test_every_open_board_hears_of_a_move(redis):
     workspace = await make_workspace()
     other = await make_workspace()
-    stream = board_messages(redis, workspace["id"])
+    [column] = await _columns(workspace["id"], "Doing")
+    await _card(workspace["id"], column, "Moved here")
+    stream = board_messages(redis, workspace["id"], lambda columns: repr(columns[0]["cards"][0]["title"]))
     first = asyncio.ensure_future(anext(stream))
     # The stream hears only what is published once it has subscribed.
     for _ in range(500):
@@ -193,4 +195,4 @@ async def test_every_open_board_hears_of_a_move(redis):
         message = await anext(stream)
     await stream.aclose()
 
-    assert (message.event, message.data) == ("board", "42")
+    assert (message.event, message.data) == ("board", "'Moved here'")
