@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench-quick clean
+.PHONY: run demo-traffic test lint bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 run: $(VENV)/.installed
 	$(BIN)/ignite dev
+
+# While `make run` is up: a campaign sent through three capture servers and its recipients' opens, clicks,
+# unsubscribes and conversions over HTTP, so the Analytics portal has figures.
+demo-traffic: $(VENV)/.installed
+	$(BIN)/ignite demo traffic
 
 test: $(VENV)/.installed-test
 	scripts/ensure-browser.sh

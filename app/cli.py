@@ -145,6 +145,35 @@ def cmd_rollups_rebuild(args: argparse.Namespace) -> None:
     asyncio.run(rebuild())
 
 
+def cmd_demo_traffic(args: argparse.Namespace) -> None:
+    """A campaign sent by the running platform's workers, and its recipients opening, clicking, unsubscribing
+    and converting over HTTP, so the Analytics portal shows real figures (app/services/demo_traffic.py)."""
+    _ensure_backing_services()
+
+    async def traffic() -> None:
+        import httpx
+
+        from app.piccolo_conf import DB
+        from app.redis_client import get_redis
+        from app.services import demo_traffic
+        from app.settings import get_settings
+        from app.tasks.sending import QUEUE
+
+        base_url = get_settings().base_url
+        await DB.start_connection_pool(min_size=1, max_size=4)
+        try:
+            workspace_id = args.workspace or await demo_traffic.demo_workspace_id()
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+                await demo_traffic.run(get_redis(), QUEUE, http, workspace_id, args.subscribers,
+                                       lambda text: print(text, end="", flush=True), base_url)
+        except demo_traffic.DemoError as exc:
+            _fail(str(exc))
+        finally:
+            await DB.close_connection_pool()
+
+    asyncio.run(traffic())
+
+
 def web_command(port: int | None = None) -> list[str]:
     from app.settings import get_settings
 
@@ -357,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--until", required=True, type=_day, help="day after the last, YYYY-MM-DD (UTC)")
     rebuild.add_argument("--workspace", type=int, default=None, help="one workspace's id (default: all)")
     rebuild.set_defaults(func=cmd_rollups_rebuild)
+    demo = commands.add_parser("demo", help="demo data on the running platform").add_subparsers(dest="demo",
+                                                                                               required=True)
+    traffic = demo.add_parser("traffic", help="send a campaign through three capture servers while `ignite dev` "
+                              "runs, then open, click, unsubscribe and convert like its recipients")
+    traffic.add_argument("--workspace", type=int, default=None, help="a workspace's id (default: the demo's)")
+    traffic.add_argument("--subscribers", type=int, default=2000, help="size of the Demo audience list")
+    traffic.set_defaults(func=cmd_demo_traffic)
     create = commands.add_parser("createuser", help="create a user in a workspace")
     create.add_argument("--email", required=True)
     create.add_argument("--name", default="")
