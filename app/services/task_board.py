@@ -156,13 +156,13 @@ async def rename_column(workspace_id: int, column_id: int, form: Mapping[str, st
 
 async def move_column(workspace_id: int, column_id: int, direction: str) -> None:
     """One place left or right; the whole order renumbered in one statement."""
-    if direction not in ("left", "right"):
-        raise FormError("A column moves left or right.", field="direction")
     async with TaskColumn._meta.db.transaction():
         await TaskColumn.raw(_LOCK, checked_workspace_id(workspace_id))
         ids = [column["id"] for column in await columns(workspace_id)]
         if column_id not in ids:
             raise LookupError("column")
+        if direction not in ("left", "right"):
+            raise FormError("A column moves left or right.", field="direction")
         at = ids.index(column_id)
         to = max(0, min(len(ids) - 1, at + (1 if direction == "right" else -1)))
         ids.insert(to, ids.pop(at))
@@ -317,11 +317,11 @@ async def move_card(workspace_id: int, card_id: int, column_id: object, before_i
 
 async def step_card(workspace_id: int, card_id: int, direction: str, actor: Actor) -> Moved:
     """One step left or right (to the neighbouring column, same height) or up or down: the keyboard's move."""
-    if direction not in DIRECTIONS:
-        raise FormError("A card moves left, right, up or down.", field="direction")
     async with TaskCard._meta.db.transaction():
         await TaskCard.raw(_LOCK, checked_workspace_id(workspace_id))
         moving = await card(workspace_id, card_id)
+        if direction not in DIRECTIONS:
+            raise FormError("A card moves left, right, up or down.", field="direction")
         ordered = await columns(workspace_id)
         at = next(i for i, column in enumerate(ordered) if column["id"] == moving["column_id"])
         here = await _column_card_ids(workspace_id, moving["column_id"], moving["id"])

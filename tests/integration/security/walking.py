@@ -176,7 +176,9 @@ async def first_workspace() -> FirstWorkspace:
 
     flow = await flows.create_flow(workspace["id"], {"name": _marked("Flow"), "steps": [
         {"id": "s1", "kind": "wait", "params": {"mode": "duration", "minutes": 60}, "next": None}]})
+    analytics = await _analytics_rows(workspace["id"], mailing_list["id"], server["id"])
     ids = {
+        **analytics,
         "flow_id": flow["id"], "step_id": "s1", "change": "up",
         "key_id": key["id"], "endpoint_id": endpoint["id"], "delivery_id": delivery["id"],
         "transactional_message_id": sent.id,
@@ -190,11 +192,44 @@ async def first_workspace() -> FirstWorkspace:
     }
     secrets = [_marked(name) for name in ("Workspace", "List", "Field", "Segment", "Suppression", "Template",
                                           "Subject", "Server", "Rule", "Plan", "Captured", "Campaign", "Mailbox",
-                                          "Diagnostic", "Key", "Endpoint", "Receipt", "Flow")]
+                                          "Diagnostic", "Key", "Endpoint", "Receipt", "Flow", "Cost", "Scenario",
+                                          "Source", "Column", "Card")]
     secrets += ["zqsubscriber@first.example", "zqsuppressed@first.example", "zqmember@first.example",
                 "zqowner@first.example", "zqinvitee@first.example", "zqdomain.example", "zqimport.csv",
                 "zqbuyer@first.example"]
     return FirstWorkspace(workspace, owner, ids, secrets)
+
+
+async def _analytics_rows(workspace_id: int, list_id: int, server_id: int) -> dict[str, int]:
+    """One of each Analytics thing a path names: a cost, a reconciliation record, a plan, intake and task rows."""
+    from datetime import date
+
+    from app.services import task_board
+    from app.services.analytics import costs, scenarios
+    from app.services.audit import Actor
+    from app.services.intake import rules, sources
+    from app.services.sqlparams import fetch_positional
+
+    extra = await costs.add_extra(workspace_id, {"name": _marked("Cost"), "amount": "12.50", "recurrence": "monthly",
+                                                 "on_date": date.today().isoformat()})
+    [record] = await fetch_positional(
+        "INSERT INTO everflow_reconciliation (workspace_id, kind, transaction_id, converted_at) "
+        "VALUES ($1, 'missing_in_ignite', 'zq-walk', now()) RETURNING id", [workspace_id])
+    scenario = await scenarios.run(workspace_id, {"name": _marked("Scenario"), "target": "1000", "days": "5",
+                                                  f"include_{server_id}": "1"}, "walker")
+    source = await sources.create_source(workspace_id, {"name": _marked("Source"), "bucket": "zq-bucket",
+                                                        "enabled": "on"})
+    rule = await rules.create_rule(workspace_id, source["id"], {"match": "name", "pattern": "*.csv", "kind": "mailable",
+                                                               "list_id": str(list_id)})
+    [intake_file] = await fetch_positional(
+        "INSERT INTO intake_files (workspace_id, source_id, key) VALUES ($1, $2, 'zqdrops/zq.csv') RETURNING id",
+        [workspace_id, source["id"]])
+    column = await task_board.add_column(workspace_id, {"name": _marked("Column")})
+    card = await task_board.create_card(workspace_id, {"column_id": str(column["id"]), "title": _marked("Card")},
+                                        Actor(user_id=None, email="walker"))
+    return {"extra_id": extra["id"], "record_id": record["id"], "scenario_id": scenario["id"],
+            "source_id": source["id"], "file_rule_id": rule["id"], "file_id": intake_file["id"],
+            "column_id": column["id"], "card_id": card["id"]}
 
 
 class _NoQueue:
