@@ -148,7 +148,11 @@ def cmd_rollups_rebuild(args: argparse.Namespace) -> None:
 def cmd_demo_traffic(args: argparse.Namespace) -> None:
     """A campaign sent by the running platform's workers, and its recipients opening, clicking, unsubscribing
     and converting over HTTP, so the Analytics portal shows real figures (app/services/demo_traffic.py)."""
+    from app.settings import get_settings
+
     _ensure_backing_services()
+    # Read by main() before the embedded services put their URLs in the environment; Redis needs them.
+    get_settings.cache_clear()
 
     async def traffic() -> None:
         import httpx
@@ -156,7 +160,6 @@ def cmd_demo_traffic(args: argparse.Namespace) -> None:
         from app.piccolo_conf import DB
         from app.redis_client import get_redis
         from app.services import demo_traffic
-        from app.settings import get_settings
         from app.tasks.sending import QUEUE
 
         base_url = get_settings().base_url

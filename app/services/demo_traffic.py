@@ -1,18 +1,14 @@
 """`ignite demo traffic`: real sends and real recipient behaviour on the running development platform.
 
-So that the Analytics portal has something to show on a fresh machine, this sends a campaign through the
-real engine and then behaves like its recipients, the way they would reach Ignite from outside:
-- three development capture servers (mail stays in the development inbox) with their own price per 1,000,
-  fixed monthly cost and routing weight, and a routing rule splitting the "Demo audience" list between them;
-- the list itself, ~2,000 addresses at the usual mailbox providers, upserted in bulk (a second run adds none);
-- a campaign launched by the campaign services, sent by the running workers;
-- recipients reading the captured messages and acting over HTTP against the web server: open pixels (some
-  through Apple's and Gmail's proxies, machine opens), offer clicks whose redirect carries the sub-ids, a
-  link scanner clicking everything (bot clicks), one-click unsubscribes, and the network's postbacks.
-
-Every capture server delivers alike, so each one's inbox placement is simulated by `EspProfile`: how many of
-its recipients open, click and convert, and what a conversion pays. That is what makes their eCPM differ.
-The rollups are then kept by the platform's own writers (opens and clicks by the minute's aggregator).
+So that the Analytics portal has figures on a fresh machine, this sends a campaign through the real engine and
+then lets its recipients act (app/services/demo_recipients.py):
+- three development capture servers (mail stays on the machine, in the development inbox), each with its
+  price per 1,000 and fixed monthly cost, and a routing rule splitting the "Demo audience" list between them
+  by uneven weights;
+- that list, ~2,000 addresses at the usual mailbox providers, upserted in bulk (a second run adds none);
+- a campaign launched by the campaign services and sent by the running workers, the inbox read meanwhile;
+- the recipients' opens, clicks, unsubscribes and the network's postbacks over HTTP, a few bounces;
+- the rollups then kept by the platform's own writers (opens and clicks by the aggregator, every minute).
 """
 
 from __future__ import annotations
@@ -20,57 +16,38 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from email import policy
-from email.parser import BytesParser
-from html import unescape
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from redis.asyncio import Redis
 
 from app.db.accounts import Workspace
 from app.db.audience import MailingList
-from app.db.campaigns import Delivery
 from app.db.content import EmailTemplate
 from app.db.delivery import DeliveryServer, RoutingRule
-from app.db.inbox import CapturedMessage
 from app.db.tracking import TrackingSettings
 from app.services import campaigns, lists, routing, sending_domains
 from app.services.accounts import now
 from app.services.analytics.costs import save_server_costs
 from app.services.audit import Actor
-from app.services.bounces import actions
-from app.services.bounces.classifier import classify_reply
 from app.services.campaigns.drafts import is_verified
 from app.services.campaigns.queue import SendQueue
 from app.services.custom_fields import add_field, fields_of
 from app.services.delivery_servers import create_server
 from app.services.demo import DEMO_WORKSPACE
+from app.services.demo_recipients import Inbox, Placement, behave
 from app.services.sqlparams import fetch_positional
-from app.services.subscribers.bulk import upsert_many
+from app.services.subscribers.bulk import MAX_ROWS, upsert_many
 from app.services.templates import create_template
 from app.services.tenancy import owned_by
 from app.services.tracking.conversions import rotate_postback_secret, secret_digest
-from app.services.tracking.offers import workspace_settings
 from app.settings import data_dir
 
 AUDIENCE, RULE, TEMPLATE = "Demo audience", "Demo traffic", "Demo offer"
 ACTOR = Actor(user_id=None, email="ignite demo traffic")
-BROWSERS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 "
-            "Safari/537.36",
-            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-            "Mobile/15E148")
-# The default robot rules flag these: Apple Mail Privacy Protection's bare agent, Gmail's image proxy, and a
-# mail security scanner on CrawlerDetect's list.
-APPLE_PROXY = "Mozilla/5.0"
-GMAIL_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
-SCANNER = "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))"
 # A click within 10 s of delivery is a scanner's under the default rules: people read a little later.
 READING_DELAY = 12.0
 STALLED_AFTER = 180.0
@@ -79,6 +56,7 @@ DOMAINS = (("gmail.com", 38), ("yahoo.com", 14), ("outlook.com", 10), ("hotmail.
            ("aol.com", 5), ("comcast.net", 5), ("gmx.com", 4), ("protonmail.com", 4), ("me.com", 4))
 FIRST_NAMES = ("ada", "alan", "grace", "linus", "margaret", "ken", "barbara", "dennis", "frances", "edsger",
                "katherine", "john", "radia", "tim", "hedy", "claude", "annie", "niklaus", "karen", "donald")
+# The offer is the first link: the one a recipient who clicks follows (app/services/demo_recipients.py).
 HTML = """<html><body style="font-family:Arial,sans-serif">
 <h1>Hello {{ first_name | default('there') }}</h1>
 <p>This week only: 40% off the spring collection.</p>
@@ -87,9 +65,6 @@ HTML = """<html><body style="font-family:Arial,sans-serif">
 <p style="font-size:12px">You receive this because you subscribed.
 <a href="{{ unsubscribe_url }}">Unsubscribe</a><br>{{ physical_address }}</p>
 </body></html>"""
-_HREF = re.compile(r'href="([^"]*/c/[^"]*)"')
-_PIXEL = re.compile(r'<img src="([^"]*/o/[^"]*)"')
-_HTTP_UNSUBSCRIBE = re.compile(r"<(https?://[^>]+)>")
 
 
 class DemoError(Exception):
@@ -98,22 +73,25 @@ class DemoError(Exception):
 
 @dataclass(frozen=True)
 class EspProfile:
-    """A demo server's prices and weight, and how its recipients behave (its simulated inbox placement)."""
+    """A demo server's prices and routing weight, and how its recipients behave (its inbox placement)."""
 
-    name: str
     per_thousand: str
     monthly: str
     weight: int
-    opens: float
-    clicks: float
-    converts: float
-    payout: str
+    placement: Placement
+
+    @property
+    def name(self) -> str:
+        return self.placement.server
 
 
 PROFILES = (
-    EspProfile("Demo ESP Atlas", "0.80", "150.00", 55, opens=0.30, clicks=0.25, converts=0.20, payout="9.00"),
-    EspProfile("Demo ESP Budget", "0.35", "60.00", 30, opens=0.16, clicks=0.18, converts=0.12, payout="7.00"),
-    EspProfile("Demo ESP Premier", "1.40", "300.00", 15, opens=0.40, clicks=0.30, converts=0.28, payout="14.00"),
+    EspProfile("0.80", "150.00", 55, Placement("Demo ESP Atlas", opens=0.30, clicks=0.25, converts=0.20,
+                                               payout="9.00")),
+    EspProfile("0.35", "60.00", 30, Placement("Demo ESP Budget", opens=0.16, clicks=0.18, converts=0.12,
+                                              payout="7.00")),
+    EspProfile("1.40", "300.00", 15, Placement("Demo ESP Premier", opens=0.40, clicks=0.30, converts=0.28,
+                                               payout="14.00")),
 )
 
 
@@ -126,36 +104,6 @@ class Setup:
     servers: dict[int, EspProfile]
     postback_key: str
     added: int
-
-
-@dataclass(frozen=True)
-class Received:
-    """One captured message as its recipient sees it: the tracked URLs, as paths of the web server."""
-
-    email: str
-    pixel: str
-    links: tuple[str, ...]
-    unsubscribe: str
-
-
-@dataclass
-class Behaviour:
-    """What the recipients did, in total and per server name."""
-
-    read: int = 0
-    totals: Counter[str] = field(default_factory=Counter)
-    by_server: dict[str, Counter[str]] = field(default_factory=dict)
-    revenue: dict[str, Decimal] = field(default_factory=dict)
-
-    def count(self, server: str, what: str, n: int = 1) -> None:
-        self.totals[what] += n
-        self.by_server.setdefault(server, Counter())[what] += n
-
-
-def _path(url: str) -> str:
-    """A URL of the web server as a path, so the HTTP client's own base URL is used."""
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def audience(size: int) -> list[tuple[str, dict[str, str]]]:
@@ -209,8 +157,12 @@ async def _audience_list(workspace_id: int, from_email: str, size: int) -> tuple
         "company_address": "1 Sample Street, Springfield"}))["id"]
     if not any(row["tag"] == "first_name" for row in await fields_of(workspace_id, list_id)):
         await add_field(workspace_id, list_id, {"label": "First name", "tag": "first_name"})
-    results = await upsert_many(workspace_id, list_id, audience(size))
-    return list_id, sum(result.outcome == "created" for result in results)
+    rows = audience(size)
+    added = 0
+    for start in range(0, size, MAX_ROWS):
+        results = await upsert_many(workspace_id, list_id, rows[start:start + MAX_ROWS])
+        added += sum(result.outcome == "created" for result in results)
+    return list_id, added
 
 
 async def _template(workspace_id: int) -> int:
@@ -255,42 +207,6 @@ async def launch(redis: Redis, queue: SendQueue, setup: Setup, name: str) -> dic
     return await campaigns.launch(redis, queue, setup.workspace_id, draft["id"], ACTOR)
 
 
-def received(email: str, raw: bytes) -> Received:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    body = message.get_body(preferencelist=("html",))
-    html = body.get_content() if body is not None else ""
-    pixel = _PIXEL.search(html)
-    unsubscribe = _HTTP_UNSUBSCRIBE.search(str(message.get("List-Unsubscribe", "")))
-    return Received(email, _path(unescape(pixel.group(1))) if pixel else "",
-                    tuple(_path(unescape(link)) for link in _HREF.findall(html)),
-                    _path(unsubscribe.group(1)) if unsubscribe else "")
-
-
-class Inbox:
-    """The development capture store, read from a starting point on, as the messages land."""
-
-    def __init__(self, workspace_id: int, after_id: int) -> None:
-        self.workspace_id, self.after_id = workspace_id, after_id
-        self.messages: dict[str, Received] = {}
-
-    @classmethod
-    async def from_now(cls, workspace_id: int) -> Inbox:
-        newest = await CapturedMessage.select(CapturedMessage.id).where(
-            owned_by(CapturedMessage, workspace_id)).order_by(CapturedMessage.id, ascending=False).first()
-        return cls(workspace_id, newest["id"] if newest else 0)
-
-    async def read_new(self) -> int:
-        """Reads what arrived since the last read; the capture keeps only its newest messages, so the
-        campaign's are read while it sends."""
-        rows = await CapturedMessage.select(CapturedMessage.id, CapturedMessage.rcpt_to, CapturedMessage.raw).where(
-            owned_by(CapturedMessage, self.workspace_id), CapturedMessage.id > self.after_id).order_by(
-            CapturedMessage.id)
-        for row in rows:
-            self.messages[row["rcpt_to"]] = received(row["rcpt_to"], bytes(row["raw"]))
-            self.after_id = row["id"]
-        return len(rows)
-
-
 async def watch_send(redis: Redis, workspace_id: int, campaign_id: int, inbox: Inbox,
                      say: Callable[[str], None]) -> dict:
     """Waits for the workers to send the campaign, reading the inbox and showing progress meanwhile;
@@ -299,11 +215,11 @@ async def watch_send(redis: Redis, workspace_id: int, campaign_id: int, inbox: I
     while True:
         campaign = await campaigns.get_campaign(workspace_id, campaign_id)
         figures = await campaigns.live_figures(redis, campaign)
-        await inbox.read_new()
         done = figures["sent"] + figures["failed"] + figures["skipped"]
-        say(f"\r  sent {figures['sent']:,} of {figures['recipients']:,} (failed {figures['failed']}, "
-            f"deferred {figures.get('deferred', 0)}), {len(inbox.messages):,} read in the inbox ")
+        say(f"\r  sent {figures['sent']:,} of {figures['recipients']:,} (failed {figures['failed']}), "
+            f"{len(inbox.messages):,} read in the inbox ")
         if campaign["status"] not in ("sending", "scheduled"):
+            await inbox.read_new()
             say("\n")
             return campaign
         if done != last:
@@ -311,134 +227,10 @@ async def watch_send(redis: Redis, workspace_id: int, campaign_id: int, inbox: I
         elif time.monotonic() - moved_at > STALLED_AFTER:
             raise DemoError(f"the campaign has not moved for {STALLED_AFTER:.0f} s: are the workers running "
                             "(`make run`)?")
-        await asyncio.sleep(1)
-
-
-async def wait_until_readable(workspace_id: int, campaign_id: int) -> None:
-    """Sleeps until the last message is READING_DELAY seconds old, so clicks count as a person's."""
-    rows = await fetch_positional("SELECT max(sent_at) AS at FROM deliveries WHERE workspace_id = $1::integer "
-                                  "AND campaign_id = $2::bigint", [workspace_id, campaign_id])
-    last = rows[0]["at"]
-    if last is not None:
-        await asyncio.sleep(max(0.0, READING_DELAY - (now() - last).total_seconds()))
-
-
-async def _deliveries(workspace_id: int, campaign_id: int) -> dict[str, tuple[int, int]]:
-    """Each recipient's (delivery id, server id)."""
-    rows = await Delivery.select(Delivery.id, Delivery.email, Delivery.server_id).where(
-        Delivery.workspace_id == workspace_id, Delivery.campaign_id == campaign_id, Delivery.status == "sent")
-    return {row["email"]: (row["id"], row["server_id"]) for row in rows}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one recipient will do, decided up front so a seed gives the same story."""
-
-    message: Received
-    delivery_id: int
-    server: str
-    opens: int = 0
-    proxied: bool = False
-    machine_open: bool = False
-    clicks: bool = False
-    payout: Decimal | None = None
-    scanned: bool = False
-    unsubscribes: bool = False
-    bounces: bool = False
-
-
-def plan_for(rng: random.Random, message: Received, delivery_id: int, profile: EspProfile) -> Plan:
-    domain = message.email.rpartition("@")[2]
-    opens = (1 + (rng.random() < 0.3)) if rng.random() < profile.opens else 0
-    clicks = bool(opens) and rng.random() < profile.clicks
-    converts = clicks and rng.random() < profile.converts
-    payout = (Decimal(profile.payout) * Decimal(str(rng.uniform(0.7, 1.3)))).quantize(Decimal("0.01"))
-    scanned = not opens and rng.random() < 0.03
-    return Plan(message, delivery_id, profile.name, opens=opens,
-                proxied=domain == "gmail.com" and rng.random() < 0.25,
-                # Apple Mail Privacy Protection fetches every message's images, read or not.
-                machine_open=domain in ("icloud.com", "me.com"), clicks=clicks, payout=payout if converts else None,
-                scanned=scanned, unsubscribes=not converts and rng.random() < 0.006,
-                bounces=not (opens or scanned) and rng.random() < 0.01)
-
-
-class Recipients:
-    """The recipients' requests to the web server, counted as they are answered."""
-
-    def __init__(self, http: httpx.AsyncClient, setup: Setup, campaign_id: int, sub_id_names: set[str]) -> None:
-        self.http, self.setup, self.campaign_id, self.sub_id_names = http, setup, campaign_id, sub_id_names
-        self.behaviour = Behaviour()
-        self.refused: list[str] = []
-        self.lanes = asyncio.Semaphore(8)
-
-    async def _get(self, path: str, agent: str, expected: tuple[int, ...] = (200,),
-                   params: dict[str, str] | None = None) -> httpx.Response | None:
-        answer = await self.http.get(path, headers={"User-Agent": agent}, params=params, follow_redirects=False)
-        if answer.status_code not in expected:
-            self.refused.append(f"GET {path[:60]}… answered {answer.status_code}: {answer.text[:120]}")
-            return None
-        return answer
-
-    async def act(self, plan: Plan, rng: random.Random) -> None:
-        count, message = self.behaviour.count, plan.message
-        async with self.lanes:
-            if plan.machine_open and await self._get(message.pixel, APPLE_PROXY):
-                count(plan.server, "machine opens")
-            for n in range(plan.opens):
-                proxied = plan.proxied and n == 0
-                if await self._get(message.pixel, GMAIL_PROXY if proxied else rng.choice(BROWSERS)):
-                    count(plan.server, "machine opens" if proxied else "opens")
-            if plan.clicks and message.links:
-                await self._click(plan, rng.choice(BROWSERS))
-            if plan.scanned:
-                for link in message.links:
-                    if await self._get(link, SCANNER, (301, 302, 303, 307)):
-                        count(plan.server, "bot clicks")
-            if plan.unsubscribes and message.unsubscribe:
-                answer = await self.http.post(message.unsubscribe, data={"List-Unsubscribe": "One-Click"})
-                if answer.status_code == 200:
-                    count(plan.server, "unsubscribes")
-                else:
-                    self.refused.append(f"one-click unsubscribe answered {answer.status_code}")
-
-    async def _click(self, plan: Plan, agent: str) -> None:
-        answer = await self._get(plan.message.links[0], agent, (301, 302, 303, 307))
-        if answer is None:
-            return
-        self.behaviour.count(plan.server, "clicks")
-        if plan.payout is None:
-            return
-        # The network hands back the sub-ids the click redirect put on the offer URL.
-        sub_ids = {name: value for name, value in parse_qsl(urlsplit(answer.headers["location"]).query)
-                   if name in self.sub_id_names}
-        posted = await self._get("/postback", agent, params={
-            "key": self.setup.postback_key, "transaction_id": f"demo-{self.campaign_id}-{plan.delivery_id}",
-            "offer_id": "1", "payout": str(plan.payout), **sub_ids})
-        if posted is not None and posted.json().get("status") == "recorded":
-            self.behaviour.count(plan.server, "conversions")
-            revenue = self.behaviour.revenue
-            revenue[plan.server] = revenue.get(plan.server, Decimal(0)) + plan.payout
-
-
-async def behave(http: httpx.AsyncClient, setup: Setup, campaign_id: int, inbox: Inbox,
-                 seed: int | None = None) -> Recipients:
-    """The recipients of the messages read act over HTTP; a few addresses bounce through the bounce service."""
-    settings = await workspace_settings(setup.workspace_id)
-    names = {settings[name] for name in ("campaign_param", "subscriber_param", "delivery_param") if settings[name]}
-    sent = await _deliveries(setup.workspace_id, campaign_id)
-    rng = random.Random(campaign_id if seed is None else seed)
-    plans = [plan_for(rng, message, sent[email][0], setup.servers[sent[email][1]])
-             for email, message in sorted(inbox.messages.items())
-             if email in sent and sent[email][1] in setup.servers]
-    recipients = Recipients(http, setup, campaign_id, names)
-    recipients.behaviour.read = len(plans)
-    await asyncio.gather(*(recipients.act(plan, random.Random(rng.random())) for plan in plans))
-    bounced = [plan for plan in plans if plan.bounces]
-    await actions.record_answers(setup.workspace_id, [(plan.delivery_id, classify_reply(
-        550, f"5.1.1 <{plan.message.email}>: Recipient address rejected: User unknown")) for plan in bounced])
-    for plan in bounced:
-        recipients.behaviour.count(plan.server, "hard bounces")
-    return recipients
+        # Read four times a second: two workers' batches can push the capture past its keep between reads.
+        for _ in range(4):
+            await inbox.read_new()
+            await asyncio.sleep(0.25)
 
 
 async def rollup_figures(workspace_id: int, campaign_id: int) -> dict[int, dict]:
@@ -452,16 +244,27 @@ async def rollup_figures(workspace_id: int, campaign_id: int) -> dict[int, dict]
     return {row["server_id"]: row for row in rows}
 
 
-async def wait_for_rollups(workspace_id: int, campaign_id: int, seconds: float = 150.0) -> dict[int, dict]:
-    """Polls until the aggregator (a minute's job) has counted opens and clicks, or `seconds` pass."""
+async def wait_for_rollups(workspace_id: int, campaign_id: int, tracked: int,
+                           seconds: float = 180.0) -> tuple[dict[int, dict], bool]:
+    """(figures, complete): polls until the aggregator (a job every minute) has counted the `tracked` opens
+    and clicks, or `seconds` pass."""
     deadline = time.monotonic() + seconds
     while True:
         figures = await rollup_figures(workspace_id, campaign_id)
-        counted = sum(row["human_opens"] for row in figures.values()) and sum(
-            row["human_clicks"] for row in figures.values())
-        if counted or time.monotonic() > deadline:
-            return figures
+        counted = sum(row[name] for row in figures.values()
+                      for name in ("human_opens", "machine_opens", "human_clicks", "bot_clicks"))
+        if counted >= tracked or time.monotonic() > deadline:
+            return figures, counted >= tracked
         await asyncio.sleep(3)
+
+
+async def wait_until_readable(workspace_id: int, campaign_id: int) -> None:
+    """Sleeps until the last message is READING_DELAY seconds old, so clicks count as a person's."""
+    rows = await fetch_positional("SELECT max(sent_at) AS at FROM deliveries WHERE workspace_id = $1::integer "
+                                  "AND campaign_id = $2::bigint", [workspace_id, campaign_id])
+    last = rows[0]["at"]
+    if last is not None:
+        await asyncio.sleep(max(0.0, READING_DELAY - (now() - last).total_seconds()))
 
 
 async def demo_workspace_id() -> int:
@@ -516,14 +319,18 @@ async def run(redis: Redis, queue: SendQueue, http: httpx.AsyncClient, workspace
     say(f"Campaign {campaign['name']!r} (id {campaign['id']}) launched; the workers send it:\n")
     campaign = await watch_send(redis, workspace_id, campaign["id"], inbox, say)
     await wait_until_readable(workspace_id, campaign["id"])
-    say(f"Recipients read {len(inbox.messages):,} captured messages and act over HTTP on {http.base_url} …\n")
-    recipients = await behave(http, setup, campaign["id"], inbox)
-    done = recipients.behaviour
-    say(f"  {done.read:,} read: " + ", ".join(f"{n:,} {what}" for what, n in sorted(done.totals.items()))
+    say(f"Recipients act over HTTP on {http.base_url} …\n")
+    done = await behave(http, workspace_id, campaign["id"], inbox,
+                        {server_id: profile.placement for server_id, profile in setup.servers.items()},
+                        setup.postback_key)
+    say(f"  {done.read:,} messages read: " + ", ".join(f"{n:,} {what}" for what, n in sorted(done.totals.items()))
         + f"; revenue posted back {sum(done.revenue.values(), Decimal(0)):.2f}\n")
-    for problem in recipients.refused[:5]:
+    for problem in done.refused[:5]:
         say(f"  refused: {problem}\n")
-    say("Waiting for the tracking aggregator (it runs every minute) to fill the rollups …\n")
-    say("\n".join(server_table(setup.servers, await wait_for_rollups(workspace_id, campaign["id"]))) + "\n")
+    say("Waiting for the tracking aggregator (it runs every minute) to count the opens and clicks …\n")
+    figures, complete = await wait_for_rollups(workspace_id, campaign["id"], done.tracked)
+    say("\n".join(server_table(setup.servers, figures)) + "\n")
+    if not complete:
+        say("  (still counting: the pages show the rest within a few minutes)\n")
     say("Where to look (sign in as the demo admin):\n" + "\n".join(where_to_look(base_url)) + "\n"
         f"  {'Development inbox':<22}{base_url}/mailing/inbox\n")

@@ -10,6 +10,7 @@ from app.cli import build_parser, cmd_demo_traffic
 from app.db.campaigns import Delivery
 from app.services import demo_traffic
 from app.services.demo import add_campaign_basics
+from app.services.demo_recipients import Inbox, behave
 from tests.factories import signed_in_client
 from tests.integration.campaigns.helpers import LocalQueue
 from tests.integration.tracking.helpers import drain_all
@@ -33,15 +34,16 @@ async def test_demo_traffic_fills_the_rollups_of_three_servers_with_opens_clicks
     assert again.postback_key == setup.postback_key, "a second run rotated the postback key it keeps"
 
     queue = LocalQueue()
-    inbox = await demo_traffic.Inbox.from_now(workspace["id"])
+    inbox = await Inbox.from_now(workspace["id"])
     campaign = await demo_traffic.launch(redis, queue, setup, "Demo offer")
     await queue.drain(redis, adapters)
     assert await inbox.read_new() == AUDIENCE
     # Read an hour later: a click seconds after delivery is a scanner's under the default robot rules.
     await Delivery.raw("UPDATE deliveries SET sent_at = sent_at - interval '1 hour' WHERE campaign_id = {}",
                        campaign["id"])
-    recipients = await demo_traffic.behave(client, setup, campaign["id"], inbox, seed=3)
-    assert recipients.refused == []
+    placements = {server_id: profile.placement for server_id, profile in setup.servers.items()}
+    done = await behave(client, workspace["id"], campaign["id"], inbox, placements, setup.postback_key, seed=3)
+    assert done.refused == [] and done.read == AUDIENCE
     await drain_all(redis)
 
     figures = await demo_traffic.rollup_figures(workspace["id"], campaign["id"])
@@ -49,15 +51,17 @@ async def test_demo_traffic_fills_the_rollups_of_three_servers_with_opens_clicks
     sent = {setup.servers[server_id].name: row["sent"] for server_id, row in figures.items()}
     assert sum(sent.values()) == AUDIENCE and sent["Demo ESP Atlas"] > sent["Demo ESP Budget"] > sent[
         "Demo ESP Premier"] > 0, sent
-    done = recipients.behaviour.totals
-    assert _total(figures, "human_opens") == done["opens"] > 0
-    assert _total(figures, "machine_opens") == done["machine opens"] > 0
-    assert _total(figures, "human_clicks") == done["clicks"] > 0
-    assert _total(figures, "bot_clicks") == done["bot clicks"] > 0
-    assert _total(figures, "conversions") == done["conversions"] > 0
-    assert _total(figures, "revenue") == sum(recipients.behaviour.revenue.values()) > 0
-    assert _total(figures, "unsubscribes") == done["unsubscribes"]
-    assert _total(figures, "hard") == done["hard bounces"]
+    totals = done.totals
+    assert _total(figures, "human_opens") == totals["opens"] > 0
+    assert _total(figures, "machine_opens") == totals["machine opens"] > 0
+    assert _total(figures, "human_clicks") == totals["clicks"] > 0
+    assert _total(figures, "bot_clicks") == totals["bot clicks"] > 0
+    assert _total(figures, "conversions") == totals["conversions"] > 0
+    assert _total(figures, "revenue") == sum(done.revenue.values()) > 0
+    assert _total(figures, "unsubscribes") == totals["unsubscribes"] > 0
+    assert _total(figures, "hard") == totals["hard bounces"] > 0
+    assert await demo_traffic.wait_for_rollups(workspace["id"], campaign["id"], done.tracked, seconds=0) == (
+        figures, True)
 
     page = await client.get("/analytics/esp-performance")
     assert page.status_code == 200
