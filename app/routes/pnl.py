@@ -31,8 +31,8 @@ SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
 async def today_context(workspace_id: int) -> dict[str, Any]:
-    """What the today panel shows (`analytics/pnl/partials/today.html`: the P&L page and the Analytics overview
-    include it)."""
+    """What the today panel shows (`analytics/pnl/partials/today.html`: the P&L page and the Analytics overview,
+    app/routes/portals.py, include it)."""
     return {"summary": await pnl.today_summary(workspace_id),
             "currency": (await workspace_settings(workspace_id))["currency"]}
 

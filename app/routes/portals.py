@@ -12,6 +12,9 @@ from redis.asyncio import Redis
 
 from app.services import accounts, activity_feed, data_imports, overview
 from app.services.accounts import Viewer
+from app.services.analytics import performance, pnl
+from app.services.analytics.periods import last_days
+from app.services.tracking.offers import workspace_settings
 from app.web.auth import safe_next, signed_in
 from app.web.charts import two_way_bars
 from app.web.permissions import CHANGE, MINIMUM_ROLE
@@ -19,14 +22,11 @@ from app.web.permissions import CHANGE, MINIMUM_ROLE
 
 @dataclass(frozen=True)
 class Section:
-    """A portal section. One still to be built says so (`not_built`) and what to use until then."""
+    """A portal section: its address under the portal, its name in the navigation and what it is for."""
 
     slug: str
     title: str
     summary: str
-    not_built: str = ""
-    meanwhile: str = ""
-    links: tuple[tuple[str, str], ...] = ()
 
 
 PORTALS: dict[str, dict] = {
@@ -126,18 +126,13 @@ class PortalController(Controller):
         await entering(viewer, "analytics")
         return Template("portal/home.html", context={
             "portal": "analytics", "details": PORTALS["analytics"], "section": None, "can": permitted(viewer, CHANGE),
+            "summary": await pnl.today_summary(workspace_id),
+            "currency": (await workspace_settings(workspace_id))["currency"],
+            "week_servers": sorted(await performance.matrix(workspace_id, last_days(7)),
+                                   key=lambda row: -(row.figures.ecpm or 0)),
             "imports": (await data_imports.import_page(workspace_id, limit=5)).imports,
             "entries": await activity_feed.recent(workspace_id, limit=20),
         })
-
-    @get(["/mailing/{slug:str}", "/analytics/{slug:str}"], name="portal_section")
-    async def portal_section(self, request: Request, viewer: Viewer, slug: str) -> Template:
-        portal = request.url.path.strip("/").split("/")[0]
-        section = next((s for s in _portal(portal)["sections"] if s.slug == slug and s.not_built), None)
-        if section is None:
-            raise NotFoundException()
-        await entering(viewer, portal)
-        return Template("portal/section.html", context=section_context(portal, slug))
 
     @post("/workspaces/switch", opt={"action": "self"})
     async def switch_workspace(self, request: Request, viewer: Viewer) -> Redirect:

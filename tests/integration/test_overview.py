@@ -1,4 +1,4 @@
-"""The Mailing overview's panels, Analytics → Data imports, and sections that are not built yet."""
+"""The Mailing and Analytics overviews' panels, Analytics → Data imports, and every section answering."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from app.services.sqlparams import Params, fetch
 from app.services.throttling import acquire, record_failure
 from tests.factories import login, make_list, make_subscribers, make_user, make_workspace, signed_in_client
 from tests.integration.imports.helpers import import_file, upload, write
-
-UNBUILT = [(portal, s.slug) for portal, details in PORTALS.items() for s in details["sections"] if s.not_built]
 
 
 async def _run(sql: str, *values: object) -> None:
@@ -146,7 +144,6 @@ async def test_an_empty_overview_says_what_to_do_and_links_to_it(client):
 
 async def test_every_section_is_built_and_an_unknown_one_is_404(client):
     await signed_in_client(client)
-    assert UNBUILT == []
     for portal, details in PORTALS.items():
         for section in details["sections"]:
             response = await client.get(f"/{portal}/{section.slug}")
@@ -186,3 +183,24 @@ async def test_audience_counts_subscribers_the_blacklist_matches_as_the_list_pag
 
     counters = await lists_counters(workspace["id"], mailing_list["id"])
     assert (found.mailable, found.blacklisted) == (3, 2) == (counters["confirmed"] - 1, counters["blacklisted"])
+
+
+async def test_the_analytics_overview_ranks_this_weeks_esps_by_revenue_per_thousand_and_shows_today(client):
+    from tests.integration.analytics.money_seeds import performance_day
+
+    workspace, _ = await signed_in_client(client, role="analyst")
+    cheap = await delivery_servers.create_server(workspace["id"], "capture", {"name": "Cheap ESP"})
+    rich = await delivery_servers.create_server(workspace["id"], "capture", {"name": "Rich ESP"})
+    today = now().date()
+    await performance_day(workspace["id"], today, server_id=cheap["id"], sent=10_000, revenue="20")
+    await performance_day(workspace["id"], today - timedelta(days=3), server_id=rich["id"], sent=1_000, revenue="15")
+    await performance_day(workspace["id"], today - timedelta(days=9), server_id=cheap["id"], sent=1, revenue="900")
+
+    page = (await client.get("/analytics")).text
+
+    rows = re.findall(r'data-testid="overview-week-esp">.*?</tr>', page, re.S)
+    assert [("Rich ESP" in row, "Cheap ESP" in row) for row in rows] == [(True, False), (False, True)]
+    assert "15.00" in rows[0] and "10,000" in rows[1] and "2.00" in rows[1]
+    assert 'data-testid="pnl-today"' in page and 'data-testid="overview-week-esps-empty"' not in page
+    other, _ = await signed_in_client(client, role="analyst")
+    assert 'data-testid="overview-week-esps-empty"' in (await client.get("/analytics")).text

@@ -54,7 +54,8 @@ class Figures:
 
     @classmethod
     def of(cls, row: Mapping[str, Any], cost: Decimal = Decimal(0)) -> Figures:
-        return cls(**{name: row[name] or 0 for name in _SUMS}, cost=cost)
+        counts = {name: row[name] or 0 for name in _SUMS if name != "revenue"}
+        return cls(**counts, revenue=row["revenue"] or Decimal(0), cost=cost)
 
     def _share(self, count: int) -> float | None:
         return count / self.sent if self.sent else None
@@ -127,7 +128,8 @@ class Trend:
 
 
 def _sums(alias: str = "p") -> str:
-    return ", ".join(f"sum({alias}.{name}) AS {name}" for name in _SUMS)
+    # Sums of bigint columns come back as numeric: the counts are cast back, so they format as whole numbers.
+    return ", ".join(f"sum({alias}.{name}){'' if name == 'revenue' else '::bigint'} AS {name}" for name in _SUMS)
 
 
 def _in_period(params: Params, workspace_id: int, period: Period) -> str:
