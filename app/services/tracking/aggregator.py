@@ -48,6 +48,7 @@ from app.services.webhooks import producers as webhook_events
 
 log = get_logger("ignite.tracking")
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('ignite:tracking:aggregate'))"
+_SHARED_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtext('ignite:tracking:aggregate'))"
 
 Entry = tuple[str, dict[str, str]]
 # A batch's clicks per delivery: (time, link index).
@@ -164,6 +165,14 @@ async def prepare(entries: list[Entry], keys: TrackingKeys, clicks_in_flight: Cl
     rows = [_row(event, ref, sighting, robot)
             for (event, ref), sighting, robot in zip(usable, sightings, robots, strict=True)]
     return Prepared([entry_id for entry_id, _ in entries], rows, len(events) - len(rows), _clicks(sightings))
+
+
+async def wait_for_aggregation() -> None:
+    """First in a transaction that moves what an aggregator batch moves (campaign figures, rollups, subscribers):
+    it waits for a batch being written and keeps the next one out until it commits. Such writers still run beside
+    each other; only their interleaving with a batch, which locks the same rows in another order and deadlocked,
+    is ruled out."""
+    await fetch_positional(_SHARED_LOCK, [])
 
 
 async def _stored(rows: list[tuple]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 
 from app.db.campaigns import Campaign, Delivery
 from app.db.tracking import TrackingSettings
+from app.piccolo_conf import DB
 from app.services import statements
 from app.services.accounts import now
 from app.services.analytics.live import announce_revenue
@@ -36,6 +37,7 @@ from app.services.automations import triggers as flow_triggers
 from app.services.public_limits import Limit, Rate, admit
 from app.services.tenancy import checked_workspace_id, owned_by
 from app.services.throttling import MINUTE
+from app.services.tracking.aggregator import wait_for_aggregation
 from app.services.tracking.figures import raise_figures
 from app.services.webhooks import publish
 
@@ -181,10 +183,12 @@ async def record_conversion(redis: Redis, settings: Mapping[str, Any], params: M
     currency = _currency(params, settings)
     delivery = await _delivery(params, settings)
     workspace_id = settings["workspace_id"]
-    [row] = await statements.run(
-        "conversions.record", workspace_id, transaction_id, event_name, delivery["id"], delivery["campaign_id"],
-        delivery["subscriber_id"], delivery["server_id"], offer_id, revenue, currency,
-        json.dumps(_sub_ids(params, settings)), ip[:64])
+    async with DB.transaction():
+        await wait_for_aggregation()
+        [row] = await statements.run(
+            "conversions.record", workspace_id, transaction_id, event_name, delivery["id"], delivery["campaign_id"],
+            delivery["subscriber_id"], delivery["server_id"], offer_id, revenue, currency,
+            json.dumps(_sub_ids(params, settings)), ip[:64])
     if row["conversion_id"] is None:
         return Recorded(await _stored_id(workspace_id, transaction_id, event_name), duplicate=True)
     pipeline = redis.pipeline(transaction=False)

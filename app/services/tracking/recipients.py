@@ -31,6 +31,7 @@ from app.services.forms import FormError
 from app.services.public_limits import FORGED_LINK, MAILED_LINK, admit
 from app.services.subscribers import SubscriberFilter, change_status
 from app.services.subscriptions import address_from_unsubscribe_token
+from app.services.tracking.aggregator import wait_for_aggregation
 from app.services.tracking.figures import raise_figures
 from app.services.tracking.tokens import delivery_ref, tracking_keys
 from app.settings import Settings
@@ -151,6 +152,7 @@ async def left_lists(recipient: Recipient, rows: list[Membership], scope: str, v
     """Unsubscribe `rows` and record it, in the caller's transaction; the campaign's figure when it moved."""
     if not rows:
         return None
+    await wait_for_aggregation()
     changed = await change_status(recipient.workspace_id, SubscriberFilter(ids=[row.subscriber_id for row in rows]),
                                   "unsubscribed", SOURCES[visit.via])
     if not changed:

@@ -224,3 +224,31 @@ async def test_campaign_conversions_come_newest_first_a_page_at_a_time(client) -
     other = await make_workspace()
     with pytest.raises(LookupError):
         await campaign_conversions(other["id"], sent.campaign["id"])
+
+
+async def test_a_postback_waits_for_an_aggregator_batch_being_written_instead_of_deadlocking_with_it(client) -> None:
+    """Both move the campaign's figures and its rollup rows, locked in other orders: a postback that interleaved
+    with a batch deadlocked (one of them failed). It now waits for the batch's commit, then records."""
+    import os
+
+    import asyncpg
+
+    sent, key = await _setup()
+    delivery = sent.deliveries[0]
+    batch = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        writing = batch.transaction()
+        await writing.start()
+        await batch.execute("SELECT pg_advisory_xact_lock(hashtext('ignite:tracking:aggregate'))")
+        posted = asyncio.create_task(postback(client, key=key, transaction_id="tx-waits", sub3=delivery["id"],
+                                              payout="3"))
+        while not await batch.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"):
+            assert not posted.done(), (await posted).text
+            await asyncio.sleep(0.01)
+        assert await conversions() == []
+        await writing.commit()
+        response = await posted
+    finally:
+        await batch.close()
+    assert response.json()["status"] == "recorded"
+    assert [row["revenue"] for row in await conversions()] == [Decimal(3)]
