@@ -5,7 +5,7 @@ from piccolo.table import Table
 
 
 class TransactionalContent(Table, tablename="transactional_contents"):
-    """What one API call gave to send: shared by every recipient of a batch."""
+    """What an API call gave to send: shared by every message with the same content (see `fingerprint`)."""
 
     id = BigSerial(primary_key=True)
     workspace_id = Integer()
@@ -19,6 +19,8 @@ class TransactionalContent(Table, tablename="transactional_contents"):
     reply_to = Varchar(length=320, default="")
     headers = JSONB(default={})
     attachment_bytes = Integer(default=0)
+    # sha256 of all of the above but the attachments, unique per workspace; NULL for a content with attachments.
+    fingerprint = Bytea(null=True, default=None)
     created_at = Timestamptz()
 
 

@@ -22,15 +22,22 @@ SELECT id FROM campaigns WHERE workspace_id = $1::integer AND kind = 'transactio
 -- message), then one array per recipient: $15 addresses, $16 merge data as JSON text, $17 metadata as JSON
 -- text; $18 tags, $19 when (null: now), $20 sandbox; what refuses an address: $21 to $23 the (address, kind,
 -- value) probes of the addresses whose mailability counts (suppression.entries.hashed), $24 those addresses,
--- $25 the subscriber statuses that refuse one (the matches `refused_addresses` finds for the worker).
+-- $25 the subscriber statuses that refuse one (the matches `refused_addresses` finds for the worker); $26 the
+-- fingerprint of the caller's parts of the content (`content_fingerprint`; null with attachments).
 -- Answers one row per stored message (outcome 'accepted', ids in the order given, each with the content's id),
 -- per suppression entry or refusing status that matched ('suppressed', 'status'), or a single 'no_template'
 -- row when $3 is not the workspace's template; nothing is stored then, nor for a refused address, and a
--- template's subject, preheader, HTML and text are copied as they are at this moment.
+-- template's subject, preheader, HTML and text are taken as they are at this moment.
+-- The content is stored once per workspace: a message whose content is stored already points at that row. Its
+-- fingerprint is the caller's, with a template's version and row version (xmin) added: any change to the
+-- template makes a new content, and its HTML is neither read nor hashed for every message. A content with
+-- attachments always gets its own row (its fingerprint is NULL).
+-- When another call stored the same content while this one ran, this one's snapshot cannot see the row it
+-- conflicted with: it stores nothing and answers a single 'retry' row, and the caller runs it again.
 -- A recipient who is a subscriber of the workspace is linked to the oldest of their rows, so opens and clicks
 -- reach them.
 WITH template AS (
-    SELECT t.subject, t.preheader, t.html, t.text_part FROM email_templates t
+    SELECT t.subject, t.preheader, t.html, t.text_part, t.version, t.xmin FROM email_templates t
     WHERE t.id = $3::integer AND t.workspace_id = $1::integer
 ), suppressed AS (
     SELECT p.address, l.name, l.is_blacklist, e.kind, e.value
@@ -47,15 +54,27 @@ WITH template AS (
     WHERE ($3::integer IS NULL OR EXISTS (SELECT 1 FROM template))
       AND NOT EXISTS (SELECT 1 FROM suppressed x WHERE x.address = i.email)
       AND NOT EXISTS (SELECT 1 FROM refusing r WHERE r.email = i.email)
-), content AS (
-    INSERT INTO transactional_contents (workspace_id, template_id, subject, preheader, html, text_part, from_email,
-                                        from_name, reply_to, headers, attachment_bytes)
-    SELECT $1::integer, $3::integer, coalesce(nullif($4::text, ''), t.subject, ''), coalesce(t.preheader, $5::text),
-           coalesce(t.html, $6::text), CASE WHEN $3::integer IS NULL THEN $7::text ELSE t.text_part END, $8::text,
-           $9::text, $10::text, $11::text::jsonb, $12::integer
+), fingerprinted AS (
+    SELECT coalesce(nullif($4::text, ''), t.subject, '') AS subject, coalesce(t.preheader, $5::text) AS preheader,
+           coalesce(t.html, $6::text) AS html, CASE WHEN $3::integer IS NULL THEN $7::text ELSE t.text_part END
+           AS text_part,
+           CASE WHEN $3::integer IS NULL OR $26::bytea IS NULL THEN $26::bytea
+                ELSE sha256($26::bytea || convert_to(t.version || ':' || t.xmin, 'UTF8')) END AS fingerprint
     FROM (SELECT 1) one LEFT JOIN template t ON true
-    WHERE EXISTS (SELECT 1 FROM input)
+), found AS (
+    SELECT c.id FROM transactional_contents c JOIN fingerprinted f ON c.fingerprint = f.fingerprint
+    WHERE c.workspace_id = $1::integer
+), made AS (
+    INSERT INTO transactional_contents (workspace_id, template_id, subject, preheader, html, text_part, from_email,
+                                        from_name, reply_to, headers, attachment_bytes, fingerprint)
+    SELECT $1::integer, $3::integer, f.subject, f.preheader, f.html, f.text_part, $8::text, $9::text, $10::text,
+           $11::text::jsonb, $12::integer, f.fingerprint
+    FROM fingerprinted f
+    WHERE EXISTS (SELECT 1 FROM input) AND NOT EXISTS (SELECT 1 FROM found)
+    ON CONFLICT (workspace_id, fingerprint) DO NOTHING
     RETURNING id
+), content AS (
+    SELECT id FROM found UNION ALL SELECT id FROM made
 ), delivered AS (
     INSERT INTO deliveries (id, workspace_id, campaign_id, subscriber_id, email, domain, status, transactional,
                             next_attempt_at)
@@ -63,7 +82,7 @@ WITH template AS (
            (SELECT s.id FROM subscribers s WHERE s.workspace_id = $1::integer AND s.email = i.email
             ORDER BY s.id LIMIT 1),
            i.email, split_part(i.email, '@', 2), 'queued', true, coalesce($19::timestamptz, now())
-    FROM input i
+    FROM input i WHERE EXISTS (SELECT 1 FROM content)
 ), stored AS (
     INSERT INTO transactional_messages (id, workspace_id, content_id, api_key_id, batch_id, email, data, tags,
                                         metadata, scheduled_at, sandbox)
@@ -81,6 +100,9 @@ SELECT 'status', NULL, r.email, NULL, NULL, NULL, NULL, r.status, NULL FROM refu
 UNION ALL
 SELECT 'no_template', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 WHERE $3::integer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM template)
+UNION ALL
+SELECT 'retry', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+WHERE EXISTS (SELECT 1 FROM input) AND NOT EXISTS (SELECT 1 FROM content)
 ORDER BY n
 
 -- name: claim

@@ -1,8 +1,9 @@
 """Accepting messages: checked, stored and queued at once, one statement for a whole batch.
 
 The content is checked once per call; one statement (`transactional.accept`) then reads the template, finds the
-addresses that may not be mailed, and stores the content once and a delivery row and a message row for every
-other recipient: a message is accepted in one round trip. Refused addresses are answered one by one with a
+addresses that may not be mailed, and stores a delivery row and a message row for every other recipient, with
+the content (or a pointer to the same content stored before: a template's HTML is not written again for every
+message): a message is accepted in one round trip. Refused addresses are answered one by one with a
 stable code, never silently dropped.
 """
 
@@ -30,6 +31,7 @@ from app.services.transactional.content import (
     ContentInput,
     MessageRefused,
     checked_content,
+    content_fingerprint,
     content_values,
     store_attachments,
 )
@@ -180,11 +182,21 @@ def _refusals(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
     return reasons
 
 
+def _retry(rows: Sequence[dict[str, Any]]) -> bool:
+    return any(row["outcome"] == "retry" for row in rows)
+
+
 async def _stored(arguments: tuple[Any, ...], content: CheckedContent, workspace_id: int) -> list[dict[str, Any]]:
     """The rows of `transactional.accept`; the attachments stored in the same transaction when there are any."""
     if not content.attachments:
         # One statement, atomic by itself: no transaction's round trips on the API's hottest path.
-        return await statements.run("transactional.accept", *arguments)
+        rows = await statements.run("transactional.accept", *arguments)
+        if _retry(rows):
+            # Another call stored the same content meanwhile and has committed it: a new statement sees it.
+            rows = await statements.run("transactional.accept", *arguments)
+        if _retry(rows):
+            raise RuntimeError("the message's content was stored and removed while accepting it")
+        return rows
     async with DB.transaction():
         rows = await statements.run("transactional.accept", *arguments)
         if rows and rows[0]["outcome"] == "accepted":
@@ -207,7 +219,8 @@ async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], con
         (workspace_id, stream, *content_values(checked), submission.api_key_id, batch_id,
          [email for _, email in usable], [_json(recipients[position].data) for position, _ in usable],
          [metadata[position] for position, _ in usable], tags, scheduled_at, submission.sandbox,
-         *_probes(counted), list(dict.fromkeys(counted)), list(REFUSING_STATUSES)), checked, workspace_id)
+         *_probes(counted), list(dict.fromkeys(counted)), list(REFUSING_STATUSES), content_fingerprint(checked)),
+        checked, workspace_id)
     if any(row["outcome"] == "no_template" for row in rows):
         raise LookupError(f"template {content.template_id}")
     refused = _refusals(rows)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+
+import msgspec
 
 from app.db.content import SendingDomain
 from app.db.transactional import TransactionalAttachment
@@ -242,6 +245,16 @@ def content_values(content: CheckedContent) -> tuple[Any, ...]:
     return (content.template_id, content.subject, content.preheader, content.html, content.text,
             content.from_email, content.from_name, content.reply_to, json.dumps(content.headers),
             sum(len(item.body) for item in content.attachments))
+
+
+def content_fingerprint(content: CheckedContent) -> bytes | None:
+    """What the caller's parts of a content hash to (the `transactional.accept` statement adds a template's
+    version): equal for equal contents, so they share one stored row. None with attachments: never shared."""
+    if content.attachments:
+        return None
+    return hashlib.sha256(msgspec.json.encode([
+        content.template_id, content.subject, content.preheader, content.html, content.text, content.from_email,
+        content.from_name, content.reply_to, content.headers])).digest()
 
 
 async def store_attachments(workspace_id: int, content_id: int, attachments: Sequence[Attachment]) -> None:
