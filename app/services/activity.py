@@ -15,6 +15,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from app.services.live import followed
+
 ENGAGEMENT = "campaign.engagement"
 # Tracking summaries kept for a feed's first load: more than any page shows.
 KEPT = 20
@@ -71,12 +73,5 @@ def engagement_entry(campaign: Mapping[str, Any], now: datetime | None = None) -
 
 async def follow(redis: Redis, workspace_id: int, idle_seconds: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
     """Events as they are published; None after each quiet spell so callers can send a keep-alive."""
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(channel(workspace_id))
-    try:
-        while True:
-            message = await pubsub.get_message(timeout=idle_seconds)
-            yield json.loads(message["data"]) if message else None
-    finally:
-        await pubsub.unsubscribe()
-        await pubsub.aclose()
+    async for message in followed(redis, channel(workspace_id), idle_seconds):
+        yield json.loads(message) if message else None

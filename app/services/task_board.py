@@ -24,6 +24,7 @@ from app.db.campaigns import Campaign
 from app.db.task_board import TaskCard, TaskCardEvent, TaskColumn
 from app.services.audit import Actor
 from app.services.forms import FormError
+from app.services.live import followed
 from app.services.tenancy import checked_workspace_id, fetch_owned, owned_by, row_id
 
 DIRECTIONS = ("left", "right", "up", "down")
@@ -380,12 +381,5 @@ async def announce(redis: Redis, workspace_id: int, what: str, card_id: int | No
 
 async def follow(redis: Redis, workspace_id: int, idle_seconds: float = 15.0) -> AsyncIterator[dict | None]:
     """Each change as it is announced; None after each quiet spell so callers can send a keep-alive."""
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(channel(workspace_id))
-    try:
-        while True:
-            message = await pubsub.get_message(timeout=idle_seconds)
-            yield json.loads(message["data"]) if message else None
-    finally:
-        await pubsub.unsubscribe()
-        await pubsub.aclose()
+    async for message in followed(redis, channel(workspace_id), idle_seconds):
+        yield json.loads(message) if message else None

@@ -21,6 +21,7 @@ from app.services.analytics import costs, revenue
 from app.services.analytics.live import revenue_channel
 from app.services.analytics.periods import Period
 from app.services.csv_files import CsvRows
+from app.services.live import followed
 
 ZERO = Decimal(0)
 TABLES = {"day": "Day", "campaign": "Campaign", "server": "Server", "list": "List"}
@@ -123,15 +124,10 @@ async def revenue_changes(redis: Redis, workspace_id: int, idle_seconds: float =
     """True each time the workspace's revenue changes, False after each quiet spell (time for a keep-alive).
 
     The first True comes once listening: figures read then miss no later change."""
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(revenue_channel(workspace_id))
-    try:
-        yield True
-        while True:
-            yield await pubsub.get_message(timeout=idle_seconds) is not None
-    finally:
-        await pubsub.unsubscribe()
-        await pubsub.aclose()
+    ready = True
+    async for message in followed(redis, revenue_channel(workspace_id), idle_seconds, announce_ready=True):
+        yield ready or message is not None
+        ready = False
 
 
 CSV_COLUMNS = ("key", "name", "conversions", "revenue", "esp_cost", "data_cost", "other_cost", "profit")

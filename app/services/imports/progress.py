@@ -8,6 +8,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from app.services.live import followed
+
 # A run refreshes its heartbeat with every batch; one missing this long is taken for dead.
 HEARTBEAT_SECONDS = 60
 FINISHED = frozenset({"completed", "failed", "cancelled", "rolled_back"})
@@ -47,16 +49,8 @@ async def follow(redis: Redis, import_id: int, idle_seconds: float = 15.0) -> As
     The first None tells the caller it may now read the current state without
     missing a change published meanwhile; later ones are for keep-alives.
     """
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(channel(import_id))
-    try:
-        yield None
-        while True:
-            message = await pubsub.get_message(timeout=idle_seconds)
-            yield json.loads(message["data"]) if message else None
-    finally:
-        await pubsub.unsubscribe()
-        await pubsub.aclose()
+    async for message in followed(redis, channel(import_id), idle_seconds, announce_ready=True):
+        yield json.loads(message) if message else None
 
 
 async def beat(redis: Redis, import_id: int) -> None:
