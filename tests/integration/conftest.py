@@ -40,3 +40,17 @@ async def adapters() -> AsyncIterator[Any]:
     pool = Adapters()
     yield pool
     await pool.aclose()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on a free loopback port, reached through boto3 like real S3."""
+    from moto.server import ThreadedMotoServer
+
+    from app.embedded import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

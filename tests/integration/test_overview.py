@@ -202,5 +202,5 @@ async def test_the_analytics_overview_ranks_this_weeks_esps_by_revenue_per_thous
     assert [("Rich ESP" in row, "Cheap ESP" in row) for row in rows] == [(True, False), (False, True)]
     assert "15.00" in rows[0] and "10,000" in rows[1] and "2.00" in rows[1]
     assert 'data-testid="pnl-today"' in page and 'data-testid="overview-week-esps-empty"' not in page
-    other, _ = await signed_in_client(client, role="analyst")
+    await signed_in_client(client, role="analyst")
     assert 'data-testid="overview-week-esps-empty"' in (await client.get("/analytics")).text

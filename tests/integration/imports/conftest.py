@@ -21,20 +21,6 @@ async def workspace():
     return await make_workspace()
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    """A moto S3 server on a free loopback port, reached through boto3 like real S3."""
-    from moto.server import ThreadedMotoServer
-
-    from app.embedded import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def configure(monkeypatch):
     """Settings from environment variables for one test; the cached settings are rebuilt around it."""
