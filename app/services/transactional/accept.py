@@ -3,8 +3,9 @@
 The content is checked once per call; one statement (`transactional.accept`) then reads the template, finds the
 addresses that may not be mailed, and stores a delivery row and a message row for every other recipient, with
 the content (or a pointer to the same content stored before: a template's HTML is not written again for every
-message): a message is accepted in one round trip. Refused addresses are answered one by one with a
-stable code, never silently dropped.
+message): a message is accepted in one round trip. Single messages that arrive together in one process, with
+the same content and submission, share that statement (gathering.py): under load, one statement stores many.
+Refused addresses are answered one by one with a stable code, never silently dropped.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from app.services.suppression import entries
 from app.services.suppression.mailable import STATUS_REASONS, Suppression, suppressions_of
 from app.services.tenancy import checked_workspace_id
 from app.services.transactional.content import (
-    CheckedContent,
+    Attachment,
     ContentInput,
     MessageRefused,
     checked_content,
@@ -35,6 +36,7 @@ from app.services.transactional.content import (
     content_values,
     store_attachments,
 )
+from app.services.transactional.gathering import Gathering
 from app.services.transactional.stream import stream_campaign_id
 from app.settings import get_settings
 
@@ -182,13 +184,44 @@ def _refusals(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
     return reasons
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What the calls stored by one statement have in common: its arguments but the recipients' ones."""
+
+    head: tuple[Any, ...]  # $1 to $14: workspace, stream, content, key, batch
+    tags: tuple[str, ...]
+    scheduled_at: datetime | None
+    sandbox: bool
+    fingerprint: bytes | None
+
+
+@dataclass(frozen=True)
+class _Recipients:
+    """One call's part of a statement: its well-formed addresses with their data and metadata, and those whose
+    mailability counts."""
+
+    emails: list[str]
+    data: list[str]
+    metadata: list[str]
+    counted: list[str]
+
+
+def _arguments(shared: _Shared, calls: Sequence[_Recipients]) -> tuple[Any, ...]:
+    counted = list(dict.fromkeys(email for call in calls for email in call.counted))
+    return (*shared.head, [email for call in calls for email in call.emails],
+            [data for call in calls for data in call.data], [text for call in calls for text in call.metadata],
+            list(shared.tags), shared.scheduled_at, shared.sandbox, *_probes(counted), counted,
+            list(REFUSING_STATUSES), shared.fingerprint)
+
+
 def _retry(rows: Sequence[dict[str, Any]]) -> bool:
     return any(row["outcome"] == "retry" for row in rows)
 
 
-async def _stored(arguments: tuple[Any, ...], content: CheckedContent, workspace_id: int) -> list[dict[str, Any]]:
+async def _stored(arguments: tuple[Any, ...], attachments: Sequence[Attachment],
+                  workspace_id: int) -> list[dict[str, Any]]:
     """The rows of `transactional.accept`; the attachments stored in the same transaction when there are any."""
-    if not content.attachments:
+    if not attachments:
         # One statement, atomic by itself: no transaction's round trips on the API's hottest path.
         rows = await statements.run("transactional.accept", *arguments)
         if _retry(rows):
@@ -200,8 +233,33 @@ async def _stored(arguments: tuple[Any, ...], content: CheckedContent, workspace
     async with DB.transaction():
         rows = await statements.run("transactional.accept", *arguments)
         if rows and rows[0]["outcome"] == "accepted":
-            await store_attachments(workspace_id, rows[0]["content_id"], content.attachments)
+            await store_attachments(workspace_id, rows[0]["content_id"], attachments)
     return rows
+
+
+def _split(rows: Sequence[dict[str, Any]], calls: Sequence[_Recipients]) -> list[list[dict[str, Any]]]:
+    """Each call's rows of a shared statement: its own 'accepted' ones (by position), and every row about refused
+    addresses and the template (a call reads the refusals of its own addresses only)."""
+    common = [row for row in rows if row["outcome"] != "accepted"]
+    accepted = iter(row for row in rows if row["outcome"] == "accepted")
+    row = next(accepted, None)
+    parts, end = [], 0
+    for call in calls:
+        end += len(call.emails)
+        own = []
+        while row is not None and row["n"] <= end:
+            own.append(row)
+            row = next(accepted, None)
+        parts.append([*own, *common])
+    return parts
+
+
+async def _stored_together(shared: _Shared, calls: Sequence[_Recipients]) -> list[list[dict[str, Any]]]:
+    return _split(await _stored(_arguments(shared, calls), (), shared.head[0]), calls)
+
+
+# Single messages of the same content and submission that arrive together are stored by one statement.
+_GATHERED: Gathering[_Shared, _Recipients, list[dict[str, Any]]] = Gathering(_stored_together)
 
 
 async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], content: ContentInput,
@@ -213,14 +271,16 @@ async def _accepted(workspace_id: int, recipients: Sequence[RecipientInput], con
                 for position, recipient in enumerate(recipients)]
     checked = await checked_content(workspace_id, content)
     usable, answers = _sorted_recipients(recipients)
-    counted = checked_addresses([email for _, email in usable], submission.sandbox)
     stream = await stream_campaign_id(workspace_id)
-    rows = await _stored(
-        (workspace_id, stream, *content_values(checked), submission.api_key_id, batch_id,
-         [email for _, email in usable], [_json(recipients[position].data) for position, _ in usable],
-         [metadata[position] for position, _ in usable], tags, scheduled_at, submission.sandbox,
-         *_probes(counted), list(dict.fromkeys(counted)), list(REFUSING_STATUSES), content_fingerprint(checked)),
-        checked, workspace_id)
+    shared = _Shared((workspace_id, stream, *content_values(checked), submission.api_key_id, batch_id), tuple(tags),
+                     scheduled_at, submission.sandbox, content_fingerprint(checked))
+    mine = _Recipients([email for _, email in usable], [_json(recipients[position].data) for position, _ in usable],
+                       [metadata[position] for position, _ in usable],
+                       checked_addresses([email for _, email in usable], submission.sandbox))
+    if batch_id is None and usable and not checked.attachments and DB.current_transaction.get() is None:
+        rows = await _GATHERED(shared, mine)
+    else:
+        rows = await _stored(_arguments(shared, [mine]), checked.attachments, workspace_id)
     if any(row["outcome"] == "no_template" for row in rows):
         raise LookupError(f"template {content.template_id}")
     refused = _refusals(rows)
