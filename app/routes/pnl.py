@@ -47,12 +47,16 @@ async def _page_context(workspace_id: int, period: Period) -> dict[str, Any]:
             **await today_context(workspace_id)}
 
 
-async def today_messages(redis: Redis, workspace_id: int, panel: Any) -> AsyncIterator[ServerSentEventMessage]:
-    """The today panel as it stands once listening, then again each time revenue changes; a keep-alive comment
-    after each quiet spell."""
-    async for changed in pnl.revenue_changes(redis, workspace_id):
-        if changed:
-            yield ServerSentEventMessage(event="pnl-today", data=panel.render(**await today_context(workspace_id)))
+async def today_messages(redis: Redis, workspace_id: int, panel: Any,
+                         idle_seconds: float = 15.0) -> AsyncIterator[ServerSentEventMessage]:
+    """The today panel as it stands once listening, then again each time revenue changes; after each quiet spell
+    it is read again and sent if sends moved the cost (the send path announces nothing), else a keep-alive."""
+    shown = ""
+    async for changed in pnl.revenue_changes(redis, workspace_id, idle_seconds):
+        html = panel.render(**await today_context(workspace_id))
+        if changed or html != shown:
+            shown = html
+            yield ServerSentEventMessage(event="pnl-today", data=html)
         else:
             yield ServerSentEventMessage(comment="keep-alive")
 
@@ -85,6 +89,7 @@ class PnlController(Controller):
         period, errors = chosen_period(request, DEFAULT_DAYS)
         return Template(PAGE, status_code=422 if errors else 200, context={
             **section_context("analytics", "pnl"), "period": period, "errors": errors,
+            "can": permitted(viewer, CHANGE, "tracking.manage"),
             "form": dict(request.query_params), **await _page_context(workspace_id, period)})
 
     @get("/today", name="pnl_today")

@@ -8,7 +8,7 @@ from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Stream, Template
 
-from app.routes.portals import entering, section_context
+from app.routes.portals import entering, permitted, section_context
 from app.services.accounts import Viewer
 from app.services.analytics import revenue
 from app.services.analytics.periods import Period, last_days, period_from
@@ -31,7 +31,8 @@ def chosen_period(request: Request, default_days: int = DEFAULT_DAYS) -> tuple[P
 
 
 def csv_response(chunks: Any, name: str, period: Period) -> Stream:
-    return Stream(chunks, media_type="text/csv; charset=utf-8", headers={
+    # Litestar adds the charset of a text/ type itself: naming it here would send it twice.
+    return Stream(chunks, media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{name}-{period.since}-{period.until}.csv"'})
 
 
@@ -57,6 +58,7 @@ class RevenueController(Controller):
         period, errors = chosen_period(request)
         return Template(PAGE, status_code=422 if errors else 200, context={
             **section_context("analytics", "revenue"), "period": period, "errors": errors,
+            "can": permitted(viewer, "tracking.manage"),
             "form": dict(request.query_params), **await _context(workspace_id, period)})
 
     @get("/export.csv", name="revenue_export")

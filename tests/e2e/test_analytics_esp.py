@@ -1,6 +1,6 @@
 """An analyst compares two ESPs: a range that ends before it starts is refused next to its field with the
 figures unchanged, two ticked servers show day by day, and a server drills down to its campaigns and its bounce
-log."""
+log. Revenue, cost and eCPM show on a laptop's screen without scrolling the matrix sideways."""
 
 from __future__ import annotations
 
@@ -17,9 +17,13 @@ async def test_compare_two_esps_and_drill_down_to_a_server(page) -> None:
     alpha, beta, _ = await _seeded(workspace)
     await sign_in(page, analyst["email"])
 
+    await page.set_viewport_size({"width": 1280, "height": 800})
     await page.goto("/analytics/esp-performance")
     matrix = page.get_by_test_id("esp-matrix")
     await expect(matrix.get_by_test_id("esp-row")).to_have_count(2)
+    # What each server earned per 1,000 is read without scrolling the wide matrix sideways.
+    for cell in ("cell-revenue", "cell-cost", "cell-ecpm"):
+        await expect(matrix.get_by_test_id(cell).first).to_be_in_viewport()
     await expect(matrix.get_by_test_id("provisional")).to_have_count(1)
 
     await page.get_by_label("From").fill("2099-01-01")

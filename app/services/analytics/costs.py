@@ -13,6 +13,7 @@ Ranges are UTC days from `since` to `until`, both included.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +26,8 @@ from app.services.sqlparams import Params, fetch
 from app.services.tenancy import checked_workspace_id
 
 CENT = Decimal("0.01")
+_PLAIN_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 # monthly_cost, list_costs.monthly_cost, imports.data_cost and cost_extras.amount are numeric(12, 2).
 LARGEST_AMOUNT = Decimal("9999999999.99")
 RECURRENCES = {"monthly": "Every month, from this date", "once": "Once, on this date"}
@@ -151,11 +154,20 @@ async def cost_sheet(workspace_id: int) -> CostSheet:
 
 def _amount(form: dict[str, str], field: str, errors: dict[str, str], *, largest: Decimal = LARGEST_AMOUNT,
             places: Decimal = CENT, positive: bool = False) -> Decimal:
-    """A money amount typed in `field` ("" is 0); a message next to the field when it is not one."""
-    text = str(form.get(field, "") or "").strip().replace(",", "") or "0"
+    """A money amount typed in `field` ("" is 0); a message next to the field when it is not one.
+
+    Digits with a decimal point, commas only between thousands: "1,5" is refused, not read as 15, so that a
+    decimal comma never makes a price ten times higher; Decimal's own "1e3", "1_000" or "NaN" are refused too.
+    """
+    text = str(form.get(field, "") or "").strip() or "0"
+    if "," in text and not _THOUSANDS.fullmatch(text):
+        errors[field] = "Use a point for decimals, such as 12.50 (a comma only between thousands, as in 1,250)."
+        return Decimal(0)
     try:
-        amount = Decimal(text)
-        if not amount.is_finite() or amount != amount.quantize(places) or amount > largest:
+        if not _PLAIN_NUMBER.fullmatch(text.replace(",", "")):
+            raise InvalidOperation
+        amount = Decimal(text.replace(",", ""))
+        if amount != amount.quantize(places) or amount > largest:
             raise InvalidOperation
     except InvalidOperation:
         errors[field] = f"Enter an amount such as 12.50 (at most {len(str(places)) - 2} decimals, up to {largest})."

@@ -117,7 +117,7 @@ async def labels_of(workspace_id: int, by: str, keys: list[Any]) -> dict[Any, tu
     if by == "server":
         named = await _names(workspace_id, "SELECT id, name FROM delivery_servers WHERE workspace_id = {workspace} "
                              "AND id = ANY({ids})", [key for key in keys if key])
-        return {key: (named[key]["name"], f"/mailing/delivery/servers/{key}", None) if key in named
+        return {key: (named[key]["name"], f"/analytics/esp-performance/servers/{key}", None) if key in named
                 else ("Unknown server" if not key else f"Deleted server #{key}", "", None) for key in keys}
     if by == "list":
         named = await _names(workspace_id, "SELECT l.id, l.name, coalesce(n.total, 0) AS total FROM lists l "

@@ -147,3 +147,28 @@ async def test_an_empty_workspace_says_what_to_do(client) -> None:
     page = await client.get(URL)
     assert page.status_code == 200
     assert 'data-testid="empty-state"' in page.text and "/mailing/delivery" in page.text
+
+
+async def test_bounce_and_complaint_counts_open_the_bounce_log_of_that_server_and_campaign(client) -> None:
+    workspace, _ = await signed_in_client(client, role="analyst")
+    alpha, beta, spring = await _seeded(workspace)
+
+    matrix = await client.get(URL)
+    server = await client.get(f"{URL}/servers/{alpha}")
+
+    assert f'href="/mailing/bounces?server_id={alpha}&amp;category=hard"' in matrix.text
+    assert f'href="/mailing/bounces?server_id={beta}&amp;category=complaint"' in matrix.text
+    assert "category=soft" not in matrix.text, "no soft bounce: a plain 0, nothing to open"
+    assert f'href="/mailing/bounces?server_id={alpha}&amp;category=hard&amp;campaign_id={spring}"' in server.text
+    log = await client.get(f"/mailing/bounces?server_id={alpha}&category=hard&campaign_id={spring}")
+    assert log.status_code == 200
+
+
+async def test_the_trend_legends_do_not_print_counts_as_amounts(client) -> None:
+    workspace, _ = await signed_in_client(client, role="analyst")
+    alpha, beta, _ = await _seeded(workspace)
+
+    page = await client.get(f"{URL}?servers={alpha},{beta}")
+
+    sent_chart = page.text.split('data-testid="trend-sent"', 1)[1].split("</figure>", 1)[0]
+    assert "Beta SES" in sent_chart and "500.00" not in sent_chart

@@ -7,7 +7,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from jinja2 import Environment, FileSystemLoader
 
+from app.main import TEMPLATES
+from app.routes.pnl import TODAY, today_messages
 from app.services.analytics import costs, pnl
 from app.services.analytics.live import announce_revenue
 from app.services.analytics.periods import Period
@@ -98,6 +101,9 @@ async def test_extras_count_once_on_their_date_or_every_month_from_it():
     ({"cost_per_thousand": "0.12345", "monthly_cost": "1"}, "cost_per_thousand"),
     ({"cost_per_thousand": "1", "monthly_cost": "-5"}, "monthly_cost"),
     ({"cost_per_thousand": "1", "monthly_cost": "NaN"}, "monthly_cost"),
+    # A decimal comma is refused, never read as 15: a price ten times too high would pass unseen.
+    ({"cost_per_thousand": "1,5", "monthly_cost": "1"}, "cost_per_thousand"),
+    ({"cost_per_thousand": "1", "monthly_cost": "1e3"}, "monthly_cost"),
 ])
 async def test_a_bad_server_cost_is_refused_next_to_its_field_and_nothing_changes(form, field):
     workspace = await make_workspace()
@@ -109,6 +115,16 @@ async def test_a_bad_server_cost_is_refused_next_to_its_field_and_nothing_change
     assert set(refused.value.errors) == {field}
     [kept] = (await costs.cost_sheet(workspace["id"])).servers
     assert (kept["cost_per_thousand"], kept["monthly_cost"]) == (Decimal("0.75"), Decimal("20"))
+
+
+async def test_a_comma_between_thousands_is_read_as_such():
+    workspace = await make_workspace()
+    server = await _server(workspace["id"])
+
+    saved = await costs.save_server_costs(workspace["id"], server["id"], {"cost_per_thousand": "0.5",
+                                                                          "monthly_cost": "1,250.50"})
+
+    assert saved["monthly_cost"] == Decimal("1250.50")
 
 
 async def test_costs_of_another_workspaces_rows_are_not_found():
@@ -229,6 +245,7 @@ async def test_the_pnl_page_shows_today_the_period_tables_and_a_chart(client):
     assert 'data-testid="pnl-chart"' in page.text and 'data-testid="pnl-by-server"' in page.text
     assert 'data-testid="today-revenue">42.00<' in panel.text
     assert f"{today.isoformat()},{today.isoformat()},1,42" in exported.text
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
 
 
 async def test_a_marketer_sets_costs_and_a_bad_amount_is_refused_beside_its_row(client, redis):
@@ -261,9 +278,24 @@ async def test_an_analyst_reads_costs_but_may_not_change_them(client):
                               {"cost_per_thousand": "9", "monthly_cost": "9"})
 
     assert page.status_code == 200 and 'data-testid="save-server-cost"' not in page.text
+    # Amounts as text: a field that looks editable but has no button would swallow what is typed.
+    assert 'data-testid="input-cost_per_thousand"' not in page.text
+    assert 'data-testid="value-cost_per_thousand">0.5000<' in page.text
+    assert 'data-testid="value-monthly_cost">0.00<' in page.text
     assert refused.status_code == 403
     [kept] = (await costs.cost_sheet(workspace["id"])).servers
     assert kept["cost_per_thousand"] == Decimal("0.5")
+
+
+async def test_a_cost_of_nothing_reads_0_not_a_blank_field(client):
+    workspace, _ = await signed_in_client(client, "marketer")
+    server = await _server(workspace["id"], per_thousand="0", monthly="0")
+
+    page = await client.get("/analytics/pnl/costs")
+
+    assert f'id="server-{server["id"]}-cost_per_thousand" name="cost_per_thousand" type="text" value="0.0000"' in (
+        page.text)
+    assert f'id="server-{server["id"]}-monthly_cost" name="monthly_cost" type="text" value="0.00"' in page.text
 
 
 async def test_another_workspaces_server_or_extra_is_not_found(client):
@@ -287,3 +319,40 @@ async def test_empty_pnl_and_costs_pages_say_what_to_do(client):
     for path in ("/analytics/pnl", "/analytics/pnl/costs"):
         page = await client.get(path)
         assert 'data-testid="empty-state"' in page.text, path
+
+
+async def test_an_empty_pnl_sends_each_role_only_where_it_may_act(client):
+    await signed_in_client(client, "analyst")
+    analyst = await client.get("/analytics/pnl")
+    await signed_in_client(client, "admin")
+    admin = await client.get("/analytics/pnl")
+
+    assert ">See costs<" in analyst.text and 'href="/settings/tracking"' not in analyst.text
+    assert ">Set costs<" in admin.text and 'href="/settings/tracking"' in admin.text
+
+
+async def test_the_today_panel_links_to_the_pnl_except_on_the_pnl_page(client):
+    await signed_in_client(client, "analyst")
+
+    overview = await client.get("/analytics")
+    page = await client.get("/analytics/pnl")
+
+    assert 'data-testid="pnl-today-link"' in overview.text
+    assert 'data-testid="pnl-today"' in page.text and 'data-testid="pnl-today-link"' not in page.text
+
+
+async def test_todays_panel_is_sent_again_when_sends_move_the_cost_without_a_postback(redis):
+    workspace = await make_workspace()
+    server = await _server(workspace["id"], per_thousand="2")
+    panel = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True).get_template(TODAY)
+    messages = today_messages(redis, workspace["id"], panel, idle_seconds=0.05)
+
+    first = await anext(messages)
+    quiet = await anext(messages)
+    await performance_day(workspace["id"], datetime.now(UTC).date(), server_id=server["id"], sent=5_000)
+    moved = await anext(messages)
+    await messages.aclose()
+
+    assert first.event == "pnl-today" and 'data-testid="today-cost">0.00<' in first.data
+    assert quiet.event is None, "nothing changed: a keep-alive"
+    assert moved.event == "pnl-today" and 'data-testid="today-cost">10.00<' in moved.data

@@ -128,8 +128,30 @@ async def test_a_bad_date_is_refused_next_to_its_field(client):
 
 
 async def test_an_empty_workspace_is_told_what_to_do(client):
+    await signed_in_client(client, "admin")
+
+    page = await client.get("/analytics/revenue")
+
+    assert 'data-testid="empty-state"' in page.text and 'href="/settings/tracking"' in page.text
+
+
+async def test_an_analyst_is_not_sent_to_tracking_settings_they_may_not_open(client):
     await signed_in_client(client, "analyst")
 
     page = await client.get("/analytics/revenue")
 
-    assert 'data-testid="empty-state"' in page.text and "/settings/tracking" in page.text
+    assert 'data-testid="empty-state"' in page.text and "an admin makes a postback URL" in page.text
+    assert 'href="/settings/tracking"' not in page.text
+    assert (await client.get("/settings/tracking")).status_code == 403
+
+
+async def test_a_server_row_drills_down_to_its_esp_performance_and_the_csv_names_its_type_once(client):
+    workspace, _ = await signed_in_client(client, "analyst")
+    server = await create_server(workspace["id"], "capture", {"name": "Capture"})
+    await conversion_day(workspace["id"], DAY, server_id=server["id"], conversions=1, revenue="5")
+
+    page = await client.get("/analytics/revenue?since=2026-06-08&until=2026-06-14")
+    exported = await client.get("/analytics/revenue/export.csv?by=server&since=2026-06-08&until=2026-06-14")
+
+    assert f'href="/analytics/esp-performance/servers/{server["id"]}">Capture' in page.text
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
