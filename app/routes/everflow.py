@@ -54,6 +54,7 @@ async def _context(viewer: Viewer, workspace_id: int, filters: Filters | None = 
         "counts": await reconciliation.open_counts(workspace_id),
         "page": await reconciliation.records_page(workspace_id, filters, after),
         "kinds": reconciliation.KINDS, "states": reconciliation.STATES,
+        "grace_minutes": int(reconciliation.GRACE.total_seconds() // 60),
         "currency": (await workspace_settings(workspace_id))["currency"],
         "can": permitted(viewer, "tracking.manage", CHANGE), **extra,
     }

@@ -7,6 +7,10 @@ post-conversion events are wanted, and pages of `{"conversions": [...], "paging"
 revenue, sale amount, sub1 to sub5, currency and scrub flag; its `conversion_unix_timestamp` is UTC whatever
 the timezone.
 
+The address is an admin's to set, so it follows the webhooks' rule: a private, loopback or link-local host is
+refused when saved, and each request connects to the address its name resolves to then, once that is checked
+(app/services/webhooks/targets.py), unless the workspace allowed private targets in Settings → Webhooks.
+
 A pull reads a window that starts well before the end of the last good one, so a record missed while
 pages shifted, or scrubbed, rejected or repriced since, is read again; records are upserted by conversion
 id, so nothing is stored twice. Dates are sent with a day to spare on each side, which covers the window
@@ -32,6 +36,8 @@ from app.services.analytics import reconciliation
 from app.services.forms import FormError
 from app.services.tenancy import checked_workspace_id, owned_by
 from app.services.vault import DOTS, VaultError, decrypt, encrypt
+from app.services.webhooks.endpoints import LOCAL_NAMES, private_targets_allowed
+from app.services.webhooks.targets import TargetRefused, is_public, literal_address, target_of
 
 DEFAULT_BASE_URL = "https://api.eflow.team/v1"
 UTC_TIMEZONE_ID = 67
@@ -69,12 +75,29 @@ async def connection(workspace_id: int) -> dict[str, Any]:
     return {**stored, "key_shown": DOTS if stored["api_key"] else ""}
 
 
-def _base_url(text: str) -> str:
-    url = text.strip().rstrip("/") or DEFAULT_BASE_URL
+def _well_formed(url: str) -> bool:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
-            or len(url) > 255:
+    try:
+        parts.port  # noqa: B018  (raises for a port out of range)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not (parts.query or parts.fragment) \
+        and "@" not in parts.netloc and len(url) <= 255
+
+
+def _inside(host: str) -> bool:
+    """A name or address that is this machine or its private network, as far as can be told before resolving."""
+    address = literal_address(host)
+    return host.lower() in LOCAL_NAMES or (address is not None and not is_public(address))
+
+
+def _base_url(text: str, allow_private: bool) -> str:
+    url = text.strip().rstrip("/") or DEFAULT_BASE_URL
+    if not _well_formed(url):
         raise FormError({"base_url": f"Enter the API's address, such as {DEFAULT_BASE_URL}."})
+    if not allow_private and _inside(urlsplit(url).hostname or ""):
+        raise FormError({"base_url": "That is a private, loopback or link-local address, and Everflow's API is "
+                                     "public: use its address, or allow private targets in Settings → Webhooks."})
     return url
 
 
@@ -90,7 +113,8 @@ async def save_connection(workspace_id: int, form: Mapping[str, str]) -> dict[st
     current = await connection(workspace_id)
     errors: dict[str, str] = {}
     values: dict[str, Any] = {"enabled": form.get("enabled") in ("on", "true", "1"), "updated_at": now()}
-    for field, parse in (("base_url", _base_url), ("timezone_id", _timezone_id)):
+    allow_private = await private_targets_allowed(workspace_id)
+    for field, parse in (("base_url", lambda text: _base_url(text, allow_private)), ("timezone_id", _timezone_id)):
         try:
             values[field] = parse(str(form.get(field, "")))
         except FormError as error:
@@ -133,10 +157,18 @@ def _report_body(since: datetime, until: datetime, timezone_id: int, page: int, 
             "query": {"filters": [], "search_terms": []}, "page": page, "page_size": page_size}
 
 
-async def _report_page(client: httpx.AsyncClient, url: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
+async def _report_page(client: httpx.AsyncClient, url: str, key: str, body: dict[str, Any],
+                       allow_private: bool) -> dict[str, Any]:
     try:
-        response = await client.post(url, json=body, params={"page": body["page"], "page_size": body["page_size"]},
-                                     headers={"X-Eflow-Api-Key": key, "Accept": "application/json"})
+        target = await target_of(url, allow_private)
+    except TargetRefused as refused:
+        raise EverflowError(str(refused)) from refused
+    try:
+        response = await client.post(target.url, json=body,
+                                     params={"page": body["page"], "page_size": body["page_size"]},
+                                     headers={"X-Eflow-Api-Key": key, "Accept": "application/json",
+                                              "Host": target.host_header},
+                                     extensions={"sni_hostname": target.server_name} if target.server_name else {})
     except httpx.TimeoutException as error:
         raise EverflowError(f"Everflow did not answer within {int(TIMEOUT.read or 0)} seconds.") from error
     except httpx.HTTPError as error:
@@ -156,13 +188,15 @@ async def _report_page(client: httpx.AsyncClient, url: str, key: str, body: dict
 
 
 async def conversion_pages(base_url: str, key: str, timezone_id: int, since: datetime, until: datetime,
-                           page_size: int | None = None) -> AsyncIterator[list[dict[str, Any]]]:
-    """Each page of the conversion report covering [since, until), as Everflow sends its records."""
+                           page_size: int | None = None, *, allow_private: bool) -> AsyncIterator[list[dict[str, Any]]]:
+    """Each page of the conversion report covering [since, until), as Everflow sends its records; each request
+    goes to the address the host resolves to at that moment, refused when private unless `allow_private`."""
     page_size = page_size or PAGE_SIZE
     url = f"{base_url.rstrip('/')}/networks/reporting/conversions"
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
         for page in range(1, MAX_PAGES + 1):
-            answer = await _report_page(client, url, key, _report_body(since, until, timezone_id, page, page_size))
+            body = _report_body(since, until, timezone_id, page, page_size)
+            answer = await _report_page(client, url, key, body, allow_private)
             records = answer["conversions"]
             yield records
             paging = answer.get("paging") if isinstance(answer.get("paging"), dict) else {}
@@ -220,7 +254,8 @@ async def check_connection(workspace_id: int) -> str:
     stored = await connection(workspace_id)
     moment = now()
     async for records in conversion_pages(stored["base_url"], _api_key(stored), stored["timezone_id"], moment,
-                                          moment, page_size=1):
+                                          moment, page_size=1,
+                                          allow_private=await private_targets_allowed(workspace_id)):
         return f"Connected: Everflow answered with {'conversions' if records else 'no conversions yet'} for today."
     return "Connected."
 
@@ -239,7 +274,9 @@ async def pull(workspace_id: int, moment: datetime | None = None) -> PullResult:
     records = new = 0
     try:
         key = _api_key(stored)
-        async for page in conversion_pages(stored["base_url"], key, stored["timezone_id"], since, until):
+        allow_private = await private_targets_allowed(workspace_id)
+        async for page in conversion_pages(stored["base_url"], key, stored["timezone_id"], since, until,
+                                           allow_private=allow_private):
             new += await _store(workspace_id, page)
             records += len(page)
     except EverflowError as error:

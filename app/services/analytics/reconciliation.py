@@ -71,8 +71,9 @@ def filters_from(period: Period, state: str, kind: str) -> Filters:
 
 
 async def reconcile(workspace_id: int, since: datetime, until: datetime) -> int:
-    """Reconciles conversions of [since, until - GRACE); how many disagree."""
-    [row] = await statements.run("everflow.reconcile", workspace_id, since, max(since, until - GRACE))
+    """Reconciles conversions of [since, until), one seen on one side only once it is older than GRACE; how many
+    disagree."""
+    [row] = await statements.run("everflow.reconcile", workspace_id, since, until, max(since, until - GRACE))
     return row["disagreeing"]
 
 

@@ -23,10 +23,11 @@ ON CONFLICT (workspace_id, conversion_id) DO UPDATE SET
 RETURNING (xmax = 0) AS inserted
 
 -- name: reconcile
--- $1 workspace, $2 since, $3 cutoff: compares both sides' conversions of [since, cutoff) by transaction id
--- and event name. The cutoff stays a little behind the pull, as a postback follows Everflow's record by
--- moments to minutes: a conversion on one side only is not missing until then. Of several Everflow records
--- for one transaction (a duplicate click converts again and is rejected), the one that stands is compared.
+-- $1 workspace, $2 since, $3 until, $4 cutoff: compares both sides' conversions of [since, until) by
+-- transaction id and event name. A conversion on one side only is not called missing unless it is older than
+-- the cutoff, a little behind the pull, as a postback follows Everflow's record by moments to minutes; one on
+-- both sides (scrubbed, rejected, repriced) is compared at once. Of several Everflow records for one
+-- transaction (a duplicate click converts again and is rejected), the one that stands is compared.
 -- What disagrees is upserted (a dismissed or recorded row keeps its state; a resolved one opens again);
 -- an open row of the window that no longer disagrees is resolved.
 WITH keys AS (
@@ -42,7 +43,8 @@ WITH keys AS (
 ), found AS (
     SELECT CASE
                WHEN c.id IS NULL THEN
-                   CASE WHEN NOT p.is_scrub AND p.status NOT IN ('rejected', 'invalid') THEN 'missing_in_ignite' END
+                   CASE WHEN NOT p.is_scrub AND p.status NOT IN ('rejected', 'invalid')
+                             AND p.converted_at < $4::timestamptz THEN 'missing_in_ignite' END
                WHEN p.is_scrub THEN 'scrubbed'
                WHEN p.status IN ('rejected', 'invalid') THEN 'rejected'
                WHEN p.payout <> c.revenue OR p.currency <> c.currency THEN 'payout_changed'
@@ -57,7 +59,7 @@ WITH keys AS (
     SELECT 'missing_in_everflow', c.transaction_id, c.event_name, NULL, c.id, '', NULL, '', c.revenue, c.currency,
            c.created_at
     FROM conversions c
-    WHERE c.workspace_id = $1::integer AND c.created_at >= $2::timestamptz AND c.created_at < $3::timestamptz
+    WHERE c.workspace_id = $1::integer AND c.created_at >= $2::timestamptz AND c.created_at < $4::timestamptz
       AND NOT EXISTS (SELECT 1 FROM everflow_conversions e
                       WHERE e.workspace_id = $1::integer AND e.transaction_id = c.transaction_id
                         AND e.event_name = c.event_name)

@@ -7,11 +7,14 @@ from datetime import timedelta
 from app.services.accounts import now
 from app.services.analytics import everflow
 from app.services.tracking.conversions import record_postback, rotate_postback_secret
+from app.services.webhooks.endpoints import allow_private_targets
 from tests.integration.analytics.everflow_server import LocalEverflow, everflow_record
 from tests.integration.tracking.helpers import SentCampaign, sent_campaign
 
 
 async def connect(workspace_id: int, server: LocalEverflow, enabled: bool = True) -> None:
+    """The local Everflow listens on loopback: the workspace allows private targets, as webhook tests do."""
+    await allow_private_targets(workspace_id, True)
     await everflow.save_connection(workspace_id, {"base_url": server.base_url, "api_key": server.api_key,
                                                   "timezone_id": "67", "enabled": "on" if enabled else ""})
 

@@ -20,6 +20,7 @@ from app.services.analytics import everflow, reconciliation
 from app.services.forms import FormError
 from app.services.tracking.figures import campaign_figures
 from app.services.vault import encrypt
+from app.services.webhooks.endpoints import allow_private_targets
 from app.tasks import everflow as everflow_tasks
 from app.tasks.scheduler import JOBS
 from tests.factories import login, make_user, make_workspace, post_form
@@ -116,6 +117,28 @@ async def test_a_postback_not_yet_arrived_is_not_called_missing_within_the_grace
     await everflow.pull(workspace["id"])
 
     assert await _open_rows(workspace["id"]) == {}
+
+
+async def test_a_conversion_on_both_sides_is_compared_at_once_and_only_a_one_sided_one_waits(local_everflow, redis):
+    sent = await reconciliation_scenario(redis, local_everflow)
+    workspace_id = sent.workspace["id"]
+    just_now = now() - timedelta(minutes=5)
+    d = sent.deliveries
+    local_everflow.records = [
+        everflow_record("3", "tx-scrub", just_now, "5", is_scrub=True, status="rejected", sub3=str(d[2]["id"])),
+        everflow_record("4", "tx-repriced", just_now, "4.25", sub3=str(d[3]["id"])),
+        everflow_record("5", "tx-rejected", just_now, "5", status="rejected", sub3=str(d[4]["id"])),
+        everflow_record("2", "tx-everflow-only", just_now, "7.5", sub3=str(d[5]["id"])),
+        everflow_record("1", "tx-agree", just_now, "5", sub3=str(d[0]["id"]))]
+
+    await everflow.pull(workspace_id)
+
+    assert await _open_rows(workspace_id) == {"tx-scrub": "scrubbed", "tx-repriced": "payout_changed",
+                                              "tx-rejected": "rejected"}
+    await _pull(workspace_id)
+    assert await _open_rows(workspace_id) == {
+        "tx-scrub": "scrubbed", "tx-repriced": "payout_changed", "tx-rejected": "rejected",
+        "tx-everflow-only": "missing_in_ignite", "tx-ignite-only": "missing_in_everflow"}
 
 
 async def test_recording_a_missing_conversion_goes_through_the_postback_and_settles_the_row(local_everflow, redis):
@@ -233,9 +256,48 @@ async def test_bad_connection_settings_are_refused_next_to_their_fields_and_noth
     assert await EverflowConnection.count() == 0
 
 
+@pytest.mark.parametrize("address", ["http://127.0.0.1:8000/v1", "http://localhost/v1", "http://[::1]/v1",
+                                     "http://169.254.169.254/latest", "http://10.0.0.5/v1", "http://192.168.1.1/v1"])
+async def test_a_private_or_loopback_address_is_refused_beside_its_field_unless_private_targets_are_allowed(
+        client, address):
+    workspace = await make_workspace()
+    user = await make_user(workspace, "admin")
+    await login(client, user["email"])
+    form = {"base_url": address, "api_key": "key-123", "timezone_id": "67"}
+
+    refused = await post_form(client, "/analytics/revenue/everflow/connection", form, headers=HX)
+
+    assert refused.status_code == 422 and 'data-testid="error-base_url"' in refused.text
+    assert "private, loopback or link-local" in refused.text
+    assert await EverflowConnection.count().where(EverflowConnection.workspace_id == workspace["id"]) == 0
+    await allow_private_targets(workspace["id"], True)
+    assert (await post_form(client, "/analytics/revenue/everflow/connection", form, headers=HX)).status_code == 200
+    assert (await everflow.connection(workspace["id"]))["base_url"] == address
+
+
+async def test_a_name_resolving_to_loopback_is_never_requested_once_private_targets_are_disallowed(local_everflow):
+    workspace = await make_workspace()
+    local_everflow.records = [everflow_record("1", "tx-1", now() - timedelta(hours=1), "3")]
+    await allow_private_targets(workspace["id"], True)
+    await everflow.save_connection(workspace["id"], {
+        "base_url": local_everflow.base_url.replace("127.0.0.1", "localhost"), "api_key": local_everflow.api_key,
+        "timezone_id": "67", "enabled": "on"})
+    await allow_private_targets(workspace["id"], False)
+
+    pulled = await everflow.pull(workspace["id"])
+    with pytest.raises(everflow.EverflowError, match="loopback"):
+        await everflow.check_connection(workspace["id"])
+
+    assert "localhost resolves to" in pulled.error and local_everflow.requests == []
+    assert await EverflowConversion.count().where(EverflowConversion.workspace_id == workspace["id"]) == 0
+    await connect(workspace["id"], local_everflow)
+    assert (await everflow.pull(workspace["id"])).records == 1
+
+
 async def test_the_key_is_stored_encrypted_and_never_shown_back(client, local_everflow):
     workspace = await make_workspace()
     user = await make_user(workspace, "admin")
+    await allow_private_targets(workspace["id"], True)
     await login(client, user["email"])
 
     saved = await post_form(client, "/analytics/revenue/everflow/connection", {
