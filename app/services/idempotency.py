@@ -14,7 +14,9 @@ import asyncio
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -55,9 +57,39 @@ def entry_key(key_id: int, idempotency_key: str) -> str:
     return ENTRY.format(key_id, hashlib.sha256(idempotency_key.encode()).hexdigest())
 
 
+@dataclass(frozen=True)
+class FirstClaim:
+    """What the first attempt to claim an entry found: this request runs, or there is an answer to replay;
+    neither while the first request with the key still runs (then `claim` waits for it)."""
+
+    run: bool
+    answer: StoredAnswer | None = None
+
+
 def _answer_of(data: dict) -> StoredAnswer:
     return StoredAnswer(status=data["status"], headers=[(name, value) for name, value in data["headers"]],
                         body=base64.b64decode(data["body"]))
+
+
+def _stored_answer(stored: str, request_fingerprint: str) -> StoredAnswer | None:
+    """The answer kept in an entry (None while its request runs); IdempotencyConflict for another request's."""
+    data = json.loads(stored)
+    if data["fingerprint"] != request_fingerprint:
+        raise IdempotencyConflict
+    return _answer_of(data) if "status" in data else None
+
+
+def claim_commands(entry: str, request_fingerprint: str) -> list[tuple[Any, ...]]:
+    """The first attempt of `claim` as commands to send in a pipeline of the caller's (see `first_claim`)."""
+    return [("SET", entry, json.dumps({"fingerprint": request_fingerprint}), "NX", "EX", LEASE), ("GET", entry)]
+
+
+def first_claim(replies: Sequence[Any], request_fingerprint: str) -> FirstClaim:
+    """The replies of `claim_commands`, read."""
+    made, stored = replies
+    if made:
+        return FirstClaim(run=True)
+    return FirstClaim(run=False, answer=_stored_answer(stored, request_fingerprint) if stored is not None else None)
 
 
 async def claim(redis: Redis, entry: str, request_fingerprint: str) -> StoredAnswer | None:
@@ -69,21 +101,22 @@ async def claim(redis: Redis, entry: str, request_fingerprint: str) -> StoredAns
         stored = await redis.get(entry)
         if stored is None:  # the first request failed with a server error meanwhile: run this one
             continue
-        data = json.loads(stored)
-        if data["fingerprint"] != request_fingerprint:
-            raise IdempotencyConflict
-        if "status" in data:
-            return _answer_of(data)
+        answer = _stored_answer(stored, request_fingerprint)
+        if answer is not None:
+            return answer
         if asyncio.get_running_loop().time() >= deadline:
             raise StillRunning
         await asyncio.sleep(POLL)
 
 
-async def settle(redis: Redis, entry: str, request_fingerprint: str, answer: StoredAnswer | None) -> None:
+def settle_command(entry: str, request_fingerprint: str, answer: StoredAnswer | None) -> tuple[Any, ...]:
     """Keep the answer for replays; a server error (or none at all) frees the key for a retry."""
     if answer is None or answer.status >= 500:
-        await redis.delete(entry)
-        return
+        return ("DEL", entry)
     data = {"fingerprint": request_fingerprint, "status": answer.status, "headers": answer.headers,
             "body": base64.b64encode(answer.body).decode()}
-    await redis.set(entry, json.dumps(data), ex=KEEP)
+    return ("SET", entry, json.dumps(data), "EX", KEEP)
+
+
+async def settle(redis: Redis, entry: str, request_fingerprint: str, answer: StoredAnswer | None) -> None:
+    await redis.execute_command(*settle_command(entry, request_fingerprint, answer))

@@ -3,9 +3,12 @@
 `api_middleware` wraps every /api/v1 request (its documentation aside): it authenticates the key (401 with a
 stable code otherwise), takes one token from the key's bucket (429 with Retry-After when empty), puts the
 caller in the request state, adds `X-RateLimit-*` headers to every answer, and makes a write that carries an
-`Idempotency-Key` answer every retry with its first answer. Every API controller derives from `ApiController`:
-its guard holds the request to the scope the handler names in `opt={"scope": ...}` (a handler naming none is
-refused; `"any"` lets every valid key in), and its handlers take the caller as the `caller` parameter.
+`Idempotency-Key` answer every retry with its first answer. Its Redis commands travel together: a write's
+token and its idempotency claim in one round trip, and the commands of the process's concurrent requests in one
+pipeline (`_REDIS`), so a busy process pays one round trip for many requests. Every API controller derives from
+`ApiController`: its guard holds the request to the scope the handler names in `opt={"scope": ...}` (a handler
+naming none is refused; `"any"` lets every valid key in), and its handlers take the caller as the `caller`
+parameter.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +29,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from msgspec import Struct
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from app.redis_client import get_redis
 from app.services import api_keys, audit, idempotency
 from app.services.api_keys import KeyRecord
 from app.services.throttling import MINUTE, Bucket, Grant, acquire
+from app.services.throttling.buckets import Acquisition
+from app.services.transactional.gathering import Gathering
 from app.web.auth import client_ip
 from app.web.errors import ApiError
 
@@ -205,19 +212,52 @@ async def _replay(send: Send, answer: idempotency.StoredAnswer) -> None:
     await send({"type": "http.response.body", "body": answer.body})
 
 
-async def _idempotent(app: ASGIApp, scope: Scope, receive: Receive, send: Send, key_id: int,
-                      idempotency_key: str, body: bytes) -> None:
+async def _pipelined(_: str, parts: Sequence[Sequence[tuple[Any, ...]]]) -> list[list[Any]]:
+    """Every part's commands in one pipeline (not a transaction): each part's replies, an error as its exception."""
+    async with get_redis().pipeline(transaction=False) as pipe:
+        for commands in parts:
+            for command in commands:
+                pipe.execute_command(*command)
+        replies = await pipe.execute(raise_on_error=False)
+    answers, at = [], 0
+    for commands in parts:
+        answers.append(replies[at:at + len(commands)])
+        at += len(commands)
+    return answers
+
+
+# The Redis commands of the API requests of this process that are under way together, sent as one pipeline.
+_REDIS: Gathering[str, Sequence[tuple[Any, ...]], list[Any]] = Gathering(_pipelined, most=1024)
+
+
+async def _sent(commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    replies = await _REDIS(API, commands)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
+async def _limited(bucket: Bucket, commands: Sequence[tuple[Any, ...]]) -> tuple[Grant, list[Any]]:
+    """A token of the key's bucket, and more commands in the same round trip: the grant and their replies."""
+    acquisition = Acquisition.of([([bucket], 1)])
+    [reply, *replies] = await _REDIS(API, [acquisition.command(), *commands])
+    if isinstance(reply, NoScriptError):  # nothing was taken: the server lost its scripts
+        reply = await acquisition.run(get_redis())
+    for failed in (reply, *replies):
+        if isinstance(failed, Exception):
+            raise failed
+    [grant] = acquisition.grants(reply)
+    return grant, replies
+
+
+async def _idempotent(app: ASGIApp, scope: Scope, receive: Receive, send: Send, entry: str,
+                      request_fingerprint: str, replies: list[Any]) -> None:
     """Run a write once per (key, Idempotency-Key); replay its answer to every retry with the same request."""
-    if not 0 < len(idempotency_key) <= idempotency.MAX_KEY_LENGTH:
-        await _answer(scope, send, 400, "invalid_idempotency_key",
-                      f"An Idempotency-Key is 1 to {idempotency.MAX_KEY_LENGTH} characters.")
-        return
-    query = scope.get("query_string", b"").decode("latin-1")
-    request_fingerprint = idempotency.fingerprint(scope["method"], f"{scope['path']}?{query}", body)
-    entry = idempotency.entry_key(key_id, idempotency_key)
-    redis = get_redis()
     try:
-        stored = await idempotency.claim(redis, entry, request_fingerprint)
+        first = idempotency.first_claim(replies, request_fingerprint)
+        stored = None if first.run else first.answer or await idempotency.claim(get_redis(), entry,
+                                                                               request_fingerprint)
     except idempotency.IdempotencyConflict:
         await _answer(scope, send, 409, "idempotency_conflict",
                       "This Idempotency-Key was used with another request: use a new key for a new request.")
@@ -229,10 +269,10 @@ async def _idempotent(app: ASGIApp, scope: Scope, receive: Receive, send: Send, 
     if stored is not None:
         await _replay(send, stored)
         return
-    await _run_and_keep(app, scope, receive, send, redis, entry, request_fingerprint)
+    await _run_and_keep(app, scope, receive, send, entry, request_fingerprint)
 
 
-async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send, redis: Redis, entry: str,
+async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send, entry: str,
                         request_fingerprint: str) -> None:
     status, headers, chunks = 0, [], []
 
@@ -251,7 +291,7 @@ async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send
         await app(scope, receive, capturing)
         answer = idempotency.StoredAnswer(status, headers, b"".join(chunks)) if status else None
     finally:
-        await idempotency.settle(redis, entry, request_fingerprint, answer)
+        await _sent([idempotency.settle_command(entry, request_fingerprint, answer)])
 
 
 async def _refused(scope: Scope, send: Send, redis: Redis, refusal: ApiError) -> None:
@@ -284,38 +324,73 @@ def api_middleware(app: ASGIApp) -> ASGIApp:
         except ApiError as refusal:
             await _refused(scope, send, redis, refusal)
             return
+        if scope["method"] in WRITES:
+            await _write(app, scope, receive, send, record)
+            return
         bucket = key_bucket(record)
-        grant = await acquire(redis, [bucket])
+        grant, _ = await _limited(bucket, ())
         send = _with_headers(send, limit_headers(bucket, grant))
         if not grant.granted:
-            await _answer(scope, send, 429, "rate_limited",
-                          f"Over this key's limit of {record.rate_limit:,} requests per minute: wait for Retry-After.")
+            await _over_limit(scope, send, record)
             return
         scope.setdefault("state", {})[CALLER] = caller_of(record)
-        if scope["method"] in WRITES:
-            await _write(app, scope, receive, send, record.id)
-        else:
-            await app(scope, receive, send)
+        await app(scope, receive, send)
 
     return middleware
 
 
-async def _write(app: ASGIApp, scope: Scope, receive: Receive, send: Send, key_id: int) -> None:
-    """A write, its body read whole: checked, then run (once per Idempotency-Key when it carries one)."""
-    headers = Headers.from_scope(scope)
-    body = await _read_body(receive)
+async def _over_limit(scope: Scope, send: Send, record: KeyRecord) -> None:
+    await _answer(scope, send, 429, "rate_limited",
+                  f"Over this key's limit of {record.rate_limit:,} requests per minute: wait for Retry-After.")
+
+
+TOO_LARGE = (413, "payload_too_large", "This request body is too large.")
+
+
+def _body_refusal(body: bytes | None, headers: Headers) -> tuple[int, str, str] | None:
+    """Why a write is answered without running: its body (too large, or holding a NUL) or its Idempotency-Key."""
     if body is None:
-        await _answer(scope, send, 413, "payload_too_large", "This request body is too large.")
-        return
+        return TOO_LARGE
     if "json" in headers.get("content-type", "") and JSON_NUL.search(body):
         # PostgreSQL text cannot hold a NUL character: refused here for every endpoint, not as a 500.
-        await _answer(scope, send, 400, "invalid_body", "The body holds a NUL character (\\u0000).")
-        return
+        return 400, "invalid_body", "The body holds a NUL character (\\u0000)."
     idempotency_key = headers.get("idempotency-key")
-    if idempotency_key is not None:
-        await _idempotent(app, scope, _replaying(body, receive), send, key_id, idempotency_key, body)
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= idempotency.MAX_KEY_LENGTH:
+        return (400, "invalid_idempotency_key",
+                f"An Idempotency-Key is 1 to {idempotency.MAX_KEY_LENGTH} characters.")
+    return None
+
+
+async def _write(app: ASGIApp, scope: Scope, receive: Receive, send: Send, record: KeyRecord) -> None:
+    """A write, its body read whole and checked; then the key's token and the Idempotency-Key's claim are asked
+    for in one round trip, and the write runs (once per Idempotency-Key when it carries one)."""
+    headers = Headers.from_scope(scope)
+    body = await _read_body(receive)
+    refusal = _body_refusal(body, headers)
+    idempotency_key = headers.get("idempotency-key") if refusal is None else None
+    entry = request_fingerprint = ""
+    commands: list[tuple[Any, ...]] = []
+    if idempotency_key is not None and body is not None:
+        query = scope.get("query_string", b"").decode("latin-1")
+        request_fingerprint = idempotency.fingerprint(scope["method"], f"{scope['path']}?{query}", body)
+        entry = idempotency.entry_key(record.id, idempotency_key)
+        commands = idempotency.claim_commands(entry, request_fingerprint)
+    bucket = key_bucket(record)
+    grant, replies = await _limited(bucket, commands)
+    send = _with_headers(send, limit_headers(bucket, grant))
+    if not grant.granted:
+        if replies and replies[0]:  # claimed along with the token: freed, since the write does not run
+            await _sent([("DEL", entry)])
+        await _over_limit(scope, send, record)
         return
-    await app(scope, _replaying(body, receive), send)
+    if refusal is not None or body is None:
+        await _answer(scope, send, *(refusal or TOO_LARGE))
+        return
+    scope.setdefault("state", {})[CALLER] = caller_of(record)
+    if idempotency_key is None:
+        await app(scope, _replaying(body, receive), send)
+        return
+    await _idempotent(app, scope, _replaying(body, receive), send, entry, request_fingerprint, replies)
 
 
 # OpenAPI ----------------------------------------------------------------------------------------------

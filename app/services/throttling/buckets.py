@@ -132,38 +132,62 @@ async def acquire_many(
     """Decide several (buckets, tokens) acquisitions in one round trip, in order, each all-or-none."""
     if not requests:
         return []
-    keys: dict[str, int] = {}
-    distinct: list[Bucket] = []
-    plan: list[str] = []
-    for buckets, tokens in requests:
-        if len({bucket.key for bucket in buckets}) < len(buckets):
-            raise ValueError("a bucket is listed twice in one acquisition")
-        for bucket in buckets:
-            if tokens > bucket.capacity:
-                raise ValueError(f"{tokens} tokens can never fit bucket {bucket.key} (capacity {bucket.capacity})")
-            if bucket.key not in keys:
-                keys[bucket.key] = len(distinct) + 1
-                distinct.append(bucket)
-            elif distinct[keys[bucket.key] - 1] != bucket:
-                raise ValueError(f"bucket {bucket.key} is given twice with different limits")
-        plan.append(" ".join([str(tokens), *(str(keys[bucket.key]) for bucket in buckets)]))
-    args: list[object] = [now_arg(now), len(requests)]
-    for bucket in distinct:
-        args += [repr(float(bucket.capacity)), repr(bucket.refill_per_ms)]
-    reply = await _ACQUIRE(redis, list(keys), args + plan)
-    decided, levels = reply[:3 * len(requests)], reply[3 * len(requests):]
-    left = dict(zip(keys, levels, strict=True))
-    return [
-        Grant(
-            granted=bool(granted),
-            retry_after=int(wait_ms) / 1000,
-            limited_by=buckets[int(limiting) - 1].key if limiting else None,
-            remaining={bucket.key: left[bucket.key] for bucket in buckets},
-        )
-        for (buckets, _), granted, wait_ms, limiting in zip(
-            requests, decided[0::3], decided[1::3], decided[2::3], strict=True
-        )
-    ]
+    planned = Acquisition.of(requests, now)
+    return planned.grants(await planned.run(redis))
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """An `acquire_many` taken apart, for a caller that sends it in a pipeline along with commands of its own:
+    `command()` is the script's call, `grants()` reads its reply. A reply that is a NoScriptError (the server
+    lost its scripts) means nothing was taken: `run()` sends it again alone, loading the script."""
+
+    requests: Sequence[tuple[Sequence[Bucket], int]]
+    keys: list[str]
+    args: list[object]
+
+    @classmethod
+    def of(cls, requests: Sequence[tuple[Sequence[Bucket], int]], now: float | None = None) -> Acquisition:
+        keys: dict[str, int] = {}
+        distinct: list[Bucket] = []
+        plan: list[str] = []
+        for buckets, tokens in requests:
+            if len({bucket.key for bucket in buckets}) < len(buckets):
+                raise ValueError("a bucket is listed twice in one acquisition")
+            for bucket in buckets:
+                if tokens > bucket.capacity:
+                    raise ValueError(f"{tokens} tokens can never fit bucket {bucket.key} (capacity {bucket.capacity})")
+                if bucket.key not in keys:
+                    keys[bucket.key] = len(distinct) + 1
+                    distinct.append(bucket)
+                elif distinct[keys[bucket.key] - 1] != bucket:
+                    raise ValueError(f"bucket {bucket.key} is given twice with different limits")
+            plan.append(" ".join([str(tokens), *(str(keys[bucket.key]) for bucket in buckets)]))
+        args: list[object] = [now_arg(now), len(requests)]
+        for bucket in distinct:
+            args += [repr(float(bucket.capacity)), repr(bucket.refill_per_ms)]
+        return cls(requests, list(keys), args + plan)
+
+    def command(self) -> tuple[object, ...]:
+        return ("EVALSHA", _ACQUIRE.sha, len(self.keys), *self.keys, *self.args)
+
+    async def run(self, redis: Redis) -> list[int]:
+        return await _ACQUIRE(redis, self.keys, self.args)
+
+    def grants(self, reply: Sequence[int]) -> list[Grant]:
+        decided, levels = reply[:3 * len(self.requests)], reply[3 * len(self.requests):]
+        left = dict(zip(self.keys, levels, strict=True))
+        return [
+            Grant(
+                granted=bool(granted),
+                retry_after=int(wait_ms) / 1000,
+                limited_by=buckets[int(limiting) - 1].key if limiting else None,
+                remaining={bucket.key: left[bucket.key] for bucket in buckets},
+            )
+            for (buckets, _), granted, wait_ms, limiting in zip(
+                self.requests, decided[0::3], decided[1::3], decided[2::3], strict=True
+            )
+        ]
 
 
 async def tokens_left(redis: Redis, buckets: Sequence[Bucket], now: float | None = None) -> dict[str, int]:

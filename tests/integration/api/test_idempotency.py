@@ -121,3 +121,26 @@ async def test_an_overlong_idempotency_key_is_refused(api):
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "invalid_idempotency_key"
     assert runs["book"] == 0
+
+
+async def test_a_write_over_the_limit_does_not_run_and_leaves_its_idempotency_key_free(api, redis):
+    from app.services import api_keys, idempotency
+
+    secret = await _secret(rate_limit=1)
+    first = await api.post("/api/v1/test-orders", json={"item": "book"}, headers=_headers(secret, "k1"))
+    limited = await api.post("/api/v1/test-orders", json={"item": "lamp"}, headers=_headers(secret, "k2"))
+    assert (first.status_code, limited.status_code) == (201, 429)
+    assert limited.json()["error"]["code"] == "rate_limited" and runs["lamp"] == 0
+    record = await api_keys.authenticated(redis, secret, "127.0.0.1")
+    assert await redis.exists(idempotency.entry_key(record.id, "k1")) == 1
+    assert await redis.exists(idempotency.entry_key(record.id, "k2")) == 0
+
+
+async def test_writes_under_way_together_are_all_metered_and_each_runs_once(api):
+    secret = await _secret(rate_limit=100)
+    answers = await asyncio.gather(*(
+        api.post("/api/v1/test-orders", json={"item": f"item{n}"}, headers=_headers(secret, f"key{n}"))
+        for n in range(12)))
+    assert [answer.status_code for answer in answers] == [201] * 12
+    assert sorted(int(answer.headers["x-ratelimit-remaining"]) for answer in answers) == list(range(88, 100))
+    assert all(runs[f"item{n}"] == 1 for n in range(12))
