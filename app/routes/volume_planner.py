@@ -37,7 +37,7 @@ async def _index_context(workspace_id: int, viewer: Viewer) -> dict[str, Any]:
             "currency": await scenarios.currency(workspace_id)}
 
 
-def _scenario_context(scenario: dict, viewer: Viewer, currency: str) -> dict[str, Any]:
+def _scenario_context(scenario: dict, viewer: Viewer, currency: str, rules_first: list[str]) -> dict[str, Any]:
     result = scenarios.replanned(scenario)
     labels = [day.day.isoformat() for day in result.days]
     chart = line_chart(labels, [("Planned", [day.total for day in result.days]),
@@ -46,7 +46,7 @@ def _scenario_context(scenario: dict, viewer: Viewer, currency: str) -> dict[str
                                 ("Cost", [float(day.cost) for day in result.days])])
     return {**section_context("analytics", "volume-planner"), "scenario": scenario, "result": result,
             "chart": chart, "money_chart": money, "can": permitted(viewer, CHANGE, "routing.manage"),
-            "currency": currency,
+            "currency": currency, "rules_first": rules_first,
             "server_days": [_per_server(day.sends) for day in result.days]}
 
 
@@ -85,8 +85,8 @@ class VolumePlannerController(Controller):
     @get("/scenarios/{scenario_id:int}", name="volume_scenario")
     async def show(self, viewer: Viewer, workspace_id: int, scenario_id: int) -> Template:
         scenario = await scenarios.get_scenario(workspace_id, scenario_id)
-        return Template(SCENARIO, context=_scenario_context(scenario, viewer,
-                                                                   await scenarios.currency(workspace_id)))
+        return Template(SCENARIO, context=_scenario_context(scenario, viewer, await scenarios.currency(workspace_id),
+                                                            await applying.rules_matched_first(workspace_id)))
 
     @get("/scenarios/{scenario_id:int}/plan.csv")
     async def export(self, workspace_id: int, scenario_id: int) -> Stream:

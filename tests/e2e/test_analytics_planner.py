@@ -1,5 +1,6 @@
 """An admin runs a volume plan: bad input is refused next to its fields and nothing is saved; a good plan is
-saved with its days to target, compared with another, and applied to routing."""
+saved with its days to target, downloaded as CSV, compared with another, and applied to routing, warned first
+that a rule of their own matches before the plan's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from playwright.async_api import expect
 
 from app.db.delivery import DeliveryServer
 from app.db.planner import VolumeScenario
+from app.services import routing
 from app.services.delivery_servers import create_server
 from tests.e2e.test_portals import sign_in
 from tests.factories import make_user, make_workspace
@@ -42,6 +44,12 @@ async def test_run_a_plan_with_bad_input_then_run_it_compare_it_and_apply_it(pag
     await page.get_by_test_id(f"planner-include-{second['id']}").uncheck()
     await page.get_by_test_id("planner-run").click()
     await expect(page.get_by_test_id("plan-shortfall")).to_contain_text("50,000 a day")
+    await expect(page.get_by_test_id("plan-shortfall")).to_contain_text("raise their quotas or add servers")
+    async with page.expect_download() as downloading:
+        await page.get_by_test_id("plan-export").click()
+    exported = (await (await downloading.value).path()).read_text().splitlines()
+    assert exported[0] == "day,server,domain_group,messages,cost,expected_revenue"
+    assert {line.split(",")[1] for line in exported[1:]} == {"ESP One"} and len(exported) == 1 + 90 * 5
 
     await page.get_by_test_id("back-planner").click()
     rows = await VolumeScenario.select(VolumeScenario.id).where(
@@ -51,7 +59,9 @@ async def test_run_a_plan_with_bad_input_then_run_it_compare_it_and_apply_it(pag
     await page.get_by_test_id("compare-run").click()
     await expect(page.get_by_test_id(f"compare-days-{rows[1]['id']}")).to_have_text("not within 90 days")
 
+    await routing.save_rule(workspace["id"], {"name": "VIP pool", f"weight_{second['id']}": "1"})
     await page.get_by_test_id(f"compare-link-{rows[0]['id']}").click()
+    await expect(page.get_by_test_id("plan-rules-first")).to_contain_text("“VIP pool”")
     await page.get_by_test_id("plan-apply").click()
     await expect(page.get_by_test_id("flash")).to_contain_text("applied")
     weights = {row["id"]: row["weight"] for row in await DeliveryServer.select().where(

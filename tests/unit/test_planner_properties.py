@@ -134,3 +134,13 @@ def test_a_target_beyond_every_cap_says_what_holds_it_back():
     assert result.days_to_target is None
     assert result.final_daily == 200_000
     assert "200,000" in result.shortfall
+
+
+def test_a_plan_held_back_by_hourly_limits_says_what_each_group_would_need():
+    groups = [GroupInput("Gmail", 60, hourly_limit=500), GroupInput("Others", 40)]
+    servers = [ServerInput(1, "one"), ServerInput(2, "two")]
+    result = plan(PlanInputs(target=2_000_000, days=2, start=date(2026, 12, 6), servers=servers, groups=groups))
+    # Gmail asks for 1,200,000 a day: 25,000 an hour on each of two servers; its limit lets through 24,000 a day.
+    assert result.final_daily == 24_000 + 800_000
+    assert result.shortfall == ("hourly limits of Gmail (500 an hour per server; 25,000 needed) allow 824,000 a day "
+                                "over 2 servers")

@@ -71,6 +71,12 @@ async def apply(workspace_id: int, scenario_id: int, actor_email: str) -> Applie
     return Applied(applied_weights, rules, chosen)
 
 
+async def rules_matched_first(workspace_id: int) -> list[str]:
+    """The names of people's routing rules: applied rules go after them, so mail one of them matches keeps its
+    pool whatever the plan says."""
+    return [rule["name"] for rule in await routing.rules(workspace_id) if not rule["name"].startswith(RULE_PREFIX)]
+
+
 async def _replace_rules(workspace_id: int, per_group: Mapping[str, Mapping[int, int]]) -> dict[str, dict[int, int]]:
     """The rules of an earlier applied plan removed, one per named domain group added, after people's rules."""
     for rule in await routing.rules(workspace_id):

@@ -212,15 +212,17 @@ def _month_share(server: ServerInput, day: date, used_this_month: int) -> int:
 
 def _shortfall(total: int, target: int, capacity: Sequence[int], wanted: Sequence[int],
                groups: Sequence[GroupInput], servers: int) -> str:
+    """Why the last day falls short, with what would lift it: quotas, or each tight group's hourly limit per
+    server that its share of the target needs over the servers planned (a floor when a server's own caps bind)."""
     if total >= target:
         return ""
     room = sum(capacity)
     if room < target:
-        return f"the servers' quotas and warm-up caps allow {room:,} a day"
-    tight = [group.name for group, amount in zip(groups, wanted, strict=True)
-             if group.daily_limit * servers < amount]
+        return f"the servers' quotas and warm-up caps allow {room:,} a day: raise their quotas or add servers"
+    tight = [f"{group.name} ({group.hourly_limit:,} an hour per server; {-(-amount // (24 * servers)):,} needed)"
+             for group, amount in zip(groups, wanted, strict=True) if group.daily_limit * servers < amount]
     return ("hourly limits of " + ", ".join(tight) if tight else "per group limits") + \
-        f" allow {total:,} a day"
+        f" allow {total:,} a day" + (f" over {servers:,} server{'s' if servers != 1 else ''}" if tight else "")
 
 
 def plan(inputs: PlanInputs) -> Plan:
