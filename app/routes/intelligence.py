@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -48,10 +48,14 @@ async def _context(workspace_id: int, period: Period, min_risk: int, after: str 
     recent = await learnings.recent(workspace_id)
     lists = await list_health.lists_health(workspace_id, today)
     at_risk_count = await at_risk.count_at_risk(workspace_id, recommendations.HIGH_RISK_PERCENT)
+    scored = await at_risk.any_scored(workspace_id)
+    history_start = None if scored else await churn.history_start(workspace_id)
     return {
         "model": model, "drivers": churn.drivers(model) if model else [],
         "at_risk": await at_risk.at_risk_page(workspace_id, min_risk, at_risk.cursor_of(after)),
         "at_risk_count": await at_risk.count_at_risk(workspace_id, min_risk), "min_risk": min_risk, "after": after,
+        "scored": scored, "history_start": history_start, "today": today,
+        "first_training_day": history_start + timedelta(days=churn.HORIZON_DAYS) if history_start else None,
         "distribution": distribution,
         "distribution_bars": bars([(band.label, band.subscribers) for band in distribution.bands])
         if distribution else [],

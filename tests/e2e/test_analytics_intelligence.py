@@ -1,6 +1,7 @@
-"""A marketer opens Intelligence on a workspace with history: a risk threshold out of range is refused next to
-its field and changes nothing; Retrain now runs the job on a real Dramatiq worker, and the model's AUC, the
-riskiest subscribers (page by page), the engagement distribution and the best-hours heatmap show."""
+"""A marketer opens Intelligence on a workspace with history: before any model the page says what it waits for;
+Retrain now runs the job on a real Dramatiq worker, and the model's AUC, the riskiest subscribers (page by
+page), the engagement distribution and the best-hours heatmap show; a risk threshold out of range is refused
+next to its field and changes nothing."""
 
 from __future__ import annotations
 
@@ -45,11 +46,8 @@ async def test_refuse_a_bad_threshold_retrain_and_read_churn_risk_and_best_hours
     await expect(page.get_by_test_id("best-hours")).to_contain_text("Tue 14:00 UTC")
     await expect(page.get_by_test_id("send-time-note")).to_contain_text("Best hour")
 
-    await page.get_by_test_id("input-min_risk").fill("150")
-    await page.get_by_test_id("risk-apply").click()
-    await expect(page.get_by_test_id("error-min_risk")).to_have_text("Enter a whole percentage from 0 to 100.")
-    await expect(page.get_by_test_id("input-min_risk")).to_have_attribute("aria-invalid", "true")
-    await expect(page.get_by_test_id("churn-auc")).to_have_count(0)
+    await expect(page.get_by_test_id("churn-first-day")).to_contain_text("history is long enough")
+    await expect(page.get_by_test_id("risk-form")).to_have_count(0)
 
     await page.get_by_test_id("retrain").click()
     await expect(page.get_by_test_id("flash")).to_contain_text("Retraining")
@@ -63,6 +61,12 @@ async def test_refuse_a_bad_threshold_retrain_and_read_churn_risk_and_best_hours
     await expect(page.get_by_test_id("engagement-chart")).to_be_visible()
     await expect(page.get_by_test_id("at-risk-row")).to_have_count(25)
     first_page = await page.get_by_test_id("at-risk-subscriber").all_inner_texts()
+
+    await page.get_by_test_id("input-min_risk").fill("150")
+    await page.get_by_test_id("risk-apply").click()
+    await expect(page.get_by_test_id("error-min_risk")).to_have_text("Enter a whole percentage from 0 to 100.")
+    await expect(page.get_by_test_id("input-min_risk")).to_have_attribute("aria-invalid", "true")
+    await expect(page.get_by_test_id("at-risk-subscriber")).to_have_text(first_page)
 
     await page.get_by_test_id("at-risk-next").click()
     await expect(page.get_by_test_id("at-risk-first")).to_be_visible()

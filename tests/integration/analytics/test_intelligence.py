@@ -79,6 +79,9 @@ async def test_the_score_distribution_counts_bands_and_moves_against_a_week_befo
     await make_subscriber(mailing_list, "gone@example.com", status="unsubscribed", engagement_score=90)
     ids = [row["id"] for row in people]
     await fetch_positional("UPDATE subscribers SET engagement_score = 0 WHERE id = ANY($1::bigint[])", (ids,))
+    # Two joined today: never opened, and not inactive either, as they have not had 180 days to open.
+    await fetch_positional("UPDATE subscribers SET created_at = $2 WHERE id = ANY($1::bigint[])",
+                           (ids[:8], NOW - timedelta(days=200)))
     today = NOW.date()
     await scores.snapshot(workspace["id"], today - timedelta(days=7), NOW - timedelta(days=7))
     await fetch_positional("UPDATE subscribers SET engagement_score = 55, last_open_at = $2 "
@@ -96,7 +99,7 @@ async def test_the_score_distribution_counts_bands_and_moves_against_a_week_befo
     assert found.mean == 32.0 and found.mean_before == 0.0
     assert [day for day, _ in found.trend] == [today - timedelta(days=7), today]
     health = {row.list_id: row for row in await list_health.lists_health(workspace["id"], today)}
-    assert health[mailing_list["id"]].inactive == 6 and health[mailing_list["id"]].inactive_share == 0.6
+    assert health[mailing_list["id"]].inactive == 4 and health[mailing_list["id"]].inactive_share == 0.4
 
 
 async def _hour_row(workspace_id: int, hour: datetime, human: int, machine: int = 0) -> None:
@@ -126,6 +129,8 @@ async def test_a_sunset_recommendation_carries_the_inactive_share_and_the_compla
     people = await make_subscribers(mailing_list, 100)
     await fetch_positional("UPDATE subscribers SET last_open_at = $2 WHERE id = ANY($1::bigint[])",
                            ([row["id"] for row in people[12:]], NOW))
+    await fetch_positional("UPDATE subscribers SET created_at = $2 WHERE list_id = $1",
+                           (mailing_list["id"], NOW - timedelta(days=365)))
     await fetch_positional("INSERT INTO performance_days (workspace_id, day, sent, complaints) "
                            "VALUES ($1, $2, 10000, 30)", (workspace["id"], NOW.date()))
     await scores.snapshot(workspace["id"], NOW.date(), NOW)
@@ -136,7 +141,8 @@ async def test_a_sunset_recommendation_carries_the_inactive_share_and_the_compla
                                       hours.heatmap([0] * 168), None, 0, [], sending)
 
     assert [item.kind for item in found] == ["sunset"]
-    assert found[0].figure == "12% of List A (12 subscribers) has not opened or clicked in 180 days"
+    assert found[0].figure == ("12% of List A (12 subscribers on it for 180 days or more) has not opened or clicked "
+                               "in 180 days")
     assert "cut the list's volume 12% and complaints by an estimated 4 a month" in found[0].detail
     assert "3.00 per 1,000 sent" in found[0].detail
 
@@ -191,3 +197,42 @@ async def test_an_analyst_reads_the_page_but_may_not_retrain_or_export(client):
     assert 'data-testid="retrain"' not in page.text
     assert (await post_form(client, "/analytics/intelligence/retrain")).status_code == 403
     assert (await client.get("/analytics/intelligence/at-risk.csv")).status_code == 403
+
+
+async def test_a_new_workspace_is_told_when_its_first_churn_model_can_learn_and_no_newcomer_is_called_inactive(
+        client):
+    from tests.factories import login, make_user
+
+    workspace = await make_workspace()
+    user = await make_user(workspace, role="analyst")
+    mailing_list = await make_list(workspace, name="Fresh")
+    await make_subscribers(mailing_list, 30)
+    await scores.snapshot(workspace["id"], NOW.date(), NOW)
+    await churn.retrain(workspace["id"], NOW)
+    await _hour_row(workspace["id"], NOW.replace(minute=0, second=0), 40)
+    await login(client, user["email"])
+
+    page = await client.get("/analytics/intelligence")
+
+    assert page.status_code == 200 and "Not enough history" in page.text
+    assert f"can learn on <strong>{(NOW + timedelta(days=30)).date().isoformat()}</strong>" in page.text
+    assert 'data-testid="risk-form"' not in page.text and "Lower the threshold" not in page.text
+    assert 'data-testid="recommendation-sunset"' not in page.text
+    assert "of human opens came in the best hour of the week" in page.text
+
+
+async def test_the_churn_recommendation_offers_its_download_only_to_who_may_export(client):
+    from tests.factories import login, make_user
+
+    workspace = await make_workspace()
+    await history(workspace, 200, NOW, signal=True)
+    await churn.retrain(workspace["id"], NOW)
+    seen = {}
+    for role in ("analyst", "marketer"):
+        user = await make_user(workspace, role=role)
+        await login(client, user["email"])
+        seen[role] = (await client.get("/analytics/intelligence")).text
+
+    assert all('data-testid="recommendation-churn"' in text for text in seen.values())
+    assert "at-risk.csv" not in seen["analyst"]
+    assert 'href="/analytics/intelligence/at-risk.csv?min_risk=50" hx-boost="false"' in seen["marketer"]

@@ -67,6 +67,14 @@ async def at_risk_page(workspace_id: int, min_risk: int, after: tuple[float, int
     return AtRiskPage(shown, f"{shown[-1]['risk']!r}:{shown[-1]['subscriber_id']}" if more else None)
 
 
+async def any_scored(workspace_id: int) -> bool:
+    """Whether any subscriber of the workspace has a churn risk (a model learnt something once)."""
+    params = Params()
+    rows = await fetch(f"SELECT EXISTS (SELECT 1 FROM churn_scores WHERE workspace_id = "
+                       f"{params.add(checked_workspace_id(workspace_id))}) AS scored", params)
+    return bool(rows[0]["scored"])
+
+
 async def count_at_risk(workspace_id: int, min_risk: int) -> int:
     params = Params()
     rows = await fetch(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -194,6 +194,18 @@ async def retrain(workspace_id: int, now: datetime) -> dict[str, Any]:
     if model.get("auc") is not None:
         await score(workspace_id, model, now)
     return model
+
+
+async def history_start(workspace_id: int) -> date | None:
+    """The day the workspace's oldest subscriber joined (None without subscribers): a model first has a horizon
+    of history to learn from `HORIZON_DAYS` later. Each list's oldest is one step down its (list, created_at)
+    index."""
+    params = Params()
+    rows = await fetch(
+        "SELECT min(oldest.created_at) AS oldest FROM lists l CROSS JOIN LATERAL (SELECT s.created_at "
+        "FROM subscribers s WHERE s.list_id = l.id ORDER BY s.created_at LIMIT 1) oldest "
+        f"WHERE l.workspace_id = {params.add(checked_workspace_id(workspace_id))}", params)
+    return rows[0]["oldest"].date() if rows[0]["oldest"] else None
 
 
 def drivers(model: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ class Recommendation:
     figure: str
     detail: str
     href: str = ""
+    link: str = "Open"
 
 
 async def sending_30_days(workspace_id: int, today: date) -> Sending:
@@ -65,13 +66,14 @@ def sunsets(lists: list[ListHealth], mailable: int, sending: Sending) -> list[Re
         # Complaints a month per mailable subscriber at the workspace's rate, for the inactive part of the list:
         # a floor, since people who stopped reading complain more than the average.
         avoided = sending.complaints * health.inactive / mailable if mailable else 0.0
+        complaints = (f" and complaints by an estimated {avoided:,.0f} a month (at the workspace's 30-day rate of "
+                      f"{sending.complaints_per_thousand:.2f} per 1,000 sent)" if round(avoided) else "")
         found.append(Recommendation(
             "sunset", f"Sunset the inactive part of {health.name}",
-            f"{_percent(share)} of {health.name} ({health.inactive:,} subscribers) has not opened or clicked in "
-            "180 days",
-            f"A sunset segment would cut the list's volume {_percent(share)} and complaints by an estimated "
-            f"{avoided:,.0f} a month (at the workspace's 30-day rate of {sending.complaints_per_thousand:.2f} "
-            "per 1,000 sent).", f"/mailing/lists/{health.list_id}"))
+            f"{_percent(share)} of {health.name} ({health.inactive:,} subscribers on it for 180 days or more) has "
+            "not opened or clicked in 180 days",
+            f"A sunset segment would cut the list's volume {_percent(share)}{complaints}.",
+            f"/mailing/lists/{health.list_id}", f"Open {health.name}"))
     return found
 
 
@@ -80,7 +82,7 @@ def complaint_lists(lists: list[ListHealth]) -> list[Recommendation]:
         "complaints", f"Check where {health.name}'s subscribers came from",
         f"{_percent(health.complaint_share)} of everyone ever on {health.name} ({health.complained:,}) complained",
         "Complaints above 0.1% hurt every server's reputation: confirm new subscribers (double opt-in) and "
-        "suppress the sources that bring complainers.", f"/mailing/lists/{health.list_id}")
+        "suppress the sources that bring complainers.", f"/mailing/lists/{health.list_id}", f"Open {health.name}")
         for health in lists if health.total and health.complaint_share >= COMPLAINT_SHARE]
 
 
@@ -92,7 +94,7 @@ def churn(model: dict[str, Any] | None, at_risk: int) -> list[Recommendation]:
         f"{at_risk:,} subscribers have a churn risk of {HIGH_RISK_PERCENT}% or more (model AUC {model['auc']:.2f} on "
         f"{model['held_out']:,} held-out subscribers)",
         "Export them as a CSV for a re-engagement campaign or flow before they leave or go silent.",
-        f"/analytics/intelligence/at-risk.csv?min_risk={HIGH_RISK_PERCENT}")]
+        f"/analytics/intelligence/at-risk.csv?min_risk={HIGH_RISK_PERCENT}", "Download them (CSV)")]
 
 
 def falling_engagement(scores: Distribution | None) -> list[Recommendation]:
@@ -102,7 +104,7 @@ def falling_engagement(scores: Distribution | None) -> list[Recommendation]:
         "engagement", "Engagement is falling",
         f"The mean engagement score fell from {scores.mean_before:.1f} to {scores.mean:.1f} since "
         f"{scores.compared_with.isoformat() if scores.compared_with else 'last week'}",
-        "Send less to the least engaged and test new subjects on the rest.", "/mailing/segments")]
+        "Send less to the least engaged and test new subjects on the rest.", "/mailing/segments", "Segments")]
 
 
 def best_hours(heatmap: Heatmap) -> list[Recommendation]:
@@ -110,12 +112,13 @@ def best_hours(heatmap: Heatmap) -> list[Recommendation]:
         return []
     top = heatmap.best[0]
     share = sum(hour.share for hour in heatmap.best)
+    best = "the best hour" if len(heatmap.best) == 1 else f"the best {len(heatmap.best)} hours"
     return [Recommendation(
         "hours", f"Send around {top.label}",
-        f"{_percent(share)} of human opens came in the best {len(heatmap.best)} hours of the week "
+        f"{_percent(share)} of human opens came in {best} of the week "
         f"({', '.join(hour.label for hour in heatmap.best)})",
         "Schedule campaigns then, or choose Best hour on a campaign's Delivery step: it sends each subscriber at "
-        "their own most frequent open hour.", "/mailing/campaigns")]
+        "their own most frequent open hour.", "/mailing/campaigns", "Campaigns")]
 
 
 def content_wins(wins: list[Learning]) -> list[Recommendation]:
@@ -124,7 +127,7 @@ def content_wins(wins: list[Learning]) -> list[Recommendation]:
         f"{win.dimension_words} variant {win.variant} beat the control by {(win.lift or 0) * 100:+.0f}% on "
         f"{win.metric} (p = {win.p_value:.3f}, {win.sample_size:,} recipients)",
         f"“{win.content}”" if win.content else "Reuse the winning variant in the next sends.",
-        f"/mailing/campaigns/{win.campaign_id}") for win in wins[:3]]
+        f"/mailing/campaigns/{win.campaign_id}", f"Open {win.campaign}") for win in wins[:3]]
 
 
 def recommend(lists: list[ListHealth], scores: Distribution | None, heatmap: Heatmap, model: dict[str, Any] | None,

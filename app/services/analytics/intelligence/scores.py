@@ -1,7 +1,9 @@
 """The engagement score distribution and how it moves, from daily snapshots (`engagement_snapshots`).
 
 The snapshot job counts each list's confirmed subscribers per score band once a day, after the scores'
-daily decay; the page reads only snapshots, so it never counts subscribers.
+daily decay; the page reads only snapshots, so it never counts subscribers. Inactive means on the list for
+`INACTIVE_DAYS` or more without an open or click in that time: someone who joined last week has not had the
+time to be called that.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ async def snapshot(workspace_id: int, day: date, now: datetime) -> int:
         rows = await fetch(
             "INSERT INTO engagement_snapshots (workspace_id, day, list_id, band, subscribers, score_sum, inactive) "
             f"SELECT {workspace}, {on}, s.list_id, {BAND_SQL}, count(*), sum(s.engagement_score), "
-            f"count(*) FILTER (WHERE coalesce(greatest(s.last_open_at, s.last_click_at), '-infinity') "
-            f"< {quiet_since}::timestamptz) "
+            f"count(*) FILTER (WHERE s.created_at < {quiet_since}::timestamptz "
+            f"AND coalesce(greatest(s.last_open_at, s.last_click_at), '-infinity') < {quiet_since}::timestamptz) "
             f"FROM subscribers s WHERE s.workspace_id = {workspace} AND s.status = 'confirmed' GROUP BY 3, 4 "
             "RETURNING 1", params)
     return len(rows)
