@@ -8,7 +8,8 @@ same session racing the mover's own page, and could write back a flash message t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import secrets
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -29,6 +30,8 @@ CARD_PAGE = "analytics/tasks/card.html"
 NEW_CARD_PAGE = "analytics/tasks/new_card.html"
 HOME = "/analytics/tasks"
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+# A move's answer swaps the board found when it arrives: one a stream swapped in meanwhile replaced the old one.
+MOVED_HEADERS = {"HX-Retarget": "global #task-board"}
 
 
 def _can_edit(viewer: Viewer) -> bool:
@@ -56,23 +59,26 @@ async def _choices(workspace_id: int) -> dict[str, Any]:
             "members": await task_board.members(workspace_id), "links": await task_board.link_choices(workspace_id)}
 
 
-async def board_messages(redis: Redis, workspace_id: int, render: Callable[[list[dict]], str],
-                         ) -> AsyncIterator[ServerSentEventMessage]:
-    """The board, rendered, each time someone changes it; a keep-alive comment after each quiet spell."""
-    async for change in task_board.follow(redis, workspace_id):
+async def board_messages(redis: Redis, workspace_id: int, render: Callable[[list[dict]], str], page: str = "",
+                         idle_seconds: float = 15.0) -> AsyncIterator[ServerSentEventMessage]:
+    """The board, rendered, each time someone changes it (`page`'s own moves aside: their answer brought it the
+    board already, and a second copy arriving later would race its next move); a keep-alive comment after each
+    quiet spell."""
+    async for change in task_board.follow(redis, workspace_id, idle_seconds):
         if change is None:
             yield ServerSentEventMessage(comment="keep-alive")
-        else:
+        elif not page or change.get("origin") != page:
             yield ServerSentEventMessage(event="board", data=render(await task_board.board(workspace_id)))
 
 
-async def _moved(request: Request, viewer: Viewer, workspace_id: int, redis: Redis,
-                 moved: task_board.Moved) -> Template | Redirect:
+async def _moved(request: Request, viewer: Viewer, workspace_id: int, redis: Redis, moved: task_board.Moved,
+                 form: Mapping[str, Any]) -> Template | Redirect:
     """The board with the move said aloud and the card focused again; a plain form goes back to the board."""
     if moved.moved:
-        await task_board.announce(redis, workspace_id, "card.moved", moved.card_id)
+        origin = str(form.get("board_page", ""))[:64]
+        await task_board.announce(redis, workspace_id, "card.moved", moved.card_id, origin)
     if is_htmx(request):
-        return Template(BOARD, context=await _board_context(viewer, workspace_id, moved))
+        return Template(BOARD, context=await _board_context(viewer, workspace_id, moved), headers=MOVED_HEADERS)
     flash(request, moved.sentence(), "info")
     return Redirect(HOME, status_code=303)
 
@@ -85,17 +91,21 @@ class TaskBoardController(Controller):
     @get("/", name="task_board")
     async def index(self, viewer: Viewer, workspace_id: int) -> Template:
         await entering(viewer, "analytics")
-        return Template(BOARD_PAGE, context=await _board_context(viewer, workspace_id))
+        # Names this open board, so that its stream leaves out the moves it made itself.
+        return Template(BOARD_PAGE, context={**await _board_context(viewer, workspace_id),
+                                             "board_page": secrets.token_urlsafe(12)})
 
     @get("/events", name="task_board_events")
-    async def events(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis) -> ServerSentEvent:
+    async def events(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis,
+                     page: str = "") -> ServerSentEvent:
         board, can_edit = request.app.template_engine.get_template(BOARD), _can_edit(viewer)
 
         def render(columns: list[dict]) -> str:
-            # The request lets the board's forms carry this session's CSRF token.
-            return board.render(request=request, columns=columns, can_edit=can_edit)
+            # The request lets the board's forms carry this session's CSRF token; an editor's board holds the
+            # column forms, which read `form` and `errors` (empty here: nobody is typing into this copy).
+            return board.render(request=request, columns=columns, can_edit=can_edit, form={}, errors={})
 
-        return ServerSentEvent(board_messages(redis, workspace_id, render), headers=SSE_HEADERS)
+        return ServerSentEvent(board_messages(redis, workspace_id, render, page), headers=SSE_HEADERS)
 
     # Columns.
 
@@ -180,7 +190,7 @@ class TaskBoardController(Controller):
         form = await request.form()
         moved = await task_board.move_card(workspace_id, card_id, form.get("column_id"), form.get("before_id"),
                                            actor_of(request))
-        return await _moved(request, viewer, workspace_id, redis, moved)
+        return await _moved(request, viewer, workspace_id, redis, moved, form)
 
     @post("/cards/{card_id:int}/step")
     async def step_card(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis,
@@ -188,4 +198,4 @@ class TaskBoardController(Controller):
         """The keyboard's move: one step left, right, up or down."""
         form = await request.form()
         moved = await task_board.step_card(workspace_id, card_id, str(form.get("direction", "")), actor_of(request))
-        return await _moved(request, viewer, workspace_id, redis, moved)
+        return await _moved(request, viewer, workspace_id, redis, moved, form)

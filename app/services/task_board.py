@@ -200,6 +200,22 @@ def _optional_id(form: Mapping[str, str], name: str) -> int | None:
     return int(value)
 
 
+def _title(form: Mapping[str, str]) -> str:
+    title = str(form.get("title", "")).strip()
+    if not title:
+        raise FormError("Give the card a title.", field="title")
+    if len(title) > 200:
+        raise FormError("Keep the title under 200 characters.", field="title")
+    return title
+
+
+def _description(form: Mapping[str, str]) -> str:
+    description = str(form.get("description", "")).strip()
+    if len(description) > 10_000:
+        raise FormError("Keep the description under 10,000 characters.", field="description")
+    return description
+
+
 def _due_on(form: Mapping[str, str]) -> date | None:
     value = str(form.get("due_on", "")).strip()
     if not value:
@@ -219,48 +235,64 @@ def _labels(form: Mapping[str, str]) -> list[str]:
     return labels
 
 
-async def _checked_links(workspace_id: int, form: Mapping[str, str]) -> dict[str, int | None]:
-    """The assignee and linked campaign, list and automation, each one of this workspace's."""
-    values: dict[str, int | None] = {}
+async def _assignee(workspace_id: int, form: Mapping[str, str]) -> int | None:
     assignee = _optional_id(form, "assignee_id")
     if assignee is not None and not await Membership.exists().where(
             owned_by(Membership, workspace_id), Membership.user_id == assignee):
         raise FormError("Choose a member of this workspace.", field="assignee_id")
-    values["assignee_id"] = assignee
-    for name, (table, word) in LINKS.items():
-        linked = _optional_id(form, name)
-        if linked is not None and await fetch_owned(table, workspace_id, linked) is None:
-            raise FormError(f"No such {word} in this workspace.", field=name)
-        values[name] = linked
+    return assignee
+
+
+async def _linked(workspace_id: int, form: Mapping[str, str], name: str) -> int | None:
+    """The campaign, list or automation the field names, one of this workspace's."""
+    table, word = LINKS[name]
+    linked = _optional_id(form, name)
+    if linked is not None and await fetch_owned(table, workspace_id, linked) is None:
+        raise FormError(f"No such {word} in this workspace.", field=name)
+    return linked
+
+
+async def _fields(workspace_id: int, form: Mapping[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """A card's fields from a form; each wrong one's message added to `errors`, so the form names them all."""
+    values: dict[str, Any] = {}
+    for name, read in (("title", _title), ("description", _description), ("due_on", _due_on), ("labels", _labels)):
+        try:
+            values[name] = read(form)
+        except FormError as exc:
+            errors.update(exc.errors)
+    for name in ("assignee_id", *LINKS):
+        try:
+            values[name] = await (_assignee(workspace_id, form) if name == "assignee_id"
+                                  else _linked(workspace_id, form, name))
+        except FormError as exc:
+            errors.update(exc.errors)
     return values
 
 
 async def card_values(workspace_id: int, form: Mapping[str, str]) -> dict[str, Any]:
-    """A card's fields from a form, or FormError naming the first field that is wrong."""
-    title = str(form.get("title", "")).strip()
-    if not title:
-        raise FormError("Give the card a title.", field="title")
-    if len(title) > 200:
-        raise FormError("Keep the title under 200 characters.", field="title")
-    description = str(form.get("description", "")).strip()
-    if len(description) > 10_000:
-        raise FormError("Keep the description under 10,000 characters.", field="description")
-    return {"title": title, "description": description, "due_on": _due_on(form), "labels": _labels(form),
-            **await _checked_links(workspace_id, form)}
+    """A card's fields from a form, or FormError naming every field that is wrong."""
+    errors: dict[str, str] = {}
+    values = await _fields(workspace_id, form, errors)
+    if errors:
+        raise FormError(errors)
+    return values
 
 
 async def create_card(workspace_id: int, form: Mapping[str, str], actor: Actor) -> dict:
     """A new card at the bottom of the column the form names."""
-    values = await card_values(workspace_id, form)
-    column_id = _optional_id(form, "column_id")
-    if column_id is None or await fetch_owned(TaskColumn, workspace_id, column_id) is None:
-        raise FormError("Choose a column.", field="column_id")
+    errors: dict[str, str] = {}
+    column = await fetch_owned(TaskColumn, workspace_id, str(form.get("column_id", "")).strip())
+    if column is None:
+        errors["column_id"] = "Choose a column."
+    values = await _fields(workspace_id, form, errors)
+    if column is None or errors:
+        raise FormError(errors)
     async with TaskCard._meta.db.transaction():
         await TaskCard.raw(_LOCK, checked_workspace_id(workspace_id))
         last = await TaskCard.raw("SELECT coalesce(max(position), 0) AS last FROM task_cards "
-                                  "WHERE workspace_id = {} AND column_id = {}", workspace_id, column_id)
+                                  "WHERE workspace_id = {} AND column_id = {}", workspace_id, column["id"])
         [row] = await TaskCard.insert(TaskCard(
-            workspace_id=workspace_id, column_id=column_id, position=last[0]["last"] + 1, created_at=_now(),
+            workspace_id=workspace_id, column_id=column["id"], position=last[0]["last"] + 1, created_at=_now(),
             updated_at=_now(), **values)).returning(*TaskCard.all_columns())
         await _note(workspace_id, row["id"], actor, "created", {"title": row["title"]})
     return row
@@ -375,8 +407,9 @@ def channel(workspace_id: int) -> str:
     return f"task_board:{checked_workspace_id(workspace_id)}"
 
 
-async def announce(redis: Redis, workspace_id: int, what: str, card_id: int | None = None) -> None:
-    await redis.publish(channel(workspace_id), json.dumps({"what": what, "card_id": card_id}))
+async def announce(redis: Redis, workspace_id: int, what: str, card_id: int | None = None, origin: str = "") -> None:
+    """`origin` names the open board that made the change (it has the board already), or "" for none."""
+    await redis.publish(channel(workspace_id), json.dumps({"what": what, "card_id": card_id, "origin": origin}))
 
 
 async def follow(redis: Redis, workspace_id: int, idle_seconds: float = 15.0) -> AsyncIterator[dict | None]:

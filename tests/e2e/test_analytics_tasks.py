@@ -8,6 +8,7 @@ from playwright.async_api import expect
 
 from app.db.task_board import TaskCard
 from app.services import task_board
+from app.services.audit import Actor
 from tests.e2e.test_portals import sign_in
 from tests.factories import make_user, make_workspace
 
@@ -70,5 +71,29 @@ async def test_drag_a_card_in_one_page_and_see_it_move_in_another(page, browser,
             "Moved “Warm up the new IPs” in To do, position 1 of 1.")
         await expect(page.get_by_test_id(card_testid)).to_be_focused()
         await expect(card_in(other, todo, card)).to_be_visible()
+    finally:
+        await other_context.close()
+
+
+async def test_a_teammate_who_edits_sees_moves_live_too(page, browser, base_url):
+    """The board an editor's stream sends holds the column forms too: the second editor's page is kept up to date."""
+    workspace = await make_workspace("Board Editors")
+    marketer, teammate = await make_user(workspace, "marketer"), await make_user(workspace, "marketer")
+    todo, doing = [await task_board.add_column(workspace["id"], {"name": name}) for name in ("To do", "Doing")]
+    card = await task_board.create_card(workspace["id"], {"column_id": str(todo["id"]), "title": "Sunset 180d"},
+                                        Actor(user_id=None, email=marketer["email"]))
+    await sign_in(page, marketer["email"])
+    await page.goto("/analytics/tasks")
+    other_context = await browser.new_context(base_url=base_url)
+    other = await other_context.new_page()
+    try:
+        await sign_in(other, teammate["email"])
+        await other.goto("/analytics/tasks")
+        await expect(card_in(other, todo, card)).to_be_visible()
+
+        await page.get_by_test_id(f"task-card-{card['id']}-right").click()
+        await expect(card_in(page, doing, card)).to_be_visible()
+        await expect(card_in(other, doing, card)).to_be_visible()
+        await expect(other.get_by_test_id(f"task-card-{card['id']}-left")).to_be_visible()
     finally:
         await other_context.close()

@@ -5,6 +5,7 @@ board told of each change."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 from app.db.task_board import TaskCard
@@ -196,3 +197,60 @@ async def test_every_open_board_hears_of_a_move(redis):
     await stream.aclose()
 
     assert (message.event, message.data) == ("board", "'Moved here'")
+
+
+
+async def test_a_board_is_not_sent_its_own_move_back(redis, client):
+    """A move names the page that made it; that page's stream sends only the others' changes (its own answer
+    brought it the board), and the move's answer swaps whichever board the page shows when it arrives."""
+    workspace = await make_workspace()
+    user = await make_user(workspace, "marketer")
+    doing, done = await _columns(workspace["id"], "Doing", "Done")
+    card = await _card(workspace["id"], doing, "Mine")
+    await login(client, user["email"])
+    listener = redis.pubsub(ignore_subscribe_messages=True)
+    await listener.subscribe(task_board.channel(workspace["id"]))
+    answer = await post_form(client, f"/analytics/tasks/cards/{card['id']}/move",
+                             {"column_id": str(done["id"]), "board_page": "page-a"}, headers={"HX-Request": "true"})
+    assert answer.status_code == 200
+    assert answer.headers["HX-Retarget"] == "global #task-board"
+    published = None
+    for _ in range(10):  # the subscription's confirmation is read (as None) first
+        published = published or await listener.get_message(timeout=2)
+    await listener.aclose()
+    assert json.loads(published["data"])["origin"] == "page-a"
+
+    renders = []
+    stream = board_messages(redis, workspace["id"], lambda columns: str(renders.append(1) or len(renders)),
+                            page="page-a", idle_seconds=1)
+    first = asyncio.ensure_future(anext(stream))
+    for _ in range(500):
+        if (await redis.pubsub_numsub(task_board.channel(workspace["id"])))[0][1]:
+            break
+        await asyncio.sleep(0.01)
+    await task_board.announce(redis, workspace["id"], "card.moved", card["id"], "page-a")
+    await task_board.announce(redis, workspace["id"], "card.moved", card["id"], "page-b")
+    events = [await first]
+    while events[-1].event or len(events) == 1:  # both are sent before the first quiet spell ends the list
+        events.append(await anext(stream))
+    await stream.aclose()
+
+    assert [message.data for message in events if message.event] == ["1"]
+
+
+async def test_a_card_form_names_every_wrong_field_at_once(client):
+    workspace = await make_workspace()
+    user = await make_user(workspace, "marketer")
+    other = await make_workspace()
+    theirs = await lists.create_list(other["id"], {"name": "Not yours"})
+    await _columns(workspace["id"], "To do")
+    [their_column] = await _columns(other["id"], "Theirs")
+    await login(client, user["email"])
+
+    answer = await post_form(client, "/analytics/tasks/cards", {
+        "column_id": str(their_column["id"]), "title": " ", "due_on": "31/12/2026", "labels": ",".join(f"l{n}" for n in range(11)),
+        "list_id": str(theirs["id"])})
+    assert answer.status_code == 422
+    for field in ("column_id", "title", "due_on", "labels", "list_id"):
+        assert f'data-testid="error-{field}"' in answer.text, field
+    assert await TaskCard.count() == 0
