@@ -8,7 +8,7 @@ token and its idempotency claim in one round trip, and the commands of the proce
 pipeline (`_REDIS`), so a busy process pays one round trip for many requests. Every API controller derives from
 `ApiController`: its guard holds the request to the scope the handler names in `opt={"scope": ...}` (a handler
 naming none is refused; `"any"` lets every valid key in), and its handlers take the caller as the `caller`
-parameter.
+parameter. A write handler may name a fast answer for its common case (`opt={"fast": ...}`, see `FAST`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,11 @@ MAX_BODY = 64 * 1024 * 1024
 # An escaped NUL in JSON text: a backslash-u0000 not itself escaped by a backslash before it.
 JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 LIMIT_HEADERS = frozenset({"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"})
+# A write handler's `opt={"fast": answer}`: `answer(caller, body)` answers its common case here, past the key, the
+# bucket and the Idempotency-Key, without Litestar's parsing, guards and dependencies: (status, JSON body), or
+# None to let the handler run as usual. It returns None for anything it does not take (a body it cannot decode,
+# a refusal), which the handler then answers, so every answer and error keeps the handler's own shape.
+FAST = "fast"
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,9 @@ class ApiCaller:
 def bearer_secret(authorization: str) -> str:
     scheme, _, secret = authorization.strip().partition(" ")
     return secret.strip() if scheme.lower() == "bearer" else ""
+
+
+FastAnswer = Callable[[ApiCaller, bytes], Awaitable[tuple[int, bytes] | None]]
 
 
 def caller_of(record: KeyRecord) -> ApiCaller:
@@ -251,7 +259,7 @@ async def _limited(bucket: Bucket, commands: Sequence[tuple[Any, ...]]) -> tuple
     return grant, replies
 
 
-async def _idempotent(app: ASGIApp, scope: Scope, receive: Receive, send: Send, entry: str,
+async def _idempotent(app: ASGIApp, scope: Scope, receive: Receive, send: Send, body: bytes, entry: str,
                       request_fingerprint: str, replies: list[Any]) -> None:
     """Run a write once per (key, Idempotency-Key); replay its answer to every retry with the same request."""
     try:
@@ -269,10 +277,10 @@ async def _idempotent(app: ASGIApp, scope: Scope, receive: Receive, send: Send, 
     if stored is not None:
         await _replay(send, stored)
         return
-    await _run_and_keep(app, scope, receive, send, entry, request_fingerprint)
+    await _run_and_keep(app, scope, receive, send, body, entry, request_fingerprint)
 
 
-async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send, entry: str,
+async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send, body: bytes, entry: str,
                         request_fingerprint: str) -> None:
     status, headers, chunks = 0, [], []
 
@@ -288,7 +296,7 @@ async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send
 
     answer = None
     try:
-        await app(scope, receive, capturing)
+        await _handled(app, scope, receive, capturing, body)
         answer = idempotency.StoredAnswer(status, headers, b"".join(chunks)) if status else None
     finally:
         await _sent([idempotency.settle_command(entry, request_fingerprint, answer)])
@@ -388,9 +396,27 @@ async def _write(app: ASGIApp, scope: Scope, receive: Receive, send: Send, recor
         return
     scope.setdefault("state", {})[CALLER] = caller_of(record)
     if idempotency_key is None:
-        await app(scope, _replaying(body, receive), send)
+        await _handled(app, scope, _replaying(body, receive), send, body)
         return
-    await _idempotent(app, scope, _replaying(body, receive), send, entry, request_fingerprint, replies)
+    await _idempotent(app, scope, _replaying(body, receive), send, body, entry, request_fingerprint, replies)
+
+
+async def _handled(app: ASGIApp, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+    """The write run by the rest of the app, or answered by its handler's fast answer (`FAST`) when it names one,
+    the caller has the handler's scope and the request has no query."""
+    handler = scope.get("route_handler")
+    fast: FastAnswer | None = handler.opt.get(FAST) if handler is not None else None
+    caller = scope["state"][CALLER]
+    if fast is not None and not scope.get("query_string") and caller.may(handler.opt.get("scope") or ""):
+        answer = await fast(caller, body)
+        if answer is not None:
+            status, payload = answer
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(payload)).encode())]})
+            await send({"type": "http.response.body", "body": payload, "more_body": False})
+            return
+    await app(scope, receive, send)
 
 
 # OpenAPI ----------------------------------------------------------------------------------------------
