@@ -3,7 +3,7 @@ engine (app/services/imports) by the first rule that matches it, then move it to
 under the prefix, and log rows, rejects, duration and quality per file.
 
 A file is claimed by inserting its (source, key, ETag) row first, so two polls never take it twice and a file
-that could not be moved is not taken again; a file uploaded again under the same name has a new ETag.
+that could not be moved is not taken again; one that was moved and is back (put back, or dropped again) is.
 A Redis lock per source keeps polls of one source from overlapping.
 """
 
@@ -126,10 +126,18 @@ async def _take_in(source: dict, redis: Redis, resolver: dns.asyncresolver.Resol
 
 
 async def _claim(source: dict, item: Found) -> int | None:
-    rows = await IntakeFile.raw(
-        "INSERT INTO intake_files (workspace_id, source_id, key, etag, size) VALUES ({}, {}, {}, {}, {}) "
-        "ON CONFLICT (source_id, key, etag) DO NOTHING RETURNING id",
-        source["workspace_id"], source["id"], item.key, item.etag, item.size)
+    """The new row of a file not taken yet, or None. A file seen before that was moved away and is back (put back
+    from failed/ once a rule takes it, or dropped again with the same content, so the same ETag) is taken again:
+    its earlier row keeps its history under a retired ETag. One left where it was is not retried."""
+    async with IntakeFile._meta.db.transaction():
+        await IntakeFile.raw(
+            "UPDATE intake_files SET etag = left(etag, 100) || '~' || id WHERE workspace_id = {} AND source_id = {} "
+            "AND key = {} AND etag = {} AND moved_to <> ''",
+            source["workspace_id"], source["id"], item.key, item.etag)
+        rows = await IntakeFile.raw(
+            "INSERT INTO intake_files (workspace_id, source_id, key, etag, size) VALUES ({}, {}, {}, {}, {}) "
+            "ON CONFLICT (source_id, key, etag) DO NOTHING RETURNING id",
+            source["workspace_id"], source["id"], item.key, item.etag, item.size)
     return rows[0]["id"] if rows else None
 
 

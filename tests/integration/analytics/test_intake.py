@@ -120,6 +120,33 @@ async def test_a_poll_imports_each_file_by_its_rule_scores_it_and_moves_it(s3, s
     assert [row["status"] for row in again.files] == ["processed"]
 
 
+
+async def test_a_file_put_back_after_its_rule_is_added_is_taken_in(s3, s3_endpoint, resolver):
+    """A partner's file no rule took goes to failed/; once a rule takes it and it is put back (the same content,
+    so the same ETag), the next poll takes it in, and the history keeps both tries."""
+    workspace = await make_workspace()
+    customers = await make_list(workspace, "Customers")
+    source = await make_source(workspace, s3_endpoint)
+    s3.put_object(Bucket=BUCKET, Key="drops/leads-0603.csv", Body=b"email\nlee@example.com\n")
+    first = await polling.poll(source, get_redis(), resolver)
+    assert [row["status"] for row in first.files] == ["unmatched"]
+
+    await rules.create_rule(workspace["id"], source["id"], {
+        "match": "name", "pattern": "leads-*.csv", "kind": "mailable", "list_id": str(customers["id"])})
+    s3.copy_object(Bucket=BUCKET, Key="drops/leads-0603.csv",
+                   CopySource={"Bucket": BUCKET, "Key": "drops/failed/leads-0603.csv"})
+    s3.delete_object(Bucket=BUCKET, Key="drops/failed/leads-0603.csv")
+    again = await polling.poll(await sources.get_source(workspace["id"], source["id"]), get_redis(), resolver)
+
+    assert [(row["status"], row["rows"]) for row in again.files] == [("processed", 1)]
+    assert keys(s3) == ["drops/processed/leads-0603.csv"]
+    history = await IntakeFile.select(IntakeFile.status).where(IntakeFile.source_id == source["id"]).order_by(
+        IntakeFile.id)
+    assert [row["status"] for row in history] == ["unmatched", "processed"]
+    assert (await polling.poll(await sources.get_source(workspace["id"], source["id"]), get_redis(),
+                               resolver)).files == []
+
+
 async def _subscribers(workspace: dict) -> list[dict]:
     from app.db.audience import Subscriber
 
