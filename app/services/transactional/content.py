@@ -150,6 +150,8 @@ async def checked_sender(workspace_id: int, raw: str) -> str:
 def checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers the message may carry: the renderer's own rule (no reserved or malformed names), and none
     that would ask recipients for receipts or pose as our own."""
+    if not headers:  # most messages: nothing to check
+        return {}
     cleaned = {str(name).strip(): str(value) for name, value in headers.items()}
     refused = [name for name in cleaned if name.lower() in REFUSED_HEADERS or name.lower().startswith("x-ignite-")]
     if not refused:
