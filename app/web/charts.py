@@ -84,6 +84,10 @@ class LineChart:
     labels: list[str]
     low: float
     high: float
+    # The values written beside the y axis, with where they sit: the top, zero (when the lines cross it), the bottom.
+    ticks: list[tuple[float, float]]
+    # The x labels written under the axis, with where they sit: the first, the middle and the last.
+    marks: list[tuple[float, str]]
 
     @property
     def empty(self) -> bool:
@@ -106,7 +110,14 @@ def line_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float
                                              enumerate(points)),
                   last=float(points[-1]) if points else 0.0, css=f"chart-line chart-line--{position % 6}")
              for position, (name, points) in enumerate(series)]
-    return LineChart(width=width, height=height, zero_y=y(0), lines=lines, labels=list(labels), low=low, high=high)
+    ticks: list[tuple[float, float]] = []
+    for value in dict.fromkeys((high, 0.0, low)):
+        if all(abs(y(value) - at) >= height / 8 for at, _ in ticks):  # labels too close would overprint
+            ticks.append((y(value), value))
+    chosen = sorted({0, (len(labels) - 1) // 2, len(labels) - 1}) if labels else []
+    marks = [(round(index * step, 2), labels[index]) for index in chosen]
+    return LineChart(width=width, height=height, zero_y=y(0), lines=lines, labels=list(labels), low=low, high=high,
+                     ticks=ticks, marks=marks)
 
 
 @dataclass(frozen=True)
