@@ -4,6 +4,7 @@ sources and file rules) above every import into the workspace, page by page, wit
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.plugins.flash import flash
@@ -27,6 +28,7 @@ STATUS = "analytics/intake/partials/status.html"
 SOURCE_FORM = "analytics/intake/source_form.html"
 RULE_FORM = "analytics/intake/rule_form.html"
 FILE = "analytics/intake/file.html"
+FILES = "analytics/intake/partials/files.html"
 MANAGE = {"action": "delivery.manage"}
 HISTORY_DAYS = 30
 NEW_SOURCE = {"poll_minutes": sources.DEFAULT_POLL_MINUTES, "quiet_hours": sources.DEFAULT_QUIET_HOURS,
@@ -55,6 +57,14 @@ async def _filters(workspace_id: int, query: dict[str, str]) -> tuple[files.Filt
     return files.Filters(period, source_id, status if status in files.STATUSES else ""), errors
 
 
+async def _files(workspace_id: int, query: dict[str, str]) -> dict[str, Any]:
+    """The history's files for the query, its filters and their messages, and the query its refresh repeats."""
+    filters, errors = await _filters(workspace_id, query)
+    kept = {key: query[key] for key in ("since", "until", "source_id", "status", "files_before") if query.get(key)}
+    return {"files": await files.file_page(workspace_id, filters, query.get("files_before")), "filters": filters,
+            "errors": errors, "files_query": urlencode(kept)}
+
+
 def _number(text: str) -> int:
     return int(text) if text.isdigit() else 0
 
@@ -71,22 +81,26 @@ class DataImportsController(Controller):
     include_in_schema = False
 
     @get("/", name="data_imports")
-    async def index(self, request: Request, viewer: Viewer, workspace_id: int, before: int | None = None,
-                    files_before: str | None = None) -> Template:
+    async def index(self, request: Request, viewer: Viewer, workspace_id: int, before: int | None = None
+                    ) -> Template:
         await entering(viewer, "analytics")
         query = {key: str(value) for key, value in request.query_params.items()}
-        filters, errors = await _filters(workspace_id, query)
-        return Template(INDEX, status_code=422 if errors else 200, context={
+        history = await _files(workspace_id, query)
+        return Template(INDEX, status_code=422 if history["errors"] else 200, context={
             **section_context("analytics", "data-imports"), "before": before, **await _status(workspace_id),
-            "page": await data_imports.import_page(workspace_id, before_id=before),
-            "files": await files.file_page(workspace_id, filters, files_before), "filters": filters,
-            "form": query, "errors": errors, "statuses": files.STATUSES,
-            "can": permitted(viewer, CHANGE, "delivery.manage"),
+            "page": await data_imports.import_page(workspace_id, before_id=before), **history,
+            "form": query, "statuses": files.STATUSES, "can": permitted(viewer, CHANGE, "delivery.manage"),
         })
 
     @get("/status")
     async def status(self, workspace_id: int) -> Template:
         return Template(STATUS, context=await _status(workspace_id))
+
+    @get("/files")
+    async def files_now(self, request: Request, workspace_id: int) -> Template:
+        """The history's table as it stands, for the page's refresh."""
+        query = {key: str(value) for key, value in request.query_params.items()}
+        return Template(FILES, context=await _files(workspace_id, query))
 
     @get("/files.csv")
     async def history_csv(self, request: Request, workspace_id: int) -> Stream:

@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import expect
 
 from app.redis_client import get_redis
-from app.services.intake import polling, sources
+from app.services.intake import polling, rules, sources
 from tests.dns_zone import ZoneServer
 from tests.e2e.test_portals import sign_in
 from tests.factories import make_list, make_user, make_workspace
@@ -100,3 +100,24 @@ async def test_add_a_source_and_rule_refuse_bad_input_and_see_a_polled_file(page
     await page.get_by_test_id("filter-apply").click()
     await page.locator('[data-testid^="intake-file-open-"]').click()
     await expect(page.get_by_test_id("intake-file-quality")).to_contain_text("1 of 3")
+
+
+async def test_a_polled_file_shows_on_the_open_page_without_reloading(page, s3_endpoint, resolver):
+    workspace = await make_workspace("Intake live")
+    owner = await make_user(workspace, "owner")
+    partners = await make_list(workspace, "Partners")
+    source = await sources.create_source(workspace["id"], {
+        "name": "Partner drops", "bucket": BUCKET, "prefix": "in/", "region": "us-east-1",
+        "endpoint_url": s3_endpoint, "access_key_id": "testing", "secret_access_key": "testing", "enabled": "on"})
+    await rules.create_rule(workspace["id"], source["id"], {
+        "match": "name", "pattern": "partner-*.csv", "kind": "mailable", "list_id": str(partners["id"])})
+    await sign_in(page, owner["email"])
+    await page.goto(f"/analytics/data-imports?status=processed&source_id={source['id']}")
+    await expect(page.get_by_test_id("intake-files-empty")).to_be_visible()
+
+    await polling.poll(source, get_redis(), resolver)
+
+    # The page refreshes its list every 10 s, keeping its filters.
+    await expect(page.get_by_test_id("intake-files")).to_contain_text("partner-0601.csv", timeout=15_000)
+    await expect(page.get_by_test_id(f"intake-source-state-{source['id']}")).to_have_text("ok", timeout=15_000)
+    await expect(page.get_by_test_id("filter-status")).to_have_value("processed")
