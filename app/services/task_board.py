@@ -68,7 +68,8 @@ async def _cards(workspace_id: int, card_id: int | None = None) -> list[dict]:
     one = "AND c.id = {}" if card_id is not None else ""
     return await TaskCard.raw(
         "SELECT c.*, coalesce(nullif(u.name, ''), u.email) AS assignee_name, k.name AS campaign_name, "
-        "l.name AS list_name, f.name AS flow_name FROM task_cards c "
+        "l.name AS list_name, f.name AS flow_name, t.name AS column_name FROM task_cards c "
+        "JOIN task_columns t ON t.id = c.column_id AND t.workspace_id = c.workspace_id "
         "LEFT JOIN users u ON u.id = c.assignee_id "
         "LEFT JOIN campaigns k ON k.id = c.campaign_id AND k.workspace_id = c.workspace_id "
         "LEFT JOIN lists l ON l.id = c.list_id AND l.workspace_id = c.workspace_id "

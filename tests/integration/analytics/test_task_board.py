@@ -248,9 +248,24 @@ async def test_a_card_form_names_every_wrong_field_at_once(client):
     await login(client, user["email"])
 
     answer = await post_form(client, "/analytics/tasks/cards", {
-        "column_id": str(their_column["id"]), "title": " ", "due_on": "31/12/2026", "labels": ",".join(f"l{n}" for n in range(11)),
-        "list_id": str(theirs["id"])})
+        "column_id": str(their_column["id"]), "title": " ", "due_on": "31/12/2026",
+        "labels": ",".join(f"l{n}" for n in range(11)), "list_id": str(theirs["id"])})
     assert answer.status_code == 422
     for field in ("column_id", "title", "due_on", "labels", "list_id"):
         assert f'data-testid="error-{field}"' in answer.text, field
     assert await TaskCard.count() == 0
+
+
+async def test_an_editor_opening_a_card_reaches_what_it_links_to(client):
+    workspace = await make_workspace()
+    user = await make_user(workspace, "marketer")
+    customers = await lists.create_list(workspace["id"], {"name": "Customers"})
+    [review] = await _columns(workspace["id"], "Review")
+    card = await _card(workspace["id"], review, "Sunset 180d", list_id=str(customers["id"]))
+    await login(client, user["email"])
+
+    shown = (await client.get(f"/analytics/tasks/cards/{card['id']}")).text
+
+    assert 'data-testid="task-card-form"' in shown
+    assert f'<a href="/mailing/lists/{customers["id"]}" data-testid="task-card-list-link">Customers</a>' in shown
+    assert '<strong data-testid="task-card-column">Review</strong>' in shown
