@@ -143,7 +143,9 @@ class DataImportsController(Controller):
         async with audit.change(redis, workspace_id, actor_of(request)) as change:
             await sources.update_source(workspace_id, source_id, form)
             change.note("intake_source.updated", "intake_source", source_id, {"name": source["name"]})
-        flash(request, "Source saved.", "success")
+        # Its state is the last poll's until the next one: a failing source's new settings are tried by polling.
+        flash(request, "Source saved. Poll now to try the new settings." if source["last_error"] else "Source saved.",
+              "success")
         return Redirect(f"{BASE}/sources/{source_id}", status_code=303)
 
     @post("/sources/{source_id:int}/delete", opt=MANAGE)

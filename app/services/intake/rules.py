@@ -74,10 +74,12 @@ def _parsed_columns(text: str, tags: set[str], errors: dict[str, str]) -> dict[s
             continue
         header, equals, tag = line.partition("=")
         header, tag = header.strip(), tag.strip()
+        # The first wrong line is named: the one to fix first, reading down.
         if not equals or not header_key(header) or not tag:
-            errors["columns"] = f"Line {number}: write one column per line as Header = field_tag."
+            errors.setdefault("columns", f"Line {number}: write one column per line as Header = field_tag.")
         elif tag != EMAIL and tag not in tags:
-            errors["columns"] = f"Line {number}: the list has no field “{tag}” (use email or a field's merge tag)."
+            errors.setdefault("columns",
+                              f"Line {number}: the list has no field “{tag}” (use email or a field's merge tag).")
         else:
             columns[header_key(header)] = tag
     return columns

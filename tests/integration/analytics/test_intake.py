@@ -305,6 +305,48 @@ async def test_analysts_read_the_monitor_but_only_admins_change_sources(client, 
     assert "intake-source-new" not in (await client.get("/analytics/data-imports")).text
 
 
+
+async def test_a_reader_sees_settings_they_cannot_change_as_disabled_fields(client, s3_endpoint):
+    workspace, _ = await signed_in_client(client, role="marketer")
+    customers = await make_list(workspace, "Customers")
+    source = await make_source(workspace, s3_endpoint)
+    rule = await rules.create_rule(workspace["id"], source["id"], {
+        "match": "name", "pattern": "*.csv", "kind": "mailable", "list_id": str(customers["id"])})
+
+    page = (await client.get(f"/analytics/data-imports/sources/{source['id']}")).text
+    assert '<fieldset class="intake-fields" disabled data-testid="intake-source-fields">' in page
+    assert 'data-testid="intake-source-read-only"' in page and 'data-testid="intake-source-save"' not in page
+    rule_page = (await client.get(f"/analytics/data-imports/rules/{rule['id']}")).text
+    assert 'data-testid="intake-rule-fields"' in rule_page
+    assert 'disabled data-testid="intake-rule-fields"' not in rule_page
+
+
+async def test_a_rule_names_its_first_wrong_column_line(client, s3_endpoint):
+    workspace, _ = await signed_in_client(client)
+    customers = await make_list(workspace, "Customers")
+    source = await make_source(workspace, s3_endpoint)
+
+    response = await post_form(client, f"/analytics/data-imports/sources/{source['id']}/rules", {
+        "match": "name", "pattern": "*.csv", "kind": "mailable", "list_id": str(customers["id"]),
+        "columns": "Vorname first_name\nMail = nope"})
+
+    assert response.status_code == 422
+    assert "Line 1: write one column per line as Header = field_tag." in response.text
+
+
+async def test_saving_a_failing_source_says_to_poll_to_try_it(client, s3_endpoint):
+    workspace, _ = await signed_in_client(client)
+    source = await make_source(workspace, s3_endpoint)
+    await IntakeSource.update({IntakeSource.last_error: "The secret key does not match the access key."}).where(
+        IntakeSource.id == source["id"])
+
+    saved = await post_form(client, f"/analytics/data-imports/sources/{source['id']}", {
+        "name": "Partner drops", "bucket": BUCKET, "prefix": "drops/", "enabled": "on"})
+
+    assert saved.status_code == 303
+    assert "Poll now to try the new settings." in (await client.get(saved.headers["location"])).text
+
+
 async def test_due_sources_are_queued_once_until_their_poll_starts(s3_endpoint):
     from app.tasks import intake as intake_tasks
 
