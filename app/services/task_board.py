@@ -398,7 +398,8 @@ async def _placed(workspace_id: int, moving: dict, target: dict, others: list[in
             "UPDATE task_cards c SET column_id = {}, position = o.n FROM unnest({}::int[]) WITH ORDINALITY AS "
             "o(id, n) WHERE c.workspace_id = {} AND c.id = o.id", target["id"], ordered, workspace_id)
         await _note(workspace_id, moving["id"], actor, "moved",
-                    {"from_column_id": moving["column_id"], "to_column": target["name"], "position": index + 1})
+                    {"from_column_id": moving["column_id"], "from_column": moving["column_name"],
+                     "to_column": target["name"], "position": index + 1})
     return Moved(moving["id"], moving["title"], target["name"], index + 1, len(ordered), moved)
 
 

@@ -106,7 +106,7 @@ async def test_keyboard_steps_and_drops_place_cards_and_leave_a_trail(client):
     assert trail == [(user["email"], "commented"), (user["email"], "edited"), (user["email"], "moved"),
                      ("ana@example.com", "created")]
     shown = (await client.get(f"/analytics/tasks/cards/{b['id']}")).text
-    assert "Waiting on the ESP." in shown and "moved it to Doing, position 1" in shown
+    assert "Waiting on the ESP." in shown and "moved it from To do to Doing, position 1" in shown
     assert "changed due date, title" in shown
 
 
