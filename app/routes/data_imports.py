@@ -19,6 +19,7 @@ from app.services.forms import FormError
 from app.services.intake import files, rules, sources
 from app.tasks.intake import poll_source
 from app.web.auth import signed_in
+from app.web.downloads import csv_download
 from app.web.pages import actor_of, submitted
 from app.web.permissions import CHANGE
 
@@ -105,8 +106,7 @@ class DataImportsController(Controller):
     @get("/files.csv")
     async def history_csv(self, request: Request, workspace_id: int) -> Stream:
         filters, _ = await _filters(workspace_id, {key: str(value) for key, value in request.query_params.items()})
-        return Stream(files.history_csv(workspace_id, filters), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": 'attachment; filename="intake-files.csv"'})
+        return csv_download(files.history_csv(workspace_id, filters), "intake-files.csv")
 
     @get("/files/{file_id:int}")
     async def file(self, workspace_id: int, file_id: int) -> Template:

@@ -22,6 +22,7 @@ from app.services.analytics.reconciliation import Filters
 from app.services.forms import FormError
 from app.services.tracking.offers import workspace_settings
 from app.web.auth import signed_in
+from app.web.downloads import csv_download
 from app.web.pages import actor_of, form_values, is_htmx, on_form_error, page, submitted
 from app.web.permissions import CHANGE
 
@@ -88,8 +89,7 @@ class EverflowController(Controller):
     @get("/export.csv", name="everflow_export")
     async def export(self, request: Request, workspace_id: int) -> Stream:
         filters = _filters({name: value for name, value in request.query_params.items() if name in FILTER_FIELDS})
-        return Stream(reconciliation.export_csv(workspace_id, filters), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": 'attachment; filename="everflow-reconciliation.csv"'})
+        return csv_download(reconciliation.export_csv(workspace_id, filters), "everflow-reconciliation.csv")
 
     @post("/connection", opt=MANAGE)
     async def save_connection(self, request: Request, viewer: Viewer, workspace_id: int, redis: Redis) -> Template:

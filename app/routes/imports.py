@@ -21,6 +21,7 @@ from app.services.imports import ImportProblem, ImportStateError
 from app.services.lists import STATUSES
 from app.tasks.imports import run_import
 from app.web.auth import signed_in
+from app.web.downloads import csv_download
 from app.web.pages import actor_of, on_form_error, page, submitted
 
 # Files this large stream to disk in the request; every other route keeps the app's small body limit.
@@ -114,8 +115,7 @@ async def _act(request: Request, workspace_id: int, redis: Redis, import_id: int
 
 def _csv_download(body: AsyncIterator[bytes], name: str) -> Stream:
     filename = "".join(c if c.isalnum() else "-" for c in name).strip("-") or "export"
-    return Stream(body, media_type="text/csv; charset=utf-8",
-                  headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+    return csv_download(body, f"{filename}.csv")
 
 
 def _choices(form: dict[str, str]) -> dict[int, str]:
@@ -240,8 +240,7 @@ class ImportController(Controller):
     @get("/imports/{import_id:int}/rejects.csv", name="import_rejects")
     async def rejects(self, import_id: int, workspace_id: int) -> Stream:
         row = await _import_of(workspace_id, import_id)
-        return Stream(imports.rejects_csv(workspace_id, import_id), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": f'attachment; filename="import-{row["id"]}-rejects.csv"'})
+        return csv_download(imports.rejects_csv(workspace_id, import_id), f"import-{row['id']}-rejects.csv")
 
     @get("/lists/{list_id:int}/export", name="list_export", opt={"action": "export"})
     async def export_form(self, list_id: int, workspace_id: int) -> Template:

@@ -19,6 +19,7 @@ from app.services.forms import FormError
 from app.tasks.intelligence import refresh_workspace_intelligence
 from app.web.auth import signed_in
 from app.web.charts import bars, heat_cells, line_chart
+from app.web.downloads import csv_download
 from app.web.pages import actor_of
 from app.web.permissions import CHANGE
 
@@ -90,8 +91,7 @@ class IntelligenceController(Controller):
         min_risk = at_risk.min_risk_from(request.query_params)
         await audit.record(redis, workspace_id, actor_of(request), "churn_risk.exported",
                            details={"min_risk": min_risk})
-        return Stream(at_risk.at_risk_csv(workspace_id, min_risk), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": f'attachment; filename="churn-risk-{min_risk}.csv"'})
+        return csv_download(at_risk.at_risk_csv(workspace_id, min_risk), f"churn-risk-{min_risk}.csv")
 
     @post("/retrain")
     async def retrain(self, request: Request, workspace_id: int, redis: Redis) -> Redirect:

@@ -16,6 +16,7 @@ from app.services.forms import FormError
 from app.services.tracking.offers import workspace_settings
 from app.web.auth import signed_in
 from app.web.charts import line_chart
+from app.web.downloads import csv_download
 
 PAGE = "analytics/revenue/index.html"
 DEFAULT_DAYS = 30
@@ -31,9 +32,8 @@ def chosen_period(request: Request, default_days: int = DEFAULT_DAYS) -> tuple[P
 
 
 def csv_response(chunks: Any, name: str, period: Period) -> Stream:
-    # Litestar adds the charset of a text/ type itself: naming it here would send it twice.
-    return Stream(chunks, media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{name}-{period.since}-{period.until}.csv"'})
+    """A table of the period as a CSV file named for it."""
+    return csv_download(chunks, f"{name}-{period.since}-{period.until}.csv")
 
 
 async def _context(workspace_id: int, period: Period) -> dict[str, Any]:

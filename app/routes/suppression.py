@@ -13,6 +13,7 @@ from app.routes.portals import section_context
 from app.services import audit, suppression
 from app.services.suppression import AddSummary
 from app.web.auth import signed_in
+from app.web.downloads import csv_download
 from app.web.pages import actor_of, page, submitted
 from app.web.params import keyset_param
 
@@ -122,5 +123,4 @@ class SuppressionController(Controller):
         await audit.record(redis, workspace_id, actor_of(request), "suppression_list.exported",
                            "suppression_list", list_id, {"entries": found["entry_count"]})
         filename = re.sub(r"[^A-Za-z0-9_-]+", "-", found["name"]).strip("-").lower() or "suppression"
-        return Stream(suppression.export_csv(workspace_id, list_id), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+        return csv_download(suppression.export_csv(workspace_id, list_id), f"{filename}.csv")

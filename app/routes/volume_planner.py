@@ -18,6 +18,7 @@ from app.services.analytics import applying, scenarios
 from app.services.form_input import LARGEST_INTEGER
 from app.web.auth import signed_in
 from app.web.charts import line_chart
+from app.web.downloads import csv_download
 from app.web.pages import actor_of, submitted
 from app.web.permissions import CHANGE
 
@@ -91,8 +92,7 @@ class VolumePlannerController(Controller):
     @get("/scenarios/{scenario_id:int}/plan.csv")
     async def export(self, workspace_id: int, scenario_id: int) -> Stream:
         scenario = await scenarios.get_scenario(workspace_id, scenario_id)
-        return Stream(scenarios.plan_csv(workspace_id, scenario_id), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": f'attachment; filename="volume-plan-{scenario["id"]}.csv"'})
+        return csv_download(scenarios.plan_csv(workspace_id, scenario_id), f"volume-plan-{scenario['id']}.csv")
 
     @post("/scenarios/{scenario_id:int}/apply", opt={"action": "routing.manage"})
     async def apply(self, request: Request, viewer: Viewer, workspace_id: int, scenario_id: int,

@@ -22,7 +22,7 @@ from app.web.api_pages import Page
 READ = {"scope": "subscribers:read"}
 MANAGE = {"scope": "lists:manage"}
 EMPTY_TREE = {"match": "all", "rules": []}
-CSV = "text/csv; charset=utf-8"
+CSV = "text/csv"
 JSON_LINES = "application/x-ndjson"
 
 

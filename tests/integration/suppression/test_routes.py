@@ -46,7 +46,7 @@ async def test_paste_search_remove_and_export(client):
     assert md5 not in removed.text and 'data-testid="suppression-entry-count">(1)<' in removed.text
 
     export = await client.get(f"{url}/export")
-    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert export.status_code == 200 and export.headers["content-type"] == "text/csv; charset=utf-8"
     assert 'filename="offer-1234.csv"' in export.headers["content-disposition"]
     assert export.text.splitlines()[1].startswith("email,ann@example.com,network file,")
     actions = [row["action"] for row in await AuditEntry.select(AuditEntry.action).order_by(AuditEntry.id)]
