@@ -123,6 +123,26 @@ async def test_the_best_hours_come_from_human_opens_in_the_hourly_rollups():
     assert [hour.label for hour in found.best] == ["Tue 14:00 UTC", "Mon 09:00 UTC"]
 
 
+async def test_opens_after_sends_in_few_hours_of_the_week_are_not_offered_as_the_best_hours():
+    workspace = await make_workspace()
+    monday = datetime(2026, 11, 2, tzinfo=UTC)
+    period = Period(monday.date(), monday.date() + timedelta(days=6))
+    await fetch_positional("INSERT INTO performance_hours (workspace_id, hour, sent, human_opens) VALUES "
+                           "($1, $2, 1000, 40), ($1, $3, 0, 25)",
+                           (workspace["id"], monday + timedelta(hours=14), monday + timedelta(hours=15)))
+
+    narrow = await hours.best_hours(workspace["id"], period)
+
+    assert (narrow.send_hours, narrow.follows_sends) == (1, True)
+    assert recommendations.best_hours(narrow) == []
+    await fetch_positional(
+        "INSERT INTO performance_hours (workspace_id, hour, sent) SELECT $1, $2::timestamptz + n * interval '5 hours', "
+        "100 FROM generate_series(1, 6) n", (workspace["id"], monday + timedelta(hours=15)))
+    spread = await hours.best_hours(workspace["id"], period)
+    assert (spread.send_hours, spread.follows_sends) == (7, False)
+    assert [item.title for item in recommendations.best_hours(spread)] == ["Send around Mon 14:00 UTC"]
+
+
 async def test_a_sunset_recommendation_carries_the_inactive_share_and_the_complaints_it_would_cut():
     workspace = await make_workspace()
     mailing_list = await make_list(workspace, name="List A")

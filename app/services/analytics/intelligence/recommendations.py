@@ -108,7 +108,7 @@ def falling_engagement(scores: Distribution | None) -> list[Recommendation]:
 
 
 def best_hours(heatmap: Heatmap) -> list[Recommendation]:
-    if not heatmap.best:
+    if not heatmap.best or heatmap.follows_sends:
         return []
     top = heatmap.best[0]
     share = sum(hour.share for hour in heatmap.best)
