@@ -81,13 +81,22 @@ async def _truncate_everything() -> None:
     connection = await asyncpg.connect(os.environ["DATABASE_URL"])
     try:
         tables = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migration'"
+            "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "AND c.relname <> 'migration'"
         )
-        if tables:
-            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
-            # Ids keep counting, as in production: a server process that outlives a test (the E2E web server,
-            # send workers) caches per campaign id, and must never meet a new campaign under an old id.
-            await connection.execute(f"TRUNCATE {names} CASCADE")
+        # TRUNCATE of every table took ~90 ms a test (new files for each table and index), most of them empty:
+        # only the tables a test wrote to are emptied, row by row, with foreign keys unchecked meanwhile.
+        # Ids keep counting, as in production: a server process that outlives a test (the E2E web server,
+        # send workers) caches per campaign id, and must never meet a new campaign under an old id.
+        probes = " UNION ALL ".join(f"""SELECT '{name}' AS name WHERE EXISTS (SELECT 1 FROM "{name}")"""
+                                    for name in (row["name"] for row in tables))
+        written = [row["name"] for row in await connection.fetch(probes)] if tables else []
+        if written:
+            async with connection.transaction():
+                await connection.execute("SET LOCAL session_replication_role = replica")
+                for name in written:
+                    await connection.execute(f'DELETE FROM "{name}"')
     finally:
         await connection.close()
 
