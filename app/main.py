@@ -21,6 +21,7 @@ from litestar.template import TemplateConfig
 from litestar.types import ASGIApp
 
 from app.db.migrating import ensure_migrated
+from app.heap import freeze_startup_objects
 from app.logs import configure_logging, get_logger
 from app.piccolo_conf import DB
 from app.redis_client import get_redis
@@ -217,4 +218,6 @@ def create_app() -> Litestar:
 
 def create_server() -> ASGIApp:
     """What the web server serves: the app, with opens and clicks answered in front of it."""
-    return tracking_fast_path(create_app())
+    server = tracking_fast_path(create_app())
+    freeze_startup_objects()
+    return server

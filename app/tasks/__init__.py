@@ -4,6 +4,7 @@ Actor modules declare their actors on `app.tasks.broker.broker` explicitly, so
 import order never binds an actor to Dramatiq's default broker.
 """
 
+from app.heap import freeze_startup_objects
 from app.tasks import (
     audience,
     automations,
@@ -20,6 +21,8 @@ from app.tasks import (
     webhooks,
 )
 from app.tasks.broker import broker
+
+freeze_startup_objects()
 
 __all__ = ["audience", "automations", "bounces", "broker", "everflow", "imports", "intake", "intelligence",
            "mailboxes", "sending", "system", "tracking", "transactional", "webhooks"]
