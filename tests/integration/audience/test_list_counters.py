@@ -45,6 +45,13 @@ async def test_counters_follow_inserts_status_changes_moves_and_deletes(db):
     await db.execute("UPDATE subscribers SET list_id = $2 WHERE list_id = $1 AND id % 5 = 0", first, second)
     await _assert_counters_match(db, first)
     await _assert_counters_match(db, second)
+    # One statement moving subscribers both ways and changing some statuses on the way.
+    await db.execute(
+        "UPDATE subscribers SET list_id = CASE WHEN list_id = $1 THEN $2 ELSE $1 END, "
+        "status = CASE WHEN id % 3 = 0 THEN 'complained' ELSE status END "
+        "WHERE list_id IN ($1, $2) AND id % 4 = 0", first, second)
+    await _assert_counters_match(db, first)
+    await _assert_counters_match(db, second)
     await db.execute("DELETE FROM subscribers WHERE list_id = $1 AND id % 2 = 0", first)
     await _assert_counters_match(db, first)
     joined = await db.fetchval("SELECT sum(joined) FROM list_daily_stats WHERE list_id = $1", first)
