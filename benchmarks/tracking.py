@@ -194,11 +194,15 @@ async def lag_seconds(redis) -> float:
 
 async def aggregate_while(redis, stop: asyncio.Event, lags: list[float]) -> None:
     """The aggregator actor's loop, in runs of a second, until `stop` and the stream is empty."""
+    from app.piccolo_conf import DB
     from app.services.tracking.aggregator import aggregate_for
     from app.services.tracking.tokens import tracking_keys
     from app.settings import get_settings
 
     settings = get_settings()
+    # The pool a worker process opens (app/tasks/middleware.py); without one, each batch paid for a new
+    # connection and planned its statement afresh.
+    await DB.start_connection_pool(min_size=1, max_size=4)
 
     async def sample() -> None:
         while not stop.is_set():
@@ -212,6 +216,7 @@ async def aggregate_while(redis, stop: asyncio.Event, lags: list[float]) -> None
     await aggregate_for(redis, tracking_keys(settings), 3600, batch_size=settings.tracking.batch_size,
                         reclaim_after_ms=60_000, block_ms=0, until_empty=True)
     await sampler
+    await DB.close_connection_pool()
 
 
 async def drain_backlog(redis) -> int:
