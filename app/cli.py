@@ -177,6 +177,27 @@ def cmd_demo_traffic(args: argparse.Namespace) -> None:
     asyncio.run(traffic())
 
 
+def cmd_demo_history(args: argparse.Namespace) -> None:
+    """Ninety days of recorded past for the Demo audience, so churn and trends have history to learn from
+    (app/services/demo_history.py); run after `ignite demo traffic`."""
+    _ensure_backing_services()
+
+    async def history() -> None:
+        from app.piccolo_conf import DB
+        from app.services import demo_history, demo_traffic
+
+        await DB.start_connection_pool(min_size=1, max_size=2)
+        try:
+            workspace_id = args.workspace or await demo_traffic.demo_workspace_id()
+            await demo_history.run(workspace_id, lambda text: print(text, end="", flush=True))
+        except demo_traffic.DemoError as exc:
+            _fail(str(exc))
+        finally:
+            await DB.close_connection_pool()
+
+    asyncio.run(history())
+
+
 def web_command(port: int | None = None) -> list[str]:
     from app.settings import get_settings
 
@@ -396,6 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("--workspace", type=int, default=None, help="a workspace's id (default: the demo's)")
     traffic.add_argument("--subscribers", type=int, default=2000, help="size of the Demo audience list")
     traffic.set_defaults(func=cmd_demo_traffic)
+    history = demo.add_parser("history", help="record 90 days of past campaigns, opens, clicks, conversions and "
+                              "leavers for the Demo audience (after `ignite demo traffic`)")
+    history.add_argument("--workspace", type=int, default=None, help="a workspace's id (default: the demo's)")
+    history.set_defaults(func=cmd_demo_history)
     create = commands.add_parser("createuser", help="create a user in a workspace")
     create.add_argument("--email", required=True)
     create.add_argument("--name", default="")
