@@ -21,9 +21,11 @@ run: $(VENV)/.installed
 	$(BIN)/ignite dev
 
 # While `make run` is up: a campaign sent through three capture servers and its recipients' opens, clicks,
-# unsubscribes and conversions over HTTP, so the Analytics portal has figures.
+# unsubscribes and conversions over HTTP, so the Analytics portal has figures; then 90 days of recorded history
+# (once), so churn and trends have something to learn from.
 demo-traffic: $(VENV)/.installed
 	$(BIN)/ignite demo traffic
+	$(BIN)/ignite demo history
 
 test: $(VENV)/.installed-test
 	scripts/ensure-browser.sh
