@@ -14,6 +14,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.redis_client import get_broker_redis
+
 QUEUES = ("send", "tracking", "bounces", "imports", "default")
 ACTOR_OUTCOMES_KEY = "ignite:metrics:actors"
 
@@ -66,7 +68,7 @@ async def render_metrics(redis: Redis) -> bytes:
     for collector in (_process_registry(),):
         registry.register(_Forward(collector))
     try:
-        snapshot = _Snapshot(await queue_depths(redis), await redis.hgetall(ACTOR_OUTCOMES_KEY))
+        snapshot = _Snapshot(await queue_depths(get_broker_redis()), await redis.hgetall(ACTOR_OUTCOMES_KEY))
     except RedisError:
         snapshot = _Snapshot({}, {})
     registry.register(snapshot)

@@ -27,6 +27,14 @@ def get_redis() -> aioredis.Redis:
 
 
 @lru_cache(maxsize=1)
+def get_broker_redis() -> aioredis.Redis:
+    """The task broker's database (settings: `RedisSettings.broker_url`), for reading its queues."""
+    return aioredis.Redis.from_url(get_settings().redis.broker_url, decode_responses=True, health_check_interval=30,
+                                   retry=AsyncRetry(ExponentialBackoff(cap=1, base=0.05), RETRIES),
+                                   retry_on_error=RETRIED)
+
+
+@lru_cache(maxsize=1)
 def get_sync_redis() -> syncredis.Redis:
     """For threads outside an event loop: the scheduler, worker middleware."""
     return syncredis.Redis.from_url(get_settings().redis.url, decode_responses=True, health_check_interval=30,

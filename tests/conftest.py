@@ -106,10 +106,11 @@ async def clean_state() -> AsyncIterator[None]:
     yield
     if "services" not in _state:
         return
-    from app.redis_client import get_redis
+    from app.redis_client import get_broker_redis, get_redis
 
     await _truncate_everything()
     await get_redis().flushdb()
+    await get_broker_redis().flushdb()
 
 
 @pytest.fixture(scope="session")

@@ -24,5 +24,5 @@ def build_broker(redis_url: str) -> RedisBroker:
     return broker
 
 
-broker = build_broker(get_settings().redis.url)
+broker = build_broker(get_settings().redis.broker_url)
 dramatiq.set_broker(broker)

@@ -27,9 +27,9 @@ async def test_health_counts_worker_heartbeats(client):
 
 async def test_metrics_expose_requests_and_queue_depths(client):
     await client.get("/login")
-    from app.redis_client import get_redis
+    from app.redis_client import get_broker_redis, get_redis
 
-    await get_redis().rpush("dramatiq:imports", "a", "b")
+    await get_broker_redis().rpush("dramatiq:imports", "a", "b")
     await get_redis().hincrby("ignite:metrics:actors", "ping:succeeded", 3)
     text = (await client.get("/metrics")).text
     assert 'ignite_http_requests_total{method="GET",route="/login",status="200"}' in text

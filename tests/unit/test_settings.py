@@ -1,6 +1,6 @@
 import pytest
 
-from app.settings import SettingsError, load_settings
+from app.settings import SettingsError, broker_database_url, load_settings
 
 
 def test_defaults_are_safe_for_development(monkeypatch, tmp_path):
@@ -46,3 +46,11 @@ def test_bad_number_names_the_variable(monkeypatch):
     monkeypatch.setenv("WORKER_PROCESSES", "many")
     with pytest.raises(SettingsError, match="WORKER_PROCESSES"):
         load_settings()
+
+
+def test_the_broker_keeps_a_redis_database_of_its_own():
+    assert broker_database_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/1"
+    assert broker_database_url("redis://cache:6379") == "redis://cache:6379/1"
+    assert broker_database_url("rediss://user:secret@cache:6380/15?ssl_cert_reqs=none") == (
+        "rediss://user:secret@cache:6380/14?ssl_cert_reqs=none")
+    assert broker_database_url("") == ""

@@ -12,7 +12,7 @@ import pytest
 
 from app.db.audit import AuditEntry
 from app.db.intake import IntakeFile, IntakeSource
-from app.redis_client import get_redis
+from app.redis_client import get_broker_redis, get_redis
 from app.services import activity_feed, suppression
 from app.services.accounts import now
 from app.services.intake import polling, rules, sources
@@ -353,11 +353,13 @@ async def test_due_sources_are_queued_once_until_their_poll_starts(s3_endpoint):
     redis = get_redis()
     workspace = await make_workspace()
     source = await make_source(workspace, s3_endpoint)
-    await redis.delete("dramatiq:imports")
+    queue = get_broker_redis()
+    await queue.delete("dramatiq:imports")
 
     first = await intake_tasks.queue_due_polls(redis)
     second = await intake_tasks.queue_due_polls(redis)
 
     assert source["id"] in first and source["id"] not in second
-    assert await redis.llen("dramatiq:imports") == len(first)
-    await redis.delete("dramatiq:imports", intake_tasks.queued_key(source["id"]))
+    assert await queue.llen("dramatiq:imports") == len(first)
+    await queue.delete("dramatiq:imports")
+    await redis.delete(intake_tasks.queued_key(source["id"]))

@@ -34,10 +34,10 @@ async def test_subscribers_on_domains_without_mail_servers_become_bounced():
 
 
 async def test_mx_check_button_queues_the_background_job(client):
-    from app.redis_client import get_redis
+    from app.redis_client import get_broker_redis
 
     workspace, _ = await signed_in_client(client)
     mailing_list = await make_list(workspace)
     response = await post_form(client, f"/mailing/lists/{mailing_list['id']}/mx-check")
     assert response.status_code == 303
-    assert await get_redis().llen("dramatiq:default") == 1
+    assert await get_broker_redis().llen("dramatiq:default") == 1

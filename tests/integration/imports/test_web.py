@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from app.redis_client import get_redis
+from app.redis_client import get_broker_redis, get_redis
 from app.services import imports
 from tests.factories import csrf_token, login, make_user, make_workspace, post_form, prime_csrf, signed_in_client
 from tests.integration.imports.helpers import make_list, upload, web_upload, write
@@ -51,7 +51,7 @@ async def test_upload_map_start_follow_and_download(client, db):
     assert started.status_code == 303
     detail = await client.get(f"/mailing/imports/{import_id}")
     assert 'sse-connect="/mailing/imports/' in detail.text and 'data-status="pending"' in detail.text
-    assert await get_redis().llen("dramatiq:imports") == 1  # the actor message waits for a worker
+    assert await get_broker_redis().llen("dramatiq:imports") == 1  # the actor message waits for a worker
 
     final = await _run_queued(workspace["id"], import_id)
     assert (final["inserted"], final["invalid"], final["skipped_duplicate"]) == (2, 2, 1)

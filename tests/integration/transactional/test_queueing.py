@@ -7,30 +7,32 @@ import json
 import pytest
 
 from app.db.campaigns import Delivery
+from app.redis_client import get_broker_redis
 from tests.factories import make_workspace
 from tests.integration.campaigns.helpers import wait_for
 from tests.integration.transactional.helpers import raw_message, sender
 
 
-async def _queued_ranges(redis, workspace_id: int) -> list[tuple[int, int]]:
+async def _queued_ranges(workspace_id: int) -> list[tuple[int, int]]:
     """The (first, last) ranges of this workspace's `send_messages` entries on the broker's transactional queue."""
-    entries = [json.loads(value) for value in (await redis.hgetall("dramatiq:transactional.msgs")).values()]
+    messages = await get_broker_redis().hgetall("dramatiq:transactional.msgs")
+    entries = [json.loads(value) for value in messages.values()]
     return sorted((entry["args"][2], entry["args"][3]) for entry in entries
                   if entry["actor_name"] == "send_messages" and entry["args"][0] == workspace_id)
 
 
-async def test_an_accepted_message_reaches_the_broker(client, redis) -> None:
+async def test_an_accepted_message_reaches_the_broker(client) -> None:
     caller = await sender()
     answer = await client.post("/api/v1/messages", headers=caller.headers, json=raw_message("ann@example.com"))
     assert answer.status_code == 202
 
     async def queued() -> list[tuple[int, int]]:
-        return await _queued_ranges(redis, caller.workspace["id"])
+        return await _queued_ranges(caller.workspace["id"])
 
     assert await wait_for(queued, 10, every=0.01, what="the message's queue entry") == [(answer.json()["id"],) * 2]
 
 
-async def test_messages_given_in_one_window_share_one_queue_entry(redis) -> None:
+async def test_messages_given_in_one_window_share_one_queue_entry() -> None:
     from app.tasks.transactional import QUEUE
 
     workspace = await make_workspace()
@@ -40,14 +42,14 @@ async def test_messages_given_in_one_window_share_one_queue_entry(redis) -> None
     QUEUE.send_batch(workspace["id"], 77, 2_000_000, 2_000_400)
 
     async def queued() -> list[tuple[int, int]]:
-        found = await _queued_ranges(redis, workspace["id"])
+        found = await _queued_ranges(workspace["id"])
         return found if len(found) >= 2 else []
 
     assert await wait_for(queued, 10, every=0.01, what="the queue entries") == [
         (1_000_003, 1_000_007), (2_000_000, 2_000_400)]
 
 
-async def test_a_broker_that_fails_leaves_the_message_accepted_and_stored(client, redis, monkeypatch) -> None:
+async def test_a_broker_that_fails_leaves_the_message_accepted_and_stored(client, monkeypatch) -> None:
     from app.tasks import transactional as tasks
 
     sent: list[tuple] = []
@@ -67,7 +69,7 @@ async def test_a_broker_that_fails_leaves_the_message_accepted_and_stored(client
     await wait_for(tried, 10, every=0.01, what="the queue to be tried")
     [delivery] = await Delivery.select(Delivery.status).where(Delivery.id == answer.json()["id"])
     assert delivery["status"] == "queued"
-    assert await _queued_ranges(redis, caller.workspace["id"]) == []
+    assert await _queued_ranges(caller.workspace["id"]) == []
 
 
 @pytest.mark.parametrize("ranges, merged", [
