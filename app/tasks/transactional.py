@@ -21,7 +21,7 @@ from app.tasks.broker import broker
 log = get_logger("ignite.tasks.transactional")
 QUEUE_NAME = "transactional"
 # Ranges to send at once given within this long are queued together (see DramatiqMessageQueue).
-COALESCE_SECONDS = 0.01
+COALESCE_SECONDS = 0.025
 ADAPTERS = Adapters()
 # A batch must end before its lease does, or the sweep would hand its messages to another worker mid-send.
 BATCH_TIME_LIMIT_MS = max(get_settings().sending.lease_seconds - 30, 10) * 1000
