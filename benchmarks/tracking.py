@@ -36,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from litestar import Response, get
@@ -192,31 +194,40 @@ async def lag_seconds(redis) -> float:
     return max(0.0, (int(last.split("-")[0]) - int(delivered.split("-")[0])) / 1000)
 
 
+@asynccontextmanager
+async def worker_pool() -> AsyncIterator[None]:
+    """The connection pool a worker process opens (app/tasks/middleware.py), which the aggregator actor runs with;
+    without one, each batch paid for a new connection and planned its statement afresh."""
+    from app.piccolo_conf import DB
+
+    await DB.start_connection_pool(min_size=1, max_size=4)
+    try:
+        yield
+    finally:
+        await DB.close_connection_pool()
+
+
 async def aggregate_while(redis, stop: asyncio.Event, lags: list[float]) -> None:
     """The aggregator actor's loop, in runs of a second, until `stop` and the stream is empty."""
-    from app.piccolo_conf import DB
     from app.services.tracking.aggregator import aggregate_for
     from app.services.tracking.tokens import tracking_keys
     from app.settings import get_settings
 
     settings = get_settings()
-    # The pool a worker process opens (app/tasks/middleware.py); without one, each batch paid for a new
-    # connection and planned its statement afresh.
-    await DB.start_connection_pool(min_size=1, max_size=4)
 
     async def sample() -> None:
         while not stop.is_set():
             lags.append(await lag_seconds(redis))
             await asyncio.sleep(0.2)
 
-    sampler = asyncio.create_task(sample())
-    while not stop.is_set():
-        await aggregate_for(redis, tracking_keys(settings), 1.0, batch_size=settings.tracking.batch_size,
-                            reclaim_after_ms=60_000, block_ms=100)
-    await aggregate_for(redis, tracking_keys(settings), 3600, batch_size=settings.tracking.batch_size,
-                        reclaim_after_ms=60_000, block_ms=0, until_empty=True)
-    await sampler
-    await DB.close_connection_pool()
+    async with worker_pool():
+        sampler = asyncio.create_task(sample())
+        while not stop.is_set():
+            await aggregate_for(redis, tracking_keys(settings), 1.0, batch_size=settings.tracking.batch_size,
+                                reclaim_after_ms=60_000, block_ms=100)
+        await aggregate_for(redis, tracking_keys(settings), 3600, batch_size=settings.tracking.batch_size,
+                            reclaim_after_ms=60_000, block_ms=0, until_empty=True)
+        await sampler
 
 
 async def drain_backlog(redis) -> int:
@@ -256,8 +267,10 @@ async def drain_rate(redis, events: int, open_lines: list[str], click_lines: lis
     settings = get_settings()
     started = time.perf_counter()
     # The aggregator actor's own loop, told to stop when the stream is empty rather than after a minute.
-    recorded = (await aggregate_for(redis, tracking_keys(settings), 3600, batch_size=settings.tracking.batch_size,
-                                    reclaim_after_ms=60_000, block_ms=0, until_empty=True)).recorded
+    async with worker_pool():
+        recorded = (await aggregate_for(redis, tracking_keys(settings), 3600,
+                                        batch_size=settings.tracking.batch_size, reclaim_after_ms=60_000,
+                                        block_ms=0, until_empty=True)).recorded
     elapsed = time.perf_counter() - started
     if recorded != events:
         raise SystemExit(f"the aggregator recorded {recorded} of {events} events")
