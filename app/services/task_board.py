@@ -79,12 +79,18 @@ async def _cards(workspace_id: int, card_id: int | None = None) -> list[dict]:
     )
 
 
-async def board(workspace_id: int) -> list[dict]:
-    """The columns in order, each with its cards in order (assignee and linked things named)."""
+def is_overdue(card: Mapping[str, Any], today: date) -> bool:
+    """A card whose due date (a UTC day) has passed."""
+    return card["due_on"] is not None and card["due_on"] < today
+
+
+async def board(workspace_id: int, today: date | None = None) -> list[dict]:
+    """The columns in order, each with its cards in order (assignee and linked things named, `overdue` told)."""
+    today = today or datetime.now(UTC).date()
     shown = [{**column, "cards": []} for column in await columns(workspace_id)]
     by_id = {column["id"]: column for column in shown}
     for card in await _cards(workspace_id):
-        by_id[card["column_id"]]["cards"].append(card)
+        by_id[card["column_id"]]["cards"].append({**card, "overdue": is_overdue(card, today)})
     return shown
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from datetime import date
 
 from app.db.task_board import TaskCard
 from app.routes.task_board import board_messages
@@ -269,3 +270,21 @@ async def test_an_editor_opening_a_card_reaches_what_it_links_to(client):
     assert 'data-testid="task-card-form"' in shown
     assert f'<a href="/mailing/lists/{customers["id"]}" data-testid="task-card-list-link">Customers</a>' in shown
     assert '<strong data-testid="task-card-column">Review</strong>' in shown
+
+
+async def test_cards_past_their_due_day_are_marked_overdue(client):
+    workspace = await make_workspace()
+    user = await make_user(workspace, "marketer")
+    [todo] = await _columns(workspace["id"], "To do")
+    late = await _card(workspace["id"], todo, "Renew the IP pool", due_on="2026-11-30")
+    await _card(workspace["id"], todo, "Send the newsletter", due_on="2026-12-01")
+    undated = await _card(workspace["id"], todo, "Someday")
+
+    [column] = await task_board.board(workspace["id"], today=date(2026, 12, 1))
+    assert {card["title"]: card["overdue"] for card in column["cards"]} == {
+        "Renew the IP pool": True, "Send the newsletter": False, "Someday": False}
+
+    await login(client, user["email"])
+    page = (await client.get("/analytics/tasks")).text
+    assert f'data-testid="task-card-{late["id"]}-overdue"' in page
+    assert f'data-testid="task-card-{undated["id"]}-overdue"' not in page
