@@ -75,3 +75,14 @@ async def test_create_refuse_bad_input_use_rotate_and_revoke_a_key(page, base_ur
     await expect(page.get_by_test_id(f"api-key-rotate-{row['id']}")).to_have_count(0)
     for presented in (secret, rotated):
         assert (await _caller(base_url, presented)).json()["error"]["code"] == "key_revoked"
+
+
+async def test_the_docs_link_opens_the_rendered_reference(page, base_url):
+    workspace = await make_workspace("Docs Readers")
+    owner = await make_user(workspace, "owner")
+    await sign_in(page, owner["email"])
+    await page.goto("/settings/api-keys")
+    # A full page load: swapped into the app's page by hx-boost, the reference's script ran under the app's policy.
+    await page.get_by_test_id("api-docs-link").click()
+    await expect(page).to_have_url(f"{base_url}/api/v1/docs")
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Ignite")

@@ -201,8 +201,9 @@ class MessagesApi(ApiController):
           summary="Send a message",
           description="Scope `messages:send`. Accepted at once (202) and sent through the transactional queue, "
                       "which campaign traffic never delays; `scheduled_at` sends it later (up to 30 days). A "
-                      "recipient who is blacklisted, suppressed, unsubscribed, hard-bounced or complained is "
-                      "refused with `recipient_suppressed`; attachments over 10 MB with `attachments_too_large`. "
+                      "recipient who is blacklisted, on a suppression list, hard-bounced or complained is refused "
+                      "with `recipient_suppressed` (one who only unsubscribed from a list still gets transactional "
+                      "mail); attachments over 10 MB with `attachments_too_large`. "
                       "A sandbox (test) key stores and events the message as if sent, and sends nothing: "
                       "`bounce@simulator.ignite.test`, `complaint@…` and `defer@…` simulate those outcomes.",
           responses=error_responses(400, 403, 404, 409, 422))
