@@ -159,6 +159,20 @@ async def tags_of(workspace_id: int, subscriber_id: int) -> list[str]:
     return [row["name"] for row in rows]
 
 
+async def tags_by_subscriber(workspace_id: int, subscriber_ids: list[int]) -> dict[int, list[str]]:
+    """Each subscriber's tag names (sorted), for a page of subscribers in one query."""
+    if not subscriber_ids:
+        return {}
+    rows = await Tag.raw(
+        "SELECT st.subscriber_id, array_agg(t.name ORDER BY t.name) AS names FROM subscriber_tags st "
+        "JOIN tags t ON t.id = st.tag_id WHERE st.workspace_id = {} AND st.subscriber_id = ANY({}::bigint[]) "
+        "GROUP BY st.subscriber_id",
+        checked_workspace_id(workspace_id), subscriber_ids,
+    )
+    found = {row["subscriber_id"]: list(row["names"]) for row in rows}
+    return {subscriber_id: found.get(subscriber_id, []) for subscriber_id in subscriber_ids}
+
+
 async def workspace_tags(workspace_id: int) -> list[dict]:
     return await Tag.select().where(owned_by(Tag, workspace_id)).order_by(Tag.name)
 

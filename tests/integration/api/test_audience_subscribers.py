@@ -44,6 +44,13 @@ async def test_one_subscriber_is_created_then_merged_into(client):
     assert again.json()["status"] == "confirmed"  # an upsert never changes the status of someone already there
     history = await subscribers.status_history(workspace["id"], created.json()["id"])
     assert [(row["to_status"], row["source"]) for row in history] == [("confirmed", "api")]
+    # Every answer about the subscriber carries its tags, not only the one that set them.
+    listed = await client.get("/api/v1/subscribers", headers=headers, params={"list_id": mailing_list["id"]})
+    found = await client.get("/api/v1/subscribers/by-email", headers=headers, params={"email": "ann@example.com"})
+    gone = await client.post(f"/api/v1/subscribers/{created.json()['id']}/unsubscribe", headers=headers)
+    assert [row["tags"] for row in listed.json()["data"]] == [["vip"]]
+    assert [row["tags"] for row in found.json()] == [["vip"]]
+    assert gone.json()["tags"] == ["vip"]
 
 
 async def test_a_bad_subscriber_is_refused_and_nothing_is_stored(client):

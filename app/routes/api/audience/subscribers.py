@@ -97,7 +97,8 @@ class SubscribersController(ApiController):
         rows = await subscribers_after(caller.workspace_id, SubscriberFilter(list_id=list_id, status=status or ""),
                                        after_id(cursor), size, email_prefix=email_prefix or "",
                                        updated_since=updated_since)
-        return Page([subscriber_out(row) for row in rows], next_cursor(rows, size))
+        tags = await subscribers.tags_by_subscriber(caller.workspace_id, [row["id"] for row in rows])
+        return Page([subscriber_out(row, tags[row["id"]]) for row in rows], next_cursor(rows, size))
 
     @get("/by-email", summary="Find an address on every list", operation_id="getSubscribersByEmail",
          opt={"scope": SUBSCRIBERS_READ}, responses=error_responses(400, 403, 404),
@@ -111,7 +112,8 @@ class SubscribersController(ApiController):
                  for row in await subscribers.memberships(caller.workspace_id, address)]
         if not found:
             raise LookupError("subscriber")
-        return [subscriber_out(row) for row in found]
+        tags = await subscribers.tags_by_subscriber(caller.workspace_id, [row["id"] for row in found])
+        return [subscriber_out(row, tags[row["id"]]) for row in found]
 
     @get("/{subscriber_id:int}", summary="Get a subscriber", operation_id="getSubscriber",
          opt={"scope": SUBSCRIBERS_READ}, responses=error_responses(400, 403, 404),
@@ -184,7 +186,8 @@ class SubscribersController(ApiController):
           description="Unsubscribes the subscriber from its list at once: a message not yet handed to a server "
                       "is not sent. Scope `subscribers:write`.")
     async def unsubscribe(self, caller: ApiCaller, redis: Redis, subscriber_id: int) -> SubscriberOut:
-        return subscriber_out(await _unsubscribed(redis, caller.workspace_id, subscriber_id))
+        row = await _unsubscribed(redis, caller.workspace_id, subscriber_id)
+        return subscriber_out(row, await subscribers.tags_of(caller.workspace_id, row["id"]))
 
     @delete("/{subscriber_id:int}", summary="Delete a subscriber", operation_id="deleteSubscriber",
             opt={"scope": SUBSCRIBERS_WRITE}, responses=error_responses(400, 403, 404),
