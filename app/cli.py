@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -371,10 +372,12 @@ def cmd_dev(_: argparse.Namespace) -> None:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         for child in children:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            # Whatever is left of its session: a worker process Dramatiq's main process left behind, or all of it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
         stop_services(data_dir(), services)
         print("Ignite stopped.", flush=True)
 
