@@ -22,6 +22,7 @@ import msgspec
 
 from app.db.content import SendingDomain
 from app.db.transactional import TransactionalAttachment
+from app.services.campaigns.drafts import from_domain_problem
 from app.services.forms import FormError
 from app.services.rendering import CampaignContent, CompiledMessage, MessageSkeleton, TemplateError, sanitize_html
 from app.services.subscribers.records import SubscriberError, normalized_email
@@ -141,9 +142,8 @@ async def checked_sender(workspace_id: int, raw: str) -> str:
         cached = _SENDERS[key] = (time.monotonic() + SENDER_CACHE_SECONDS,
                                   await _sending_domain_ready(workspace_id, domain))
     if not cached[1]:
-        raise FormError({"from": f"{domain} is not a verified sending domain of this workspace: add it under "
-                                 "Delivery → Sending domains and check its DNS, or leave from out to use "
-                                 f"the default sender ({default})."})
+        problem = await from_domain_problem(workspace_id, address) or f"{domain} is not a verified sending domain."
+        raise FormError({"from": f"{problem} Or leave from out to use the default sender ({default})."})
     return address
 
 

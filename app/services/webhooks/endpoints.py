@@ -42,8 +42,8 @@ def _url_problem(url: str, allow_private: bool) -> str | None:
     address = literal_address(parts.hostname)
     local = parts.hostname.lower() in LOCAL_NAMES or (address is not None and not is_public(address))
     if local and not allow_private:
-        return ("That is a private, loopback or link-local address: allow private targets below first, "
-                "or use a public URL.")
+        return ("That is a private, loopback or link-local address: allow such endpoints under Private targets "
+                "on the Settings → Webhooks page first, or use a public URL.")
     return None
 
 

@@ -104,6 +104,11 @@ async def test_bad_input_is_refused_field_by_field_and_nothing_is_stored(client,
         if answer.status_code == 422:
             assert field in answer.json()["error"]["fields"], (change, answer.json())
     assert await Delivery.count() == 0 and await TransactionalContent.count() == 0
+    unverified = await client.post("/api/v1/messages", headers=caller.headers,
+                                   json={**raw_message("ann@example.com"), "from": "me@unverified.example.org"})
+    # The domains that would do are named, as a campaign's sender check names them.
+    assert "Send from one of your verified sending domains: mail.example.com." in (
+        unverified.json()["error"]["fields"]["from"])
 
 
 async def test_attachments_over_the_cap_are_refused_with_their_code(client, queue) -> None:
