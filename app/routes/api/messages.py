@@ -241,7 +241,7 @@ class MessagesApi(ApiController):
             raise ApiError(400, "invalid_status", f"status must be one of {', '.join(transactional.STATUSES)}.",
                            {"status": "unknown"})
         rows, more = await transactional.messages_page(
-            caller.workspace_id, MessageFilter(status or "", email or "", tag or "", since, until),
+            caller.workspace_id, MessageFilter(status or "", email or "", tag or "", since, until, caller.sandbox),
             before_id=id_after(cursor), limit=page_limit(limit))
         return Page(data=[_message_out(row) for row in rows], next_cursor=encode_cursor(more) if more else None)
 
@@ -250,14 +250,14 @@ class MessagesApi(ApiController):
                      "cancelled, delivered, bounced, complained), times, server and open and click counts.",
          responses=error_responses(403, 404))
     async def get_message(self, caller: ApiCaller, message_id: int) -> MessageOut:
-        return _message_out(await transactional.message_of(caller.workspace_id, message_id))
+        return _message_out(await transactional.message_of(caller.workspace_id, message_id, caller.sandbox))
 
     @get("/{message_id:int}/events", opt=READ, operation_id="getMessageEvents", summary="A message's events",
          description="Scope `messages:read`. Oldest first: queued, deferred, sent, delivered, bounced, opened, "
                      "clicked, complained, unsubscribed, failed, cancelled.",
          responses=error_responses(403, 404))
     async def events(self, caller: ApiCaller, message_id: int) -> list[EventOut]:
-        found = await transactional.message_events(caller.workspace_id, message_id)
+        found = await transactional.message_events(caller.workspace_id, message_id, caller.sandbox)
         return [EventOut(kind=event["kind"], at=event["at"], detail=event["detail"] or "") for event in found]
 
     @delete("/{message_id:int}", opt=SEND, status_code=200, operation_id="cancelMessage",
@@ -267,7 +267,7 @@ class MessagesApi(ApiController):
             responses=error_responses(403, 404, 409))
     async def cancel(self, caller: ApiCaller, message_id: int) -> MessageOut:
         try:
-            return _message_out(await transactional.cancel_message(caller.workspace_id, message_id))
+            return _message_out(await transactional.cancel_message(caller.workspace_id, message_id, caller.sandbox))
         except NotCancellable as exc:
             raise ApiError(409, "not_cancellable", str(exc)) from exc
 

@@ -55,6 +55,8 @@ class MessageFilter:
     tag: str = ""
     since: datetime | None = None
     until: datetime | None = None
+    # A key's own kind of messages: a sandbox key's, or a live key's (None: both, as the Mailing log shows them).
+    sandbox: bool | None = None
 
     @property
     def active(self) -> bool:
@@ -117,11 +119,13 @@ def _message_id(message_id: object) -> int:
     return pk
 
 
-async def message_of(workspace_id: int, message_id: object) -> dict[str, Any]:
-    """The workspace's message with its status and figures; LookupError (404) for any other id."""
+async def message_of(workspace_id: int, message_id: object, sandbox: bool | None = None) -> dict[str, Any]:
+    """The workspace's message with its status and figures; LookupError (404) for any other id, and for a
+    message of the other kind than `sandbox` asks for (a test key's messages are not a live key's)."""
     params = Params()
+    kind = "" if sandbox is None else f"AND m.sandbox = {params.add(sandbox)} "
     rows = await fetch(f"{_SELECT} WHERE m.workspace_id = {params.add(checked_workspace_id(workspace_id))} "
-                       f"AND m.id = {params.add(_message_id(message_id))}", params)
+                       f"AND m.id = {params.add(_message_id(message_id))} {kind}", params)
     if not rows:
         raise LookupError("message")
     return _shaped(rows[0])
@@ -154,6 +158,8 @@ async def messages_page(workspace_id: int, chosen: MessageFilter, before_id: int
         where.append(f"m.created_at < {params.add(chosen.until)}")
     if chosen.status:
         where.append(_status_condition(params, chosen.status))
+    if chosen.sandbox is not None:
+        where.append(f"m.sandbox = {params.add(chosen.sandbox)}")
     rows = await fetch(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT {params.add(limit + 1)}",
                        params)
     page = [_shaped(row) for row in rows[:limit]]
@@ -182,9 +188,9 @@ async def _reported(workspace_id: int, message_id: int) -> list[dict[str, Any]]:
         params)
 
 
-async def message_events(workspace_id: int, message_id: object) -> list[dict[str, Any]]:
+async def message_events(workspace_id: int, message_id: object, sandbox: bool | None = None) -> list[dict[str, Any]]:
     """Everything that happened to the message, oldest first: `{"kind", "at", "detail"}`."""
-    message = await message_of(workspace_id, message_id)
+    message = await message_of(workspace_id, message_id, sandbox)
     found = [{"kind": "queued", "at": message["created_at"], "detail": ""}]
     found += [{"kind": "deferred", "at": datetime.fromisoformat(item["at"]), "detail": item["answer"]}
               for item in message["deferrals"]]
@@ -207,10 +213,10 @@ class NotCancellable(ValueError):
     """The message is no longer waiting: it is being sent, was sent, or was cancelled already."""
 
 
-async def cancel_message(workspace_id: int, message_id: object) -> dict[str, Any]:
+async def cancel_message(workspace_id: int, message_id: object, sandbox: bool | None = None) -> dict[str, Any]:
     """Cancel a message still waiting (scheduled, or queued and not yet taken); LookupError, NotCancellable."""
     pk = _message_id(message_id)
-    message = await message_of(workspace_id, pk)
+    message = await message_of(workspace_id, pk, sandbox)
     if not await statements.run("transactional.cancel", checked_workspace_id(workspace_id), pk):
         raise NotCancellable(f"The message is {message['status']}: only a message still waiting can be cancelled.")
     cancelled = await message_of(workspace_id, pk)

@@ -8,6 +8,7 @@ from app.db.audience import Subscriber
 from app.db.campaigns import Delivery
 from app.services import suppression
 from app.services.suppression import Entry
+from tests.api_client import api_key, bearer
 from tests.factories import make_list, make_subscriber
 from tests.integration.campaigns.helpers import smtp_server
 from tests.integration.campaigns.recorder import RecordingServer
@@ -102,3 +103,18 @@ async def test_each_status_change_is_published_to_the_endpoints_that_hear_messag
     assert [(row["payload"]["id"], row["payload"]["status"]) for row in rows] == [
         (sent.json()["id"], "deferred"), (sent.json()["id"], "sent"), (sent.json()["id"], "delivered")]
     assert all(row["payload"]["metadata"] == {"order": 12} for row in rows)
+
+
+async def test_a_test_key_and_a_live_key_each_see_only_their_own_messages(client, queue) -> None:
+    live = await sender()
+    test = bearer(await api_key(live.workspace, scopes=("messages:send", "messages:read"), sandbox=True))
+    real = (await client.post("/api/v1/messages", headers=live.headers, json=raw_message("ann@example.com"))).json()
+    tried = (await client.post("/api/v1/messages", headers=test, json=raw_message("bob@example.com"))).json()
+
+    for headers, own, other in ((live.headers, real["id"], tried["id"]), (test, tried["id"], real["id"])):
+        assert (await client.get(f"/api/v1/messages/{own}", headers=headers)).status_code == 200
+        for path in (f"/api/v1/messages/{other}", f"/api/v1/messages/{other}/events"):
+            assert (await client.get(path, headers=headers)).status_code == 404, path
+        assert (await client.delete(f"/api/v1/messages/{other}", headers=headers)).status_code == 404
+        listed = (await client.get("/api/v1/messages", headers=headers)).json()["data"]
+        assert [row["id"] for row in listed] == [own]
