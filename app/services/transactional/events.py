@@ -234,8 +234,10 @@ class StatusChange:
 
     def payload(self) -> dict[str, Any]:
         metadata = self.message["metadata"]
+        # `sandbox`: a test key's message, whose outcome was simulated, so a receiver can tell it from real mail.
         return {"id": self.message["id"], "email": self.message["email"], "status": self.status,
-                "answer": self.answer, "tags": list(self.message["tags"] or []),
+                "answer": self.answer, "sandbox": bool(self.message["sandbox"]),
+                "tags": list(self.message["tags"] or []),
                 "metadata": json.loads(metadata) if isinstance(metadata, str) else metadata}
 
 

@@ -102,7 +102,7 @@ async def test_each_status_change_is_published_to_the_endpoints_that_hear_messag
     assert [row["kind"] for row in rows] == ["message.status"] * 3
     assert [(row["payload"]["id"], row["payload"]["status"]) for row in rows] == [
         (sent.json()["id"], "deferred"), (sent.json()["id"], "sent"), (sent.json()["id"], "delivered")]
-    assert all(row["payload"]["metadata"] == {"order": 12} for row in rows)
+    assert all(row["payload"]["metadata"] == {"order": 12} and row["payload"]["sandbox"] for row in rows)
 
 
 async def test_a_test_key_and_a_live_key_each_see_only_their_own_messages(client, queue) -> None:
