@@ -65,6 +65,10 @@ async def test_drag_a_card_in_one_page_and_see_it_move_in_another(page, browser,
         await expect(other.get_by_test_id(f"{card_testid}-right")).to_have_count(0)
         assert (await TaskCard.select(TaskCard.column_id).first())["column_id"] == doing["id"]
 
+        # The board the drop brought back settled, its forms taken over by htmx: a key pressed in between submits
+        # the plain form, which reloads the page instead of announcing the move.
+        await page.wait_for_function(
+            "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
         await page.get_by_test_id(card_testid).focus()
         await page.keyboard.press("Alt+ArrowLeft")
         await expect(page.get_by_test_id("task-board-status")).to_have_text(
