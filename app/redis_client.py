@@ -19,19 +19,21 @@ RETRIES = 6
 RETRIED = [RedisConnectionError, RedisTimeoutError]
 
 
-@lru_cache(maxsize=1)
-def get_redis() -> aioredis.Redis:
-    return aioredis.Redis.from_url(get_settings().redis.url, decode_responses=True, health_check_interval=30,
+def _async_client(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
                                    retry=AsyncRetry(ExponentialBackoff(cap=1, base=0.05), RETRIES),
                                    retry_on_error=RETRIED)
+
+
+@lru_cache(maxsize=1)
+def get_redis() -> aioredis.Redis:
+    return _async_client(get_settings().redis.url)
 
 
 @lru_cache(maxsize=1)
 def get_broker_redis() -> aioredis.Redis:
     """The task broker's database (settings: `RedisSettings.broker_url`), for reading its queues."""
-    return aioredis.Redis.from_url(get_settings().redis.broker_url, decode_responses=True, health_check_interval=30,
-                                   retry=AsyncRetry(ExponentialBackoff(cap=1, base=0.05), RETRIES),
-                                   retry_on_error=RETRIED)
+    return _async_client(get_settings().redis.broker_url)
 
 
 @lru_cache(maxsize=1)

@@ -151,12 +151,7 @@ async def status_history(workspace_id: int, subscriber_id: int) -> list[dict]:
 
 
 async def tags_of(workspace_id: int, subscriber_id: int) -> list[str]:
-    rows = await Tag.raw(
-        "SELECT t.name FROM subscriber_tags st JOIN tags t ON t.id = st.tag_id "
-        "WHERE st.workspace_id = {} AND st.subscriber_id = {} ORDER BY t.name",
-        checked_workspace_id(workspace_id), subscriber_id,
-    )
-    return [row["name"] for row in rows]
+    return (await tags_by_subscriber(workspace_id, [subscriber_id]))[subscriber_id]
 
 
 async def tags_by_subscriber(workspace_id: int, subscriber_ids: list[int]) -> dict[int, list[str]]:
